@@ -1,0 +1,50 @@
+//! The broker's settings that `core` acts on. Parsing them is the server's job.
+
+use alloc::string::String;
+
+use crate::limits::Limits;
+
+/// Settings for [`super::Broker`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BrokerConfig {
+    /// `broker.id`: this broker's node id in Metadata.
+    pub broker_id: i32,
+    /// The host clients are told to connect to.
+    pub advertised_host: String,
+    /// The port clients are told to connect to.
+    pub advertised_port: i32,
+    /// The cluster id reported in Metadata (persisted by the runtime).
+    pub cluster_id: String,
+    /// Capacity of a new segment in bytes (`segment_size`).
+    pub segment_size_bytes: u64,
+    /// Partitions of an auto-created topic (`num.partitions`).
+    pub num_partitions: i32,
+    /// Whether Metadata and Produce create unknown topics (`auto.create.topics.enable`).
+    pub auto_create_topics: bool,
+    /// How long records are kept (`retention.ms`), reported as the topics' default.
+    pub retention_ms: i64,
+    /// `group.initial.rebalance.delay.ms`.
+    pub group_initial_rebalance_delay_ms: u32,
+    /// Seed for producer ids, member ids and topic ids, so a run replays exactly.
+    pub seed: u64,
+    /// The bounds.
+    pub limits: Limits,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        BrokerConfig {
+            broker_id: 0,
+            advertised_host: String::from("127.0.0.1"),
+            advertised_port: 9092,
+            cluster_id: String::from("blazemq-cluster"),
+            segment_size_bytes: 1 << 30,
+            num_partitions: 1,
+            auto_create_topics: true,
+            retention_ms: 7 * 24 * 60 * 60 * 1000,
+            group_initial_rebalance_delay_ms: 0,
+            seed: 0,
+            limits: Limits::default(),
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! The consumer-group coordinator and committed offsets.

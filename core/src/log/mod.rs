@@ -1,0 +1,1 @@
+//! Segments and the partition log over caller-provided buffers.

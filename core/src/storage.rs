@@ -1,0 +1,110 @@
+//! What `core` asks of the runtime for durable state: segment buffers and small metadata files.
+//!
+//! A server maps files (`memmap2`); a test or another runtime hands out `Vec<u8>`. Calls are
+//! synchronous and cheap: creating a segment only sizes a sparse file and maps it.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+/// Why the runtime could not do what `core` asked. Maps to `KAFKA_STORAGE_ERROR` on the wire.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StorageError {
+    /// What failed, for the log.
+    pub reason: String,
+}
+
+/// A partition's existing segments as the runtime found them at startup, oldest first.
+#[derive(Debug)]
+pub struct FoundPartition<S> {
+    /// Topic name (from the directory name `<topic>-<partition>`).
+    pub topic: String,
+    /// Partition index.
+    pub partition: i32,
+    /// `(base offset, segment)`, ascending by base offset.
+    pub segments: Vec<(i64, S)>,
+    /// The partition's metadata file as last written by [`Storage::write_metadata`], if any.
+    pub metadata: Option<Vec<u8>>,
+    /// Whether the broker shut down cleanly after last writing this partition: recovery may then
+    /// trust the segment lengths instead of scanning.
+    pub clean: bool,
+}
+
+/// Durable storage provided by the runtime.
+pub trait Storage {
+    /// A segment's bytes: a writable memory map on a server, a `Vec<u8>` in tests.
+    type Segment: AsRef<[u8]> + AsMut<[u8]>;
+
+    /// Create the segment `<topic>-<partition>/<base_offset>.log` with room for
+    /// `capacity_bytes` (zero-filled; sparse where the platform allows).
+    fn create_segment(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        base_offset: i64,
+        capacity_bytes: usize,
+    ) -> Result<Self::Segment, StorageError>;
+
+    /// The segment is full or the broker is stopping: keep only its first `len_bytes` bytes.
+    fn seal_segment(
+        &mut self,
+        segment: &mut Self::Segment,
+        len_bytes: usize,
+    ) -> Result<(), StorageError>;
+
+    /// Replace the partition's metadata file with `bytes`, atomically.
+    fn write_metadata(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        bytes: &[u8],
+    ) -> Result<(), StorageError>;
+
+    /// Remove the partition's directory and everything in it.
+    fn delete_partition(&mut self, topic: &str, partition: i32) -> Result<(), StorageError>;
+}
+
+/// Storage in memory: segments are `Vec<u8>`, nothing survives the process.
+#[derive(Debug, Default)]
+pub struct MemoryStorage {
+    /// Every metadata file written, by `(topic, partition)`.
+    pub metadata: alloc::collections::BTreeMap<(String, i32), Vec<u8>>,
+}
+
+impl Storage for MemoryStorage {
+    type Segment = Vec<u8>;
+
+    fn create_segment(
+        &mut self,
+        _topic: &str,
+        _partition: i32,
+        _base_offset: i64,
+        capacity_bytes: usize,
+    ) -> Result<Vec<u8>, StorageError> {
+        Ok(alloc::vec![0; capacity_bytes])
+    }
+
+    fn seal_segment(
+        &mut self,
+        segment: &mut Vec<u8>,
+        len_bytes: usize,
+    ) -> Result<(), StorageError> {
+        segment.truncate(len_bytes);
+        Ok(())
+    }
+
+    fn write_metadata(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        bytes: &[u8],
+    ) -> Result<(), StorageError> {
+        self.metadata
+            .insert((String::from(topic), partition), bytes.to_vec());
+        Ok(())
+    }
+
+    fn delete_partition(&mut self, topic: &str, partition: i32) -> Result<(), StorageError> {
+        self.metadata.remove(&(String::from(topic), partition));
+        Ok(())
+    }
+}
