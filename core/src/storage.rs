@@ -20,13 +20,23 @@ pub struct FoundPartition<S> {
     pub topic: String,
     /// Partition index.
     pub partition: i32,
-    /// `(base offset, segment)`, ascending by base offset.
-    pub segments: Vec<(i64, S)>,
+    /// The segments, ascending by base offset.
+    pub segments: Vec<FoundSegment<S>>,
     /// The partition's metadata file as last written by [`Storage::write_metadata`], if any.
     pub metadata: Option<Vec<u8>>,
-    /// Whether the broker shut down cleanly after last writing this partition: recovery may then
-    /// trust the segment lengths instead of scanning.
-    pub clean: bool,
+}
+
+/// One segment file found at startup.
+#[derive(Debug)]
+pub struct FoundSegment<S> {
+    /// The base offset its file name carries.
+    pub base_offset: i64,
+    /// Its bytes. The runtime maps the newest segment of a partition at full `segment_size`
+    /// capacity (zero-filled past the data) so appends can go on; older ones at their length.
+    pub segment: S,
+    /// The data length when the broker shut down cleanly (the file was trimmed to it), so recovery
+    /// need not check CRCs; `None` after a crash: recovery scans for the last valid batch.
+    pub len_bytes: Option<usize>,
 }
 
 /// Durable storage provided by the runtime.

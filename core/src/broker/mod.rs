@@ -12,10 +12,9 @@
 //! ```
 
 mod config;
-mod response;
 
+pub use crate::codec::{Response, SegmentRef, Splice};
 pub use config::BrokerConfig;
-pub use response::{Response, SegmentRef, Splice};
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;

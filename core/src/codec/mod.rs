@@ -1,1 +1,5 @@
 //! The Kafka wire format.
+
+pub mod response;
+
+pub use response::{Chunk, Response, SegmentRef, Splice};
