@@ -1,0 +1,344 @@
+//! Just enough of the Kafka wire format, written independently of `blazemq-core`, to send raw
+//! (and deliberately broken) requests and read the answers in tests.
+//!
+//! Every request here uses request header v1 (api key, version, correlation id, client id) and a
+//! non-flexible version of its API, so no tagged fields are involved.
+
+use std::io::{self, Read};
+
+/// Largest response frame the tests accept; anything larger is a broken answer, not a reason to
+/// allocate.
+pub const RESPONSE_SIZE_BYTES_MAX: usize = 64 * 1024 * 1024;
+
+/// Kafka API keys used by the raw tests.
+pub mod api_key {
+    /// Produce.
+    pub const PRODUCE: i16 = 0;
+    /// Metadata.
+    pub const METADATA: i16 = 3;
+    /// ApiVersions.
+    pub const API_VERSIONS: i16 = 18;
+    /// CreateTopics.
+    pub const CREATE_TOPICS: i16 = 19;
+}
+
+/// Kafka error codes the raw tests expect.
+pub mod error_code {
+    /// NONE.
+    pub const NONE: i16 = 0;
+    /// CORRUPT_MESSAGE.
+    pub const CORRUPT_MESSAGE: i16 = 2;
+    /// TOPIC_ALREADY_EXISTS.
+    pub const TOPIC_ALREADY_EXISTS: i16 = 36;
+}
+
+/// Appends big-endian primitives and Kafka strings to a buffer.
+#[derive(Debug, Default, Clone)]
+pub struct Writer {
+    /// The bytes written so far.
+    pub buf: Vec<u8>,
+}
+
+impl Writer {
+    /// An empty writer.
+    pub fn new() -> Writer {
+        Writer::default()
+    }
+
+    /// INT8.
+    pub fn i8(&mut self, v: i8) -> &mut Self {
+        self.buf.extend_from_slice(&v.to_be_bytes());
+        self
+    }
+
+    /// INT16.
+    pub fn i16(&mut self, v: i16) -> &mut Self {
+        self.buf.extend_from_slice(&v.to_be_bytes());
+        self
+    }
+
+    /// INT32.
+    pub fn i32(&mut self, v: i32) -> &mut Self {
+        self.buf.extend_from_slice(&v.to_be_bytes());
+        self
+    }
+
+    /// INT64.
+    pub fn i64(&mut self, v: i64) -> &mut Self {
+        self.buf.extend_from_slice(&v.to_be_bytes());
+        self
+    }
+
+    /// Raw bytes, no length prefix.
+    pub fn raw(&mut self, bytes: &[u8]) -> &mut Self {
+        self.buf.extend_from_slice(bytes);
+        self
+    }
+
+    /// STRING: INT16 length, then the bytes (which need not be valid UTF-8, on purpose).
+    pub fn string(&mut self, bytes: &[u8]) -> &mut Self {
+        let len = i16::try_from(bytes.len()).expect("test strings are shorter than 32 KiB");
+        self.i16(len).raw(bytes)
+    }
+
+    /// NULLABLE_STRING holding null.
+    pub fn null_string(&mut self) -> &mut Self {
+        self.i16(-1)
+    }
+
+    /// BYTES / RECORDS: INT32 length, then the bytes.
+    pub fn bytes(&mut self, bytes: &[u8]) -> &mut Self {
+        let len = i32::try_from(bytes.len()).expect("test payloads are shorter than 2 GiB");
+        self.i32(len).raw(bytes)
+    }
+
+    /// Signed varint (zig-zag), as record fields use.
+    pub fn varint(&mut self, v: i64) -> &mut Self {
+        let mut z = ((v << 1) ^ (v >> 63)) as u64;
+        loop {
+            let byte = (z & 0x7f) as u8;
+            z >>= 7;
+            if z == 0 {
+                self.buf.push(byte);
+                return self;
+            }
+            self.buf.push(byte | 0x80);
+        }
+    }
+}
+
+/// Reads big-endian primitives from a response; every read returns `None` past the end.
+#[derive(Debug, Clone)]
+pub struct Reader<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    /// A reader over `bytes`.
+    pub fn new(bytes: &'a [u8]) -> Reader<'a> {
+        Reader { rest: bytes }
+    }
+
+    fn take<const N: usize>(&mut self) -> Option<[u8; N]> {
+        let (head, rest) = self.rest.split_first_chunk::<N>()?;
+        self.rest = rest;
+        Some(*head)
+    }
+
+    /// INT16.
+    pub fn i16(&mut self) -> Option<i16> {
+        self.take().map(i16::from_be_bytes)
+    }
+
+    /// INT32.
+    pub fn i32(&mut self) -> Option<i32> {
+        self.take().map(i32::from_be_bytes)
+    }
+
+    /// INT64.
+    pub fn i64(&mut self) -> Option<i64> {
+        self.take().map(i64::from_be_bytes)
+    }
+
+    /// STRING (non-null).
+    pub fn string(&mut self) -> Option<&'a [u8]> {
+        let len = usize::try_from(self.i16()?).ok()?;
+        let (head, rest) = self.rest.split_at_checked(len)?;
+        self.rest = rest;
+        Some(head)
+    }
+
+    /// Bytes not read yet.
+    pub fn remaining(&self) -> usize {
+        self.rest.len()
+    }
+}
+
+/// A size-prefixed request with header v1.
+pub fn request(api_key: i16, version: i16, correlation_id: i32, body: &[u8]) -> Vec<u8> {
+    let mut header = Writer::new();
+    header
+        .i16(api_key)
+        .i16(version)
+        .i32(correlation_id)
+        .string(b"blazemq-tests")
+        .raw(body);
+    let mut frame = Writer::new();
+    frame.bytes(&header.buf);
+    frame.buf
+}
+
+/// ApiVersions at `version` 0..=2 (empty body, non-flexible).
+pub fn api_versions_request(version: i16, correlation_id: i32) -> Vec<u8> {
+    request(api_key::API_VERSIONS, version, correlation_id, &[])
+}
+
+/// CreateTopics v0: one topic, `partitions` partitions, replication factor 1.
+pub fn create_topics_request(correlation_id: i32, topic: &[u8], partitions: i32) -> Vec<u8> {
+    let mut body = Writer::new();
+    body.i32(1) // topics
+        .string(topic)
+        .i32(partitions)
+        .i16(1) // replication factor
+        .i32(0) // assignments
+        .i32(0) // configs
+        .i32(5_000); // timeout_ms
+    request(api_key::CREATE_TOPICS, 0, correlation_id, &body.buf)
+}
+
+/// Metadata v1 for the given topic names.
+pub fn metadata_request(correlation_id: i32, topics: &[&[u8]]) -> Vec<u8> {
+    let mut body = Writer::new();
+    body.i32(i32::try_from(topics.len()).expect("few topics"));
+    for topic in topics {
+        body.string(topic);
+    }
+    request(api_key::METADATA, 1, correlation_id, &body.buf)
+}
+
+/// Produce v3 (the first version with record batch v2) of one batch to one partition, acks=-1.
+pub fn produce_request(correlation_id: i32, topic: &[u8], partition: i32, batch: &[u8]) -> Vec<u8> {
+    let mut body = Writer::new();
+    body.null_string() // transactional_id
+        .i16(-1) // acks: all
+        .i32(5_000) // timeout_ms
+        .i32(1) // topics
+        .string(topic)
+        .i32(1) // partitions
+        .i32(partition)
+        .bytes(batch);
+    request(api_key::PRODUCE, 3, correlation_id, &body.buf)
+}
+
+/// The error code of the first partition of the first topic in a Produce v3 response body
+/// (after the correlation id).
+pub fn produce_response_error(body: &[u8]) -> Option<i16> {
+    let mut r = Reader::new(body);
+    let _topics = r.i32()?;
+    let _name = r.string()?;
+    let _partitions = r.i32()?;
+    let _index = r.i32()?;
+    r.i16()
+}
+
+/// The error code of the first topic in a CreateTopics v0 response body (after the correlation
+/// id).
+pub fn create_topics_response_error(body: &[u8]) -> Option<i16> {
+    let mut r = Reader::new(body);
+    let _topics = r.i32()?;
+    let _name = r.string()?;
+    r.i16()
+}
+
+/// A record batch v2 (magic 2, no compression) of `values`, with a correct CRC-32C.
+pub fn record_batch(timestamp_ms: i64, values: &[&[u8]]) -> Vec<u8> {
+    let mut records = Writer::new();
+    for (delta, value) in (0i64..).zip(values) {
+        let mut record = Writer::new();
+        record
+            .i8(0) // attributes
+            .varint(0) // timestamp delta
+            .varint(delta) // offset delta
+            .varint(-1) // key: null
+            .varint(i64::try_from(value.len()).expect("small values"))
+            .raw(value)
+            .varint(0); // headers
+        records
+            .varint(i64::try_from(record.buf.len()).expect("small records"))
+            .raw(&record.buf);
+    }
+    let count = i32::try_from(values.len()).expect("few records");
+    // Everything from attributes on is covered by the CRC.
+    let mut crc_covered = Writer::new();
+    crc_covered
+        .i16(0) // attributes
+        .i32(count - 1) // last offset delta
+        .i64(timestamp_ms) // base timestamp
+        .i64(timestamp_ms) // max timestamp
+        .i64(-1) // producer id
+        .i16(-1) // producer epoch
+        .i32(-1) // base sequence
+        .i32(count)
+        .raw(&records.buf);
+    let crc = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI).checksum(&crc_covered.buf);
+    let mut after_length = Writer::new();
+    after_length
+        .i32(0) // partition leader epoch
+        .i8(2) // magic
+        .i32(i32::from_be_bytes(crc.to_be_bytes()))
+        .raw(&crc_covered.buf);
+    let mut batch = Writer::new();
+    batch.i64(0).bytes(&after_length.buf); // base offset, batch length
+    batch.buf
+}
+
+/// Byte offset of the CRC field in a record batch v2.
+pub const BATCH_CRC_OFFSET: usize = 17;
+
+/// Reads one size-prefixed frame and returns it without the size.
+pub fn read_frame(stream: &mut impl Read) -> io::Result<Vec<u8>> {
+    let mut size = [0u8; 4];
+    stream.read_exact(&mut size)?;
+    let size = usize::try_from(i32::from_be_bytes(size))
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "negative response size"))?;
+    if size > RESPONSE_SIZE_BYTES_MAX {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, "response too large"));
+    }
+    let mut frame = vec![0u8; size];
+    stream.read_exact(&mut frame)?;
+    Ok(frame)
+}
+
+/// Sends `request` and reads one response frame; checks the correlation id and returns the body.
+pub fn round_trip(
+    stream: &mut (impl Read + io::Write),
+    request: &[u8],
+    correlation_id: i32,
+) -> io::Result<Vec<u8>> {
+    stream.write_all(request)?;
+    let frame = read_frame(stream)?;
+    let mut r = Reader::new(&frame);
+    if r.i32() != Some(correlation_id) {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, "wrong correlation id"));
+    }
+    Ok(frame[4..].to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn varint_is_zigzag() {
+        let mut w = Writer::new();
+        w.varint(0).varint(-1).varint(1).varint(300);
+        assert_eq!(w.buf, [0x00, 0x01, 0x02, 0xd8, 0x04]);
+    }
+
+    #[test]
+    fn record_batch_lengths_and_crc_agree() {
+        let batch = record_batch(1_000, &[b"a", b"bc"]);
+        let mut r = Reader::new(&batch);
+        assert_eq!(r.i64(), Some(0));
+        let length = usize::try_from(r.i32().unwrap_or(-1)).unwrap_or(0);
+        assert_eq!(length, batch.len() - 12);
+        let crc = u32::from_be_bytes(
+            batch[BATCH_CRC_OFFSET..BATCH_CRC_OFFSET + 4]
+                .try_into()
+                .unwrap_or_default(),
+        );
+        let expected = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI).checksum(&batch[21..]);
+        assert_eq!(crc, expected);
+        assert_eq!(batch[16], 2, "magic");
+    }
+
+    #[test]
+    fn request_frame_carries_its_size() {
+        let frame = api_versions_request(0, 7);
+        let mut r = Reader::new(&frame);
+        assert_eq!(r.i32(), Some(i32::try_from(frame.len() - 4).unwrap_or(-1)));
+        assert_eq!(r.i16(), Some(api_key::API_VERSIONS));
+        assert_eq!(r.i16(), Some(0));
+        assert_eq!(r.i32(), Some(7));
+    }
+}
