@@ -1,1 +1,31 @@
-//! The only crate that touches the OS.
+//! BlazeMQ's only contact with the operating system, kept thin and free of Kafka.
+//!
+//! - [`net`]: non-blocking TCP listener and streams (IPv4, IPv6, dual-stack `::`) on `rustix`.
+//! - [`poll`]: readiness on `polling` (epoll on Linux, kqueue on macOS and the BSDs).
+//! - [`mapped_file`]: segment files mapped read-write with `memmap2`, sized sparse.
+//! - [`fs`]: directory fsync, atomic file replacement, an exclusive lock file.
+//! - [`signal`]: SIGINT/SIGTERM delivered as readiness on a pipe the poller watches.
+//! - [`clock`]: a monotonic clock in nanoseconds and wall-clock Unix milliseconds.
+//! - [`random`]: bytes from the OS's random source.
+#![warn(missing_docs)]
+// The workspace lint steers no_std-capable code to `core`; this crate is std by nature.
+#![allow(clippy::std_instead_of_core)]
+
+pub mod clock;
+pub mod fs;
+pub mod mapped_file;
+pub mod net;
+pub mod poll;
+pub mod random;
+pub mod signal;
+
+pub use clock::{Clock, unix_ms};
+pub use mapped_file::MappedFile;
+pub use net::{Listener, Stream};
+pub use poll::{Interest, Poller, Readiness, Registered};
+pub use signal::ShutdownSignal;
+
+/// Operating system and CPU architecture, e.g. `linux/x86_64`.
+pub fn platform_name() -> String {
+    format!("{}/{}", std::env::consts::OS, std::env::consts::ARCH)
+}
