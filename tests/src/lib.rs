@@ -12,6 +12,9 @@
 //! the tests themselves can be checked against another implementation: `{port}` and `{dir}` in it
 //! are replaced, and readiness is then an accepted TCP connection.
 
+// A test crate runs on std only: `core` paths for std items would buy nothing here.
+#![allow(clippy::std_instead_of_core)]
+
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -145,7 +148,10 @@ impl Broker {
 
     /// Sends SIGTERM and waits (bounded) for the process to exit; returns its exit status.
     pub fn stop(&mut self) -> ExitStatus {
-        let mut child = self.child.take().expect("stop is called on a running broker");
+        let mut child = self
+            .child
+            .take()
+            .expect("stop is called on a running broker");
         signal(&child, rustix::process::Signal::TERM);
         match wait_bounded(&mut child, STOP_TIMEOUT) {
             Some(status) => status,
@@ -162,7 +168,10 @@ impl Broker {
 
     /// Kills the process with SIGKILL, as a crash would, and reaps it.
     pub fn kill9(&mut self) {
-        let mut child = self.child.take().expect("kill9 is called on a running broker");
+        let mut child = self
+            .child
+            .take()
+            .expect("kill9 is called on a running broker");
         signal(&child, rustix::process::Signal::KILL);
         let _ = child.wait();
     }
@@ -364,10 +373,8 @@ fn drain(
                 Ok(_) => {}
             }
             let text = String::from_utf8_lossy(&line).trim_end().to_string();
-            if text.contains(READY_LINE) {
-                if let Some(ready) = &ready {
-                    let _ = ready.send(());
-                }
+            if let Some(ready) = ready.as_ref().filter(|_| text.contains(READY_LINE)) {
+                let _ = ready.send(());
             }
             let mut lines = output.lock().unwrap_or_else(|p| p.into_inner());
             if lines.len() == OUTPUT_LINES_MAX {

@@ -173,7 +173,8 @@ pub fn api_versions_request(version: i16, correlation_id: i32) -> Vec<u8> {
     request(api_key::API_VERSIONS, version, correlation_id, &[])
 }
 
-/// CreateTopics v0: one topic, `partitions` partitions, replication factor 1.
+/// CreateTopics v2 (the oldest version Kafka 4 still serves): one topic, `partitions`
+/// partitions, replication factor 1.
 pub fn create_topics_request(correlation_id: i32, topic: &[u8], partitions: i32) -> Vec<u8> {
     let mut body = Writer::new();
     body.i32(1) // topics
@@ -182,8 +183,9 @@ pub fn create_topics_request(correlation_id: i32, topic: &[u8], partitions: i32)
         .i16(1) // replication factor
         .i32(0) // assignments
         .i32(0) // configs
-        .i32(5_000); // timeout_ms
-    request(api_key::CREATE_TOPICS, 0, correlation_id, &body.buf)
+        .i32(5_000) // timeout_ms
+        .i8(0); // validate_only: false
+    request(api_key::CREATE_TOPICS, 2, correlation_id, &body.buf)
 }
 
 /// Metadata v1 for the given topic names.
@@ -221,10 +223,11 @@ pub fn produce_response_error(body: &[u8]) -> Option<i16> {
     r.i16()
 }
 
-/// The error code of the first topic in a CreateTopics v0 response body (after the correlation
+/// The error code of the first topic in a CreateTopics v2 response body (after the correlation
 /// id).
 pub fn create_topics_response_error(body: &[u8]) -> Option<i16> {
     let mut r = Reader::new(body);
+    let _throttle_time_ms = r.i32()?;
     let _topics = r.i32()?;
     let _name = r.string()?;
     r.i16()
@@ -282,7 +285,10 @@ pub fn read_frame(stream: &mut impl Read) -> io::Result<Vec<u8>> {
     let size = usize::try_from(i32::from_be_bytes(size))
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "negative response size"))?;
     if size > RESPONSE_SIZE_BYTES_MAX {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, "response too large"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "response too large",
+        ));
     }
     let mut frame = vec![0u8; size];
     stream.read_exact(&mut frame)?;
@@ -299,7 +305,10 @@ pub fn round_trip(
     let frame = read_frame(stream)?;
     let mut r = Reader::new(&frame);
     if r.i32() != Some(correlation_id) {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, "wrong correlation id"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "wrong correlation id",
+        ));
     }
     Ok(frame[4..].to_vec())
 }
