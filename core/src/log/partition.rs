@@ -1,0 +1,521 @@
+//! A partition's log: its segments in offset order, appended at the newest.
+//!
+//! One broker means the log end offset is also the high watermark and the last stable offset.
+
+use alloc::vec::Vec;
+
+use crate::records::batch;
+use crate::storage::{FoundSegment, Storage};
+
+use super::error::LogError;
+use super::segment::{Segment, SegmentAppendError};
+
+/// Where an append went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AppendInfo {
+    /// Offset of the first record appended.
+    pub base_offset: i64,
+    /// Offset of the last record appended.
+    pub last_offset: i64,
+    /// The log append time stamped on the batches, or -1 (CreateTime topics).
+    pub log_append_time_ms: i64,
+}
+
+/// Whole batches of one segment: `len` bytes from `start` of the segment named by
+/// `segment_base_offset`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadSlice {
+    /// Base offset of the segment.
+    pub segment_base_offset: i64,
+    /// First byte within the segment.
+    pub start: u32,
+    /// Number of bytes.
+    pub len: u32,
+}
+
+/// A partition's log over segment buffers `T`.
+#[derive(Debug)]
+pub struct PartitionLog<T> {
+    /// Ascending by base offset; the last one is active (appended to). Never empty.
+    segments: Vec<Segment<T>>,
+    log_start_offset: i64,
+}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]>> PartitionLog<T> {
+    /// A new, empty log whose first segment is `segment` (zero-filled), starting at
+    /// `base_offset`.
+    pub fn new(segment: T, base_offset: i64) -> Self {
+        PartitionLog {
+            segments: alloc::vec![Segment::new(segment, base_offset)],
+            log_start_offset: base_offset,
+        }
+    }
+
+    /// Recover a log from the segments the runtime found, oldest first (they are sorted here
+    /// anyway). Each is opened as [`Segment::open`] says; the newest must have been mapped at
+    /// full capacity so appends can go on.
+    pub fn open(mut found: Vec<FoundSegment<T>>) -> Result<Self, LogError> {
+        found.sort_by_key(|f| f.base_offset);
+        let mut segments: Vec<Segment<T>> = Vec::with_capacity(found.len());
+        for f in found {
+            if segments
+                .last()
+                .is_some_and(|prev| prev.next_offset() > f.base_offset)
+            {
+                return Err(LogError::OverlappingSegments {
+                    base_offset: f.base_offset,
+                });
+            }
+            segments.push(Segment::open(f.segment, f.base_offset, f.len_bytes));
+        }
+        let first = segments.first().ok_or(LogError::NoSegments)?;
+        let log_start_offset = first.base_offset();
+        Ok(PartitionLog {
+            segments,
+            log_start_offset,
+        })
+    }
+
+    fn active(&mut self) -> &mut Segment<T> {
+        self.segments
+            .last_mut()
+            .expect("a log has at least one segment")
+    }
+
+    /// Append validated v2 batches (as [`crate::records::validate_batches`] passed them),
+    /// assigning offsets from the log end. When the active segment is full it is sealed and a new
+    /// one of `segment_size` bytes is created at the log end. A batch larger than `segment_size`
+    /// is refused before anything is written.
+    ///
+    /// `unix_ms` is the wall clock of the append: time-based rolls (`segment.ms`) and
+    /// LogAppendTime topics will use it.
+    pub fn append<S: Storage<Segment = T>>(
+        &mut self,
+        storage: &mut S,
+        topic: &str,
+        partition: i32,
+        batches: &[u8],
+        segment_size: usize,
+        unix_ms: i64,
+    ) -> Result<AppendInfo, LogError> {
+        let _ = unix_ms;
+        if batches.is_empty() {
+            return Err(LogError::InvalidBatch(crate::records::RecordsError::Empty));
+        }
+        let mut rest = batches;
+        while !rest.is_empty() {
+            let total = batch::peek_total_len(rest).map_err(LogError::InvalidBatch)?;
+            if total > rest.len() {
+                return Err(LogError::InvalidBatch(
+                    crate::records::RecordsError::Truncated,
+                ));
+            }
+            if total > segment_size.min(u32::MAX as usize) {
+                return Err(LogError::BatchTooLarge);
+            }
+            rest = &rest[total..];
+        }
+        let base_offset = self.log_end_offset();
+        let mut rest = batches;
+        while !rest.is_empty() {
+            let total = self.append_one(storage, topic, partition, rest, segment_size)?;
+            rest = &rest[total..];
+        }
+        Ok(AppendInfo {
+            base_offset,
+            last_offset: self.log_end_offset() - 1,
+            log_append_time_ms: -1,
+        })
+    }
+
+    fn append_one<S: Storage<Segment = T>>(
+        &mut self,
+        storage: &mut S,
+        topic: &str,
+        partition: i32,
+        batch: &[u8],
+        segment_size: usize,
+    ) -> Result<usize, LogError> {
+        let offset = self.log_end_offset();
+        match self.active().append(batch, offset) {
+            Ok(stored) => return Ok(stored.total_len()),
+            Err(SegmentAppendError::Invalid(e)) => return Err(LogError::InvalidBatch(e)),
+            Err(SegmentAppendError::Full) => {}
+        }
+        if self.active().is_empty() {
+            // Only a segment opened smaller than segment_size can be empty and too small; a new
+            // one would need the same file name.
+            return Err(LogError::BatchTooLarge);
+        }
+        self.roll(storage, topic, partition, segment_size)?;
+        match self.active().append(batch, offset) {
+            Ok(stored) => Ok(stored.total_len()),
+            Err(SegmentAppendError::Invalid(e)) => Err(LogError::InvalidBatch(e)),
+            Err(SegmentAppendError::Full) => Err(LogError::BatchTooLarge),
+        }
+    }
+
+    /// Create the next segment at the log end, then seal the old active one to its length. If
+    /// sealing fails the old segment stays valid (only untrimmed: recovery scans it).
+    fn roll<S: Storage<Segment = T>>(
+        &mut self,
+        storage: &mut S,
+        topic: &str,
+        partition: i32,
+        segment_size: usize,
+    ) -> Result<(), LogError> {
+        let base_offset = self.log_end_offset();
+        let buffer = storage.create_segment(topic, partition, base_offset, segment_size)?;
+        let old = self.active();
+        let len = old.len_bytes();
+        let sealed = storage.seal_segment(old.buffer_mut(), len);
+        self.segments.push(Segment::new(buffer, base_offset));
+        sealed.map_err(LogError::from)
+    }
+
+    /// Stop appending for shutdown: trim the active segment to its data length.
+    pub fn seal_active<S: Storage<Segment = T>>(
+        &mut self,
+        storage: &mut S,
+    ) -> Result<(), LogError> {
+        let active = self.active();
+        let len = active.len_bytes();
+        storage.seal_segment(active.buffer_mut(), len)?;
+        Ok(())
+    }
+
+    // Retention (retention.ms, retention.bytes, DeleteRecords) belongs here: drop whole segments
+    // from the front of `segments` (never the active one), hand their buffers back to the storage
+    // for deletion, and raise `log_start_offset`.
+}
+
+impl<T: AsRef<[u8]>> PartitionLog<T> {
+    /// First offset a Fetch may ask for.
+    pub fn log_start_offset(&self) -> i64 {
+        self.log_start_offset
+    }
+
+    /// Offset the next record will get; also the high watermark on one broker.
+    pub fn log_end_offset(&self) -> i64 {
+        self.segments
+            .last()
+            .map_or(self.log_start_offset, Segment::next_offset)
+    }
+
+    /// Number of segments (at least one).
+    pub fn segment_count(&self) -> usize {
+        self.segments.len()
+    }
+
+    /// Whole batches from the one holding `offset`, up to `max_bytes` but at least one batch
+    /// (KIP-74), within one segment (ask again from the next offset for more). `Ok(None)` at the
+    /// log end; OFFSET_OUT_OF_RANGE below the start or past the end.
+    pub fn read(&self, offset: i64, max_bytes: usize) -> Result<Option<ReadSlice>, LogError> {
+        if offset < self.log_start_offset || offset > self.log_end_offset() {
+            return Err(LogError::OffsetOutOfRange);
+        }
+        // The segment whose base is the greatest at or below `offset`; later ones if it ends
+        // before `offset` (a gap between segments).
+        let first = self
+            .segments
+            .partition_point(|s| s.base_offset() <= offset)
+            .saturating_sub(1);
+        for segment in &self.segments[first..] {
+            if let Some((start, len)) = segment.read(offset, max_bytes) {
+                return Ok(Some(ReadSlice {
+                    segment_base_offset: segment.base_offset(),
+                    start,
+                    len,
+                }));
+            }
+        }
+        Ok(None)
+    }
+
+    /// `len` bytes from `start` of the segment with base offset `segment_base_offset`, or `None`
+    /// if there is no such segment or range.
+    pub fn segment_bytes(&self, segment_base_offset: i64, start: u32, len: u32) -> Option<&[u8]> {
+        let i = self
+            .segments
+            .binary_search_by_key(&segment_base_offset, Segment::base_offset)
+            .ok()?;
+        let start = start as usize;
+        self.segments[i]
+            .data()
+            .get(start..start.checked_add(len as usize)?)
+    }
+
+    /// `(offset, timestamp)` of the first record with a timestamp at least `ts`, searched from the
+    /// first batch whose max timestamp is at least `ts` (ListOffsets by timestamp).
+    pub fn offset_for_timestamp(&self, ts: i64) -> Option<(i64, i64)> {
+        self.segments.iter().find_map(|s| s.find_timestamp(ts))
+    }
+
+    /// `(timestamp, offset)` of the record with the largest timestamp (ListOffsets -3); the
+    /// earliest segment wins a tie, as in Kafka.
+    pub fn max_timestamp(&self) -> Option<(i64, i64)> {
+        let mut best: Option<(i64, i64)> = None;
+        for segment in &self.segments {
+            let candidate = segment.max_timestamp();
+            best = match (best, candidate) {
+                (Some((b, _)), Some((ts, _))) if ts > b => candidate,
+                (None, _) => candidate,
+                _ => best,
+            };
+        }
+        best
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorCode;
+    use crate::records::{BatchBuilder, RecordBatch};
+    use crate::storage::MemoryStorage;
+    use alloc::vec;
+
+    const SEGMENT: usize = 2_000;
+
+    /// A batch of `n` records with timestamps `ts, ts+1, ...` and 100-byte values.
+    fn batch(n: usize, ts: i64) -> Vec<u8> {
+        let mut b = BatchBuilder::new(0);
+        for i in 0..n {
+            b.push(ts + i as i64, Some(b"key"), Some(&[i as u8; 100]), &[]);
+        }
+        b.finish()
+    }
+
+    fn log_with(batches: &[Vec<u8>]) -> (PartitionLog<Vec<u8>>, MemoryStorage) {
+        let mut storage = MemoryStorage::default();
+        let mut log = PartitionLog::new(vec![0; SEGMENT], 0);
+        for b in batches {
+            log.append(&mut storage, "t", 0, b, SEGMENT, 0)
+                .expect("append");
+        }
+        (log, storage)
+    }
+
+    /// Every record offset read back through `read` and `segment_bytes`, in order.
+    fn read_all(log: &PartitionLog<Vec<u8>>, max_bytes: usize) -> Vec<i64> {
+        let mut offsets = Vec::new();
+        let mut next = log.log_start_offset();
+        for _ in 0..10_000 {
+            let Some(slice) = log.read(next, max_bytes).expect("in range") else {
+                break;
+            };
+            let mut bytes = log
+                .segment_bytes(slice.segment_base_offset, slice.start, slice.len)
+                .expect("slice exists");
+            while !bytes.is_empty() {
+                let b = RecordBatch::new_checked(bytes).expect("whole, valid batches");
+                offsets.extend(b.base_offset()..=b.last_offset());
+                next = b.last_offset() + 1;
+                bytes = &bytes[b.total_len()..];
+            }
+        }
+        offsets
+    }
+
+    #[test]
+    fn empty_log() {
+        let (log, _) = log_with(&[]);
+        assert_eq!((log.log_start_offset(), log.log_end_offset()), (0, 0));
+        assert_eq!(log.read(0, 100), Ok(None));
+        assert_eq!(log.read(1, 100), Err(LogError::OffsetOutOfRange));
+        assert_eq!(
+            log.read(-1, 100).map_err(|e| e.error_code()),
+            Err(ErrorCode::OffsetOutOfRange)
+        );
+        assert_eq!(log.offset_for_timestamp(0), None);
+        assert_eq!(log.max_timestamp(), None);
+    }
+
+    #[test]
+    fn appends_roll_segments_and_every_offset_reads_back() {
+        let batches: Vec<_> = (0..30)
+            .map(|i| batch(1 + i % 4, 1_000 * i as i64))
+            .collect();
+        let (mut log, mut storage) = log_with(&batches);
+        let total: usize = (0..30).map(|i| 1 + i % 4).sum();
+        assert_eq!(log.log_end_offset(), total as i64);
+        assert!(log.segment_count() > 3, "segments rolled");
+        // Sealed segments were trimmed to their data.
+        for s in &log.segments[..log.segments.len() - 1] {
+            assert_eq!(s.capacity_bytes(), s.len_bytes());
+        }
+        let all: Vec<i64> = (0..total as i64).collect();
+        assert_eq!(read_all(&log, 1), all, "one batch at a time (KIP-74)");
+        assert_eq!(read_all(&log, 1 << 20), all, "a segment at a time");
+        // A read starting at any offset starts with the batch holding it.
+        for o in 0..total as i64 {
+            let slice = log.read(o, 0).expect("in range").expect("data");
+            let bytes = log
+                .segment_bytes(slice.segment_base_offset, slice.start, slice.len)
+                .expect("bytes");
+            let b = RecordBatch::new_checked(bytes).expect("valid");
+            assert!(b.base_offset() <= o && o <= b.last_offset());
+            assert_eq!(
+                b.total_len(),
+                bytes.len(),
+                "max_bytes 0 still returns one whole batch"
+            );
+        }
+        // Appends go on after the last offset, and info says where.
+        let info = log
+            .append(&mut storage, "t", 0, &batch(2, 0), SEGMENT, 0)
+            .expect("append");
+        assert_eq!(
+            (info.base_offset, info.last_offset, info.log_append_time_ms),
+            (total as i64, total as i64 + 1, -1)
+        );
+        assert_eq!(log.segment_bytes(0, 0, u32::MAX), None);
+        assert_eq!(log.segment_bytes(12_345, 0, 1), None);
+    }
+
+    #[test]
+    fn several_batches_in_one_append_and_too_large_batches() {
+        let mut two = batch(2, 0);
+        two.extend_from_slice(&batch(3, 10));
+        let (mut log, mut storage) = log_with(&[two]);
+        assert_eq!(log.log_end_offset(), 5);
+        let huge = batch(50, 0);
+        assert!(huge.len() > SEGMENT);
+        let err = log
+            .append(&mut storage, "t", 0, &huge, SEGMENT, 0)
+            .expect_err("too large");
+        assert_eq!(err.error_code(), ErrorCode::RecordListTooLarge);
+        assert_eq!(log.log_end_offset(), 5, "nothing written");
+        let err = log
+            .append(&mut storage, "t", 0, &batch(1, 0)[..70], SEGMENT, 0)
+            .expect_err("torn");
+        assert_eq!(err.error_code(), ErrorCode::CorruptMessage);
+        assert!(log.append(&mut storage, "t", 0, &[], SEGMENT, 0).is_err());
+    }
+
+    #[test]
+    fn offsets_by_timestamp() {
+        // Timestamps out of order across batches: 5000.., 1000.., 9000.., 3000..
+        let batches: Vec<_> = [5_000, 1_000, 9_000, 3_000]
+            .iter()
+            .map(|&t| batch(3, t))
+            .collect();
+        let (log, _) = log_with(&batches);
+        assert_eq!(log.offset_for_timestamp(0), Some((0, 5_000)));
+        assert_eq!(log.offset_for_timestamp(5_001), Some((1, 5_001)));
+        assert_eq!(log.offset_for_timestamp(5_003), Some((6, 9_000)));
+        assert_eq!(log.offset_for_timestamp(9_002), Some((8, 9_002)));
+        assert_eq!(log.offset_for_timestamp(9_003), None);
+        assert_eq!(log.max_timestamp(), Some((9_002, 8)));
+    }
+
+    fn reopen(
+        log: &PartitionLog<Vec<u8>>,
+        last: impl Fn(&mut Vec<u8>, usize),
+    ) -> PartitionLog<Vec<u8>> {
+        let n = log.segments.len();
+        let found = log
+            .segments
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let mut bytes = s.buffer().clone();
+                let len = if i + 1 == n {
+                    last(&mut bytes, s.len_bytes());
+                    None
+                } else {
+                    Some(s.len_bytes())
+                };
+                FoundSegment {
+                    base_offset: s.base_offset(),
+                    segment: bytes,
+                    len_bytes: len,
+                }
+            })
+            .collect();
+        PartitionLog::open(found).expect("recovers")
+    }
+
+    #[test]
+    fn recovery_after_a_clean_shutdown_and_after_crashes() {
+        let batches: Vec<_> = (0..12).map(|i| batch(2, i * 10)).collect();
+        let (mut log, mut storage) = log_with(&batches);
+        let end = log.log_end_offset();
+        let active_start = log
+            .segments
+            .last()
+            .map(|s| s.base_offset())
+            .expect("segment");
+        let batch_len = batches[0].len();
+
+        // Crash with nothing wrong: everything back.
+        let same = reopen(&log, |_, _| {});
+        assert_eq!(same.log_end_offset(), end);
+        assert_eq!(read_all(&same, 1 << 20), (0..end).collect::<Vec<_>>());
+
+        // A torn last batch: cut in the middle (the rest never reached the disk).
+        let torn = reopen(&log, |b, len| b[len - batch_len / 2..].fill(0));
+        assert_eq!(torn.log_end_offset(), end - 2);
+        // A flipped CRC byte in the last batch.
+        let flipped = reopen(&log, |b, len| b[len - batch_len + 18] ^= 0xff);
+        assert_eq!(flipped.log_end_offset(), end - 2);
+        // Garbage after the end is ignored and zeroed.
+        let mut garbage = reopen(&log, |b, len| b[len + 100..len + 200].fill(0xab));
+        assert_eq!(garbage.log_end_offset(), end);
+        assert!(
+            garbage.segments.last().expect("segment").buffer()[..]
+                .iter()
+                .skip(garbage.segments.last().expect("segment").len_bytes())
+                .all(|&b| b == 0)
+        );
+        // A middle batch damaged: the data ends before it, and later batches are gone for good.
+        let mid = reopen(&log, |b, _| b[batch_len + 30] ^= 1);
+        assert_eq!(mid.log_end_offset(), active_start + 2);
+        assert!(
+            mid.segments.last().expect("segment").buffer()[batch_len..]
+                .iter()
+                .all(|&b| b == 0)
+        );
+        // Appends go on after a recovery.
+        garbage
+            .append(&mut storage, "t", 0, &batch(1, 0), SEGMENT, 0)
+            .expect("append");
+        assert_eq!(garbage.log_end_offset(), end + 1);
+
+        // A clean shutdown: the active segment trimmed, reopened with its length.
+        log.seal_active(&mut storage).expect("seal");
+        let found = log
+            .segments
+            .iter()
+            .map(|s| FoundSegment {
+                base_offset: s.base_offset(),
+                segment: s.buffer().clone(),
+                len_bytes: Some(s.len_bytes()),
+            })
+            .collect();
+        let clean = PartitionLog::open(found).expect("recovers");
+        assert_eq!(clean.log_end_offset(), end);
+        assert_eq!(clean.max_timestamp(), log.max_timestamp());
+    }
+
+    #[test]
+    fn open_refuses_nothing_and_overlaps() {
+        assert_eq!(
+            PartitionLog::<Vec<u8>>::open(Vec::new()).err(),
+            Some(LogError::NoSegments)
+        );
+        let (log, _) = log_with(&[batch(3, 0)]);
+        let seg = |base| FoundSegment {
+            base_offset: base,
+            segment: log.segments[0].buffer().clone(),
+            len_bytes: None,
+        };
+        assert_eq!(
+            PartitionLog::open(vec![seg(0), seg(2)]).err(),
+            Some(LogError::OverlappingSegments { base_offset: 2 })
+        );
+        // A base offset past the data recovers as empty, not as the old offsets.
+        let later = PartitionLog::open(vec![seg(10)]).expect("opens");
+        assert_eq!(later.log_end_offset(), 10);
+    }
+}

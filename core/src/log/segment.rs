@@ -1,0 +1,481 @@
+//! One segment: record batches v2 back to back in a caller's buffer, with sparse indexes in
+//! memory.
+//!
+//! The buffer is the segment file's mapping (or a `Vec<u8>`), sized to the segment's capacity and
+//! zero past the data. Only `len_bytes` of it hold batches. Indexes are rebuilt when a segment is
+//! opened, so nothing but the `.log` bytes is ever on disk.
+
+use alloc::vec::Vec;
+
+use crate::records::batch::{RecordBatch, TimestampType};
+use crate::records::compression::{Compression, decompress};
+use crate::records::legacy::DOWN_CONVERT_DECOMPRESSED_BYTES_MAX;
+use crate::records::{Records, RecordsError};
+
+/// Data between two entries of a sparse index (Kafka's `index.interval.bytes`).
+pub const INDEX_INTERVAL_BYTES: usize = 4096;
+
+/// A sparse offset index entry: the batch at `position` starts at `offset`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct OffsetEntry {
+    offset: i64,
+    position: u32,
+}
+
+/// A sparse time index entry: every batch before `position` has a max timestamp at most
+/// `timestamp`. Entries ascend strictly in both fields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct TimeEntry {
+    timestamp: i64,
+    position: u32,
+}
+
+/// Why a batch was not appended to a segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SegmentAppendError {
+    /// The batch does not fit in what is left of the buffer.
+    Full,
+    /// The bytes do not start with a whole v2 batch.
+    Invalid(RecordsError),
+}
+
+/// A segment over `T`.
+#[derive(Debug)]
+pub struct Segment<T> {
+    buffer: T,
+    base_offset: i64,
+    len_bytes: usize,
+    next_offset: i64,
+    /// Largest batch max timestamp, or -1, and the position of the batch that has it.
+    max_timestamp: i64,
+    max_timestamp_position: u32,
+    offset_index: Vec<OffsetEntry>,
+    time_index: Vec<TimeEntry>,
+    bytes_since_offset_entry: usize,
+    bytes_since_time_entry: usize,
+}
+
+impl<T: AsRef<[u8]>> Segment<T> {
+    /// First offset the segment may hold (its file name).
+    pub fn base_offset(&self) -> i64 {
+        self.base_offset
+    }
+
+    /// The offset the next appended batch gets.
+    pub fn next_offset(&self) -> i64 {
+        self.next_offset
+    }
+
+    /// Bytes of batches: the write position.
+    pub fn len_bytes(&self) -> usize {
+        self.len_bytes
+    }
+
+    /// Whether no batch is stored.
+    pub fn is_empty(&self) -> bool {
+        self.len_bytes == 0
+    }
+
+    /// Bytes the buffer can hold. Positions are `u32` (as in Kafka's index files), so only the
+    /// first 4 GiB of a larger buffer are used.
+    pub fn capacity_bytes(&self) -> usize {
+        self.buffer.as_ref().len().min(u32::MAX as usize)
+    }
+
+    /// The whole buffer, past the data too.
+    pub fn buffer(&self) -> &T {
+        &self.buffer
+    }
+
+    /// The stored batches.
+    pub fn data(&self) -> &[u8] {
+        &self.buffer.as_ref()[..self.len_bytes]
+    }
+
+    /// The largest batch max timestamp and the batch position holding it.
+    fn max_timestamp_batch(&self) -> Option<(i64, usize)> {
+        (self.max_timestamp >= 0)
+            .then_some((self.max_timestamp, self.max_timestamp_position as usize))
+    }
+
+    /// `(timestamp, offset)` of the record with the largest timestamp (ListOffsets -3).
+    pub fn max_timestamp(&self) -> Option<(i64, i64)> {
+        let (ts, position) = self.max_timestamp_batch()?;
+        let batch = self.batch_at(position);
+        let (offset, _) = first_record_at_or_after(&batch, ts, batch.last_offset());
+        Some((ts, offset))
+    }
+
+    fn batch_at(&self, position: usize) -> RecordBatch<&[u8]> {
+        // Positions come from the indexes or from walking batches this segment checked.
+        RecordBatch::new_unchecked(&self.data()[position..])
+    }
+
+    /// Positions of the batches from `position` on.
+    fn batches_from(
+        &self,
+        mut position: usize,
+    ) -> impl Iterator<Item = (usize, RecordBatch<&[u8]>)> {
+        core::iter::from_fn(move || {
+            if position >= self.len_bytes {
+                return None;
+            }
+            let batch = self.batch_at(position);
+            let at = position;
+            position += batch.total_len();
+            Some((at, batch))
+        })
+    }
+
+    /// Position of the batch holding `offset`, or `None` if the segment ends before it.
+    pub fn find_batch(&self, offset: i64) -> Option<usize> {
+        if offset >= self.next_offset {
+            return None;
+        }
+        let i = self.offset_index.partition_point(|e| e.offset <= offset);
+        let start = if i == 0 {
+            0
+        } else {
+            self.offset_index[i - 1].position as usize
+        };
+        self.batches_from(start)
+            .find(|(_, b)| b.last_offset() >= offset)
+            .map(|(position, _)| position)
+    }
+
+    /// Whole batches from the one holding `offset`, adding batches while the total stays within
+    /// `max_bytes`, but at least one batch (KIP-74). Returns `(start, len)`.
+    pub fn read(&self, offset: i64, max_bytes: usize) -> Option<(u32, u32)> {
+        let start = self.find_batch(offset)?;
+        let mut end = start;
+        for (position, batch) in self.batches_from(start) {
+            let batch_end = position + batch.total_len();
+            if end > start && batch_end - start > max_bytes {
+                break;
+            }
+            end = batch_end;
+        }
+        // Both fit in u32: positions are below capacity_bytes.
+        Some((start as u32, (end - start) as u32))
+    }
+
+    /// The first record whose timestamp is at least `ts`, in the first batch whose max timestamp
+    /// is at least `ts`: `(offset, timestamp)` as ListOffsets returns them.
+    pub fn find_timestamp(&self, ts: i64) -> Option<(i64, i64)> {
+        if self.max_timestamp < ts {
+            return None;
+        }
+        let i = self.time_index.partition_point(|e| e.timestamp < ts);
+        let start = if i == 0 {
+            0
+        } else {
+            self.time_index[i - 1].position as usize
+        };
+        let (_, batch) = self
+            .batches_from(start)
+            .find(|(_, b)| b.max_timestamp() >= ts)?;
+        Some(first_record_at_or_after(&batch, ts, batch.base_offset()))
+    }
+}
+
+/// `(offset, timestamp)` of the first record of `batch` with a timestamp at least `ts`. When the
+/// records cannot be read (snappy, zstd), `(fallback_offset, max timestamp)`.
+fn first_record_at_or_after(
+    batch: &RecordBatch<&[u8]>,
+    ts: i64,
+    fallback_offset: i64,
+) -> (i64, i64) {
+    let fallback = (fallback_offset, batch.max_timestamp());
+    if batch.timestamp_type() == TimestampType::LogAppendTime {
+        // Every record carries the append time.
+        return (batch.base_offset(), batch.max_timestamp());
+    }
+    let owned;
+    let records = match batch.compression() {
+        Ok(Compression::None) => batch.records_bytes(),
+        Ok(codec) if codec.can_decompress() => {
+            match decompress(
+                codec,
+                batch.records_bytes(),
+                DOWN_CONVERT_DECOMPRESSED_BYTES_MAX,
+            ) {
+                Ok(bytes) => {
+                    owned = bytes;
+                    &owned[..]
+                }
+                Err(_) => return fallback,
+            }
+        }
+        _ => return fallback,
+    };
+    let count = u32::try_from(batch.records_count()).unwrap_or(0);
+    for record in Records::new(records, count) {
+        let Ok(record) = record else { break };
+        let record_ts = batch.base_timestamp().wrapping_add(record.timestamp_delta);
+        if record_ts >= ts {
+            return (
+                batch
+                    .base_offset()
+                    .wrapping_add(i64::from(record.offset_delta)),
+                record_ts,
+            );
+        }
+    }
+    fallback
+}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]>> Segment<T> {
+    /// An empty segment starting at `base_offset`; `buffer` must be zero-filled.
+    pub fn new(buffer: T, base_offset: i64) -> Self {
+        Segment {
+            buffer,
+            base_offset,
+            len_bytes: 0,
+            next_offset: base_offset,
+            max_timestamp: -1,
+            max_timestamp_position: 0,
+            offset_index: Vec::new(),
+            time_index: Vec::new(),
+            bytes_since_offset_entry: 0,
+            bytes_since_time_entry: 0,
+        }
+    }
+
+    /// Copy the v2 batch at the start of `batch` into the segment as offsets `base_offset..`,
+    /// patching its base offset and leader epoch in place (both outside the CRC).
+    pub fn append(
+        &mut self,
+        batch: &[u8],
+        base_offset: i64,
+    ) -> Result<RecordBatch<&[u8]>, SegmentAppendError> {
+        let view = RecordBatch::new_unchecked_header(batch).map_err(SegmentAppendError::Invalid)?;
+        let total = view.total_len();
+        if view.last_offset_delta() < 0 {
+            return Err(SegmentAppendError::Invalid(RecordsError::InvalidBatch));
+        }
+        if total > self.capacity_bytes() - self.len_bytes {
+            return Err(SegmentAppendError::Full);
+        }
+        assert!(
+            base_offset >= self.next_offset,
+            "offsets within a segment ascend"
+        );
+        let start = self.len_bytes;
+        let end = start + total;
+        assert!(
+            end <= self.capacity_bytes(),
+            "a batch ends within the segment's capacity"
+        );
+        let dst = &mut self.buffer.as_mut()[start..end];
+        dst.copy_from_slice(&batch[..total]);
+        let mut stored = RecordBatch::new_unchecked(dst);
+        stored.set_base_offset(base_offset);
+        stored.set_partition_leader_epoch(super::PARTITION_LEADER_EPOCH);
+        self.track(start, total);
+        Ok(self.batch_at(start))
+    }
+
+    /// Account for the batch just stored at `position`: write position, next offset, max
+    /// timestamp and the sparse indexes.
+    fn track(&mut self, position: usize, total: usize) {
+        let batch = RecordBatch::new_unchecked(&self.buffer.as_ref()[position..position + total]);
+        let (first, last, max_ts) = (
+            batch.base_offset(),
+            batch.last_offset(),
+            batch.max_timestamp(),
+        );
+        let pos32 =
+            u32::try_from(position).expect("positions are below capacity_bytes (<= u32::MAX)");
+        if self.bytes_since_offset_entry >= INDEX_INTERVAL_BYTES {
+            self.offset_index.push(OffsetEntry {
+                offset: first,
+                position: pos32,
+            });
+            self.bytes_since_offset_entry = 0;
+        }
+        if self.bytes_since_time_entry >= INDEX_INTERVAL_BYTES
+            && self
+                .time_index
+                .last()
+                .is_none_or(|e| e.timestamp < self.max_timestamp)
+        {
+            self.time_index.push(TimeEntry {
+                timestamp: self.max_timestamp,
+                position: pos32,
+            });
+            self.bytes_since_time_entry = 0;
+        }
+        self.bytes_since_offset_entry += total;
+        self.bytes_since_time_entry += total;
+        if max_ts > self.max_timestamp {
+            self.max_timestamp = max_ts;
+            self.max_timestamp_position = pos32;
+        }
+        self.len_bytes = position + total;
+        self.next_offset = last + 1;
+    }
+
+    /// Recover a segment from its bytes.
+    ///
+    /// With `Some(len)` (clean shutdown) the batch headers up to `len` are walked to rebuild the
+    /// indexes; if they do not add up, the segment is scanned as after a crash. With `None` every
+    /// batch's length, magic, CRC-32C and offsets are checked from the start, and the data ends
+    /// at the first batch that is torn, zero or invalid; the bytes after it are zeroed so a later
+    /// crash cannot revive them.
+    pub fn open(buffer: T, base_offset: i64, len_bytes: Option<usize>) -> Self {
+        let mut segment = Segment::new(buffer, base_offset);
+        if let Some(len) = len_bytes {
+            if segment.walk(len, false) == len {
+                return segment;
+            }
+            segment = Segment::new(segment.buffer, base_offset);
+        }
+        let capacity = segment.capacity_bytes();
+        segment.walk(capacity, true);
+        segment.zero_tail();
+        segment
+    }
+
+    /// Track batches from position 0 while they are valid and end within `limit`; returns the
+    /// data length reached.
+    fn walk(&mut self, limit: usize, check_crc: bool) -> usize {
+        let limit = limit.min(self.capacity_bytes());
+        loop {
+            let position = self.len_bytes;
+            let rest = &self.buffer.as_ref()[position..limit];
+            let batch = if check_crc {
+                RecordBatch::new_checked(rest)
+            } else {
+                RecordBatch::new_unchecked_header(rest)
+            };
+            let Ok(batch) = batch else { return position };
+            if batch.base_offset() < self.next_offset || batch.last_offset_delta() < 0 {
+                return position;
+            }
+            let total = batch.total_len();
+            self.track(position, total);
+        }
+    }
+
+    /// Zero every non-zero block after the data, so stale bytes past a torn write never look
+    /// like batches to a later recovery. Blocks already zero (holes of a sparse file) are only
+    /// read.
+    fn zero_tail(&mut self) {
+        let start = self.len_bytes;
+        let end = self.capacity_bytes();
+        let tail = &mut self.buffer.as_mut()[start..end];
+        for block in tail.chunks_mut(INDEX_INTERVAL_BYTES) {
+            if block.iter().any(|&b| b != 0) {
+                block.fill(0);
+            }
+        }
+    }
+
+    /// The buffer, to seal it through the storage.
+    pub fn buffer_mut(&mut self) -> &mut T {
+        &mut self.buffer
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::BatchBuilder;
+    use alloc::vec;
+
+    fn batch(records: usize, ts: i64, value_len: usize) -> Vec<u8> {
+        let mut b = BatchBuilder::new(0);
+        let value = vec![7u8; value_len];
+        for i in 0..records {
+            b.push(ts + i as i64, None, Some(&value), &[]);
+        }
+        b.finish()
+    }
+
+    #[test]
+    fn append_patches_offsets_and_keeps_the_crc() {
+        let mut seg = Segment::new(vec![0u8; 10_000], 100);
+        let b = batch(3, 1_000, 10);
+        let stored = seg.append(&b, 100).expect("fits");
+        assert_eq!(stored.base_offset(), 100);
+        assert_eq!(stored.partition_leader_epoch(), 0);
+        assert!(stored.crc_valid());
+        assert_eq!(seg.next_offset(), 103);
+        assert_eq!(seg.len_bytes(), b.len());
+        assert_eq!(seg.find_batch(102), Some(0));
+        assert_eq!(seg.find_batch(103), None);
+        assert_eq!(seg.max_timestamp(), Some((1_002, 102)));
+        assert_eq!(seg.find_timestamp(1_001), Some((101, 1_001)));
+        assert_eq!(seg.find_timestamp(1_003), None);
+    }
+
+    #[test]
+    fn full_is_reported_not_written() {
+        let b = batch(1, 0, 100);
+        let mut seg = Segment::new(vec![0u8; b.len() * 2 - 1], 0);
+        assert!(seg.append(&b, 0).is_ok());
+        assert_eq!(seg.append(&b, 1).err(), Some(SegmentAppendError::Full));
+        assert_eq!(seg.len_bytes(), b.len());
+        assert_eq!(
+            seg.append(&b[..30], 1).err(),
+            Some(SegmentAppendError::Invalid(RecordsError::Truncated))
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "offsets within a segment ascend")]
+    fn offsets_going_back_is_a_bug() {
+        let b = batch(2, 0, 1);
+        let mut seg = Segment::new(vec![0u8; 1_000], 0);
+        seg.append(&b, 0).expect("fits");
+        let _ = seg.append(&b, 1);
+    }
+
+    #[test]
+    fn sparse_index_finds_every_offset() {
+        let mut seg = Segment::new(vec![0u8; 200_000], 0);
+        let mut next = 0;
+        let mut starts = Vec::new();
+        for i in 0..100 {
+            let b = batch(1 + i % 3, i as i64 * 10, 300);
+            starts.push((next, seg.len_bytes()));
+            let stored = seg.append(&b, next).expect("fits");
+            next = stored.last_offset() + 1;
+        }
+        assert!(seg.offset_index.len() > 5);
+        assert!(seg.time_index.len() > 5);
+        for (i, &(first, position)) in starts.iter().enumerate() {
+            let last = starts.get(i + 1).map_or(next, |s| s.0) - 1;
+            for o in first..=last {
+                assert_eq!(seg.find_batch(o), Some(position), "offset {o}");
+            }
+        }
+        // Timestamps: batch i starts at 10 * i.
+        assert_eq!(seg.find_timestamp(505), Some((starts[51].0, 510)));
+        assert_eq!(seg.find_timestamp(0), Some((0, 0)));
+    }
+
+    #[test]
+    fn clean_open_rebuilds_the_same_state() {
+        let mut seg = Segment::new(vec![0u8; 50_000], 0);
+        let mut next = 0;
+        for i in 0..40 {
+            next = seg
+                .append(&batch(2, i, 500), next)
+                .expect("fits")
+                .last_offset()
+                + 1;
+        }
+        let len = seg.len_bytes();
+        let buf = seg.buffer.clone();
+        let clean = Segment::open(buf[..len].to_vec(), 0, Some(len));
+        let crashed = Segment::open(buf, 0, None);
+        for other in [&clean, &crashed] {
+            assert_eq!(other.len_bytes(), len);
+            assert_eq!(other.next_offset(), next);
+            assert_eq!(other.offset_index, seg.offset_index);
+            assert_eq!(other.time_index, seg.time_index);
+            assert_eq!(other.max_timestamp(), seg.max_timestamp());
+        }
+    }
+}
