@@ -5,7 +5,7 @@
 use alloc::vec::Vec;
 
 use crate::records::batch;
-use crate::storage::{FoundSegment, Storage};
+use crate::storage::{FoundSegment, Storage, StorageError};
 
 use super::error::LogError;
 use super::segment::{Segment, SegmentAppendError};
@@ -173,15 +173,15 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> PartitionLog<T> {
         sealed.map_err(LogError::from)
     }
 
-    /// Stop appending for shutdown: trim the active segment to its data length.
+    /// Stop appending for shutdown: trim the active segment to its data length, so the next
+    /// start need not scan it.
     pub fn seal_active<S: Storage<Segment = T>>(
         &mut self,
         storage: &mut S,
-    ) -> Result<(), LogError> {
+    ) -> Result<(), StorageError> {
         let active = self.active();
         let len = active.len_bytes();
-        storage.seal_segment(active.buffer_mut(), len)?;
-        Ok(())
+        storage.seal_segment(active.buffer_mut(), len)
     }
 
     // Retention (retention.ms, retention.bytes, DeleteRecords) belongs here: drop whole segments

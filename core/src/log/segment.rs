@@ -456,6 +456,28 @@ mod tests {
     }
 
     #[test]
+    fn open_over_arbitrary_bytes_never_panics() {
+        let b = batch(2, 0, 20);
+        let mut buf = vec![0u8; 1_000];
+        buf[..b.len()].copy_from_slice(&b);
+        buf[b.len()..2 * b.len()].copy_from_slice(&b);
+        for i in 0..2 * b.len() {
+            for x in [0x01, 0x80, 0xff] {
+                let mut damaged = buf.clone();
+                damaged[i] ^= x;
+                let seg = Segment::open(damaged.clone(), 0, None);
+                assert!(seg.len_bytes() <= 2 * b.len());
+                let _ = Segment::open(damaged, 0, Some(2 * b.len()));
+            }
+        }
+        // A length claimed past the buffer is scanned, not trusted.
+        let seg = Segment::open(buf.clone(), 0, Some(5_000));
+        assert_eq!(seg.len_bytes(), b.len());
+        let seg = Segment::open(vec![0xffu8; 100], 0, Some(100));
+        assert_eq!(seg.len_bytes(), 0);
+    }
+
+    #[test]
     fn clean_open_rebuilds_the_same_state() {
         let mut seg = Segment::new(vec![0u8; 50_000], 0);
         let mut next = 0;

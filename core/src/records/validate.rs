@@ -260,6 +260,32 @@ mod tests {
     }
 
     #[test]
+    fn damaged_input_is_an_error_never_a_panic() {
+        let mut buf = batch(3, 100);
+        buf.extend_from_slice(&batch(1, 200));
+        let mut set = Vec::new();
+        legacy::write_message(&mut set, 1, 0, 5, false, Some(b"k"), Some(b"a"));
+        legacy::write_message(&mut set, 0, 1, 5, false, None, None);
+        for input in [&buf, &set] {
+            for i in 0..input.len() {
+                for x in [0x01, 0x80, 0xff] {
+                    let mut b = input.clone();
+                    b[i] ^= x;
+                    let _ = validate_batches(&b, 1 << 20);
+                }
+            }
+            // A prefix is an error, unless it ends exactly after the first batch or message.
+            for cut in 0..input.len() {
+                let v = validate_batches(&input[..cut], 1 << 20);
+                assert!(
+                    v.is_err() || v.is_ok_and(|v| v.batch_count == 1),
+                    "cut {cut}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn legacy_sets_are_converted() {
         let mut set = Vec::new();
         legacy::write_message(&mut set, 1, 0, 5, false, None, Some(b"a"));
