@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Runs every test of BlazeMQ: Rust unit, property and end-to-end tests (`cargo test --workspace`)
+# and the Python client tests (pytest). Installs what a fresh machine lacks first: kcat from the
+# system's packages and a Python venv at .venv with tests/python/requirements.txt.
+# Exits non-zero if anything fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '==> %s\n' "$*"; }
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+if ! command -v kcat >/dev/null 2>&1; then
+    log "installing kcat"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kcat
+fi
+
+if [ ! -x .venv/bin/python ]; then
+    log "creating .venv"
+    python3 -m venv .venv
+fi
+log "installing Python test requirements"
+.venv/bin/python -m pip install -q --disable-pip-version-check -r tests/python/requirements.txt
+
+# The end-to-end tests (Rust and Python) run this binary; build it before they look for it.
+log "cargo build -p blazemq"
+cargo build -p blazemq
+
+status=0
+log "cargo test --workspace"
+cargo test --workspace || status=1
+
+log "pytest tests/python"
+.venv/bin/python -m pytest tests/python -q -p no:cacheprovider || status=1
+
+if [ "$status" -ne 0 ]; then
+    log "FAILED"
+fi
+exit "$status"
