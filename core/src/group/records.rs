@@ -1,0 +1,352 @@
+//! The offsets log: committed offsets and group metadata as key/value records, in the spirit of
+//! Kafka's `__consumer_offsets`, so a restart replays them.
+//!
+//! All integers are big-endian. `str` is a `u32` length and UTF-8 bytes; `str?` is an `i32`
+//! length, -1 for null; `bytes` is a `u32` length and the bytes.
+//!
+//! | record        | key                                                        | value |
+//! |---------------|------------------------------------------------------------|-------|
+//! | offset commit | `u16 1`, group `str`, topic `str`, partition `i32`          | `u16 1`, offset `i64`, leader epoch `i32`, metadata `str?`, commit time ms `i64` |
+//! | group         | `u16 2`, group `str`                                        | `u16 1`, protocol type `str?`, generation `i32`, protocol `str?`, leader `str?`, member count `u32`, members |
+//! | tombstone     | a group key (or an offset key)                              | empty: the group with its offsets (or the one offset) is gone |
+//!
+//! A member is: id `str`, instance id `str?`, client id `str`, client host `str`, session
+//! timeout ms `u32`, rebalance timeout ms `u32`, protocol count `u32`, each protocol as name
+//! `str` and metadata `bytes`, then its assignment `bytes`.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::time::Duration;
+
+use super::coordinator::GroupCoordinator;
+use super::state::{Committed, Group, Member, State};
+use super::types::Protocol;
+use crate::time::Instant;
+
+const KEY_OFFSET: u16 = 1;
+const KEY_GROUP: u16 = 2;
+const VALUE_VERSION: u16 = 1;
+
+/// One record for the offsets log. An empty `value` is a tombstone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupRecord {
+    /// What the record is about (a group, or a group's partition).
+    pub key: Vec<u8>,
+    /// The state to keep; empty when the key's state is deleted.
+    pub value: Vec<u8>,
+}
+
+/// Why a record could not be replayed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RecordError {
+    /// The record ends before a field does.
+    Truncated,
+    /// A key or value version this build does not know.
+    UnknownVersion(u16),
+    /// A string is not UTF-8.
+    NotUtf8,
+    /// Bytes follow the last field.
+    TrailingBytes,
+}
+
+/// The record of a commit.
+pub(crate) fn offset_commit(
+    group: &str,
+    topic: &str,
+    partition: i32,
+    c: &Committed,
+) -> GroupRecord {
+    let mut key = Vec::new();
+    put_u16(&mut key, KEY_OFFSET);
+    put_str(&mut key, group);
+    put_str(&mut key, topic);
+    key.extend_from_slice(&partition.to_be_bytes());
+    let mut value = Vec::new();
+    put_u16(&mut value, VALUE_VERSION);
+    value.extend_from_slice(&c.offset.to_be_bytes());
+    value.extend_from_slice(&c.leader_epoch.to_be_bytes());
+    put_opt_str(&mut value, c.metadata.as_deref());
+    value.extend_from_slice(&c.commit_timestamp_ms.to_be_bytes());
+    GroupRecord { key, value }
+}
+
+fn group_key(group: &str) -> Vec<u8> {
+    let mut key = Vec::new();
+    put_u16(&mut key, KEY_GROUP);
+    put_str(&mut key, group);
+    key
+}
+
+/// The record of a group's generation: its protocol, leader and members.
+pub(crate) fn group_metadata(id: &str, g: &Group) -> GroupRecord {
+    let mut value = Vec::new();
+    put_u16(&mut value, VALUE_VERSION);
+    put_opt_str(&mut value, g.protocol_type.as_deref());
+    value.extend_from_slice(&g.generation.to_be_bytes());
+    put_opt_str(&mut value, g.protocol_name.as_deref());
+    put_opt_str(&mut value, g.leader.as_deref());
+    let members = g.members_by_seq();
+    put_len(&mut value, members.len());
+    for (member_id, m) in members {
+        put_str(&mut value, member_id);
+        put_opt_str(&mut value, m.instance_id.as_deref());
+        put_str(&mut value, &m.client_id);
+        put_str(&mut value, &m.client_host);
+        put_len(&mut value, millis(m.session_timeout));
+        put_len(&mut value, millis(m.rebalance_timeout));
+        put_len(&mut value, m.protocols.len());
+        for p in &m.protocols {
+            put_str(&mut value, &p.name);
+            put_bytes(&mut value, &p.metadata);
+        }
+        put_bytes(&mut value, &m.assignment);
+    }
+    GroupRecord {
+        key: group_key(id),
+        value,
+    }
+}
+
+/// The record that deletes a group and its offsets.
+pub(crate) fn tombstone(id: &str) -> GroupRecord {
+    GroupRecord {
+        key: group_key(id),
+        value: Vec::new(),
+    }
+}
+
+fn millis(d: Duration) -> usize {
+    usize::try_from(d.as_millis()).unwrap_or(usize::MAX)
+}
+
+fn put_u16(out: &mut Vec<u8>, v: u16) {
+    out.extend_from_slice(&v.to_be_bytes());
+}
+
+fn put_len(out: &mut Vec<u8>, len: usize) {
+    let len = u32::try_from(len).expect("lengths fit u32: requests are far smaller than 4 GiB");
+    out.extend_from_slice(&len.to_be_bytes());
+}
+
+fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
+    put_len(out, b.len());
+    out.extend_from_slice(b);
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    put_bytes(out, s.as_bytes());
+}
+
+fn put_opt_str(out: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        Some(s) => put_str(out, s),
+        None => out.extend_from_slice(&(-1i32).to_be_bytes()),
+    }
+}
+
+/// A cursor over a record; every read checks the length before it allocates.
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], RecordError> {
+        if self.0.len() < n {
+            return Err(RecordError::Truncated);
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Ok(head)
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], RecordError> {
+        let mut a = [0u8; N];
+        a.copy_from_slice(self.take(N)?);
+        Ok(a)
+    }
+
+    fn u16(&mut self) -> Result<u16, RecordError> {
+        Ok(u16::from_be_bytes(self.array()?))
+    }
+
+    fn u32(&mut self) -> Result<u32, RecordError> {
+        Ok(u32::from_be_bytes(self.array()?))
+    }
+
+    fn i32(&mut self) -> Result<i32, RecordError> {
+        Ok(i32::from_be_bytes(self.array()?))
+    }
+
+    fn i64(&mut self) -> Result<i64, RecordError> {
+        Ok(i64::from_be_bytes(self.array()?))
+    }
+
+    fn bytes(&mut self) -> Result<&'a [u8], RecordError> {
+        let len = self.u32()? as usize;
+        self.take(len)
+    }
+
+    fn str(&mut self) -> Result<String, RecordError> {
+        let b = self.bytes()?;
+        core::str::from_utf8(b)
+            .map(String::from)
+            .map_err(|_| RecordError::NotUtf8)
+    }
+
+    fn opt_str(&mut self) -> Result<Option<String>, RecordError> {
+        let len = self.i32()?;
+        let Ok(len) = usize::try_from(len) else {
+            return Ok(None);
+        };
+        let b = self.take(len)?;
+        core::str::from_utf8(b)
+            .map(|s| Some(String::from(s)))
+            .map_err(|_| RecordError::NotUtf8)
+    }
+
+    fn end(&self) -> Result<(), RecordError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(RecordError::TrailingBytes)
+        }
+    }
+}
+
+fn read_member(
+    r: &mut Reader<'_>,
+    now: Instant,
+    seq: u64,
+) -> Result<(String, Member), RecordError> {
+    let id = r.str()?;
+    let instance_id = r.opt_str()?;
+    let client_id = r.str()?;
+    let client_host = r.str()?;
+    let session_timeout = Duration::from_millis(u64::from(r.u32()?));
+    let rebalance_timeout = Duration::from_millis(u64::from(r.u32()?));
+    let count = r.u32()?;
+    // No capacity from the claimed count: it grows only as protocols are actually read.
+    let mut protocols = Vec::new();
+    for _ in 0..count {
+        let name = r.str()?;
+        let metadata = r.bytes()?.to_vec();
+        protocols.push(Protocol { name, metadata });
+    }
+    let assignment = r.bytes()?.to_vec();
+    let member = Member {
+        instance_id,
+        client_id,
+        client_host,
+        session_timeout,
+        rebalance_timeout,
+        protocol_type: String::new(),
+        protocols,
+        assignment,
+        join: None,
+        sync: None,
+        session_deadline: now + session_timeout,
+        seq,
+    };
+    Ok((id, member))
+}
+
+/// A group as its record describes it: Stable with its members, or Empty without.
+fn read_group(value: &[u8], now: Instant) -> Result<Group, RecordError> {
+    let mut r = Reader(value);
+    let version = r.u16()?;
+    if version != VALUE_VERSION {
+        return Err(RecordError::UnknownVersion(version));
+    }
+    let mut g = Group::new();
+    g.protocol_type = r.opt_str()?;
+    g.generation = r.i32()?;
+    g.protocol_name = r.opt_str()?;
+    g.leader = r.opt_str()?;
+    let count = r.u32()?;
+    for seq in 0..u64::from(count) {
+        let (id, mut m) = read_member(&mut r, now, seq)?;
+        m.protocol_type = g.protocol_type.clone().unwrap_or_default();
+        if let Some(instance) = &m.instance_id {
+            g.static_members.insert(instance.clone(), id.clone());
+        }
+        g.members.insert(id, m);
+        g.next_seq = seq + 1;
+    }
+    r.end()?;
+    g.state = if g.members.is_empty() {
+        State::Empty
+    } else {
+        State::Stable
+    };
+    Ok(g)
+}
+
+fn read_offset(value: &[u8]) -> Result<Committed, RecordError> {
+    let mut r = Reader(value);
+    let version = r.u16()?;
+    if version != VALUE_VERSION {
+        return Err(RecordError::UnknownVersion(version));
+    }
+    let c = Committed {
+        offset: r.i64()?,
+        leader_epoch: r.i32()?,
+        metadata: r.opt_str()?,
+        commit_timestamp_ms: r.i64()?,
+    };
+    r.end()?;
+    Ok(c)
+}
+
+impl GroupCoordinator {
+    /// Replays one record of the offsets log at startup, oldest first. A group comes back
+    /// Stable (members' sessions start at `now`) or Empty; its offsets as last committed.
+    /// A record that fails changes nothing.
+    pub fn apply(&mut self, now: Instant, key: &[u8], value: &[u8]) -> Result<(), RecordError> {
+        let mut k = Reader(key);
+        match k.u16()? {
+            KEY_OFFSET => {
+                let group_id = k.str()?;
+                let topic = k.str()?;
+                let partition = k.i32()?;
+                k.end()?;
+                self.apply_offset(group_id, (topic, partition), value)
+            }
+            KEY_GROUP => {
+                let group_id = k.str()?;
+                k.end()?;
+                if value.is_empty() {
+                    self.forget_group(&group_id);
+                    return Ok(());
+                }
+                let mut g = read_group(value, now)?;
+                if let Some(old) = self.groups.remove(&group_id) {
+                    g.offsets = old.offsets;
+                }
+                self.groups.insert(group_id, g);
+                Ok(())
+            }
+            v => Err(RecordError::UnknownVersion(v)),
+        }
+    }
+
+    fn apply_offset(
+        &mut self,
+        group_id: String,
+        key: (String, i32),
+        value: &[u8],
+    ) -> Result<(), RecordError> {
+        if value.is_empty() {
+            if let Some(g) = self.groups.get_mut(&group_id) {
+                if g.offsets.remove(&key).is_some() {
+                    self.offsets_held = self.offsets_held.saturating_sub(1);
+                }
+            }
+            return Ok(());
+        }
+        let c = read_offset(value)?;
+        let g = self.groups.entry(group_id).or_insert_with(Group::new);
+        if g.offsets.insert(key, c).is_none() {
+            self.offsets_held += 1;
+        }
+        Ok(())
+    }
+}
