@@ -1,1 +1,147 @@
-fn main() {}
+//! `blazemq`: configuration, the data directory, and the event loop driving `blazemq-core`.
+// The workspace lint steers no_std-capable code to `core`; this binary is std by nature.
+#![allow(clippy::std_instead_of_core)]
+
+mod banner;
+mod config;
+mod data_dir;
+mod event_loop;
+mod out_queue;
+mod storage;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use blazemq_core::broker::{Broker, BrokerConfig, StartError};
+use blazemq_platform::{Clock, Listener, ShutdownSignal, unix_ms};
+
+use crate::banner::Banner;
+use crate::config::{Command, Config};
+use crate::data_dir::{DataDir, new_cluster_id};
+use crate::event_loop::{EventLoop, LoopConfig};
+use crate::storage::FileStorage;
+
+/// Exit status for a configuration the broker refuses.
+const EXIT_CONFIG: u8 = 2;
+
+fn main() -> ExitCode {
+    let command = match config::load(std::env::args_os().skip(1), &|name| std::env::var_os(name)) {
+        Ok(command) => command,
+        Err(e) => {
+            eprintln!("blazemq: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    match command {
+        Command::Help => print!("{}", config::help()),
+        Command::Version => println!("blazemq {}", env!("CARGO_PKG_VERSION")),
+        Command::Run(config) => {
+            if let Err(e) = run(&config) {
+                eprintln!("blazemq: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// Why the broker stopped with an error.
+#[derive(Debug)]
+enum RunError {
+    Io(&'static str, std::io::Error),
+    DataDir(data_dir::DataDirError),
+    Listen(SocketAddr, std::io::Error),
+    Start(StartError),
+    Shutdown(String),
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RunError::Io(what, e) => write!(f, "{what}: {e}"),
+            RunError::DataDir(e) => write!(f, "{e}"),
+            RunError::Listen(addr, e) => write!(f, "cannot listen on {addr}: {e}"),
+            RunError::Start(StartError::Storage(e)) => {
+                write!(f, "cannot recover the logs: {}", e.reason)
+            }
+            RunError::Shutdown(reason) => {
+                write!(f, "shutdown could not seal the logs: {reason}")
+            }
+        }
+    }
+}
+
+fn run(config: &Config) -> Result<(), RunError> {
+    if config.num_io_threads != 1 {
+        eprintln!(
+            "blazemq: note: num_io_threads={} accepted; the event loop runs on one thread",
+            config.num_io_threads
+        );
+    }
+    blazemq_platform::fs::raise_open_files_limit();
+    // Installed first, so a signal during recovery stops the broker cleanly instead of killing it.
+    let signal = ShutdownSignal::install().map_err(|e| RunError::Io("signal handlers", e))?;
+    let data_dir = DataDir::open(&config.log_dir, new_cluster_id).map_err(RunError::DataDir)?;
+    let storage = FileStorage::new(config.log_dir.clone());
+    let segment_size_bytes = usize::try_from(config.segment_size_bytes)
+        .map_err(|_| RunError::Io("segment_size", std::io::Error::other("too large")))?;
+    let clean = data_dir.previous_run == data_dir::PreviousRun::Clean;
+    let scan = storage
+        .scan(segment_size_bytes, clean)
+        .map_err(|e| RunError::Io("scanning the data directory", e))?;
+    for path in &scan.ignored {
+        eprintln!(
+            "blazemq: ignoring {} (not a partition or segment)",
+            path.display()
+        );
+    }
+    let partitions = scan.partitions.len();
+    let bind = SocketAddr::new(config.bind_address, config.port);
+    let listener = Listener::bind(bind).map_err(|e| RunError::Listen(bind, e))?;
+    let listening = listener.local_addr();
+    let broker_config = BrokerConfig {
+        broker_id: config.broker_id,
+        advertised_host: config.advertised_host.clone(),
+        advertised_port: i32::from(listening.port()),
+        cluster_id: data_dir.cluster_id.clone(),
+        segment_size_bytes: config.segment_size_bytes,
+        num_partitions: config.num_partitions,
+        auto_create_topics: config.auto_create_topics,
+        retention_ms: config.retention_ms,
+        group_initial_rebalance_delay_ms: config.group_initial_rebalance_delay_ms,
+        seed: blazemq_platform::random::u64().map_err(|e| RunError::Io("random seed", e))?,
+        limits: config.limits(),
+    };
+    let loop_config = LoopConfig {
+        read_buffer_bytes: config.message_pool_block_size_bytes as usize,
+        connection_unsent_bytes_max: config.connection_unsent_bytes_max(),
+        connections_max: broker_config.limits.connections_max as usize,
+    };
+    let broker =
+        Broker::new(broker_config, storage, scan.partitions, unix_ms()).map_err(RunError::Start)?;
+    let event_loop = EventLoop::new(broker, listener, signal, Clock::new(), loop_config)
+        .map_err(|e| RunError::Io("event loop", e))?;
+    let banner = Banner {
+        listening,
+        advertised_host: &config.advertised_host,
+        advertised_port: listening.port(),
+        log_dir: data_dir.path(),
+        cluster_id: &data_dir.cluster_id,
+        previous_run: data_dir.previous_run,
+        partitions,
+        segment_size_bytes: config.segment_size_bytes,
+    };
+    println!("{}", banner.render());
+
+    let mut broker = event_loop
+        .run()
+        .map_err(|e| RunError::Io("event loop", e))?;
+    broker
+        .shutdown()
+        .map_err(|e| RunError::Shutdown(e.reason))?;
+    data_dir
+        .mark_clean_shutdown()
+        .map_err(|e| RunError::Io("writing the clean-shutdown marker", e))?;
+    Ok(())
+}

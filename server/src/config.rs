@@ -1,0 +1,256 @@
+//! The broker's settings: one table (below) names each setting's flag, environment variable, YAML
+//! key and default. Flags beat `BLAZEMQ_*` variables, which beat the YAML file given with
+//! `--config`, which beats the defaults. An unknown flag or YAML key, or a bad value, is an error
+//! naming it, reported before anything touches the disk.
+
+mod sources;
+mod values;
+
+use std::ffi::OsString;
+use std::fmt;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use blazemq_core::limits::Limits;
+
+pub use sources::Source;
+
+/// One setting as documented in `--help` and the README.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Setting {
+    /// Key in the YAML file.
+    pub key: &'static str,
+    /// Command-line flag, without the leading `--`.
+    pub flag: &'static str,
+    /// Environment variable.
+    pub env: &'static str,
+    /// Placeholder for the value in `--help`.
+    pub value: &'static str,
+    /// Default, as it would be written (empty: derived, see `help`).
+    pub default: &'static str,
+    /// One line on what it does.
+    pub help: &'static str,
+}
+
+const fn setting(
+    key: &'static str,
+    flag: &'static str,
+    env: &'static str,
+    value: &'static str,
+    default: &'static str,
+    help: &'static str,
+) -> Setting {
+    Setting {
+        key,
+        flag,
+        env,
+        value,
+        default,
+        help,
+    }
+}
+
+/// Every setting, in `--help` order.
+#[rustfmt::skip]
+pub const SETTINGS: &[Setting] = &[
+    setting("bind_address", "bind-address", "BLAZEMQ_BIND_ADDRESS", "ADDR", "0.0.0.0",
+        "IP address to listen on; `::` listens on IPv6 and IPv4"),
+    setting("port", "port", "BLAZEMQ_PORT", "PORT", "9092",
+        "TCP port to listen on (0: any free port)"),
+    setting("advertised_host", "advertised-host", "BLAZEMQ_ADVERTISED_HOST", "HOST", "",
+        "host clients are told to connect to [default: the bind address; 127.0.0.1 for 0.0.0.0 and ::]"),
+    setting("log_dir", "log-dir", "BLAZEMQ_LOG_DIR", "DIR", "/tmp/blazemq/data",
+        "directory holding the partition logs"),
+    setting("segment_size", "segment-size", "BLAZEMQ_SEGMENT_SIZE", "BYTES", "1073741824",
+        "capacity of a log segment file (sparse); accepts suffixes KiB, MiB, GiB, KB, MB, GB"),
+    setting("broker_id", "broker-id", "BLAZEMQ_BROKER_ID", "ID", "0",
+        "this broker's node id"),
+    setting("num_partitions", "num-partitions", "BLAZEMQ_NUM_PARTITIONS", "N", "1",
+        "partitions of an auto-created topic"),
+    setting("auto_create_topics", "auto-create-topics", "BLAZEMQ_AUTO_CREATE_TOPICS", "BOOL", "true",
+        "create unknown topics on Metadata and Produce"),
+    setting("retention_ms", "retention-ms", "BLAZEMQ_RETENTION_MS", "MS", "604800000",
+        "how long records are kept (-1: forever)"),
+    setting("max_request_size", "max-request-size", "BLAZEMQ_MAX_REQUEST_SIZE", "BYTES", "104857600",
+        "largest request frame accepted; a larger one closes the connection"),
+    setting("group_initial_rebalance_delay_ms", "group-initial-rebalance-delay-ms",
+        "BLAZEMQ_GROUP_INITIAL_REBALANCE_DELAY_MS", "MS", "0",
+        "wait for more members before the first rebalance of an empty group"),
+    setting("num_io_threads", "num-io-threads", "BLAZEMQ_NUM_IO_THREADS", "N", "1",
+        "accepted for compatibility: the event loop is single-threaded"),
+    setting("message_pool_blocks", "message-pool-blocks", "BLAZEMQ_MESSAGE_POOL_BLOCKS", "N", "1024",
+        "a connection is not read while more than blocks x block size of its responses are unsent"),
+    setting("message_pool_block_size", "message-pool-block-size", "BLAZEMQ_MESSAGE_POOL_BLOCK_SIZE",
+        "BYTES", "65536", "size of the buffer each socket read fills"),
+    setting("replication_factor", "replication-factor", "BLAZEMQ_REPLICATION_FACTOR", "N", "1",
+        "accepted for compatibility: must be 1 or -1 (one broker)"),
+];
+
+/// The validated configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// `bind_address`.
+    pub bind_address: IpAddr,
+    /// `port` (0: the OS picks one).
+    pub port: u16,
+    /// `advertised_host`, with the default derived from the bind address.
+    pub advertised_host: String,
+    /// `log_dir`.
+    pub log_dir: PathBuf,
+    /// `segment_size` in bytes.
+    pub segment_size_bytes: u64,
+    /// `broker_id`.
+    pub broker_id: i32,
+    /// `num_partitions`.
+    pub num_partitions: i32,
+    /// `auto_create_topics`.
+    pub auto_create_topics: bool,
+    /// `retention_ms` (-1: forever).
+    pub retention_ms: i64,
+    /// `max_request_size` in bytes.
+    pub request_size_bytes_max: u32,
+    /// `group_initial_rebalance_delay_ms`.
+    pub group_initial_rebalance_delay_ms: u32,
+    /// `num_io_threads` as given (only 1 is used).
+    pub num_io_threads: u32,
+    /// `message_pool_blocks`.
+    pub message_pool_blocks: u32,
+    /// `message_pool_block_size` in bytes.
+    pub message_pool_block_size_bytes: u32,
+}
+
+impl Config {
+    /// Unsent response bytes past which a connection is no longer read (back-pressure).
+    pub fn connection_unsent_bytes_max(&self) -> usize {
+        (self.message_pool_blocks as usize)
+            .saturating_mul(self.message_pool_block_size_bytes as usize)
+    }
+
+    /// The bounds `core` enforces, with the configured request size.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            request_size_bytes_max: self.request_size_bytes_max,
+            ..Limits::default()
+        }
+    }
+}
+
+/// What the command line asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// Run the broker.
+    Run(Config),
+    /// Print the settings and exit.
+    Help,
+    /// Print the version and exit.
+    Version,
+}
+
+/// Why the configuration was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConfigError {
+    /// A flag that is not a setting.
+    UnknownFlag(String),
+    /// A YAML key that is not a setting.
+    UnknownKey {
+        /// The key.
+        key: String,
+        /// The file it is in.
+        file: PathBuf,
+    },
+    /// A setting's value could not be used.
+    BadValue {
+        /// The setting's YAML key.
+        key: &'static str,
+        /// Where the value came from.
+        source: Source,
+        /// The value as given.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The command line itself is malformed (a flag without its value, a stray argument, ...).
+    Usage(String),
+    /// The YAML file could not be read or parsed.
+    File {
+        /// The file.
+        file: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::UnknownFlag(flag) => {
+                write!(f, "unknown option '{flag}' (see --help for the settings)")
+            }
+            ConfigError::UnknownKey { key, file } => write!(
+                f,
+                "unknown setting '{key}' in {} (see --help for the settings)",
+                file.display()
+            ),
+            ConfigError::BadValue {
+                key,
+                source,
+                value,
+                reason,
+            } => write!(f, "invalid value '{value}' for {key} ({source}): {reason}"),
+            ConfigError::Usage(message) => write!(f, "{message}"),
+            ConfigError::File { file, reason } => {
+                write!(f, "cannot read config file {}: {reason}", file.display())
+            }
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Read the configuration from `args` (without the program name), the environment as `env`
+/// answers it, and the YAML file named by `--config`.
+pub fn load(
+    args: impl IntoIterator<Item = OsString>,
+    env: &dyn Fn(&str) -> Option<OsString>,
+) -> Result<Command, ConfigError> {
+    let layers = match sources::gather(args, env)? {
+        sources::Gathered::Help => return Ok(Command::Help),
+        sources::Gathered::Version => return Ok(Command::Version),
+        sources::Gathered::Layers(layers) => layers,
+    };
+    values::build(&layers).map(Command::Run)
+}
+
+/// The `--help` text, generated from [`SETTINGS`].
+pub fn help() -> String {
+    let mut out = String::from(
+        "Usage: blazemq [--config FILE.yaml] [--SETTING VALUE]...\n\n\
+         A Kafka-compatible message broker.\n\n\
+         Each setting is a flag, an environment variable or a key in the YAML file given with\n\
+         --config; flags beat environment variables, which beat the file, which beats the default.\n\n\
+         Options:\n  \
+         --config FILE   YAML file of settings (keys as below)\n  \
+         -h, --help      print this help\n  \
+         -V, --version   print the version\n\nSettings:\n",
+    );
+    for s in SETTINGS {
+        let default = if s.default.is_empty() {
+            String::new()
+        } else {
+            format!(" [default: {}]", s.default)
+        };
+        out.push_str(&format!(
+            "  --{} {}\n      {}{default}\n      env {}, yaml {}\n",
+            s.flag, s.value, s.help, s.env, s.key
+        ));
+    }
+    out
+}
+
+/// The setting with YAML key `key`.
+fn setting_by_key(key: &str) -> Option<&'static Setting> {
+    SETTINGS.iter().find(|s| s.key == key)
+}
+
+#[cfg(test)]
+mod tests;

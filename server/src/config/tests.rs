@@ -1,0 +1,265 @@
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+
+use super::*;
+
+fn run(args: &[&str], env: &[(&str, &str)]) -> Result<Command, ConfigError> {
+    let env: HashMap<String, OsString> = env
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), OsString::from(v)))
+        .collect();
+    load(args.iter().map(OsString::from), &|name| {
+        env.get(name).cloned()
+    })
+}
+
+fn config(args: &[&str], env: &[(&str, &str)]) -> Config {
+    match run(args, env) {
+        Ok(Command::Run(config)) => config,
+        other => panic!("expected a config, got {other:?}"),
+    }
+}
+
+fn error(args: &[&str], env: &[(&str, &str)]) -> String {
+    run(args, env).expect_err("must be refused").to_string()
+}
+
+fn yaml(dir: &Path, text: &str) -> PathBuf {
+    let path = dir.join("blazemq.yaml");
+    std::fs::write(&path, text).expect("write yaml");
+    path
+}
+
+#[test]
+fn defaults() {
+    let c = config(&[], &[]);
+    assert_eq!(c.bind_address, IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    assert_eq!(c.port, 9092);
+    assert_eq!(c.advertised_host, "127.0.0.1");
+    assert_eq!(c.log_dir, PathBuf::from("/tmp/blazemq/data"));
+    assert_eq!(c.segment_size_bytes, 1 << 30);
+    assert_eq!(c.broker_id, 0);
+    assert_eq!(c.num_partitions, 1);
+    assert!(c.auto_create_topics);
+    assert_eq!(c.retention_ms, 604_800_000);
+    assert_eq!(c.request_size_bytes_max, 104_857_600);
+    assert_eq!(c.group_initial_rebalance_delay_ms, 0);
+    assert_eq!(c.num_io_threads, 1);
+    assert_eq!(c.limits().request_size_bytes_max, 104_857_600);
+}
+
+#[test]
+fn every_default_parses_and_every_setting_is_documented() {
+    let help = help();
+    for s in SETTINGS {
+        assert!(
+            help.contains(&format!("--{}", s.flag)),
+            "{} missing",
+            s.flag
+        );
+        assert!(help.contains(s.env), "{} missing", s.env);
+        assert!(s.env.starts_with("BLAZEMQ_"));
+    }
+}
+
+#[test]
+fn flags_beat_env_beat_file_beat_defaults() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = yaml(
+        dir.path(),
+        "port: 1111\nbroker_id: 7\nnum_partitions: 3\nretention_ms: 5\n",
+    );
+    let file = file.to_str().expect("utf-8 temp path");
+    let env = [("BLAZEMQ_PORT", "2222"), ("BLAZEMQ_BROKER_ID", "8")];
+    let c = config(&["--config", file, "--port", "3333"], &env);
+    assert_eq!(c.port, 3333, "flag beats env and file");
+    assert_eq!(c.broker_id, 8, "env beats file");
+    assert_eq!(c.num_partitions, 3, "file beats default");
+    assert_eq!(c.retention_ms, 5);
+    assert_eq!(c.segment_size_bytes, 1 << 30, "default when unset");
+}
+
+#[test]
+fn flag_forms_and_boolean_flags() {
+    let c = config(&["--port=19092", "--auto-create-topics", "false"], &[]);
+    assert_eq!(c.port, 19092);
+    assert!(!c.auto_create_topics);
+    let c = config(&["--auto-create-topics", "--port", "1"], &[]);
+    assert!(c.auto_create_topics);
+    assert_eq!(c.port, 1);
+    let c = config(&["--auto-create-topics=no"], &[]);
+    assert!(!c.auto_create_topics);
+}
+
+#[test]
+fn sizes_accept_suffixes() {
+    assert_eq!(
+        config(&["--segment-size", "64MiB"], &[]).segment_size_bytes,
+        64 << 20
+    );
+    assert_eq!(
+        config(&["--segment-size", "2mb"], &[]).segment_size_bytes,
+        2_000_000
+    );
+    assert_eq!(
+        config(&["--segment-size", "4096"], &[]).segment_size_bytes,
+        4096
+    );
+    assert_eq!(
+        config(&["--segment-size", "1G"], &[]).segment_size_bytes,
+        1 << 30
+    );
+    let e = error(&["--segment-size", "12XB"], &[]);
+    assert!(e.contains("segment_size") && e.contains("12XB"), "{e}");
+    let e = error(&["--segment-size", "3GiB"], &[]);
+    assert!(
+        e.contains("segment_size") && e.contains("2147483647"),
+        "{e}"
+    );
+    let e = error(&["--segment-size", "99999999999999999999"], &[]);
+    assert!(e.contains("segment_size"), "{e}");
+}
+
+#[test]
+fn advertised_host_defaults_to_a_connectable_address() {
+    let host = |bind: &str| config(&["--bind-address", bind], &[]).advertised_host;
+    assert_eq!(host("0.0.0.0"), "127.0.0.1");
+    assert_eq!(host("::"), "127.0.0.1");
+    assert_eq!(host("::1"), "::1");
+    assert_eq!(host("127.0.0.2"), "127.0.0.2");
+    let c = config(
+        &["--bind-address", "::", "--advertised-host", "kafka.local"],
+        &[],
+    );
+    assert_eq!(c.advertised_host, "kafka.local");
+    let c = config(&[], &[("BLAZEMQ_ADVERTISED_HOST", "[::1]")]);
+    assert_eq!(c.advertised_host, "::1");
+    assert!(error(&["--advertised-host", "a b"], &[]).contains("advertised_host"));
+}
+
+#[test]
+fn bad_values_name_the_setting_the_value_and_the_source() {
+    let e = error(&["--port", "abc"], &[]);
+    assert!(
+        e.contains("port") && e.contains("abc") && e.contains("--port"),
+        "{e}"
+    );
+    let e = error(&[], &[("BLAZEMQ_PORT", "70000")]);
+    assert!(e.contains("70000") && e.contains("BLAZEMQ_PORT"), "{e}");
+    let e = error(&["--bind-address", "localhost"], &[]);
+    assert!(e.contains("bind_address"), "{e}");
+    let e = error(&["--replication-factor", "3"], &[]);
+    assert!(e.contains("replication_factor"), "{e}");
+    assert!(error(&["--num-partitions", "0"], &[]).contains("num_partitions"));
+    assert!(error(&["--retention-ms", "-2"], &[]).contains("retention_ms"));
+    assert!(error(&["--auto-create-topics=maybe"], &[]).contains("auto_create_topics"));
+    assert!(error(&["--num-io-threads", "0"], &[]).contains("num_io_threads"));
+}
+
+#[test]
+fn an_overridden_bad_value_is_not_an_error() {
+    let c = config(&["--port", "1234"], &[("BLAZEMQ_PORT", "junk")]);
+    assert_eq!(c.port, 1234);
+}
+
+#[test]
+fn compatibility_settings_are_accepted() {
+    let c = config(
+        &[
+            "--num-io-threads",
+            "8",
+            "--message-pool-blocks",
+            "16",
+            "--message-pool-block-size",
+            "8KiB",
+            "--replication-factor",
+            "-1",
+        ],
+        &[],
+    );
+    assert_eq!(c.num_io_threads, 8);
+    assert_eq!(c.connection_unsent_bytes_max(), 16 * 8192);
+}
+
+#[test]
+fn unknown_flags_and_stray_arguments_are_refused() {
+    let e = error(&["--prot", "1"], &[]);
+    assert!(e.contains("--prot"), "{e}");
+    assert!(error(&["-x"], &[]).contains("-x"));
+    assert!(error(&["extra"], &[]).contains("extra"));
+    assert!(error(&["--port"], &[]).contains("--port"));
+}
+
+#[test]
+fn unknown_yaml_keys_are_refused_with_the_key_and_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = yaml(dir.path(), "port: 1\nlog_dirs: /x\n");
+    let e = error(&["--config", file.to_str().expect("utf-8 temp path")], &[]);
+    assert!(e.contains("log_dirs") && e.contains("blazemq.yaml"), "{e}");
+}
+
+#[test]
+fn yaml_values_of_every_scalar_kind() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = yaml(
+        dir.path(),
+        "bind_address: \"::1\"\nauto_create_topics: false\nsegment_size: 64MiB\nlog_dir: /var/x\n",
+    );
+    let c = config(&["--config", file.to_str().expect("utf-8 temp path")], &[]);
+    assert_eq!(c.bind_address.to_string(), "::1");
+    assert!(!c.auto_create_topics);
+    assert_eq!(c.segment_size_bytes, 64 << 20);
+    assert_eq!(c.log_dir, PathBuf::from("/var/x"));
+
+    let nested = yaml(dir.path(), "port:\n  - 1\n");
+    let e = error(
+        &["--config", nested.to_str().expect("utf-8 temp path")],
+        &[],
+    );
+    assert!(e.contains("port"), "{e}");
+
+    let empty = yaml(dir.path(), "");
+    config(&["--config", empty.to_str().expect("utf-8 temp path")], &[]);
+
+    let broken = yaml(dir.path(), "port: [1\n");
+    let e = error(
+        &["--config", broken.to_str().expect("utf-8 temp path")],
+        &[],
+    );
+    assert!(e.contains("cannot read config file"), "{e}");
+
+    let list = yaml(dir.path(), "- port\n");
+    assert!(error(&["--config", list.to_str().expect("utf-8 temp path")], &[]).contains("mapping"));
+}
+
+#[test]
+fn missing_config_file_is_an_error_naming_it() {
+    let e = error(&["--config", "/nonexistent/blazemq.yaml"], &[]);
+    assert!(e.contains("/nonexistent/blazemq.yaml"), "{e}");
+}
+
+#[test]
+fn config_file_from_environment() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = yaml(dir.path(), "port: 4444\n");
+    let c = config(
+        &[],
+        &[("BLAZEMQ_CONFIG", file.to_str().expect("utf-8 temp path"))],
+    );
+    assert_eq!(c.port, 4444);
+}
+
+#[test]
+fn unrelated_blazemq_variables_are_ignored() {
+    let c = config(&[], &[("BLAZEMQ_BIN", "/usr/bin/blazemq")]);
+    assert_eq!(c.port, 9092);
+}
+
+#[test]
+fn help_and_version() {
+    assert_eq!(run(&["--help"], &[]).expect("help"), Command::Help);
+    assert_eq!(run(&["-h"], &[]).expect("help"), Command::Help);
+    assert_eq!(run(&["-V"], &[]).expect("version"), Command::Version);
+}

@@ -1,0 +1,179 @@
+//! Turning raw setting strings into typed, range-checked values.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use blazemq_core::limits::Limits;
+
+use super::sources::Layers;
+use super::{Config, ConfigError, setting_by_key};
+
+/// Smallest segment accepted: room for a few small batches, so rolling can be exercised.
+const SEGMENT_SIZE_BYTES_MIN: u64 = 1024;
+/// Kafka's `segment.bytes` is an int: positions inside a segment fit in 31 bits.
+const SEGMENT_SIZE_BYTES_MAX: u64 = i32::MAX as u64;
+/// Smallest `max_request_size`: below this not even a Metadata request fits.
+const REQUEST_SIZE_BYTES_MIN: u64 = 1024;
+/// Largest `max_request_size`: Kafka's frame size field is an int32.
+const REQUEST_SIZE_BYTES_MAX: u64 = i32::MAX as u64;
+
+/// Validate every setting.
+pub fn build(layers: &Layers) -> Result<Config, ConfigError> {
+    let partitions_max =
+        i32::try_from(Limits::default().partitions_per_topic_max).unwrap_or(i32::MAX);
+    let bind_address: IpAddr = get(layers, "bind_address", parse_ip)?;
+    let advertised_host = get(layers, "advertised_host", parse_host)?
+        .unwrap_or_else(|| default_advertised_host(bind_address));
+    let config = Config {
+        bind_address,
+        port: get(layers, "port", |s| int(s, 0, u16::MAX))?,
+        advertised_host,
+        log_dir: get(layers, "log_dir", parse_dir)?,
+        segment_size_bytes: get(layers, "segment_size", |s| {
+            size(s, SEGMENT_SIZE_BYTES_MIN, SEGMENT_SIZE_BYTES_MAX)
+        })?,
+        broker_id: get(layers, "broker_id", |s| int(s, 0, i32::MAX))?,
+        num_partitions: get(layers, "num_partitions", |s| int(s, 1, partitions_max))?,
+        auto_create_topics: get(layers, "auto_create_topics", parse_bool)?,
+        retention_ms: get(layers, "retention_ms", |s| int(s, -1, i64::MAX))?,
+        request_size_bytes_max: get(layers, "max_request_size", |s| {
+            size(s, REQUEST_SIZE_BYTES_MIN, REQUEST_SIZE_BYTES_MAX)
+        })
+        .map(|n| u32::try_from(n).unwrap_or(u32::MAX))?,
+        group_initial_rebalance_delay_ms: get(layers, "group_initial_rebalance_delay_ms", |s| {
+            int(s, 0, i32::MAX as u32)
+        })?,
+        num_io_threads: get(layers, "num_io_threads", |s| int(s, 1, 1024))?,
+        message_pool_blocks: get(layers, "message_pool_blocks", |s| int(s, 1, 1 << 20))?,
+        message_pool_block_size_bytes: get(layers, "message_pool_block_size", |s| {
+            size(s, 4096, 64 << 20)
+        })
+        .map(|n| u32::try_from(n).unwrap_or(u32::MAX))?,
+    };
+    let _: i16 = get(layers, "replication_factor", parse_replication_factor)?;
+    Ok(config)
+}
+
+/// The winning value of `key`, parsed; an error names the key, the value and its source.
+fn get<T>(
+    layers: &Layers,
+    key: &'static str,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<T, ConfigError> {
+    let setting = setting_by_key(key).expect("every key built here is in SETTINGS");
+    let (raw, source) = layers.get(setting);
+    parse(raw.trim()).map_err(|reason| ConfigError::BadValue {
+        key: setting.key,
+        source,
+        value: raw.to_owned(),
+        reason,
+    })
+}
+
+fn parse_ip(s: &str) -> Result<IpAddr, String> {
+    let s = s
+        .strip_prefix('[')
+        .and_then(|s| s.strip_suffix(']'))
+        .unwrap_or(s);
+    IpAddr::from_str(s).map_err(|_| "expected an IPv4 or IPv6 address".into())
+}
+
+/// `None` for the empty default: derive from the bind address.
+fn parse_host(s: &str) -> Result<Option<String>, String> {
+    if s.is_empty() {
+        return Ok(None);
+    }
+    let unbracketed = s
+        .strip_prefix('[')
+        .and_then(|s| s.strip_suffix(']'))
+        .unwrap_or(s);
+    if unbracketed.contains(':') {
+        return IpAddr::from_str(unbracketed)
+            .map(|ip| Some(ip.to_string()))
+            .map_err(|_| "expected a host name or an IP address".into());
+    }
+    let valid = unbracketed.len() <= 253
+        && unbracketed
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_');
+    if valid {
+        Ok(Some(unbracketed.to_owned()))
+    } else {
+        Err("expected a host name or an IP address".into())
+    }
+}
+
+/// Clients cannot connect to a wildcard address: advertise loopback for those.
+pub fn default_advertised_host(bind: IpAddr) -> String {
+    if bind.is_unspecified() {
+        "127.0.0.1".into()
+    } else {
+        bind.to_string()
+    }
+}
+
+fn parse_dir(s: &str) -> Result<PathBuf, String> {
+    if s.is_empty() {
+        Err("expected a directory path".into())
+    } else {
+        Ok(PathBuf::from(s))
+    }
+}
+
+/// `true`/`false` and the usual spellings of them.
+pub fn parse_bool(s: &str) -> Result<bool, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "true" | "yes" | "on" | "1" => Ok(true),
+        "false" | "no" | "off" | "0" => Ok(false),
+        _ => Err("expected true or false".into()),
+    }
+}
+
+fn parse_replication_factor(s: &str) -> Result<i16, String> {
+    match s {
+        "1" => Ok(1),
+        "-1" => Ok(-1),
+        _ => Err("a single broker holds one replica: use 1 or -1".into()),
+    }
+}
+
+/// An integer in `min..=max`.
+fn int<T>(s: &str, min: T, max: T) -> Result<T, String>
+where
+    T: FromStr + PartialOrd + Copy + std::fmt::Display,
+{
+    let n: T = s
+        .parse()
+        .map_err(|_| format!("expected an integer from {min} to {max}"))?;
+    if n < min || n > max {
+        return Err(format!("must be from {min} to {max}"));
+    }
+    Ok(n)
+}
+
+/// A byte count in `min..=max`: plain bytes or with a suffix (KiB, MiB, GiB, TiB: powers of 1024;
+/// KB, MB, GB, TB: powers of 1000; K, M, G, T: powers of 1024), case-insensitive.
+pub fn size(s: &str, min: u64, max: u64) -> Result<u64, String> {
+    let digits_end = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, suffix) = s.split_at(digits_end);
+    let expected = || format!("expected a byte count like 1048576 or 64MiB, from {min} to {max}");
+    let n: u64 = digits.parse().map_err(|_| expected())?;
+    let unit: u64 = match suffix.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1 << 10,
+        "m" | "mib" => 1 << 20,
+        "g" | "gib" => 1 << 30,
+        "t" | "tib" => 1 << 40,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        "tb" => 1_000_000_000_000,
+        _ => return Err(expected()),
+    };
+    let bytes = n.checked_mul(unit).ok_or_else(expected)?;
+    if bytes < min || bytes > max {
+        return Err(format!("{bytes} bytes: must be from {min} to {max}"));
+    }
+    Ok(bytes)
+}

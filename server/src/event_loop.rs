@@ -1,0 +1,363 @@
+//! The single-threaded event loop: sockets and timers in, `core::broker` in the middle, responses
+//! out. One turn gathers readiness, feeds every input, drains every output after each input, then
+//! writes what is queued. With no deadline pending it waits without a timeout: an idle broker uses
+//! no CPU.
+
+use std::collections::HashMap;
+use std::io::{self, IoSlice};
+use std::time::Duration;
+
+use blazemq_core::Instant;
+use blazemq_core::broker::{Broker, ConnId, Input, Output};
+use blazemq_core::storage::Storage;
+use blazemq_platform::net::ReadOutcome;
+use blazemq_platform::{
+    Clock, Interest, Listener, Poller, Readiness, Registered, ShutdownSignal, Stream, unix_ms,
+};
+
+use crate::out_queue::OutQueue;
+
+/// Poller key of the listener.
+const LISTENER_KEY: usize = 0;
+/// Poller key of the shutdown-signal pipe.
+const SIGNAL_KEY: usize = 1;
+/// Connection ids (and their poller keys) start here.
+const FIRST_CONN_ID: u64 = 2;
+/// Connections accepted per turn, so a burst of connects cannot starve served clients.
+const ACCEPTS_PER_TURN_MAX: usize = 64;
+/// Reads from one connection per turn, for the same fairness.
+const READS_PER_TURN_MAX: usize = 8;
+/// Slices handed to one `writev` (well under every system's IOV_MAX of 1024).
+const IOV_SLOTS: usize = 64;
+/// How long a stopping broker keeps writing responses already queued.
+const SHUTDOWN_WRITE_WAIT: Duration = Duration::from_secs(2);
+
+/// Loop settings that are not the broker's.
+#[derive(Clone, Copy, Debug)]
+pub struct LoopConfig {
+    /// Size of the buffer each read fills.
+    pub read_buffer_bytes: usize,
+    /// Unsent response bytes past which a connection is no longer read.
+    pub connection_unsent_bytes_max: usize,
+    /// Connections served at once.
+    pub connections_max: usize,
+}
+
+struct Connection {
+    stream: Registered<Stream>,
+    out: OutQueue,
+    /// The broker asked to close once `out` is written; it has forgotten the connection.
+    closing: bool,
+}
+
+/// The loop and everything it drives.
+pub struct EventLoop<S: Storage> {
+    broker: Broker<S>,
+    poller: Poller,
+    listener: Option<Registered<Listener>>,
+    signal: Registered<ShutdownSignal>,
+    connections: HashMap<u64, Connection>,
+    config: LoopConfig,
+    clock: Clock,
+    deadline: Option<Instant>,
+    read_buffer: Vec<u8>,
+    ready: Vec<Readiness>,
+    /// Connections that may have something to write or a changed interest this turn.
+    touched: Vec<u64>,
+    next_conn_id: u64,
+    stopping: bool,
+}
+
+impl<S: Storage> EventLoop<S>
+where
+    S::Segment: std::fmt::Debug,
+{
+    /// A loop serving `listener` with `broker`.
+    pub fn new(
+        broker: Broker<S>,
+        listener: Listener,
+        signal: ShutdownSignal,
+        clock: Clock,
+        config: LoopConfig,
+    ) -> io::Result<Self> {
+        let poller = Poller::new()?;
+        let listener = poller.register(listener, LISTENER_KEY, Interest::READABLE)?;
+        let signal = poller.register(signal, SIGNAL_KEY, Interest::READABLE)?;
+        Ok(EventLoop {
+            broker,
+            poller,
+            listener: Some(listener),
+            signal,
+            connections: HashMap::new(),
+            config,
+            clock,
+            deadline: None,
+            read_buffer: vec![0; config.read_buffer_bytes.max(1)],
+            ready: Vec::new(),
+            touched: Vec::new(),
+            next_conn_id: FIRST_CONN_ID,
+            stopping: false,
+        })
+    }
+
+    /// Serve until SIGINT or SIGTERM, then write what is queued (bounded wait) and return the
+    /// broker for its shutdown.
+    pub fn run(mut self) -> io::Result<Broker<S>> {
+        while !self.stopping {
+            self.turn()?;
+        }
+        self.finish_writes()?;
+        Ok(self.broker)
+    }
+
+    fn now(&self) -> Instant {
+        Instant::from_nanos(self.clock.now_nanos())
+    }
+
+    /// One turn: wait, feed all input, fire the timer, write.
+    fn turn(&mut self) -> io::Result<()> {
+        let timeout = self
+            .deadline
+            .map(|deadline| deadline.saturating_duration_since(self.now()));
+        let mut ready = std::mem::take(&mut self.ready);
+        self.poller.wait(&mut ready, timeout)?;
+        for event in &ready {
+            match event.key {
+                LISTENER_KEY => self.accept(),
+                SIGNAL_KEY => self.stopping |= self.signal.source().take(),
+                key => self.on_connection_ready(key as u64, event),
+            }
+        }
+        self.ready = ready;
+        let now = self.now();
+        if self.deadline.is_some_and(|deadline| deadline <= now) {
+            self.broker.handle(Input::Timeout {
+                now,
+                unix_ms: unix_ms(),
+            });
+            self.drain_outputs();
+        }
+        self.write_touched();
+        Ok(())
+    }
+
+    fn accept(&mut self) {
+        for _ in 0..ACCEPTS_PER_TURN_MAX {
+            let Some(listener) = &self.listener else {
+                return;
+            };
+            let stream = match listener.source().accept() {
+                Ok(Some(stream)) => stream,
+                Ok(None) => return,
+                Err(e) => return self.pause_accepting(e),
+            };
+            if self.connections.len() >= self.config.connections_max {
+                // Over the limit: closing at once tells the client to back off and retry.
+                drop(stream);
+                continue;
+            }
+            let id = self.next_conn_id;
+            self.next_conn_id += 1;
+            let stream = match self
+                .poller
+                .register(stream, id as usize, Interest::READABLE)
+            {
+                Ok(stream) => stream,
+                Err(e) => {
+                    eprintln!("blazemq: cannot watch a new connection: {e}");
+                    continue;
+                }
+            };
+            self.connections.insert(
+                id,
+                Connection {
+                    stream,
+                    out: OutQueue::default(),
+                    closing: false,
+                },
+            );
+            let now = self.now();
+            self.broker.handle(Input::Accepted {
+                conn: ConnId(id),
+                now,
+            });
+            self.drain_outputs();
+        }
+    }
+
+    /// Out of file descriptors (or another accept failure): stop watching the listener until a
+    /// connection closes, instead of waking for it in a busy loop.
+    fn pause_accepting(&mut self, e: io::Error) {
+        eprintln!("blazemq: accept failed, pausing new connections until one closes: {e}");
+        if let Some(listener) = &mut self.listener {
+            let _ = listener.set_interest(Interest::default());
+        }
+    }
+
+    fn resume_accepting(&mut self) {
+        if let Some(listener) = &mut self.listener {
+            if let Err(e) = listener.set_interest(Interest::READABLE) {
+                eprintln!("blazemq: cannot watch the listener: {e}");
+            }
+        }
+    }
+
+    fn on_connection_ready(&mut self, id: u64, event: &Readiness) {
+        if event.writable && self.connections.contains_key(&id) {
+            self.touched.push(id);
+        }
+        if event.readable {
+            self.read(id);
+        }
+    }
+
+    /// Read what the connection has (bounded), feeding each read to the broker.
+    fn read(&mut self, id: u64) {
+        for _ in 0..READS_PER_TURN_MAX {
+            let Some(connection) = self.connections.get(&id) else {
+                return;
+            };
+            if !wants_read(connection, &self.config) {
+                return;
+            }
+            let outcome = connection.stream.source().read(&mut self.read_buffer);
+            let n = match outcome {
+                Ok(ReadOutcome::Data(n)) => n,
+                Ok(ReadOutcome::WouldBlock) => return,
+                Ok(ReadOutcome::Eof) | Err(_) => return self.close(id, true),
+            };
+            let now = self.now();
+            self.broker.handle(Input::Bytes {
+                conn: ConnId(id),
+                now,
+                unix_ms: unix_ms(),
+                data: &self.read_buffer[..n],
+            });
+            self.drain_outputs();
+            if n < self.read_buffer.len() {
+                // A short read drained the socket; level-triggered readiness brings us back.
+                return;
+            }
+        }
+    }
+
+    /// Take every output the broker has, up to its next deadline.
+    fn drain_outputs(&mut self) {
+        loop {
+            match self.broker.poll_output() {
+                Output::Send { conn, response } => {
+                    if let Some(connection) = self.connections.get_mut(&conn.0) {
+                        connection.out.push(response);
+                        self.touched.push(conn.0);
+                    }
+                }
+                Output::Close(conn) => {
+                    if let Some(connection) = self.connections.get_mut(&conn.0) {
+                        connection.closing = true;
+                        self.touched.push(conn.0);
+                    }
+                }
+                Output::Timeout(deadline) => {
+                    self.deadline = deadline;
+                    return;
+                }
+            }
+        }
+    }
+
+    fn write_touched(&mut self) {
+        let mut touched = std::mem::take(&mut self.touched);
+        touched.sort_unstable();
+        touched.dedup();
+        for &id in &touched {
+            self.write(id);
+        }
+        touched.clear();
+        self.touched = touched;
+    }
+
+    /// Write as much of the connection's queue as the socket takes, then set what it waits for.
+    fn write(&mut self, id: u64) {
+        let Some(connection) = self.connections.get_mut(&id) else {
+            return;
+        };
+        let broker = &self.broker;
+        let result = write_queue(connection, |s| broker.segment_bytes(s));
+        let done = connection.out.is_empty();
+        if result.is_err() || (done && connection.closing) {
+            // The broker already forgot a connection it asked to close.
+            let tell_broker = !connection.closing;
+            return self.close(id, tell_broker);
+        }
+        let interest = Interest {
+            readable: !self.stopping && wants_read(connection, &self.config),
+            writable: !done,
+        };
+        if connection.stream.set_interest(interest).is_err() {
+            self.close(id, true);
+        }
+    }
+
+    fn close(&mut self, id: u64, tell_broker: bool) {
+        // Dropping the connection deregisters and closes its socket.
+        if self.connections.remove(&id).is_none() {
+            return;
+        }
+        if tell_broker {
+            self.broker.handle(Input::Closed(ConnId(id)));
+            self.drain_outputs();
+        }
+        self.resume_accepting();
+    }
+
+    /// Stop accepting and reading; write what is queued until done or the wait runs out.
+    fn finish_writes(&mut self) -> io::Result<()> {
+        self.listener = None;
+        let give_up = self.clock.now_nanos() + SHUTDOWN_WRITE_WAIT.as_nanos() as u64;
+        let ids: Vec<u64> = self.connections.keys().copied().collect();
+        self.touched.extend(ids);
+        self.write_touched();
+        let mut ready = Vec::new();
+        while self.connections.values().any(|c| !c.out.is_empty()) {
+            let now = self.clock.now_nanos();
+            if now >= give_up {
+                break;
+            }
+            self.poller
+                .wait(&mut ready, Some(Duration::from_nanos(give_up - now)))?;
+            self.touched
+                .extend(ready.iter().filter(|r| r.writable).map(|r| r.key as u64));
+            self.write_touched();
+        }
+        Ok(())
+    }
+}
+
+/// Whether to read more from `connection` now: not while closing, nor while too much of its
+/// output waits (back-pressure on a client that does not read its responses).
+fn wants_read(connection: &Connection, config: &LoopConfig) -> bool {
+    !connection.closing && connection.out.unsent_bytes() <= config.connection_unsent_bytes_max
+}
+
+/// `writev` the queue until it is empty or the socket is full.
+fn write_queue<'b>(
+    connection: &mut Connection,
+    resolve: impl Fn(&blazemq_core::codec::SegmentRef) -> Option<&'b [u8]> + Copy,
+) -> Result<(), ()> {
+    // Bounded: each pass writes at least one byte or stops; a queue is finite.
+    while !connection.out.is_empty() {
+        let mut iov = [IoSlice::new(&[]); IOV_SLOTS];
+        let used = connection.out.gather(resolve, &mut iov).map_err(|_| ())?;
+        if used == 0 {
+            // Only empty responses remain: nothing to write, just drop them.
+            connection.out.advance(0);
+            continue;
+        }
+        match connection.stream.source().write_vectored(&iov[..used]) {
+            Ok(Some(n)) => connection.out.advance(n),
+            Ok(None) => return Ok(()),
+            Err(_) => return Err(()),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,242 @@
+//! `core`'s [`Storage`] over memory-mapped files, in Kafka's layout:
+//! `<log_dir>/<topic>-<partition>/<base offset, 20 digits>.log` and, beside the segments,
+//! `partition.metadata` (replaced atomically).
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use blazemq_core::storage::{FoundPartition, FoundSegment, Storage, StorageError};
+use blazemq_platform::MappedFile;
+use blazemq_platform::fs::{sync_dir, temp_path, write_atomic};
+
+/// Name of a partition's metadata file.
+pub const METADATA_FILE: &str = "partition.metadata";
+/// Extension of segment files.
+const SEGMENT_EXTENSION: &str = "log";
+/// Digits of a segment file's name: Kafka pads base offsets to 20.
+const SEGMENT_NAME_DIGITS: usize = 20;
+
+/// Segment files under one data directory.
+#[derive(Debug)]
+pub struct FileStorage {
+    log_dir: PathBuf,
+}
+
+/// What a scan of the data directory found.
+#[derive(Debug)]
+pub struct Scan {
+    /// The partitions, sorted by topic then partition.
+    pub partitions: Vec<FoundPartition<MappedFile>>,
+    /// Entries that are not partitions or segments, left alone (for the log).
+    pub ignored: Vec<PathBuf>,
+}
+
+impl FileStorage {
+    /// Storage under `log_dir`, which must exist.
+    pub fn new(log_dir: PathBuf) -> FileStorage {
+        FileStorage { log_dir }
+    }
+
+    /// The directory of a partition; refuses names that would leave the data directory (core
+    /// validates topic names too, this is the last line of defence).
+    fn partition_dir(&self, topic: &str, partition: i32) -> Result<PathBuf, StorageError> {
+        let safe = !topic.is_empty()
+            && topic != "."
+            && topic != ".."
+            && !topic.contains(['/', '\\', '\0'])
+            && partition >= 0;
+        if !safe {
+            return Err(error(format!("invalid partition name {topic}-{partition}")));
+        }
+        Ok(self.log_dir.join(format!("{topic}-{partition}")))
+    }
+
+    /// Every partition under the data directory with its segments mapped: the newest at
+    /// `segment_size_bytes` capacity (extended sparse) so appends can go on, older ones at their
+    /// length. After a clean shutdown every segment was trimmed to its data, so `len_bytes` is its
+    /// file length; after a crash it is `None` and recovery scans for the last valid batch.
+    pub fn scan(&self, segment_size_bytes: usize, clean: bool) -> io::Result<Scan> {
+        let mut scan = Scan {
+            partitions: Vec::new(),
+            ignored: Vec::new(),
+        };
+        for entry in std::fs::read_dir(&self.log_dir)? {
+            let entry = entry?;
+            let path = entry.path();
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else {
+                scan.ignored.push(path);
+                continue;
+            };
+            if name.starts_with('.') || !entry.file_type()?.is_dir() {
+                continue;
+            }
+            match parse_partition_dir(name) {
+                Some((topic, partition)) => scan.partitions.push(scan_partition(
+                    &path,
+                    topic,
+                    partition,
+                    segment_size_bytes,
+                    clean,
+                    &mut scan.ignored,
+                )?),
+                None => scan.ignored.push(path),
+            }
+        }
+        scan.partitions
+            .sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
+        Ok(scan)
+    }
+}
+
+impl Storage for FileStorage {
+    type Segment = MappedFile;
+
+    fn create_segment(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        base_offset: i64,
+        capacity_bytes: usize,
+    ) -> Result<MappedFile, StorageError> {
+        let dir = self.partition_dir(topic, partition)?;
+        if base_offset < 0 {
+            return Err(error(format!("negative base offset {base_offset}")));
+        }
+        ensure_dir(&self.log_dir, &dir)?;
+        let path = dir.join(segment_file_name(base_offset));
+        let segment = MappedFile::create(&path, capacity_bytes)
+            .map_err(|e| error(format!("cannot create {}: {e}", path.display())))?;
+        // Make the new file's name durable, so data written into it is found after a crash.
+        sync_dir(&dir).map_err(|e| error(format!("cannot sync {}: {e}", dir.display())))?;
+        Ok(segment)
+    }
+
+    fn seal_segment(
+        &mut self,
+        segment: &mut MappedFile,
+        len_bytes: usize,
+    ) -> Result<(), StorageError> {
+        segment.trim(len_bytes).map_err(|e| {
+            error(format!(
+                "cannot trim {} to {len_bytes} bytes: {e}",
+                segment.path().display()
+            ))
+        })
+    }
+
+    fn write_metadata(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        bytes: &[u8],
+    ) -> Result<(), StorageError> {
+        let dir = self.partition_dir(topic, partition)?;
+        ensure_dir(&self.log_dir, &dir)?;
+        let path = dir.join(METADATA_FILE);
+        write_atomic(&path, bytes)
+            .map_err(|e| error(format!("cannot write {}: {e}", path.display())))
+    }
+
+    fn delete_partition(&mut self, topic: &str, partition: i32) -> Result<(), StorageError> {
+        let dir = self.partition_dir(topic, partition)?;
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(error(format!("cannot remove {}: {e}", dir.display()))),
+        }
+        sync_dir(&self.log_dir)
+            .map_err(|e| error(format!("cannot sync {}: {e}", self.log_dir.display())))
+    }
+}
+
+/// `00000000000000000042.log` for base offset 42.
+pub fn segment_file_name(base_offset: i64) -> String {
+    format!("{base_offset:0SEGMENT_NAME_DIGITS$}.{SEGMENT_EXTENSION}")
+}
+
+/// `orders-eu-3` is partition 3 of topic `orders-eu`: topic names may contain '-', partition
+/// numbers may not, so split at the last one.
+pub fn parse_partition_dir(name: &str) -> Option<(&str, i32)> {
+    let (topic, partition) = name.rsplit_once('-')?;
+    if topic.is_empty() || partition.is_empty() || !partition.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((topic, partition.parse().ok()?))
+}
+
+/// The base offset a segment file's name carries.
+fn parse_segment_name(name: &str) -> Option<i64> {
+    let stem = name.strip_suffix(SEGMENT_EXTENSION)?.strip_suffix('.')?;
+    if stem.len() != SEGMENT_NAME_DIGITS || !stem.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    stem.parse().ok()
+}
+
+fn scan_partition(
+    dir: &Path,
+    topic: &str,
+    partition: i32,
+    segment_size_bytes: usize,
+    clean: bool,
+    ignored: &mut Vec<PathBuf>,
+) -> io::Result<FoundPartition<MappedFile>> {
+    let mut bases = Vec::new();
+    let mut metadata = None;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        let name = entry.file_name();
+        let name = name.to_str().unwrap_or_default();
+        if name == METADATA_FILE {
+            metadata = Some(std::fs::read(&path)?);
+        } else if path == temp_path(&dir.join(METADATA_FILE)) {
+            // A metadata write interrupted by a crash: the rename never happened, drop it.
+            std::fs::remove_file(&path)?;
+        } else if let Some(base) = parse_segment_name(name) {
+            bases.push(base);
+        } else {
+            ignored.push(path);
+        }
+    }
+    bases.sort_unstable();
+    let mut segments = Vec::with_capacity(bases.len());
+    for (i, &base_offset) in bases.iter().enumerate() {
+        let path = dir.join(segment_file_name(base_offset));
+        let newest = i + 1 == bases.len();
+        let len_bytes = usize::try_from(std::fs::metadata(&path)?.len())
+            .map_err(|_| io::Error::other("segment larger than the address space"))?;
+        let capacity_bytes = if newest { segment_size_bytes } else { 0 };
+        let segment = MappedFile::open(&path, capacity_bytes)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+        segments.push(FoundSegment {
+            base_offset,
+            segment,
+            len_bytes: clean.then_some(len_bytes),
+        });
+    }
+    Ok(FoundPartition {
+        topic: topic.to_owned(),
+        partition,
+        segments,
+        metadata,
+    })
+}
+
+/// Create `dir` (a partition directory in `log_dir`) if missing, durably.
+fn ensure_dir(log_dir: &Path, dir: &Path) -> Result<(), StorageError> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir)
+        .map_err(|e| error(format!("cannot create {}: {e}", dir.display())))?;
+    sync_dir(log_dir).map_err(|e| error(format!("cannot sync {}: {e}", log_dir.display())))
+}
+
+fn error(reason: String) -> StorageError {
+    StorageError { reason }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,147 @@
+use super::*;
+
+#[test]
+fn partition_dirs_split_at_the_last_dash() {
+    assert_eq!(parse_partition_dir("orders-0"), Some(("orders", 0)));
+    assert_eq!(parse_partition_dir("orders-eu-12"), Some(("orders-eu", 12)));
+    assert_eq!(
+        parse_partition_dir("__consumer_offsets-49"),
+        Some(("__consumer_offsets", 49))
+    );
+    assert_eq!(parse_partition_dir("orders"), None);
+    assert_eq!(parse_partition_dir("-1"), None);
+    assert_eq!(parse_partition_dir("orders-"), None);
+    assert_eq!(
+        parse_partition_dir("orders--1"),
+        Some(("orders-", 1)),
+        "a topic may end in a dash"
+    );
+    assert_eq!(parse_partition_dir("orders-+1"), None);
+    assert_eq!(
+        parse_partition_dir("orders-99999999999"),
+        None,
+        "beyond i32"
+    );
+}
+
+#[test]
+fn segment_names_are_twenty_digits() {
+    assert_eq!(segment_file_name(0), "00000000000000000000.log");
+    assert_eq!(segment_file_name(42), "00000000000000000042.log");
+    assert_eq!(parse_segment_name("00000000000000000042.log"), Some(42));
+    assert_eq!(parse_segment_name("42.log"), None);
+    assert_eq!(parse_segment_name("00000000000000000042.index"), None);
+    assert_eq!(parse_segment_name("0000000000000000004x.log"), None);
+}
+
+#[test]
+fn unsafe_names_are_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut storage = FileStorage::new(dir.path().to_path_buf());
+    assert!(storage.create_segment("../escape", 0, 0, 64).is_err());
+    assert!(storage.create_segment("..", 0, 0, 64).is_err());
+    assert!(storage.create_segment("", 0, 0, 64).is_err());
+    assert!(storage.create_segment("t", -1, 0, 64).is_err());
+    assert!(storage.create_segment("t", 0, -5, 64).is_err());
+    assert!(storage.write_metadata("a/b", 0, b"x").is_err());
+}
+
+/// Write two segments and metadata, seal, scan back: what a restart sees.
+#[test]
+fn scan_round_trip_after_clean_and_unclean_shutdown() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut storage = FileStorage::new(dir.path().to_path_buf());
+    let capacity = 4096;
+
+    let mut first = storage
+        .create_segment("orders-eu", 3, 0, capacity)
+        .expect("create first segment");
+    first.as_mut()[..5].copy_from_slice(b"first");
+    storage.seal_segment(&mut first, 5).expect("seal first");
+    let mut second = storage
+        .create_segment("orders-eu", 3, 10, capacity)
+        .expect("create second segment");
+    second.as_mut()[..6].copy_from_slice(b"second");
+    storage
+        .write_metadata("orders-eu", 3, b"meta v1")
+        .expect("metadata");
+    storage
+        .write_metadata("orders-eu", 3, b"meta v2")
+        .expect("metadata again");
+    storage
+        .create_segment("other", 0, 0, 64)
+        .expect("other topic");
+    std::fs::create_dir(dir.path().join("not_a_partition")).expect("stray dir");
+    std::fs::write(dir.path().join("orders-eu-3").join("notes.txt"), b"x").expect("stray file");
+
+    // Crash: nothing sealed the newest segment.
+    drop((first, second));
+    let scan = storage.scan(capacity, false).expect("scan");
+    assert_eq!(scan.partitions.len(), 2);
+    assert_eq!(scan.ignored.len(), 2, "{:?}", scan.ignored);
+    let p = &scan.partitions[0];
+    assert_eq!((p.topic.as_str(), p.partition), ("orders-eu", 3));
+    assert_eq!(p.metadata.as_deref(), Some(&b"meta v2"[..]));
+    assert_eq!(p.segments.len(), 2);
+    assert_eq!(p.segments[0].base_offset, 0);
+    assert_eq!(p.segments[0].segment.as_ref(), b"first");
+    assert_eq!(p.segments[0].len_bytes, None);
+    assert_eq!(p.segments[1].base_offset, 10);
+    assert_eq!(p.segments[1].segment.len(), capacity);
+    assert_eq!(&p.segments[1].segment.as_ref()[..6], b"second");
+    assert_eq!(p.segments[1].len_bytes, None);
+    assert_eq!(scan.partitions[1].topic, "other");
+    drop(scan);
+
+    // Clean shutdown: the newest segment is trimmed, then found at its length and re-extended.
+    let mut scan = storage.scan(capacity, false).expect("scan again");
+    let newest = &mut scan.partitions[0].segments[1].segment;
+    storage.seal_segment(newest, 6).expect("seal newest");
+    drop(scan);
+    assert_eq!(
+        std::fs::metadata(dir.path().join("orders-eu-3").join(segment_file_name(10)))
+            .expect("segment file")
+            .len(),
+        6
+    );
+    let scan = storage
+        .scan(capacity, true)
+        .expect("scan after clean shutdown");
+    let p = &scan.partitions[0];
+    assert_eq!(p.segments[0].len_bytes, Some(5));
+    assert_eq!(p.segments[1].len_bytes, Some(6));
+    assert_eq!(
+        p.segments[1].segment.len(),
+        capacity,
+        "re-extended for appends"
+    );
+    assert_eq!(&p.segments[1].segment.as_ref()[..7], b"second\0");
+}
+
+#[test]
+fn interrupted_metadata_writes_are_discarded() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut storage = FileStorage::new(dir.path().to_path_buf());
+    storage.write_metadata("t", 0, b"good").expect("metadata");
+    let tmp = temp_path(&dir.path().join("t-0").join(METADATA_FILE));
+    std::fs::write(&tmp, b"torn").expect("torn temp file");
+    let scan = storage.scan(64, true).expect("scan");
+    assert_eq!(scan.partitions[0].metadata.as_deref(), Some(&b"good"[..]));
+    assert!(scan.partitions[0].segments.is_empty());
+    assert!(!tmp.exists());
+}
+
+#[test]
+fn delete_partition_removes_the_directory() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut storage = FileStorage::new(dir.path().to_path_buf());
+    let segment = storage.create_segment("t", 1, 0, 64).expect("create");
+    storage.delete_partition("t", 1).expect("delete");
+    assert!(!dir.path().join("t-1").exists());
+    // The mapping outlives the unlinked file.
+    assert_eq!(segment.len(), 64);
+    storage
+        .delete_partition("t", 1)
+        .expect("deleting twice is fine");
+    assert!(storage.scan(64, true).expect("scan").partitions.is_empty());
+}
