@@ -4,23 +4,45 @@
 //! broker.handle(Input::Bytes { conn, now, unix_ms, data });
 //! loop {
 //!     match broker.poll_output() {
-//!         Output::Send { conn, response } => { /* write response.chunks(&broker) to conn */ }
+//!         Output::Send { conn, response } => { /* write response.chunks() to conn */ }
 //!         Output::Close(conn) => { /* close conn */ }
 //!         Output::Timeout(deadline) => break, // wait for I/O or until `deadline`
 //!     }
 //! }
 //! ```
 
+mod api_versions;
 mod config;
+mod connection;
+mod create_topics;
+mod fetch;
+mod init_producer_id;
+mod list_offsets;
+mod metadata;
+mod names;
+mod produce;
+mod rng;
+mod topic_config;
+mod topics;
 
-pub use crate::codec::{Response, SegmentRef, Splice};
+pub use crate::codec::{Chunk, Response, SegmentRef, Splice};
 pub use config::BrokerConfig;
 
-use alloc::collections::VecDeque;
+use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
+use core::mem;
 
+use crate::codec::frame;
+use crate::codec::messages::{RequestHeader, ResponseHeader};
+use crate::codec::primitives::{Uuid, Writer};
+use crate::codec::{
+    ApiKey, Message, peek_request_header, request_header_version, response_header_version,
+};
 use crate::storage::{FoundPartition, Storage, StorageError};
 use crate::time::Instant;
+use connection::Connection;
+use rng::Rng;
+use topics::Topics;
 
 /// A connection, named by the runtime. Ids are not reused while the broker knows the connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -82,12 +104,42 @@ pub enum StartError {
     Storage(StorageError),
 }
 
-/// The whole broker: topics, partition logs, groups and the connections' request state.
+/// The request header fields every response needs.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Hdr {
+    pub api_key: i16,
+    pub api_version: i16,
+    pub correlation_id: i32,
+}
+
+/// What handling one request frame led to.
+#[derive(Debug)]
+pub(crate) enum Reply {
+    /// Answer now.
+    Send(Response),
+    /// No answer (Produce with acks=0).
+    Silent,
+    /// The request waits (long-poll Fetch); later frames of the connection wait behind it.
+    Parked,
+    /// Close the connection, as Kafka does for a request it cannot parse.
+    Close,
+}
+
+/// The whole broker: topics, partition logs and the connections' request state.
 #[derive(Debug)]
 pub struct Broker<S: Storage> {
     config: BrokerConfig,
     storage: S,
     outputs: VecDeque<Output>,
+    topics: Topics<S::Segment>,
+    conns: BTreeMap<ConnId, Connection>,
+    parked: Vec<fetch::ParkedFetch>,
+    /// Connections whose parked request finished: their queued frames run at the end of `handle`.
+    resume: Vec<ConnId>,
+    rng: Rng,
+    next_producer_id: i64,
+    now: Instant,
+    unix_ms: i64,
 }
 
 impl<S: Storage> Broker<S>
@@ -97,15 +149,35 @@ where
     /// A broker over `storage`, recovering the partitions the runtime found on disk.
     pub fn new(
         config: BrokerConfig,
-        storage: S,
+        mut storage: S,
         found: Vec<FoundPartition<S::Segment>>,
-        _unix_ms: i64,
+        unix_ms: i64,
     ) -> Result<Self, StartError> {
-        let _ = found;
+        // The wall clock joins the seed so ids made after a restart differ from earlier ones.
+        let mut rng = Rng::new(config.seed ^ (unix_ms as u64).rotate_left(17));
+        let mut topics = Topics::new();
+        let segment_size = segment_size(&config);
+        topics
+            .load(
+                &mut storage,
+                found,
+                &mut || new_topic_id(&mut rng),
+                segment_size,
+            )
+            .map_err(StartError::Storage)?;
         Ok(Broker {
             config,
             storage,
             outputs: VecDeque::new(),
+            topics,
+            conns: BTreeMap::new(),
+            parked: Vec::new(),
+            resume: Vec::new(),
+            rng,
+            // Milliseconds since the epoch, times 1000: room for 1000 ids a millisecond of uptime.
+            next_producer_id: unix_ms.max(0).saturating_mul(1000),
+            now: Instant::default(),
+            unix_ms,
         })
     }
 
@@ -116,24 +188,253 @@ where
 
     /// Feed one input. Drain [`Broker::poll_output`] afterwards.
     pub fn handle(&mut self, input: Input<'_>) {
-        let _ = input;
+        match input {
+            Input::Accepted { conn, now } => {
+                self.now = self.now.max(now);
+                if self.conns.len() >= self.config.limits.connections_max as usize {
+                    self.outputs.push_back(Output::Close(conn));
+                } else {
+                    self.conns.insert(conn, Connection::default());
+                }
+            }
+            Input::Bytes {
+                conn,
+                now,
+                unix_ms,
+                data,
+            } => {
+                self.tick(now, unix_ms);
+                self.on_bytes(conn, data);
+            }
+            Input::Closed(conn) => {
+                self.conns.remove(&conn);
+                self.parked.retain(|p| p.conn != conn);
+            }
+            Input::Timeout { now, unix_ms } => {
+                self.tick(now, unix_ms);
+                self.expire_parked();
+            }
+        }
+        self.run_resumed();
     }
 
     /// The next thing to do; [`Output::Timeout`] means nothing is left for now.
     pub fn poll_output(&mut self) -> Output {
-        self.outputs.pop_front().unwrap_or(Output::Timeout(None))
+        match self.outputs.pop_front() {
+            Some(out) => out,
+            None => Output::Timeout(self.parked.iter().map(|p| p.deadline).min()),
+        }
     }
 
     /// The bytes a [`SegmentRef`] in a response names, or `None` if that segment is gone (the
     /// runtime then closes the connection).
     pub fn segment_bytes(&self, segment: &SegmentRef) -> Option<&[u8]> {
-        let _ = segment;
-        None
+        let p = self.topics.partition(segment.partition)?;
+        p.log
+            .segment_bytes(segment.base_offset, segment.start, segment.len)
     }
 
     /// Stop: seal every active segment to its real length so a restart need not scan.
     pub fn shutdown(&mut self) -> Result<(), StorageError> {
-        let _ = &mut self.storage;
-        Ok(())
+        let mut first_error = Ok(());
+        for p in self.topics.partitions_mut() {
+            if let Err(e) = p.log.seal_active(&mut self.storage) {
+                if first_error.is_ok() {
+                    first_error = Err(e);
+                }
+            }
+        }
+        first_error
     }
+
+    fn tick(&mut self, now: Instant, unix_ms: i64) {
+        self.now = self.now.max(now);
+        self.unix_ms = unix_ms;
+    }
+
+    fn close(&mut self, conn: ConnId) {
+        if self.conns.remove(&conn).is_some() {
+            self.parked.retain(|p| p.conn != conn);
+            self.outputs.push_back(Output::Close(conn));
+        }
+    }
+
+    fn on_bytes(&mut self, conn: ConnId, data: &[u8]) {
+        let backlog_max = self.config.limits.connection_backlog_bytes_max as usize;
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        if c.inbound.len().saturating_add(data.len()) > backlog_max {
+            self.close(conn);
+            return;
+        }
+        if c.inbound.is_empty() {
+            // The common case: whole frames straight from the caller's buffer, no copy.
+            let used = self.run_frames(conn, data);
+            if let Some(c) = self.conns.get_mut(&conn) {
+                c.inbound.extend_from_slice(&data[used..]);
+            }
+        } else {
+            c.inbound.extend_from_slice(data);
+            self.run_queued(conn);
+        }
+    }
+
+    fn run_queued(&mut self, conn: ConnId) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        let buf = mem::take(&mut c.inbound);
+        let used = self.run_frames(conn, &buf);
+        if let Some(c) = self.conns.get_mut(&conn) {
+            let mut rest = buf;
+            rest.drain(..used);
+            c.inbound = rest;
+        }
+    }
+
+    fn run_resumed(&mut self) {
+        // Bounded: each round resumes connections whose parked request just finished.
+        while !self.resume.is_empty() {
+            let resume = mem::take(&mut self.resume);
+            for conn in resume {
+                self.run_queued(conn);
+            }
+        }
+    }
+
+    /// Handle every whole frame at the start of `bytes` until one parks; returns bytes used.
+    fn run_frames(&mut self, conn: ConnId, bytes: &[u8]) -> usize {
+        let max = self.config.limits.request_size_bytes_max;
+        let mut used = 0;
+        loop {
+            match self.conns.get(&conn) {
+                Some(c) if !c.parked => {}
+                _ => return used,
+            }
+            match frame::split(&bytes[used..], max) {
+                Ok(Some(n)) => {
+                    let body = &bytes[used + 4..used + n];
+                    used += n;
+                    self.on_frame(conn, body);
+                }
+                Ok(None) => return used,
+                Err(_) => {
+                    self.close(conn);
+                    return used;
+                }
+            }
+        }
+    }
+
+    fn on_frame(&mut self, conn: ConnId, frame: &[u8]) {
+        let reply = self.dispatch(conn, frame);
+        self.deliver(conn, reply);
+    }
+
+    fn deliver(&mut self, conn: ConnId, reply: Reply) {
+        match reply {
+            Reply::Send(response) => self.outputs.push_back(Output::Send { conn, response }),
+            Reply::Silent => {}
+            Reply::Parked => {
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    c.parked = true;
+                }
+            }
+            Reply::Close => self.close(conn),
+        }
+    }
+
+    /// A parked request of `conn` finished with `reply`: send it and let later frames run.
+    fn unpark(&mut self, conn: ConnId, reply: Reply) {
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.parked = false;
+            self.resume.push(conn);
+        }
+        self.deliver(conn, reply);
+    }
+
+    fn dispatch(&mut self, conn: ConnId, frame: &[u8]) -> Reply {
+        let Ok((api_key, api_version, correlation_id)) = peek_request_header(frame) else {
+            return Reply::Close;
+        };
+        let hdr = Hdr {
+            api_key,
+            api_version,
+            correlation_id,
+        };
+        let key = ApiKey::from_code(api_key);
+        if key == ApiKey::ApiVersions && !api_versions::supports(key, api_version) {
+            // KIP-511: a version we do not know still gets an answer, in v0, naming our range.
+            return api_versions::unsupported_version(hdr);
+        }
+        if !api_versions::supports(key, api_version) {
+            // Kafka cannot parse such a request and closes the connection.
+            return Reply::Close;
+        }
+        let Ok((body, _header)) = decode_header(frame, hdr) else {
+            return Reply::Close;
+        };
+        match key {
+            ApiKey::ApiVersions => api_versions::handle(hdr, body),
+            ApiKey::Metadata => self.metadata(hdr, body),
+            ApiKey::Produce => self.produce(hdr, body),
+            ApiKey::Fetch => self.fetch(conn, hdr, body),
+            ApiKey::ListOffsets => self.list_offsets(hdr, body),
+            ApiKey::CreateTopics => self.create_topics(hdr, body),
+            ApiKey::InitProducerId => self.init_producer_id(hdr, body),
+            _ => Reply::Close,
+        }
+    }
+
+    fn new_topic_id(&mut self) -> Uuid {
+        new_topic_id(&mut self.rng)
+    }
+}
+
+/// A topic id as Kafka makes them: random, never zero nor the metadata topic's id (1), and never
+/// one whose base64 form starts with '-' (it would read as a command-line flag).
+fn new_topic_id(rng: &mut Rng) -> Uuid {
+    loop {
+        let bytes = rng.bytes16();
+        let id = u128::from_be_bytes(bytes);
+        // base64url starts with '-' when the first 6 bits are 62 (0b111110).
+        if id > 1 && bytes[0] >> 2 != 62 {
+            return Uuid(bytes);
+        }
+    }
+}
+
+fn segment_size(config: &BrokerConfig) -> usize {
+    usize::try_from(config.segment_size_bytes).unwrap_or(usize::MAX)
+}
+
+/// Skip the request header; returns the body.
+fn decode_header(frame: &[u8], hdr: Hdr) -> Result<(&[u8], RequestHeader), ()> {
+    let version = request_header_version(hdr.api_key, hdr.api_version);
+    RequestHeader::decode(frame, version).map_err(|_| ())
+}
+
+/// Encode a whole response frame: size prefix, response header, body.
+pub(crate) fn encode_response<M: Message>(hdr: Hdr, body: &M) -> Reply {
+    encode_response_at(hdr, hdr.api_version, body)
+}
+
+/// Like [`encode_response`], with the body (and header) at `version` (KIP-511's v0 answer).
+pub(crate) fn encode_response_at<M: Message>(hdr: Hdr, version: i16, body: &M) -> Reply {
+    let mut w = Writer::new();
+    w.put_i32(0);
+    let header = ResponseHeader {
+        correlation_id: hdr.correlation_id,
+    };
+    let header_version = response_header_version(hdr.api_key, version);
+    if header.encode(&mut w, header_version).is_err() || body.encode(&mut w, version).is_err() {
+        return Reply::Close;
+    }
+    let mut response = w.into_response();
+    let Ok(size) = i32::try_from(response.len() - 4) else {
+        return Reply::Close;
+    };
+    response.bytes[..4].copy_from_slice(&size.to_be_bytes());
+    Reply::Send(response)
 }

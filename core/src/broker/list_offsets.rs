@@ -1,0 +1,125 @@
+//! ListOffsets: the earliest, latest, max-timestamp, or first-at-timestamp offset of partitions.
+
+use alloc::vec::Vec;
+
+use super::{Broker, Hdr, Reply, encode_response};
+use crate::ErrorCode;
+use crate::codec::Message;
+use crate::codec::messages::list_offsets_response::{
+    ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
+};
+use crate::codec::messages::{ListOffsetsRequest, ListOffsetsResponse};
+use crate::storage::Storage;
+
+/// Special timestamps of ListOffsets (KIP-734, KIP-405).
+const LATEST: i64 = -1;
+const EARLIEST: i64 = -2;
+const MAX_TIMESTAMP: i64 = -3;
+const EARLIEST_LOCAL: i64 = -4;
+const LATEST_TIERED: i64 = -5;
+
+/// The leader epoch this broker reports for every partition it leads.
+pub(super) const LEADER_EPOCH: i32 = 0;
+
+impl<S: Storage> Broker<S>
+where
+    S::Segment: core::fmt::Debug,
+{
+    pub(super) fn list_offsets(&mut self, hdr: Hdr, body: &[u8]) -> Reply {
+        let Ok((_, request)) = ListOffsetsRequest::decode(body, hdr.api_version) else {
+            return Reply::Close;
+        };
+        let v = hdr.api_version;
+        let topics = request
+            .topics
+            .iter()
+            .map(|t| ListOffsetsTopicResponse {
+                name: t.name.clone(),
+                partitions: t
+                    .partitions
+                    .iter()
+                    .map(|p| {
+                        let found = self
+                            .topics
+                            .by_name(&t.name)
+                            .and_then(|ti| self.topics.partition_of(ti, p.partition_index));
+                        let answer = match found {
+                            None => Err(ErrorCode::UnknownTopicOrPartition),
+                            Some(_) if v >= 4 && p.current_leader_epoch > LEADER_EPOCH => {
+                                Err(ErrorCode::UnknownLeaderEpoch)
+                            }
+                            Some(_)
+                                if v >= 4
+                                    && p.current_leader_epoch >= 0
+                                    && p.current_leader_epoch < LEADER_EPOCH =>
+                            {
+                                Err(ErrorCode::FencedLeaderEpoch)
+                            }
+                            Some(pi) => Ok(self.lookup(pi, p.timestamp)),
+                        };
+                        partition_response(v, p.partition_index, answer)
+                    })
+                    .collect(),
+            })
+            .collect();
+        encode_response(
+            hdr,
+            &ListOffsetsResponse {
+                topics,
+                ..Default::default()
+            },
+        )
+    }
+
+    /// `(timestamp, offset)` for one partition; `(-1, -1)` when no record qualifies.
+    fn lookup(&self, pi: u32, timestamp: i64) -> (i64, i64) {
+        let Some(p) = self.topics.partition(pi) else {
+            return (-1, -1);
+        };
+        let log = &p.log;
+        match timestamp {
+            LATEST => (-1, log.log_end_offset()),
+            EARLIEST | EARLIEST_LOCAL => (-1, log.log_start_offset()),
+            MAX_TIMESTAMP => log.max_timestamp().unwrap_or((-1, -1)),
+            LATEST_TIERED => (-1, -1),
+            ts => log
+                .offset_for_timestamp(ts)
+                .map(|(o, t)| (t, o))
+                .unwrap_or((-1, -1)),
+        }
+    }
+}
+
+fn partition_response(
+    v: i16,
+    index: i32,
+    answer: Result<(i64, i64), ErrorCode>,
+) -> ListOffsetsPartitionResponse {
+    match answer {
+        Ok((_, offset)) if v == 0 => ListOffsetsPartitionResponse {
+            partition_index: index,
+            old_style_offsets: if offset >= 0 {
+                alloc::vec![offset]
+            } else {
+                Vec::new()
+            },
+            ..Default::default()
+        },
+        Ok((timestamp, offset)) => ListOffsetsPartitionResponse {
+            partition_index: index,
+            timestamp,
+            offset,
+            leader_epoch: if v >= 4 && offset >= 0 {
+                LEADER_EPOCH
+            } else {
+                -1
+            },
+            ..Default::default()
+        },
+        Err(code) => ListOffsetsPartitionResponse {
+            partition_index: index,
+            error_code: code.code(),
+            ..Default::default()
+        },
+    }
+}

@@ -1,0 +1,59 @@
+//! Topic name rules, as Kafka's `Topic.validate` enforces them.
+
+use alloc::format;
+use alloc::string::String;
+
+use crate::limits::TOPIC_NAME_LENGTH_MAX;
+
+/// Why a topic name is refused; the text is Kafka's, clients show it to users.
+pub(crate) fn invalid_topic_reason(name: &str) -> Option<String> {
+    if name.is_empty() {
+        return Some(String::from("Topic name is illegal, it can't be empty"));
+    }
+    if name == "." || name == ".." {
+        return Some(String::from("Topic name cannot be \".\" or \"..\""));
+    }
+    if name.len() > TOPIC_NAME_LENGTH_MAX {
+        return Some(format!(
+            "Topic name is illegal, it can't be longer than {TOPIC_NAME_LENGTH_MAX} characters, topic name: {name}"
+        ));
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+    {
+        return Some(format!(
+            "Topic name \"{name}\" is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'"
+        ));
+    }
+    None
+}
+
+/// Kafka refuses a topic whose name equals another's once '.' is read as '_' (metric names clash).
+pub(crate) fn collides(a: &str, b: &str) -> bool {
+    a != b && a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| norm(x) == norm(y))
+}
+
+fn norm(b: u8) -> u8 {
+    if b == b'.' { b'_' } else { b }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kafka_rules() {
+        assert!(invalid_topic_reason("my-topic.v1_x").is_none());
+        assert!(invalid_topic_reason("").is_some());
+        assert!(invalid_topic_reason(".").is_some());
+        assert!(invalid_topic_reason("..").is_some());
+        assert!(invalid_topic_reason("a b").is_some());
+        assert!(invalid_topic_reason("é").is_some());
+        assert!(invalid_topic_reason(&"a".repeat(249)).is_none());
+        assert!(invalid_topic_reason(&"a".repeat(250)).is_some());
+        assert!(collides("a.b", "a_b"));
+        assert!(!collides("a.b", "a.b"));
+        assert!(!collides("ab", "a_b"));
+    }
+}

@@ -1,0 +1,169 @@
+//! Topic-level configuration names Kafka accepts, their defaults and how their values parse.
+
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+/// How a config value must parse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Long,
+    Int,
+    Bool,
+    Double,
+    Text,
+    OneOf(&'static [&'static str]),
+    /// A comma-separated list whose items must each be one of these.
+    ListOf(&'static [&'static str]),
+}
+
+/// Kafka's topic configs (LogConfig) with their defaults. `segment.bytes`/`retention.ms`
+/// defaults are the broker's own and are filled in from the broker configuration.
+const TOPIC_CONFIGS: &[(&str, &str, Kind)] = &[
+    (
+        "cleanup.policy",
+        "delete",
+        Kind::ListOf(&["delete", "compact"]),
+    ),
+    (
+        "compression.type",
+        "producer",
+        Kind::OneOf(&["uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"]),
+    ),
+    ("delete.retention.ms", "86400000", Kind::Long),
+    ("file.delete.delay.ms", "60000", Kind::Long),
+    ("flush.messages", "9223372036854775807", Kind::Long),
+    ("flush.ms", "9223372036854775807", Kind::Long),
+    ("follower.replication.throttled.replicas", "", Kind::Text),
+    ("index.interval.bytes", "4096", Kind::Int),
+    ("leader.replication.throttled.replicas", "", Kind::Text),
+    ("local.retention.bytes", "-2", Kind::Long),
+    ("local.retention.ms", "-2", Kind::Long),
+    ("max.compaction.lag.ms", "9223372036854775807", Kind::Long),
+    ("max.message.bytes", "1048588", Kind::Int),
+    ("message.downconversion.enable", "true", Kind::Bool),
+    ("message.format.version", "3.0-IV1", Kind::Text),
+    (
+        "message.timestamp.after.max.ms",
+        "9223372036854775807",
+        Kind::Long,
+    ),
+    (
+        "message.timestamp.before.max.ms",
+        "9223372036854775807",
+        Kind::Long,
+    ),
+    (
+        "message.timestamp.difference.max.ms",
+        "9223372036854775807",
+        Kind::Long,
+    ),
+    (
+        "message.timestamp.type",
+        "CreateTime",
+        Kind::OneOf(&["CreateTime", "LogAppendTime"]),
+    ),
+    ("min.cleanable.dirty.ratio", "0.5", Kind::Double),
+    ("min.compaction.lag.ms", "0", Kind::Long),
+    ("min.insync.replicas", "1", Kind::Int),
+    ("preallocate", "false", Kind::Bool),
+    ("remote.storage.enable", "false", Kind::Bool),
+    ("retention.bytes", "-1", Kind::Long),
+    ("retention.ms", "604800000", Kind::Long),
+    ("segment.bytes", "1073741824", Kind::Int),
+    ("segment.index.bytes", "10485760", Kind::Int),
+    ("segment.jitter.ms", "0", Kind::Long),
+    ("segment.ms", "604800000", Kind::Long),
+    ("unclean.leader.election.enable", "false", Kind::Bool),
+];
+
+/// Check one `name=value` pair of a CreateTopics request; the error text is what Kafka says.
+pub(crate) fn validate(name: &str, value: Option<&str>) -> Result<(), String> {
+    let Some(&(_, _, kind)) = TOPIC_CONFIGS.iter().find(|(n, _, _)| *n == name) else {
+        return Err(format!("Unknown topic config name: {name}"));
+    };
+    let Some(value) = value else {
+        return Err(format!(
+            "Null value not supported for topic configs: {name}"
+        ));
+    };
+    let v = value.trim();
+    let ok = match kind {
+        Kind::Long => v.parse::<i64>().is_ok(),
+        Kind::Int => v.parse::<i32>().is_ok(),
+        Kind::Bool => v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("false"),
+        Kind::Double => v.parse::<f64>().is_ok(),
+        Kind::Text => true,
+        Kind::OneOf(allowed) => allowed.contains(&v),
+        Kind::ListOf(allowed) => v.split(',').all(|item| allowed.contains(&item.trim())),
+    };
+    let in_range = match name {
+        "segment.bytes" => v.parse::<i32>().is_ok_and(|n| n >= 14),
+        "max.message.bytes" | "min.insync.replicas" => v.parse::<i32>().is_ok_and(|n| n >= 1),
+        "retention.ms" | "retention.bytes" => v.parse::<i64>().is_ok_and(|n| n >= -1),
+        _ => true,
+    };
+    if ok && in_range {
+        Ok(())
+    } else {
+        Err(format!("Invalid value {value} for configuration {name}"))
+    }
+}
+
+/// Every topic config with its effective value and whether the topic sets it (else a default).
+pub(crate) fn effective(
+    set: &[(String, String)],
+    retention_ms_default: i64,
+    segment_bytes_default: u64,
+) -> Vec<(String, String, bool)> {
+    TOPIC_CONFIGS
+        .iter()
+        .map(
+            |&(name, default, _)| match set.iter().find(|(n, _)| n == name) {
+                Some((_, v)) => (name.to_string(), v.clone(), true),
+                None => {
+                    let value = match name {
+                        "retention.ms" => retention_ms_default.to_string(),
+                        "segment.bytes" => segment_bytes_default.min(i32::MAX as u64).to_string(),
+                        _ => default.to_string(),
+                    };
+                    (name.to_string(), value, false)
+                }
+            },
+        )
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_known_rejects_unknown_and_bad_values() {
+        assert!(validate("retention.ms", Some("1000")).is_ok());
+        assert!(validate("cleanup.policy", Some("compact,delete")).is_ok());
+        assert!(validate("cleanup.policy", Some("forever")).is_err());
+        assert!(validate("retention.ms", Some("soon")).is_err());
+        assert!(
+            validate("no.such.config", Some("1"))
+                .is_err_and(|e| e.contains("Unknown topic config"))
+        );
+        assert!(validate("segment.bytes", Some("1")).is_err());
+        assert!(validate("retention.ms", None).is_err());
+    }
+
+    #[test]
+    fn effective_merges_defaults() {
+        let set = [(String::from("retention.ms"), String::from("5"))];
+        let all = effective(&set, 99, 1 << 20);
+        assert!(
+            all.iter()
+                .any(|(n, v, s)| n == "retention.ms" && v == "5" && *s)
+        );
+        assert!(
+            all.iter()
+                .any(|(n, v, s)| n == "segment.bytes" && v == "1048576" && !*s)
+        );
+        assert_eq!(all.len(), TOPIC_CONFIGS.len());
+    }
+}

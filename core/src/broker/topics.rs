@@ -1,0 +1,262 @@
+//! The topics this broker holds, their partitions' logs, and the metadata file each partition
+//! keeps beside its segments (topic id and topic configs), so a restart finds them again.
+
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use crate::codec::primitives::Uuid;
+use crate::log::PartitionLog;
+use crate::storage::{FoundPartition, Storage, StorageError};
+
+/// One topic: its name, id, partitions (indices into [`Topics::partition`]) and the configs a
+/// CreateTopics request set.
+#[derive(Debug)]
+pub(crate) struct Topic {
+    pub name: String,
+    pub id: Uuid,
+    pub partitions: Vec<u32>,
+    pub configs: Vec<(String, String)>,
+}
+
+/// One partition of a topic and its log.
+#[derive(Debug)]
+pub(crate) struct Partition<T> {
+    pub log: PartitionLog<T>,
+}
+
+/// Every topic and partition, by name and by id.
+#[derive(Debug)]
+pub(crate) struct Topics<T> {
+    topics: Vec<Topic>,
+    by_name: BTreeMap<String, u32>,
+    by_id: BTreeMap<[u8; 16], u32>,
+    partitions: Vec<Partition<T>>,
+}
+
+/// The partition metadata file: `key: value` lines, one topic config per `config.` line.
+fn metadata_bytes(id: &Uuid, configs: &[(String, String)]) -> Vec<u8> {
+    let mut out = format!("version: 0\ntopic_id: {}\n", hex16(&id.0));
+    for (k, v) in configs {
+        out.push_str(&format!("config.{k}: {v}\n"));
+    }
+    out.into_bytes()
+}
+
+fn hex16(bytes: &[u8; 16]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn parse_hex16(s: &str) -> Option<[u8; 16]> {
+    let s = s.as_bytes();
+    if s.len() != 32 {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    for (i, pair) in s.chunks_exact(2).enumerate() {
+        let hi = (pair[0] as char).to_digit(16)?;
+        let lo = (pair[1] as char).to_digit(16)?;
+        out[i] = (hi * 16 + lo) as u8;
+    }
+    Some(out)
+}
+
+/// A topic's configs as `(name, value)` pairs.
+type Configs = Vec<(String, String)>;
+
+/// What a partition metadata file says: the topic id and configs, if the file is readable.
+fn parse_metadata(bytes: &[u8]) -> Option<([u8; 16], Configs)> {
+    let text = core::str::from_utf8(bytes).ok()?;
+    let mut id = None;
+    let mut configs = Vec::new();
+    for line in text.lines() {
+        let Some((key, value)) = line.split_once(": ") else {
+            continue;
+        };
+        if key == "topic_id" {
+            id = parse_hex16(value);
+        } else if let Some(name) = key.strip_prefix("config.") {
+            configs.push((name.to_string(), value.to_string()));
+        }
+    }
+    Some((id?, configs))
+}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]>> Topics<T> {
+    pub(crate) fn new() -> Self {
+        Topics {
+            topics: Vec::new(),
+            by_name: BTreeMap::new(),
+            by_id: BTreeMap::new(),
+            partitions: Vec::new(),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.topics.len()
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (u32, &Topic)> {
+        self.topics.iter().enumerate().map(|(i, t)| (i as u32, t))
+    }
+
+    pub(crate) fn topic(&self, idx: u32) -> &Topic {
+        &self.topics[idx as usize]
+    }
+
+    pub(crate) fn by_name(&self, name: &str) -> Option<u32> {
+        self.by_name.get(name).copied()
+    }
+
+    pub(crate) fn by_id(&self, id: &Uuid) -> Option<u32> {
+        self.by_id.get(&id.0).copied()
+    }
+
+    /// The partition index (into [`Topics::partition`]) of `topic`'s partition `p`.
+    pub(crate) fn partition_of(&self, topic: u32, p: i32) -> Option<u32> {
+        let t = &self.topics[topic as usize];
+        usize::try_from(p)
+            .ok()
+            .and_then(|p| t.partitions.get(p))
+            .copied()
+    }
+
+    pub(crate) fn partition(&self, idx: u32) -> Option<&Partition<T>> {
+        self.partitions.get(idx as usize)
+    }
+
+    pub(crate) fn partition_mut(&mut self, idx: u32) -> Option<&mut Partition<T>> {
+        self.partitions.get_mut(idx as usize)
+    }
+
+    pub(crate) fn partitions_mut(&mut self) -> impl Iterator<Item = &mut Partition<T>> {
+        self.partitions.iter_mut()
+    }
+
+    /// Whether a topic other than `name` has a name that clashes with it.
+    pub(crate) fn collision(&self, name: &str) -> Option<&str> {
+        self.topics
+            .iter()
+            .map(|t| t.name.as_str())
+            .find(|other| super::names::collides(name, other))
+    }
+
+    /// Create a topic with `n` empty partitions, writing each partition's metadata file.
+    pub(crate) fn create<S: Storage<Segment = T>>(
+        &mut self,
+        storage: &mut S,
+        name: &str,
+        id: Uuid,
+        n: i32,
+        configs: Vec<(String, String)>,
+        segment_size_bytes: usize,
+    ) -> Result<u32, StorageError> {
+        let meta = metadata_bytes(&id, &configs);
+        let mut logs = Vec::new();
+        for p in 0..n {
+            let made = storage
+                .create_segment(name, p, 0, segment_size_bytes)
+                .and_then(|seg| storage.write_metadata(name, p, &meta).map(|()| seg));
+            match made {
+                Ok(seg) => logs.push(PartitionLog::new(seg, 0)),
+                Err(e) => {
+                    for q in 0..=p {
+                        let _ = storage.delete_partition(name, q);
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        Ok(self.insert(name.to_string(), id, configs, logs))
+    }
+
+    fn insert(
+        &mut self,
+        name: String,
+        id: Uuid,
+        configs: Vec<(String, String)>,
+        logs: Vec<PartitionLog<T>>,
+    ) -> u32 {
+        let topic = self.topics.len() as u32;
+        let mut partitions = Vec::with_capacity(logs.len());
+        for log in logs {
+            partitions.push(self.partitions.len() as u32);
+            self.partitions.push(Partition { log });
+        }
+        self.by_name.insert(name.clone(), topic);
+        self.by_id.insert(id.0, topic);
+        self.topics.push(Topic {
+            name,
+            id,
+            partitions,
+            configs,
+        });
+        topic
+    }
+
+    /// Rebuild the topics from what the runtime found on disk. A partition whose segments cannot
+    /// be recovered is an error; a missing partition in the middle of a topic is recreated empty.
+    pub(crate) fn load<S: Storage<Segment = T>>(
+        &mut self,
+        storage: &mut S,
+        found: Vec<FoundPartition<T>>,
+        new_id: &mut dyn FnMut() -> Uuid,
+        segment_size_bytes: usize,
+    ) -> Result<(), StorageError> {
+        let mut by_topic: BTreeMap<String, Vec<FoundPartition<T>>> = BTreeMap::new();
+        for f in found {
+            by_topic.entry(f.topic.clone()).or_default().push(f);
+        }
+        for (name, mut parts) in by_topic {
+            parts.sort_by_key(|p| p.partition);
+            let known = parts
+                .iter()
+                .find_map(|p| p.metadata.as_deref().and_then(parse_metadata));
+            let (id, configs, rewrite) = match known {
+                Some((id, configs)) => (Uuid(id), configs, false),
+                None => (new_id(), Vec::new(), true),
+            };
+            let count = parts.last().map_or(0, |p| p.partition + 1);
+            let mut logs = Vec::new();
+            let mut parts = parts.into_iter().peekable();
+            for p in 0..count {
+                let log = match parts.next_if(|f| f.partition == p) {
+                    Some(f) => {
+                        if rewrite || f.metadata.is_none() {
+                            storage.write_metadata(&name, p, &metadata_bytes(&id, &configs))?;
+                        }
+                        PartitionLog::open(f.segments).map_err(|e| StorageError {
+                            reason: format!("recovering {name}-{p}: {e:?}"),
+                        })?
+                    }
+                    None => {
+                        let seg = storage.create_segment(&name, p, 0, segment_size_bytes)?;
+                        storage.write_metadata(&name, p, &metadata_bytes(&id, &configs))?;
+                        PartitionLog::new(seg, 0)
+                    }
+                };
+                logs.push(log);
+            }
+            self.insert(name, id, configs, logs);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_file_round_trips() {
+        let id = Uuid([7; 16]);
+        let configs = alloc::vec![(String::from("retention.ms"), String::from("1000"))];
+        let bytes = metadata_bytes(&id, &configs);
+        let (back, cfg) = parse_metadata(&bytes).expect("parses");
+        assert_eq!(back, [7; 16]);
+        assert_eq!(cfg, configs);
+        assert!(parse_metadata(b"garbage").is_none());
+        assert!(parse_metadata(b"topic_id: zz\n").is_none());
+    }
+}
