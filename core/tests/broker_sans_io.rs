@@ -373,3 +373,24 @@ fn garbage_closes_only_that_connection() {
     assert_eq!(closed, vec![2]);
     let _: ApiVersionsResponse = h.call(0, &ApiVersionsRequest::default());
 }
+
+#[test]
+fn fetch_sessions_are_not_created_and_unknown_ones_refused() {
+    let mut h = Harness::new();
+    create(&mut h, "t", 1);
+    let mut req = fetch_req("t", 0, 0, 0);
+    req.session_epoch = 0;
+    let resp: FetchResponse = h.call(12, &req);
+    assert_eq!(
+        (resp.error_code, resp.session_id),
+        (0, 0),
+        "full answer, no session made"
+    );
+    req.session_id = 42;
+    req.session_epoch = 3;
+    let resp: FetchResponse = h.call(12, &req);
+    assert_eq!(resp.error_code, 70, "FETCH_SESSION_ID_NOT_FOUND");
+    req.session_id = 0;
+    let resp: FetchResponse = h.call(12, &req);
+    assert_eq!(resp.error_code, 71, "INVALID_FETCH_SESSION_EPOCH");
+}

@@ -44,6 +44,13 @@ where
         let Ok((_, request)) = FetchRequest::decode(body, hdr.api_version) else {
             return Reply::Close;
         };
+        if let Some(code) = session_error(hdr.api_version, &request) {
+            let response = FetchResponse {
+                error_code: code.code(),
+                ..Default::default()
+            };
+            return encode_response(hdr, &response);
+        }
         let built = self.build_fetch(hdr.api_version, &request);
         let wait = request
             .max_wait_ms
@@ -232,6 +239,23 @@ where
         *remaining = remaining.saturating_sub(len);
         Ok((data, len))
     }
+}
+
+/// KIP-227: this broker creates no fetch sessions (it answers session id 0, which tells the client
+/// to keep sending full requests), so a request naming a session, or an incremental epoch, is
+/// refused as Kafka refuses one for a session it does not hold.
+fn session_error(v: i16, request: &FetchRequest) -> Option<ErrorCode> {
+    if v < 7 {
+        return None;
+    }
+    if request.session_id != 0 {
+        return Some(ErrorCode::FetchSessionIdNotFound);
+    }
+    // Epoch 0 asks for a new session and -1 for none; anything else needs an existing session.
+    if request.session_epoch != 0 && request.session_epoch != -1 {
+        return Some(ErrorCode::InvalidFetchSessionEpoch);
+    }
+    None
 }
 
 fn error_partition(index: i32, code: ErrorCode) -> PartitionData {
