@@ -92,6 +92,16 @@ impl Writer {
         self.i32(len).raw(bytes)
     }
 
+    /// Unsigned varint, as compact lengths and tagged-field counts use.
+    pub fn uvarint(&mut self, mut v: u64) -> &mut Self {
+        while v >= 0x80 {
+            self.buf.push((v & 0x7f) as u8 | 0x80);
+            v >>= 7;
+        }
+        self.buf.push(v as u8);
+        self
+    }
+
     /// Signed varint (zig-zag), as record fields use.
     pub fn varint(&mut self, v: i64) -> &mut Self {
         let mut z = ((v << 1) ^ (v >> 63)) as u64;
@@ -162,6 +172,22 @@ pub fn request(api_key: i16, version: i16, correlation_id: i32, body: &[u8]) -> 
         .i16(version)
         .i32(correlation_id)
         .string(b"blazemq-tests")
+        .raw(body);
+    let mut frame = Writer::new();
+    frame.bytes(&header.buf);
+    frame.buf
+}
+
+/// A size-prefixed request with header v2, for flexible versions: header v1 plus an empty tagged
+/// field section. The body is sent as given.
+pub fn request_flexible(api_key: i16, version: i16, correlation_id: i32, body: &[u8]) -> Vec<u8> {
+    let mut header = Writer::new();
+    header
+        .i16(api_key)
+        .i16(version)
+        .i32(correlation_id)
+        .string(b"blazemq-tests")
+        .uvarint(0)
         .raw(body);
     let mut frame = Writer::new();
     frame.bytes(&header.buf);
@@ -322,6 +348,9 @@ mod tests {
         let mut w = Writer::new();
         w.varint(0).varint(-1).varint(1).varint(300);
         assert_eq!(w.buf, [0x00, 0x01, 0x02, 0xd8, 0x04]);
+        let mut w = Writer::new();
+        w.uvarint(0).uvarint(300).uvarint(u64::from(u32::MAX));
+        assert_eq!(w.buf, [0x00, 0xac, 0x02, 0xff, 0xff, 0xff, 0xff, 0x0f]);
     }
 
     #[test]

@@ -160,30 +160,55 @@ fn truncated_frame_then_close_is_harmless() {
 #[test]
 fn huge_array_count_in_a_small_frame() {
     let (mut broker, rss) = started();
-    let mut body = Writer::new();
-    body.i32(i32::MAX); // Metadata topics: 2^31 - 1 claimed, none present.
-    body.string(b"t");
-    let request = wire::request(api_key::METADATA, 1, 9, &body.buf);
-    let mut stream = broker.connect();
-    write_lossy(&mut stream, &request);
-    // Kafka closes the connection on a request it cannot parse; an error answer is also fine.
-    if let Reaction::Answered(frame) = reaction(&mut stream) {
-        assert_eq!(
-            frame.get(..4),
-            Some(&9i32.to_be_bytes()[..]),
-            "correlation id"
+    // 2^31 - 1 as a signed count, and 2^31 read as unsigned (negative other than -1 as signed).
+    for (correlation_id, count) in [(9, i32::MAX), (10, i32::MIN), (11, -2)] {
+        let mut body = Writer::new();
+        body.i32(count); // Metadata topics: claimed, one present.
+        body.string(b"t");
+        let request = wire::request(api_key::METADATA, 1, correlation_id, &body.buf);
+        let mut stream = broker.connect();
+        write_lossy(&mut stream, &request);
+        // Kafka closes the connection on a request it cannot parse; an error answer is also fine.
+        if let Reaction::Answered(frame) = reaction(&mut stream) {
+            assert_eq!(
+                frame.get(..4),
+                Some(&correlation_id.to_be_bytes()[..]),
+                "correlation id"
+            );
+        }
+        assert_healthy(
+            &mut broker,
+            rss,
+            &format!("a Metadata array count of {count}"),
+        );
+
+        // The same claim inside CreateTopics, whose element type is larger.
+        let mut body = Writer::new();
+        body.i32(count).i32(5_000).i8(0);
+        let request = wire::request(api_key::CREATE_TOPICS, 2, correlation_id, &body.buf);
+        let mut stream = broker.connect();
+        write_lossy(&mut stream, &request);
+        let _ = reaction(&mut stream);
+        assert_healthy(
+            &mut broker,
+            rss,
+            &format!("a CreateTopics array count of {count}"),
         );
     }
-    assert_healthy(&mut broker, rss, "an array count of 2^31");
 
-    // The same claim inside CreateTopics, whose element type is larger.
+    // A flexible version (Metadata v9): a compact array's length is an unsigned varint of
+    // count + 1, here 2^32 - 1, followed by one short topic.
     let mut body = Writer::new();
-    body.i32(i32::MAX).i32(5_000).i8(0);
-    let request = wire::request(api_key::CREATE_TOPICS, 2, 10, &body.buf);
+    body.uvarint(u64::from(u32::MAX))
+        .uvarint(2)
+        .raw(b"t")
+        .uvarint(0);
+    body.i8(1).i8(0).i8(0).uvarint(0);
+    let request = wire::request_flexible(api_key::METADATA, 9, 12, &body.buf);
     let mut stream = broker.connect();
     write_lossy(&mut stream, &request);
     let _ = reaction(&mut stream);
-    assert_healthy(&mut broker, rss, "a CreateTopics array count of 2^31");
+    assert_healthy(&mut broker, rss, "a compact array length of 2^32 - 1");
 }
 
 #[test]
