@@ -290,3 +290,46 @@ fn help_lists_every_setting() {
         assert!(help.contains(flag), "{flag} missing from --help");
     }
 }
+
+#[test]
+fn a_client_that_reads_late_gets_every_response_in_order() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = free_port();
+    // A 4 KiB back-pressure threshold: the broker stops reading this client almost at once.
+    let mut child = command(dir.path(), port)
+        .args([
+            "--message-pool-blocks",
+            "1",
+            "--message-pool-block-size",
+            "4KiB",
+        ])
+        .spawn()
+        .expect("spawn blazemq");
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let mut lines = BufReader::new(stdout).lines();
+    let ready = lines.any(|line| line.is_ok_and(|l| l == READY_LINE));
+    assert!(ready, "the broker printed no ready line");
+    let _running = Running {
+        child,
+        port,
+        banner: String::new(),
+    };
+
+    const REQUESTS: i32 = 20_000;
+    let mut writer = connect(port);
+    let mut reader = writer.try_clone().expect("clone stream");
+    let sender = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        for id in 0..REQUESTS {
+            bytes.extend_from_slice(&api_versions_v0(id));
+        }
+        // Blocks while the broker holds off reading: that is the point.
+        writer.write_all(&bytes).expect("send all requests");
+    });
+    // Let the broker's queue for us fill before reading anything.
+    std::thread::sleep(Duration::from_millis(300));
+    for id in 0..REQUESTS {
+        assert_eq!(read_response(&mut reader).0, id);
+    }
+    sender.join().expect("sender finished");
+}
