@@ -5,7 +5,7 @@
 //! - Golden frames, laid out as clients send them, decode and re-encode byte for byte.
 //! - Bad input returns an error, quickly, without allocating for claimed sizes.
 
-use std::fmt::Debug;
+use core::fmt::Debug;
 use std::time::Instant;
 
 use blazemq_core::codec::messages::{

@@ -1,6 +1,6 @@
 //! `messages/mod.rs` and `api_key.rs`: the lists that span every message.
 
-use std::fmt::Write as _;
+use core::fmt::Write as _;
 
 use crate::codegen::snake_case;
 use crate::spec::MessageSpec;

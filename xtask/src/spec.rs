@@ -256,6 +256,7 @@ pub fn parse_message(file: &str, text: &str) -> Result<MessageSpec, String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // A failed unwrap is a failed test.
 mod tests {
     use super::*;
 
