@@ -44,8 +44,15 @@ fn command(dir: &Path, port: u16) -> Command {
 
 /// Start the broker and wait (bounded) for its ready line.
 fn start(dir: &Path) -> Running {
+    start_with(dir, &[])
+}
+
+fn start_with(dir: &Path, args: &[&str]) -> Running {
     let port = free_port();
-    let mut child = command(dir, port).spawn().expect("spawn blazemq");
+    let mut child = command(dir, port)
+        .args(args)
+        .spawn()
+        .expect("spawn blazemq");
     let stdout = child.stdout.take().expect("stdout is piped");
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -332,4 +339,26 @@ fn a_client_that_reads_late_gets_every_response_in_order() {
         assert_eq!(read_response(&mut reader).0, id);
     }
     sender.join().expect("sender finished");
+}
+
+#[test]
+fn dual_stack_bind_serves_ipv4_and_ipv6_clients() {
+    if TcpListener::bind("[::1]:0").is_err() {
+        return; // no IPv6 on this host
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let broker = start_with(dir.path(), &["--bind-address", "::"]);
+    assert!(
+        broker.banner.contains("advertised  127.0.0.1"),
+        "{}",
+        broker.banner
+    );
+    for host in ["127.0.0.1", "::1"] {
+        let mut stream = TcpStream::connect((host, broker.port)).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("read timeout");
+        stream.write_all(&api_versions_v0(7)).expect("send");
+        assert_eq!(read_response(&mut stream).0, 7, "via {host}");
+    }
 }
