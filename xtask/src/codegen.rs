@@ -227,7 +227,9 @@ fn doc(out: &mut String, text: &str) {
         return;
     }
     for line in text.lines() {
-        let _ = writeln!(out, "/// {}", line.trim());
+        // Spec prose like "Array[0]" is not a rustdoc link.
+        let line = line.trim().replace('[', "\\[").replace(']', "\\]");
+        let _ = writeln!(out, "/// {line}");
     }
 }
 

@@ -1,7 +1,9 @@
 //! Which header version frames a request or response, and a look at a request's first bytes.
 
 use super::api_key::ApiKey;
-use super::primitives::{DecodeError, int16, int32};
+use super::messages::{RequestHeader, ResponseHeader};
+use super::primitives::{DecodeError, EncodeError, Writer, int16, int32};
+use super::{Message, Response};
 
 /// The `RequestHeader` version a request of `api_key` at `api_version` is framed with.
 ///
@@ -49,9 +51,41 @@ pub fn peek_request_header(frame_body: &[u8]) -> Result<(i16, i16, i32), DecodeE
     })
 }
 
+/// Decodes a request's header (at the header version its api key and version call for) and
+/// returns it with the body bytes that follow.
+pub fn decode_request_header(frame_body: &[u8]) -> Result<(RequestHeader, &[u8]), DecodeError> {
+    let (api_key, api_version, _) = peek_request_header(frame_body)?;
+    let header_version = request_header_version(api_key, api_version);
+    match RequestHeader::decode(frame_body, header_version) {
+        Ok((body, header)) => Ok((header, body)),
+        Err(nom::Err::Error(e) | nom::Err::Failure(e)) => Err(e),
+        Err(nom::Err::Incomplete(_)) => Err(DecodeError::Truncated),
+    }
+}
+
+/// A whole response frame: size prefix, `ResponseHeader` at the version the request calls for,
+/// and `body` at `api_version`. Record data held as segment ranges stays in the segments.
+pub fn response_frame<M: Message>(
+    api_key: i16,
+    api_version: i16,
+    correlation_id: i32,
+    body: &M,
+) -> Result<Response, EncodeError> {
+    // The size is known only once the body is written: reserve it, then fill it in.
+    let mut w = Writer::from_vec(alloc::vec![0; 4]);
+    let header = ResponseHeader { correlation_id };
+    header.encode(&mut w, response_header_version(api_key, api_version))?;
+    body.encode(&mut w, api_version)?;
+    let size = i32::try_from(w.wire_len() - 4).map_err(|_| EncodeError::TooLong)?;
+    w.patch_i32(0, size);
+    Ok(w.into_response())
+}
+
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // A failed unwrap is a failed test.
 mod tests {
     use super::*;
+    use crate::codec::messages::ApiVersionsResponse;
 
     #[test]
     fn header_versions_follow_kafka() {
@@ -80,5 +114,27 @@ mod tests {
             peek_request_header(&[0, 18, 0, 3, 0, 0]),
             Err(DecodeError::Truncated)
         );
+    }
+
+    #[test]
+    fn request_header_then_body() {
+        // ApiVersions v3: header v2 (client id "c", no tags), then the body.
+        let frame = [0, 18, 0, 3, 0, 0, 0, 7, 0, 1, b'c', 0, 0xaa];
+        let (header, body) = decode_request_header(&frame).unwrap();
+        assert_eq!(header.correlation_id, 7);
+        assert_eq!(header.client_id.as_deref(), Some("c"));
+        assert_eq!(body, [0xaa]);
+    }
+
+    #[test]
+    fn response_frame_has_size_and_header() {
+        let body = ApiVersionsResponse::default();
+        // ApiVersions v3 responses still use header v0 (no tagged fields after the id).
+        let r = response_frame(18, 3, 9, &body).unwrap();
+        let size = i32::from_be_bytes(r.bytes[..4].try_into().unwrap());
+        assert_eq!(size as usize, r.bytes.len() - 4);
+        assert_eq!(&r.bytes[4..8], &[0, 0, 0, 9]);
+        let back = ApiVersionsResponse::decode_complete(&r.bytes[8..], 3).unwrap();
+        assert_eq!(back, body);
     }
 }

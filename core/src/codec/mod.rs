@@ -18,7 +18,10 @@ pub mod response;
 
 pub use api_key::ApiKey;
 pub use frame::{FrameError, split};
-pub use header::{peek_request_header, request_header_version, response_header_version};
+pub use header::{
+    decode_request_header, peek_request_header, request_header_version, response_frame,
+    response_header_version,
+};
 pub use primitives::{DecodeError, EncodeError, Records, Uuid, Writer};
 pub use response::{Chunk, Response, SegmentRef, Splice};
 
