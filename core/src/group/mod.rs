@@ -33,6 +33,7 @@ mod rebalance;
 pub mod records;
 mod state;
 mod types;
+pub mod wire;
 
 pub use admin::{KEY_TYPE_GROUP, KEY_TYPE_TRANSACTION, find_coordinator};
 pub use coordinator::GroupCoordinator;
