@@ -82,6 +82,11 @@ impl GroupCoordinator {
         for id in due {
             if let Some(group) = self.groups.get_mut(&id) {
                 group.on_timer(&id, now, delay, &mut self.out);
+                if group.is_ghost() {
+                    // Only handed-out member ids that never came back made it: nothing was
+                    // logged for it, and keeping it would let such joins fill `groups_max`.
+                    self.groups.remove(&id);
+                }
             }
         }
     }

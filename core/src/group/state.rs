@@ -210,6 +210,16 @@ impl Group {
             .is_some_and(|holder| holder != member_id)
     }
 
+    /// Never formed a generation and holds nothing: a group only `MEMBER_ID_REQUIRED`
+    /// answers created.
+    pub(crate) fn is_ghost(&self) -> bool {
+        self.state == State::Empty
+            && self.generation == 0
+            && self.members.is_empty()
+            && self.pending.is_empty()
+            && self.offsets.is_empty()
+    }
+
     pub(crate) fn member_count(&self) -> usize {
         self.members.len() + self.pending.len()
     }

@@ -988,3 +988,27 @@ fn damaged_records_are_rejected_without_panic() {
         Err(RecordError::UnknownVersion(9))
     );
 }
+
+#[test]
+fn member_ids_never_used_leave_no_group_behind() {
+    let mut p = Pair::with(GroupConfig {
+        limits: GroupLimits {
+            groups_max: 1,
+            ..GroupLimits::default()
+        },
+        ..GroupConfig::default()
+    });
+    assert_eq!(
+        p.join_now(join("g", "", "a")).error,
+        ErrorCode::MemberIdRequired
+    );
+    assert_eq!(p.state("g"), "Empty");
+    p.advance(Duration::from_millis(SESSION_MS as u64));
+    assert_eq!(p.state("g"), "Dead");
+    assert_eq!(p.c.next_deadline(), None);
+    assert!(p.records.is_empty());
+    assert_eq!(
+        p.join_now(join("h", "", "a")).error,
+        ErrorCode::MemberIdRequired
+    );
+}
