@@ -1,1 +1,20 @@
-//! Benchmarks.
+//! Benchmarks of BlazeMQ: criterion micro-benchmarks of `blazemq-core` (in `benches/`) and
+//! `blazemq-bench`, a load generator that speaks the Kafka protocol to a running broker.
+//!
+//! The load generator is built from small parts, one job each:
+//! - [`wire`]: a blocking Kafka connection written on `core`'s codec;
+//! - [`stats`]: latency histograms and their percentiles;
+//! - [`modes`]: the runs (floor, produce, throughput, fetch, e2e);
+//! - [`broker`] and [`procfs`]: a broker started by the tool, and what `/proc` says of it;
+//! - [`args`] and [`report`]: the command line in, the table and the JSON out.
+
+pub mod args;
+pub mod broker;
+pub mod error;
+pub mod modes;
+pub mod procfs;
+pub mod report;
+pub mod stats;
+pub mod wire;
+
+pub use error::BenchError;

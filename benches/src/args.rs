@@ -1,0 +1,339 @@
+//! The command line of `blazemq-bench`.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::error::{BenchError, Result};
+
+/// The usage text for `--help` and for a wrong command line.
+pub const USAGE: &str = "\
+blazemq-bench: latency and throughput of a Kafka broker over loopback
+
+USAGE:
+  blazemq-bench --broker-cmd \"CMD\" [OPTIONS]   start the broker ({port} and {dir} are filled in)
+  blazemq-bench --bootstrap HOST:PORT [OPTIONS] use a running broker
+
+OPTIONS:
+  --modes LIST            floor,produce,throughput,fetch,e2e (default: all)
+  --duration SECS         length of each run (default 10; --quick: 2)
+  --requests N            stop each run after N requests (or records, for fetch and e2e)
+  --quick                 short runs (~2 s per mode) and a 1 s idle measurement, for CI
+  --value-size BYTES      record value size (default 100)
+  --connections LIST      connections for throughput runs (default 1,4)
+  --inflight N            pipelined requests per connection in throughput runs (default 8)
+  --batch N               records per request in throughput and fetch runs (default 100)
+  --fetch-max-bytes N     Fetch max_bytes (default 1048576)
+  --e2e-rate N            records per second the e2e producer sends (default 1000)
+  --idle-secs SECS        idle CPU measurement of a started broker (default 10; --quick: 1)
+  --json FILE             also write the results as JSON
+  --help                  this text
+";
+
+/// One kind of run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// TCP echo ping-pong in this process: the machine's floor.
+    Floor,
+    /// One connection, one request in flight, one record per request.
+    Produce,
+    /// N connections, pipelined batches.
+    Throughput,
+    /// Consume from offset 0 and check the count.
+    Fetch,
+    /// A producer and a long-polling consumer: send to receipt.
+    E2e,
+}
+
+impl Mode {
+    /// Every mode, in the order they run.
+    pub const ALL: [Mode; 5] = [
+        Mode::Floor,
+        Mode::Produce,
+        Mode::Throughput,
+        Mode::Fetch,
+        Mode::E2e,
+    ];
+
+    /// The name on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Floor => "floor",
+            Mode::Produce => "produce",
+            Mode::Throughput => "throughput",
+            Mode::Fetch => "fetch",
+            Mode::E2e => "e2e",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Mode> {
+        Mode::ALL
+            .into_iter()
+            .find(|m| m.name() == s)
+            .ok_or_else(|| BenchError::Usage(format!("unknown mode {s:?}")))
+    }
+}
+
+/// Where the broker is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// Start it with this command template.
+    Command(String),
+    /// It runs at this address.
+    Bootstrap(SocketAddr),
+}
+
+/// Everything the command line sets.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Options {
+    /// The broker.
+    pub target: Target,
+    /// The runs, in order.
+    pub modes: Vec<Mode>,
+    /// Length of each run.
+    pub duration: Duration,
+    /// Requests (or records) per run, when bounded by count.
+    pub requests: Option<u64>,
+    /// Warm-up before the produce run is measured.
+    pub warmup: Duration,
+    /// Record value size in bytes.
+    pub value_size: usize,
+    /// Connection counts of the throughput runs.
+    pub connections: Vec<usize>,
+    /// Requests in flight per connection in throughput runs.
+    pub inflight: usize,
+    /// Records per request in throughput and fetch runs.
+    pub batch: usize,
+    /// Fetch `max_bytes`.
+    pub fetch_max_bytes: i32,
+    /// Records per second of the e2e producer.
+    pub e2e_rate: u32,
+    /// Idle CPU measurement of a started broker.
+    pub idle: Duration,
+    /// Where to write the JSON report.
+    pub json: Option<PathBuf>,
+    /// Short runs.
+    pub quick: bool,
+}
+
+/// What the command line asks for.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Parsed {
+    /// Run with these options.
+    Run(Box<Options>),
+    /// Print the usage.
+    Help,
+}
+
+fn number<T: std::str::FromStr>(flag: &str, v: &str) -> Result<T> {
+    v.parse()
+        .map_err(|_| BenchError::Usage(format!("{flag}: not a valid number: {v:?}")))
+}
+
+fn positive(flag: &str, v: &str) -> Result<u64> {
+    let n: u64 = number(flag, v)?;
+    if n == 0 {
+        return Err(BenchError::Usage(format!("{flag} must be at least 1")));
+    }
+    Ok(n)
+}
+
+fn seconds(flag: &str, v: &str) -> Result<Duration> {
+    let s: f64 = number(flag, v)?;
+    if !(0.0..=86_400.0).contains(&s) {
+        return Err(BenchError::Usage(format!(
+            "{flag}: {v} is out of 0..=86400"
+        )));
+    }
+    Ok(Duration::from_secs_f64(s))
+}
+
+/// Parses the arguments after the program name.
+pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Parsed> {
+    let mut args = args.into_iter();
+    let mut raw: Vec<(String, String)> = Vec::new();
+    let mut quick = false;
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--help" | "-h" => return Ok(Parsed::Help),
+            "--quick" => quick = true,
+            flag if flag.starts_with("--") => {
+                let (flag, value) = match flag.split_once('=') {
+                    Some((f, v)) => (f.to_string(), v.to_string()),
+                    None => {
+                        let v = args
+                            .next()
+                            .ok_or_else(|| BenchError::Usage(format!("{flag} needs a value")))?;
+                        (flag.to_string(), v)
+                    }
+                };
+                raw.push((flag, value));
+            }
+            other => return Err(BenchError::Usage(format!("unexpected argument {other:?}"))),
+        }
+    }
+    let mut o = Options {
+        target: Target::Bootstrap(SocketAddr::from(([127, 0, 0, 1], 9092))),
+        modes: Mode::ALL.to_vec(),
+        duration: Duration::from_secs(if quick { 2 } else { 10 }),
+        requests: None,
+        warmup: Duration::from_millis(if quick { 200 } else { 1_000 }),
+        value_size: 100,
+        connections: vec![1, 4],
+        inflight: 8,
+        batch: 100,
+        fetch_max_bytes: 1 << 20,
+        e2e_rate: 1_000,
+        idle: Duration::from_secs(if quick { 1 } else { 10 }),
+        json: None,
+        quick,
+    };
+    let mut target = None;
+    for (flag, v) in raw {
+        let f = flag.as_str();
+        match f {
+            "--broker-cmd" => target = Some(Target::Command(v)),
+            "--bootstrap" => {
+                let addr = v
+                    .to_socket_addrs()
+                    .ok()
+                    .and_then(|mut a| a.next())
+                    .ok_or_else(|| {
+                        BenchError::Usage(format!("--bootstrap: cannot resolve {v:?}"))
+                    })?;
+                target = Some(Target::Bootstrap(addr));
+            }
+            "--modes" => {
+                o.modes = v
+                    .split(',')
+                    .map(|m| Mode::parse(m.trim()))
+                    .collect::<Result<_>>()?
+            }
+            "--duration" => o.duration = seconds(f, &v)?,
+            "--requests" => o.requests = Some(positive(f, &v)?),
+            "--value-size" => o.value_size = number(f, &v)?,
+            "--connections" => {
+                o.connections = v
+                    .split(',')
+                    .map(|c| positive(f, c.trim()).map(|n| n as usize))
+                    .collect::<Result<_>>()?
+            }
+            "--inflight" => o.inflight = positive(f, &v)? as usize,
+            "--batch" => o.batch = positive(f, &v)? as usize,
+            "--fetch-max-bytes" => {
+                o.fetch_max_bytes = i32::try_from(positive(f, &v)?)
+                    .map_err(|_| BenchError::Usage(format!("{f} must fit in an int32")))?
+            }
+            "--e2e-rate" => {
+                o.e2e_rate = u32::try_from(positive(f, &v)?)
+                    .map_err(|_| BenchError::Usage(format!("{f} is too large")))?
+            }
+            "--idle-secs" => o.idle = seconds(f, &v)?,
+            "--json" => o.json = Some(PathBuf::from(v)),
+            other => return Err(BenchError::Usage(format!("unknown option {other}"))),
+        }
+    }
+    o.target = target.ok_or_else(|| {
+        BenchError::Usage("give --broker-cmd \"CMD\" or --bootstrap HOST:PORT".into())
+    })?;
+    if o.value_size > 16 << 20 {
+        return Err(BenchError::Usage("--value-size is at most 16 MiB".into()));
+    }
+    if o.connections.iter().any(|&c| c > 1024) || o.inflight > 1024 || o.batch > 100_000 {
+        return Err(BenchError::Usage(
+            "--connections and --inflight are at most 1024, --batch at most 100000".into(),
+        ));
+    }
+    Ok(Parsed::Run(Box::new(o)))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // A failed unwrap is a failed test.
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str]) -> Result<Options> {
+        match parse(args.iter().map(|s| s.to_string()))? {
+            Parsed::Run(o) => Ok(*o),
+            Parsed::Help => panic!("help"),
+        }
+    }
+
+    #[test]
+    fn defaults_and_quick() {
+        let o = run(&["--bootstrap", "127.0.0.1:9999"]).unwrap();
+        assert_eq!(
+            o.target,
+            Target::Bootstrap("127.0.0.1:9999".parse().unwrap())
+        );
+        assert_eq!(o.modes, Mode::ALL);
+        assert_eq!(o.duration, Duration::from_secs(10));
+        assert_eq!((o.value_size, o.inflight, o.batch), (100, 8, 100));
+        assert_eq!(o.connections, [1, 4]);
+        assert_eq!(o.fetch_max_bytes, 1 << 20);
+        let q = run(&["--quick", "--broker-cmd", "b --port {port}"]).unwrap();
+        assert_eq!(q.duration, Duration::from_secs(2));
+        assert_eq!(q.target, Target::Command("b --port {port}".into()));
+        let d = run(&["--quick", "--bootstrap=127.0.0.1:1", "--duration=0.5"]).unwrap();
+        assert_eq!(d.duration, Duration::from_millis(500));
+    }
+
+    #[test]
+    fn every_option() {
+        let o = run(&[
+            "--bootstrap",
+            "127.0.0.1:1",
+            "--modes",
+            "fetch, floor",
+            "--requests",
+            "50",
+            "--value-size",
+            "0",
+            "--connections",
+            "2,3",
+            "--inflight",
+            "1",
+            "--batch",
+            "7",
+            "--fetch-max-bytes",
+            "4096",
+            "--e2e-rate",
+            "10",
+            "--idle-secs",
+            "0",
+            "--json",
+            "out.json",
+        ])
+        .unwrap();
+        assert_eq!(o.modes, [Mode::Fetch, Mode::Floor]);
+        assert_eq!(o.requests, Some(50));
+        assert_eq!((o.value_size, o.inflight, o.batch), (0, 1, 7));
+        assert_eq!(o.connections, [2, 3]);
+        assert_eq!((o.fetch_max_bytes, o.e2e_rate), (4096, 10));
+        assert_eq!(o.idle, Duration::ZERO);
+        assert_eq!(o.json, Some(PathBuf::from("out.json")));
+    }
+
+    #[test]
+    fn mistakes_are_usage_errors() {
+        for bad in [
+            &["--modes", "produce"][..],
+            &["--bootstrap", "127.0.0.1:1", "--modes", "nope"],
+            &["--bootstrap", "127.0.0.1:1", "--inflight", "0"],
+            &["--bootstrap", "127.0.0.1:1", "--duration", "-1"],
+            &["--bootstrap", "127.0.0.1:1", "--batch"],
+            &["--bootstrap", "127.0.0.1:1", "--frobnicate", "1"],
+            &["--bootstrap", "127.0.0.1:1", "stray"],
+            &[
+                "--bootstrap",
+                "127.0.0.1:1",
+                "--fetch-max-bytes",
+                "3000000000",
+            ],
+            &["--bootstrap", "127.0.0.1:1", "--connections", "1,99999"],
+        ] {
+            assert!(matches!(run(bad), Err(BenchError::Usage(_))), "{bad:?}");
+        }
+        assert_eq!(parse(["--help".to_string()]).unwrap(), Parsed::Help);
+    }
+}

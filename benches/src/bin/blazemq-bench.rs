@@ -1,0 +1,135 @@
+//! `blazemq-bench`: latency and throughput of a Kafka broker over loopback. See `--help`.
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use blazemq_benches::args::{self, Mode, Options, Parsed, Target, USAGE};
+use blazemq_benches::broker::SpawnedBroker;
+use blazemq_benches::error::Result;
+use blazemq_benches::modes::{self, Bounds, RunResult};
+use blazemq_benches::procfs;
+use blazemq_benches::report::{IdleCpu, Report};
+
+fn main() -> ExitCode {
+    match args::parse(std::env::args().skip(1)) {
+        Ok(Parsed::Help) => {
+            print!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        Ok(Parsed::Run(options)) => {
+            let mut report = Report::default();
+            let outcome = run(&options, &mut report);
+            print!("{}", report.table());
+            if let Some(path) = &options.json {
+                if let Err(e) = std::fs::write(path, report.json() + "\n") {
+                    eprintln!("blazemq-bench: cannot write {}: {e}", path.display());
+                    return ExitCode::FAILURE;
+                }
+            }
+            match outcome {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("blazemq-bench: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Err(e) => {
+            eprintln!("blazemq-bench: {e}\n\n{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Starts the broker if asked, runs every mode, and fills `report` as it goes, so a failure
+/// still reports what ran before it.
+fn run(o: &Options, report: &mut Report) -> Result<()> {
+    let (mut spawned, addr) = match &o.target {
+        Target::Command(template) => {
+            eprintln!("starting the broker...");
+            let broker = SpawnedBroker::start(template)?;
+            let addr = broker.addr;
+            (Some(broker), addr)
+        }
+        Target::Bootstrap(addr) => (None, *addr),
+    };
+    report.broker.address = addr.to_string();
+    let pid = spawned.as_ref().map(SpawnedBroker::pid);
+    if let Some(b) = &spawned {
+        report.broker.command = Some(b.command.clone());
+        report.broker.startup = Some(b.startup);
+        report.broker.binary_bytes = b.binary_bytes;
+        report.broker.idle_cpu = Some(idle_cpu(b.pid(), o.idle)?);
+        report.broker.memory_after_start = Some(procfs::memory(b.pid())?);
+    }
+    let bounds = Bounds {
+        duration: o.duration,
+        count: o.requests,
+    };
+    let warmup = Bounds {
+        duration: o.warmup,
+        count: o.requests.map(|n| (n / 10).max(1)),
+    };
+    for &mode in &o.modes {
+        eprintln!("running {}...", mode.name());
+        for result in run_mode(mode, o, addr, &warmup, &bounds, pid)? {
+            report.runs.push(result);
+        }
+    }
+    if let Some(b) = spawned.as_mut() {
+        report.broker.memory_after_load = Some(procfs::memory(b.pid())?);
+        report.broker.exit_code = Some(b.stop()?);
+    }
+    Ok(())
+}
+
+fn run_mode(
+    mode: Mode,
+    o: &Options,
+    addr: std::net::SocketAddr,
+    warmup: &Bounds,
+    bounds: &Bounds,
+    pid: Option<u32>,
+) -> Result<Vec<RunResult>> {
+    Ok(match mode {
+        Mode::Floor => {
+            let size = modes::produce::request_len(o.value_size)?;
+            vec![modes::floor::run(size, warmup, bounds)?]
+        }
+        Mode::Produce => vec![modes::produce::run(
+            addr,
+            o.value_size,
+            warmup,
+            bounds,
+            pid,
+        )?],
+        Mode::Throughput => o
+            .connections
+            .iter()
+            .map(|&c| modes::throughput::run(addr, c, o.inflight, o.batch, o.value_size, bounds))
+            .collect::<Result<_>>()?,
+        Mode::Fetch => vec![modes::fetch::run(
+            addr,
+            o.batch,
+            o.value_size,
+            o.fetch_max_bytes,
+            bounds,
+        )?],
+        Mode::E2e => vec![modes::e2e::run(addr, o.value_size, o.e2e_rate, bounds)?],
+    })
+}
+
+/// CPU ticks of an idle broker over `secs`.
+fn idle_cpu(pid: u32, secs: Duration) -> Result<IdleCpu> {
+    let before = procfs::cpu_ticks(pid)?;
+    let started = Instant::now();
+    std::thread::sleep(secs);
+    let ticks = procfs::cpu_ticks(pid)?.saturating_sub(before);
+    let secs = started.elapsed().as_secs_f64();
+    let percent = ticks as f64 * 100.0 / (procfs::ticks_per_second() as f64 * secs.max(1e-9));
+    Ok(IdleCpu {
+        secs,
+        ticks,
+        percent,
+    })
+}

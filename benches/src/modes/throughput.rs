@@ -1,0 +1,108 @@
+//! Throughput: N connections, each with a window of pipelined Produce requests of a batch each.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use super::floor::worker_panicked;
+use super::produce::Producer;
+use super::{Bounds, Progress, RunResult, batch, topic_name};
+use crate::args::Mode;
+use crate::error::Result;
+use crate::stats::Latencies;
+
+/// Keeps up to `inflight` requests outstanding on `producer` until `bounds`; adds each
+/// completed request to `done`. Responses come in request order, so the oldest send time
+/// belongs to the next response.
+pub fn pipelined(
+    producer: &mut Producer,
+    inflight: usize,
+    bounds: &Bounds,
+    done: &AtomicU64,
+) -> Result<(Latencies, Duration)> {
+    let mut latencies = Latencies::new();
+    let mut outstanding: VecDeque<(i32, Instant)> = VecDeque::with_capacity(inflight);
+    let started = Instant::now();
+    let (mut sent, mut completed) = (0u64, 0u64);
+    loop {
+        while outstanding.len() < inflight && !bounds.reached(started, sent) {
+            let at = Instant::now();
+            outstanding.push_back((producer.send()?, at));
+            sent += 1;
+        }
+        let Some((id, at)) = outstanding.pop_front() else {
+            break;
+        };
+        producer.recv(id)?;
+        latencies.record(at.elapsed());
+        completed += 1;
+        done.fetch_add(1, Ordering::Relaxed);
+        if started.elapsed() > bounds.hard_limit() {
+            return Err(crate::BenchError::Protocol(format!(
+                "{completed} requests in {:?}: the run is stuck",
+                bounds.hard_limit()
+            )));
+        }
+    }
+    Ok((latencies, started.elapsed()))
+}
+
+/// Runs the throughput test with `connections` connections, each to its own partition.
+pub fn run(
+    addr: SocketAddr,
+    connections: usize,
+    inflight: usize,
+    records_per_batch: usize,
+    value_size: usize,
+    bounds: &Bounds,
+) -> Result<RunResult> {
+    let records = batch(records_per_batch, value_size);
+    let batch_len = records.len() as u64;
+    let topic = topic_name("throughput");
+    let partitions = i32::try_from(connections).unwrap_or(i32::MAX);
+    let mut producers = (0..partitions)
+        .map(|p| Producer::new(addr, &topic, partitions, p, records.clone()))
+        .collect::<Result<Vec<_>>>()?;
+    let share = bounds.share(connections);
+    let done = AtomicU64::new(0);
+    let running = AtomicUsize::new(connections);
+    let name = format!("throughput x{connections}");
+    let mut progress = Progress::new(&name, "requests", bounds);
+    let started = Instant::now();
+    let outcomes = std::thread::scope(|s| {
+        let workers: Vec<_> = producers
+            .iter_mut()
+            .map(|p| {
+                let (done, running) = (&done, &running);
+                s.spawn(move || {
+                    let r = pipelined(p, inflight, &share, done);
+                    running.fetch_sub(1, Ordering::Relaxed);
+                    r
+                })
+            })
+            .collect();
+        progress.watch(&done, || running.load(Ordering::Relaxed) == 0);
+        workers.into_iter().map(|w| w.join()).collect::<Vec<_>>()
+    });
+    let elapsed = started.elapsed();
+    let mut latencies = Latencies::new();
+    for outcome in outcomes {
+        let (l, _) = outcome.map_err(|_| worker_panicked())??;
+        latencies.merge(&l);
+    }
+    let requests = latencies.count();
+    Ok(RunResult {
+        mode: Mode::Throughput,
+        label: format!(
+            "{connections} conn x {inflight} in flight x {records_per_batch} x {value_size} B"
+        ),
+        elapsed,
+        requests,
+        records: requests * records_per_batch as u64,
+        bytes: requests * batch_len,
+        latency: latencies.summary(),
+        broker_cpu_us_per_request: None,
+        notes: Vec::new(),
+    })
+}

@@ -1,0 +1,427 @@
+//! The results as a compact table per mode and as JSON (written by hand: a few objects, no
+//! serialisation framework).
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use crate::args::Mode;
+use crate::modes::RunResult;
+use crate::procfs::Memory;
+use crate::stats::{QUANTILES, Summary};
+
+/// CPU use of an idle broker.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct IdleCpu {
+    /// How long it was watched.
+    pub secs: f64,
+    /// User plus system clock ticks in that time.
+    pub ticks: u64,
+    /// Ticks as a share of one core over that time.
+    pub percent: f64,
+}
+
+/// What the tool learnt about a broker it started (all `None` for `--bootstrap`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct BrokerReport {
+    /// The command line, after substitution.
+    pub command: Option<String>,
+    /// Where it listened.
+    pub address: String,
+    /// Spawn to first ApiVersions answer.
+    pub startup: Option<Duration>,
+    /// CPU while idle.
+    pub idle_cpu: Option<IdleCpu>,
+    /// Memory once started (after the idle measurement).
+    pub memory_after_start: Option<Memory>,
+    /// Memory after every run.
+    pub memory_after_load: Option<Memory>,
+    /// Size of the binary.
+    pub binary_bytes: Option<u64>,
+    /// Exit code after SIGTERM (`Some(None)`: killed by a signal).
+    pub exit_code: Option<Option<i32>>,
+}
+
+/// Everything one invocation measured.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Report {
+    /// The broker.
+    pub broker: BrokerReport,
+    /// The runs, in order.
+    pub runs: Vec<RunResult>,
+}
+
+/// A number in a few significant digits.
+fn num(v: f64) -> String {
+    if v >= 100.0 || v == 0.0 {
+        format!("{v:.0}")
+    } else if v >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// Megabytes (10^6 bytes) per second.
+fn mb_per_s(r: &RunResult) -> f64 {
+    r.rate(r.bytes) / 1e6
+}
+
+impl Report {
+    /// The floor's latencies, if a floor ran.
+    pub fn floor(&self) -> Option<&Summary> {
+        self.runs
+            .iter()
+            .find(|r| r.mode == Mode::Floor)
+            .map(|r| &r.latency)
+    }
+
+    /// The table: broker facts, then one section per mode with a `x floor` row under each run
+    /// when a floor ran.
+    pub fn table(&self) -> String {
+        let mut out = String::new();
+        self.broker_lines(&mut out);
+        let label_width = self
+            .runs
+            .iter()
+            .map(|r| r.label.len())
+            .max()
+            .unwrap_or(0)
+            .max(8);
+        let mut modes: Vec<Mode> = Vec::new();
+        for r in &self.runs {
+            if !modes.contains(&r.mode) {
+                modes.push(r.mode);
+            }
+        }
+        for mode in modes {
+            let _ = writeln!(out, "\n== {} ==", mode.name());
+            let mut header = format!(
+                "{:<label_width$} {:>9} {:>9} {:>10} {:>8}",
+                "run", "requests", "req/s", "records/s", "MB/s"
+            );
+            for (name, _) in QUANTILES {
+                let _ = write!(header, " {:>8}", format!("{name} us"));
+            }
+            let _ = writeln!(out, "{header} {:>8}", "max us");
+            for r in self.runs.iter().filter(|r| r.mode == mode) {
+                self.run_lines(&mut out, r, label_width);
+            }
+        }
+        out
+    }
+
+    fn broker_lines(&self, out: &mut String) {
+        let b = &self.broker;
+        let _ = writeln!(
+            out,
+            "broker: {}",
+            b.command.as_deref().unwrap_or(&b.address)
+        );
+        if let Some(s) = b.startup {
+            let _ = writeln!(
+                out,
+                "  startup (spawn to first ApiVersions answer): {:.1} ms",
+                s.as_secs_f64() * 1e3
+            );
+        }
+        if let Some(i) = b.idle_cpu {
+            let _ = writeln!(
+                out,
+                "  idle CPU over {:.1} s: {} ticks ({:.2}% of a core)",
+                i.secs, i.ticks, i.percent
+            );
+        }
+        for (when, m) in [
+            ("start", b.memory_after_start),
+            ("load", b.memory_after_load),
+        ] {
+            if let Some(m) = m {
+                let _ = writeln!(
+                    out,
+                    "  memory after {when}: Anonymous {} KiB, VmRSS {} KiB",
+                    m.anonymous_kib, m.rss_kib
+                );
+            }
+        }
+        if let Some(n) = b.binary_bytes {
+            let _ = writeln!(
+                out,
+                "  binary size: {n} bytes ({:.1} MiB)",
+                n as f64 / 1048576.0
+            );
+        }
+        if let Some(code) = b.exit_code {
+            let code = code.map_or("killed by a signal".to_string(), |c| c.to_string());
+            let _ = writeln!(out, "  exit after SIGTERM: {code}");
+        }
+    }
+
+    fn run_lines(&self, out: &mut String, r: &RunResult, label_width: usize) {
+        let mut line = format!(
+            "{:<label_width$} {:>9} {:>9} {:>10} {:>8}",
+            r.label,
+            r.requests,
+            num(r.rate(r.requests)),
+            num(r.rate(r.records)),
+            num(mb_per_s(r)),
+        );
+        for q in r.latency.quantiles_us {
+            let _ = write!(line, " {:>8}", num(q));
+        }
+        let _ = writeln!(out, "{line} {:>8}", num(r.latency.max_us));
+        if let Some(floor) = self.floor().filter(|_| r.mode != Mode::Floor) {
+            let mut ratios = format!("{:<w$}", "  x floor", w = label_width + 40);
+            for ratio in r.latency.ratios_to(floor) {
+                let _ = write!(
+                    ratios,
+                    " {:>8}",
+                    ratio.map_or("-".into(), |x| format!("{}x", num(x)))
+                );
+            }
+            let _ = writeln!(out, "{ratios}");
+        }
+        if let Some(cpu) = r.broker_cpu_us_per_request {
+            let _ = writeln!(out, "  broker CPU per request: {} us", num(cpu));
+        }
+        for note in &r.notes {
+            let _ = writeln!(out, "  {note}");
+        }
+    }
+
+    /// The report as one JSON object.
+    pub fn json(&self) -> String {
+        let floor = self.floor();
+        let runs = self
+            .runs
+            .iter()
+            .map(|r| {
+                let ratios = floor.filter(|_| r.mode != Mode::Floor).map(|f| {
+                    let names = QUANTILES.iter().map(|(n, _)| *n).chain(["max"]);
+                    Json::Obj(
+                        names
+                            .zip(r.latency.ratios_to(f))
+                            .map(|(n, x)| (n.to_string(), x.map_or(Json::Null, Json::Num)))
+                            .collect(),
+                    )
+                });
+                Json::obj([
+                    ("mode", Json::Str(r.mode.name().into())),
+                    ("label", Json::Str(r.label.clone())),
+                    ("elapsed_s", Json::Num(r.elapsed.as_secs_f64())),
+                    ("requests", Json::Num(r.requests as f64)),
+                    ("records", Json::Num(r.records as f64)),
+                    ("bytes", Json::Num(r.bytes as f64)),
+                    ("requests_per_s", Json::Num(r.rate(r.requests))),
+                    ("records_per_s", Json::Num(r.rate(r.records))),
+                    ("mb_per_s", Json::Num(mb_per_s(r))),
+                    ("latency_us", latency_json(&r.latency)),
+                    ("floor_ratio", ratios.unwrap_or(Json::Null)),
+                    (
+                        "broker_cpu_us_per_request",
+                        opt_num(r.broker_cpu_us_per_request),
+                    ),
+                    (
+                        "notes",
+                        Json::Arr(r.notes.iter().cloned().map(Json::Str).collect()),
+                    ),
+                ])
+            })
+            .collect();
+        Json::obj([
+            ("tool", Json::Str("blazemq-bench".into())),
+            ("version", Json::Str(env!("CARGO_PKG_VERSION").into())),
+            ("broker", self.broker_json()),
+            ("runs", Json::Arr(runs)),
+        ])
+        .to_string()
+    }
+
+    fn broker_json(&self) -> Json {
+        let b = &self.broker;
+        let memory = |m: Option<Memory>| {
+            m.map_or(Json::Null, |m| {
+                Json::obj([
+                    ("anonymous_kib", Json::Num(m.anonymous_kib as f64)),
+                    ("rss_kib", Json::Num(m.rss_kib as f64)),
+                ])
+            })
+        };
+        Json::obj([
+            ("command", b.command.clone().map_or(Json::Null, Json::Str)),
+            ("address", Json::Str(b.address.clone())),
+            (
+                "startup_ms",
+                opt_num(b.startup.map(|d| d.as_secs_f64() * 1e3)),
+            ),
+            (
+                "idle_cpu",
+                b.idle_cpu.map_or(Json::Null, |i| {
+                    Json::obj([
+                        ("secs", Json::Num(i.secs)),
+                        ("ticks", Json::Num(i.ticks as f64)),
+                        ("percent_of_core", Json::Num(i.percent)),
+                    ])
+                }),
+            ),
+            ("memory_after_start", memory(b.memory_after_start)),
+            ("memory_after_load", memory(b.memory_after_load)),
+            ("binary_bytes", opt_num(b.binary_bytes.map(|n| n as f64))),
+            ("exit_code", opt_num(b.exit_code.flatten().map(f64::from))),
+        ])
+    }
+}
+
+fn opt_num(v: Option<f64>) -> Json {
+    v.map_or(Json::Null, Json::Num)
+}
+
+fn latency_json(s: &Summary) -> Json {
+    let mut fields: Vec<(String, Json)> = QUANTILES
+        .iter()
+        .zip(s.quantiles_us)
+        .map(|((n, _), v)| (n.to_string(), Json::Num(v)))
+        .collect();
+    fields.push(("max".into(), Json::Num(s.max_us)));
+    fields.push(("count".into(), Json::Num(s.count as f64)));
+    Json::Obj(fields)
+}
+
+/// A JSON value; `Display` writes it compactly.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Json {
+    /// `null`.
+    Null,
+    /// A number; not finite ones are written as `null`, which JSON has instead.
+    Num(f64),
+    /// A string.
+    Str(String),
+    /// An array.
+    Arr(Vec<Json>),
+    /// An object, fields in order.
+    Obj(Vec<(String, Json)>),
+}
+
+impl Json {
+    /// An object from `(name, value)` pairs.
+    pub fn obj<const N: usize>(fields: [(&str, Json); N]) -> Json {
+        Json::Obj(
+            fields
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+        )
+    }
+}
+
+fn write_str(f: &mut std::fmt::Formatter<'_>, s: &str) -> std::fmt::Result {
+    f.write_char('"')?;
+    for c in s.chars() {
+        match c {
+            '"' => f.write_str("\\\"")?,
+            '\\' => f.write_str("\\\\")?,
+            '\n' => f.write_str("\\n")?,
+            '\r' => f.write_str("\\r")?,
+            '\t' => f.write_str("\\t")?,
+            c if (c as u32) < 0x20 => write!(f, "\\u{:04x}", c as u32)?,
+            c => f.write_char(c)?,
+        }
+    }
+    f.write_char('"')
+}
+
+impl std::fmt::Display for Json {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Json::Null => f.write_str("null"),
+            Json::Num(v) if v.is_finite() => write!(f, "{v}"),
+            Json::Num(_) => f.write_str("null"),
+            Json::Str(s) => write_str(f, s),
+            Json::Arr(items) => {
+                f.write_char('[')?;
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_char(',')?;
+                    }
+                    write!(f, "{item}")?;
+                }
+                f.write_char(']')
+            }
+            Json::Obj(fields) => {
+                f.write_char('{')?;
+                for (i, (k, v)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        f.write_char(',')?;
+                    }
+                    write_str(f, k)?;
+                    write!(f, ":{v}")?;
+                }
+                f.write_char('}')
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::Latencies;
+
+    #[test]
+    fn json_escapes_and_numbers() {
+        let j = Json::obj([
+            ("s", Json::Str("a\"b\\c\nd\u{1}é".into())),
+            ("n", Json::Num(1.5)),
+            ("i", Json::Num(3.0)),
+            ("nan", Json::Num(f64::NAN)),
+            ("a", Json::Arr(vec![Json::Null, Json::Arr(vec![])])),
+        ]);
+        assert_eq!(
+            j.to_string(),
+            r#"{"s":"a\"b\\c\nd\u0001é","n":1.5,"i":3,"nan":null,"a":[null,[]]}"#
+        );
+    }
+
+    fn run(mode: Mode, us: u64) -> RunResult {
+        let mut l = Latencies::new();
+        l.record(Duration::from_micros(us));
+        RunResult {
+            mode,
+            label: format!("{} run", mode.name()),
+            elapsed: Duration::from_secs(2),
+            requests: 10,
+            records: 1000,
+            bytes: 4_000_000,
+            latency: l.summary(),
+            broker_cpu_us_per_request: (mode == Mode::Produce).then_some(12.5),
+            notes: vec!["checked".into()],
+        }
+    }
+
+    #[test]
+    fn table_and_json_carry_every_run_and_the_floor_ratio() {
+        let report = Report {
+            broker: BrokerReport {
+                command: Some("blazemq --port 1".into()),
+                startup: Some(Duration::from_millis(12)),
+                exit_code: Some(Some(0)),
+                ..Default::default()
+            },
+            runs: vec![run(Mode::Floor, 10), run(Mode::Produce, 30)],
+        };
+        let table = report.table();
+        assert!(table.contains("== floor =="), "{table}");
+        assert!(table.contains("== produce =="), "{table}");
+        assert!(table.contains("x floor"), "{table}");
+        assert!(table.contains("3.00x"), "{table}");
+        assert!(table.contains("broker CPU per request: 12.5 us"), "{table}");
+        assert!(table.contains("startup"), "{table}");
+        assert!(table.contains("exit after SIGTERM: 0"), "{table}");
+        let json = report.json();
+        assert!(json.contains(r#""mode":"produce""#), "{json}");
+        assert!(json.contains(r#""records_per_s":500"#), "{json}");
+        assert!(json.contains(r#""mb_per_s":2"#), "{json}");
+        assert!(json.contains(r#""floor_ratio":{"p50":3"#), "{json}");
+        assert!(json.contains(r#""startup_ms":12"#), "{json}");
+        assert!(json.contains(r#""exit_code":0"#), "{json}");
+    }
+}
