@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
 
-use blazemq_tests::Broker;
+use blazemq_tests::{Broker, BrokerOptions};
 use chrono::{TimeZone, Utc};
 use rskafka::BackoffConfig;
 use rskafka::client::partition::{Compression, OffsetAt, PartitionClient, UnknownTopicHandling};
@@ -311,5 +311,40 @@ fn fetch_past_the_end_is_offset_out_of_range() {
         let beyond = p.fetch_records(5, 1..1_000_000, 50).await;
         let message = format!("{beyond:?}");
         assert!(message.contains("OffsetOutOfRange"), "{message}");
+    });
+}
+
+#[test]
+fn auto_created_topics_take_num_partitions() {
+    let broker = Broker::start_with(BrokerOptions::default().arg("--num-partitions").arg("3"));
+    run(async {
+        let client = client(&broker).await;
+        let p2 = partition(&client, "three", 2).await;
+        let produced = produce_batches(&p2, "p2", 1, 2, 0).await;
+        assert_eq!(values_of(&fetch_all(&p2, 0, 2).await), produced);
+        let topics = client.list_topics().await.expect("Metadata succeeds");
+        let three = topics
+            .iter()
+            .find(|t| t.name == "three")
+            .expect("the topic was auto-created");
+        assert_eq!(
+            three.partitions.iter().copied().collect::<Vec<_>>(),
+            [0, 1, 2]
+        );
+    });
+}
+
+#[test]
+fn auto_creation_can_be_turned_off() {
+    let broker = Broker::start_with(BrokerOptions::default().arg("--auto-create-topics=false"));
+    run(async {
+        let client = client(&broker).await;
+        let unknown = client
+            .partition_client("absent", 0, UnknownTopicHandling::Error)
+            .await;
+        let message = format!("{:?}", unknown.err());
+        assert!(message.contains("UnknownTopicOrPartition"), "{message}");
+        let topics = client.list_topics().await.expect("Metadata succeeds");
+        assert!(topics.iter().all(|t| t.name != "absent"), "{topics:?}");
     });
 }
