@@ -328,3 +328,25 @@ fn unknown_api_key_and_version_do_not_kill_the_broker() {
     assert_eq!(wire::Reader::new(&answer).i16(), Some(35));
     assert_healthy(&mut broker, rss, "an unknown ApiVersions version");
 }
+
+#[test]
+fn configured_request_limit_is_enforced() {
+    let mut broker = Broker::start_with(
+        blazemq_tests::BrokerOptions::default()
+            .arg("--max-request-size")
+            .arg("65536"),
+    );
+    let rss = broker.rss_kib().expect("VmRSS is readable");
+    // Just over the configured limit, though far under the default one: refused.
+    let mut stream = broker.connect();
+    write_lossy(&mut stream, &65_537i32.to_be_bytes());
+    write_lossy(&mut stream, &[0u8; 1024]);
+    assert_closed(&mut stream);
+    assert_healthy(&mut broker, rss, "a frame just over --max-request-size");
+
+    // A well-formed request under the limit is still served on a new connection.
+    let mut stream = broker.connect();
+    let body = wire::round_trip(&mut stream, &wire::metadata_request(50, &[]), 50)
+        .expect("Metadata under the limit answers");
+    assert!(!body.is_empty());
+}
