@@ -91,7 +91,7 @@ class Broker:
     def _spawn(self):
         cmd, wait_for_line = self._command()
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE)
+                                     stderr=subprocess.PIPE, start_new_session=True)
         ready = threading.Event()
         threading.Thread(target=self._drain, args=(self.proc.stdout, ready), daemon=True).start()
         threading.Thread(target=self._drain, args=(self.proc.stderr, None), daemon=True).start()
@@ -142,13 +142,15 @@ class Broker:
         return code
 
     def kill9(self):
-        self.proc.kill()
         self._reap()
 
     def _reap(self):
+        """SIGKILL to the broker's whole session (it is a leader of its own), then reap it."""
         if self.proc is not None:
-            if self.proc.poll() is None:
-                self.proc.kill()
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
             self.proc.wait()
             self.proc = None
 

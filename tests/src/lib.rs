@@ -18,6 +18,7 @@
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
@@ -156,8 +157,7 @@ impl Broker {
         match wait_bounded(&mut child, STOP_TIMEOUT) {
             Some(status) => status,
             None => {
-                let _ = child.kill();
-                let _ = child.wait();
+                kill_group(&mut child);
                 panic!(
                     "broker did not exit within {STOP_TIMEOUT:?} of SIGTERM\n{}",
                     self.output()
@@ -172,8 +172,7 @@ impl Broker {
             .child
             .take()
             .expect("kill9 is called on a running broker");
-        signal(&child, rustix::process::Signal::KILL);
-        let _ = child.wait();
+        kill_group(&mut child);
     }
 
     /// Starts the broker again on the same port and data directory, after `stop` or `kill9`.
@@ -205,7 +204,9 @@ impl Broker {
 
     fn spawn(&mut self) -> Result<(), String> {
         let (mut command, wait_for_line) = self.command();
+        // Its own process group, so a kill reaches any process the broker command started.
         command
+            .process_group(0)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -228,8 +229,7 @@ impl Broker {
                 Ok(())
             }
             Err(error) => {
-                let _ = child.kill();
-                let _ = child.wait();
+                kill_group(&mut child);
                 Err(format!("{error}\n--- broker output ---\n{}", self.output()))
             }
         }
@@ -259,8 +259,7 @@ impl Broker {
 impl Drop for Broker {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
+            kill_group(&mut child);
         }
     }
 }
@@ -344,6 +343,16 @@ fn signal(child: &Child, signal: rustix::process::Signal) {
     let pid = rustix::process::Pid::from_raw(raw).expect("a child's pid is positive");
     // The process may have exited already; the wait that follows reports it either way.
     let _ = rustix::process::kill_process(pid, signal);
+}
+
+/// SIGKILL to the child's whole process group, then reaps the child.
+fn kill_group(child: &mut Child) {
+    let raw = i32::try_from(child.id()).expect("process ids fit in i32");
+    let pid = rustix::process::Pid::from_raw(raw).expect("a child's pid is positive");
+    // The group exists while its leader is unreaped; an error means it is gone already.
+    let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 fn wait_bounded(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
