@@ -16,6 +16,9 @@ use core::time::Duration;
 
 const UNIX_MS: i64 = 1_700_000_000_000;
 
+/// Responses by connection, connections closed, and the next deadline.
+type Drained = (Vec<(u64, Vec<u8>)>, Vec<u64>, Option<Instant>);
+
 struct Harness {
     broker: Broker<MemoryStorage>,
     now: Instant,
@@ -52,7 +55,6 @@ impl Harness {
             request_api_version: version,
             correlation_id: self.correlation,
             client_id: Some("sans-io-test".into()),
-            ..Default::default()
         };
         let mut w = Writer::new();
         w.put_i32(0);
@@ -75,7 +77,7 @@ impl Harness {
         });
     }
 
-    fn drain(&mut self) -> (Vec<(u64, Vec<u8>)>, Vec<u64>, Option<Instant>) {
+    fn drain(&mut self) -> Drained {
         let (mut sent, mut closed) = (Vec::new(), Vec::new());
         for _ in 0..10_000 {
             match self.broker.poll_output() {
@@ -153,9 +155,7 @@ fn produce_req(topic: &str, partition: i32, records: Vec<u8>) -> ProduceRequest 
             partition_data: vec![PartitionProduceData {
                 index: partition,
                 records: Some(Records::Bytes(records)),
-                ..Default::default()
             }],
-            ..Default::default()
         }],
         ..Default::default()
     }
@@ -195,7 +195,6 @@ fn api_versions_lists_the_supported_apis() {
         &ApiVersionsRequest {
             client_software_name: "test".into(),
             client_software_version: "1.0".into(),
-            ..Default::default()
         },
     );
     assert_eq!(resp.error_code, 0);
