@@ -43,6 +43,7 @@ impl Harness {
             h.broker.handle(Input::Accepted {
                 conn: ConnId(c),
                 now: h.now,
+                peer: "127.0.0.1",
             });
         }
         h

@@ -156,6 +156,16 @@ where
                 drop(stream);
                 continue;
             }
+            // IPv4 clients of a dual-stack listener show as IPv4, as Kafka shows them.
+            let peer = stream
+                .peer_addr()
+                .map(|a| match a.ip() {
+                    std::net::IpAddr::V6(v6) => v6
+                        .to_ipv4_mapped()
+                        .map_or_else(|| v6.to_string(), |v4| v4.to_string()),
+                    ip => ip.to_string(),
+                })
+                .unwrap_or_default();
             let id = self.next_conn_id;
             self.next_conn_id += 1;
             let stream = match self
@@ -180,6 +190,7 @@ where
             self.broker.handle(Input::Accepted {
                 conn: ConnId(id),
                 now,
+                peer: &peer,
             });
             self.drain_outputs();
         }

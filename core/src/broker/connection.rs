@@ -12,4 +12,6 @@ pub(crate) struct Connection {
     pub inbound: Vec<u8>,
     /// A request of this connection is parked; later frames wait.
     pub parked: bool,
+    /// The client's host as Kafka reports it (`/127.0.0.1`).
+    pub host: alloc::string::String,
 }

@@ -150,7 +150,7 @@ where
             error_code: 0,
             name: Some(topic.name.clone()),
             topic_id: if v >= 10 { topic.id } else { Uuid::default() },
-            is_internal: false,
+            is_internal: topic.name == super::groups::OFFSETS_TOPIC,
             partitions,
             topic_authorized_operations: OPERATIONS_OMITTED,
         }

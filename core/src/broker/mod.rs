@@ -16,6 +16,8 @@ mod config;
 mod connection;
 mod create_topics;
 mod fetch;
+mod groups;
+
 mod init_producer_id;
 mod list_offsets;
 mod metadata;
@@ -31,6 +33,7 @@ pub use config::BrokerConfig;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
 use core::mem;
+use core::time::Duration;
 
 use crate::codec::frame;
 use crate::codec::messages::{RequestHeader, ResponseHeader};
@@ -38,6 +41,7 @@ use crate::codec::primitives::{Uuid, Writer};
 use crate::codec::{
     ApiKey, Message, peek_request_header, request_header_version, response_header_version,
 };
+use crate::group::{GroupConfig, GroupCoordinator};
 use crate::storage::{FoundPartition, Storage, StorageError};
 use crate::time::Instant;
 use connection::Connection;
@@ -57,6 +61,8 @@ pub enum Input<'a> {
         conn: ConnId,
         /// Monotonic time now.
         now: Instant,
+        /// The client's address as text (`127.0.0.1`), which DescribeGroups reports.
+        peer: &'a str,
     },
     /// Bytes arrived on a connection (any split: partial frames are buffered).
     Bytes {
@@ -134,6 +140,10 @@ pub struct Broker<S: Storage> {
     topics: Topics<S::Segment>,
     conns: BTreeMap<ConnId, Connection>,
     parked: Vec<fetch::ParkedFetch>,
+    groups: GroupCoordinator,
+    /// Joins and syncs parked in the coordinator, by ticket.
+    group_waits: Vec<groups::GroupWait>,
+
     /// Connections whose parked request finished: their queued frames run at the end of `handle`.
     resume: Vec<ConnId>,
     rng: Rng,
@@ -165,6 +175,20 @@ where
                 segment_size,
             )
             .map_err(StartError::Storage)?;
+        let mut group_coordinator = GroupCoordinator::new(GroupConfig {
+            initial_rebalance_delay: Duration::from_millis(u64::from(
+                config.group_initial_rebalance_delay_ms,
+            )),
+            seed: rng.next_u64(),
+            ..GroupConfig::default()
+        });
+        let offsets_log = topics
+            .by_name(groups::OFFSETS_TOPIC)
+            .and_then(|ti| topics.partition_of(ti, 0))
+            .and_then(|pi| topics.partition(pi));
+        if let Some(p) = offsets_log {
+            groups::replay(&mut group_coordinator, &p.log, Instant::default());
+        }
         Ok(Broker {
             config,
             storage,
@@ -172,6 +196,8 @@ where
             topics,
             conns: BTreeMap::new(),
             parked: Vec::new(),
+            groups: group_coordinator,
+            group_waits: Vec::new(),
             resume: Vec::new(),
             rng,
             // Milliseconds since the epoch, times 1000: room for 1000 ids a millisecond of uptime.
@@ -189,12 +215,20 @@ where
     /// Feed one input. Drain [`Broker::poll_output`] afterwards.
     pub fn handle(&mut self, input: Input<'_>) {
         match input {
-            Input::Accepted { conn, now } => {
+            Input::Accepted { conn, now, peer } => {
                 self.now = self.now.max(now);
                 if self.conns.len() >= self.config.limits.connections_max as usize {
                     self.outputs.push_back(Output::Close(conn));
                 } else {
-                    self.conns.insert(conn, Connection::default());
+                    // Kafka reports client hosts as `/address`.
+                    let host = alloc::format!("/{peer}");
+                    self.conns.insert(
+                        conn,
+                        Connection {
+                            host,
+                            ..Connection::default()
+                        },
+                    );
                 }
             }
             Input::Bytes {
@@ -208,11 +242,12 @@ where
             }
             Input::Closed(conn) => {
                 self.conns.remove(&conn);
-                self.parked.retain(|p| p.conn != conn);
+                self.forget_parked(conn);
             }
             Input::Timeout { now, unix_ms } => {
                 self.tick(now, unix_ms);
                 self.expire_parked();
+                self.group_timer();
             }
         }
         self.run_resumed();
@@ -222,7 +257,14 @@ where
     pub fn poll_output(&mut self) -> Output {
         match self.outputs.pop_front() {
             Some(out) => out,
-            None => Output::Timeout(self.parked.iter().map(|p| p.deadline).min()),
+            None => {
+                let fetch = self.parked.iter().map(|p| p.deadline).min();
+                let deadline = match (fetch, self.group_deadline()) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                Output::Timeout(deadline)
+            }
         }
     }
 
@@ -254,9 +296,16 @@ where
 
     fn close(&mut self, conn: ConnId) {
         if self.conns.remove(&conn).is_some() {
-            self.parked.retain(|p| p.conn != conn);
+            self.forget_parked(conn);
             self.outputs.push_back(Output::Close(conn));
         }
+    }
+
+    /// Drop what `conn` had parked. A join or sync stays in the coordinator (a member that
+    /// disconnects is expired by its session timeout, as in Kafka); only its answer is dropped.
+    fn forget_parked(&mut self, conn: ConnId) {
+        self.parked.retain(|p| p.conn != conn);
+        self.group_waits.retain(|w| w.conn != conn);
     }
 
     fn on_bytes(&mut self, conn: ConnId, data: &[u8]) {
@@ -372,7 +421,7 @@ where
             // Kafka cannot parse such a request and closes the connection.
             return Reply::Close;
         }
-        let Ok((body, _header)) = decode_header(frame, hdr) else {
+        let Ok((body, header)) = decode_header(frame, hdr) else {
             return Reply::Close;
         };
         match key {
@@ -383,6 +432,19 @@ where
             ApiKey::ListOffsets => self.list_offsets(hdr, body),
             ApiKey::CreateTopics => self.create_topics(hdr, body),
             ApiKey::InitProducerId => self.init_producer_id(hdr, body),
+            ApiKey::FindCoordinator => self.find_coordinator(hdr, body),
+            ApiKey::JoinGroup => {
+                let client_id = header.client_id.unwrap_or_default();
+                self.join_group(conn, hdr, client_id, body)
+            }
+            ApiKey::SyncGroup => self.sync_group(conn, hdr, body),
+            ApiKey::Heartbeat => self.heartbeat(hdr, body),
+            ApiKey::LeaveGroup => self.leave_group(hdr, body),
+            ApiKey::OffsetCommit => self.offset_commit(hdr, body),
+            ApiKey::OffsetFetch => self.offset_fetch(hdr, body),
+            ApiKey::DescribeGroups => self.describe_groups(hdr, body),
+            ApiKey::ListGroups => self.list_groups(hdr, body),
+            ApiKey::DeleteGroups => self.delete_groups(hdr, body),
             _ => Reply::Close,
         }
     }

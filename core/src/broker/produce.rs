@@ -75,6 +75,10 @@ where
         p: &PartitionProduceData,
         touched: &mut Vec<u32>,
     ) -> Result<Appended, ErrorCode> {
+        if topic == super::groups::OFFSETS_TOPIC {
+            // Kafka refuses client writes to its internal topics.
+            return Err(ErrorCode::InvalidTopicException);
+        }
         let Some(ti) = self.topics.by_name(topic) else {
             return Err(if invalid_topic_reason(topic).is_some() {
                 ErrorCode::InvalidTopicException
