@@ -294,6 +294,9 @@ where
         };
         let broker = &self.broker;
         let result = write_queue(connection, |s| broker.segment_bytes(s));
+        for response in connection.out.take_written() {
+            self.broker.recycle(response);
+        }
         let done = connection.out.is_empty();
         if result.is_err() || (done && connection.closing) {
             // The broker already forgot a connection it asked to close.

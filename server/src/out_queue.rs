@@ -19,6 +19,8 @@ pub struct OutQueue {
     head_written_bytes: usize,
     /// Bytes of all queued responses not yet written.
     unsent_bytes: usize,
+    /// Responses fully written, for the broker to reuse their buffers.
+    written: Vec<Response>,
 }
 
 impl OutQueue {
@@ -26,6 +28,11 @@ impl OutQueue {
     pub fn push(&mut self, response: Response) {
         self.unsent_bytes = self.unsent_bytes.saturating_add(response.len());
         self.responses.push_back(response);
+    }
+
+    /// Take the responses written so far (their buffers go back to the broker).
+    pub fn take_written(&mut self) -> std::vec::Drain<'_, Response> {
+        self.written.drain(..)
     }
 
     /// Whether everything was written.
@@ -86,7 +93,9 @@ impl OutQueue {
             }
             written_bytes -= remaining;
             self.head_written_bytes = 0;
-            self.responses.pop_front();
+            if let Some(done) = self.responses.pop_front() {
+                self.written.push(done);
+            }
         }
     }
 }

@@ -36,10 +36,10 @@ use core::mem;
 use core::time::Duration;
 
 use crate::codec::frame;
-use crate::codec::messages::{RequestHeader, ResponseHeader};
+use crate::codec::messages::ResponseHeader;
 use crate::codec::primitives::{Uuid, Writer};
 use crate::codec::{
-    ApiKey, Message, peek_request_header, request_header_version, response_header_version,
+    ApiKey, Message, peek_request_header, request_header_ref, response_header_version,
 };
 use crate::group::{GroupConfig, GroupCoordinator};
 use crate::storage::{FoundPartition, Storage, StorageError};
@@ -148,6 +148,10 @@ pub struct Broker<S: Storage> {
     resume: Vec<ConnId>,
     rng: Rng,
     next_producer_id: i64,
+    /// Partitions a Produce appended to, kept to reuse its allocation.
+    touched: Vec<u32>,
+    /// Response buffers the runtime gave back, reused so steady traffic allocates nothing.
+    spare_buffers: Vec<Vec<u8>>,
     now: Instant,
     unix_ms: i64,
 }
@@ -200,6 +204,8 @@ where
             group_waits: Vec::new(),
             resume: Vec::new(),
             rng,
+            touched: Vec::new(),
+            spare_buffers: Vec::new(),
             // Milliseconds since the epoch, times 1000: room for 1000 ids a millisecond of uptime.
             next_producer_id: unix_ms.max(0).saturating_mul(1000),
             now: Instant::default(),
@@ -274,6 +280,18 @@ where
         let p = self.topics.partition(segment.partition)?;
         p.log
             .segment_bytes(segment.base_offset, segment.start, segment.len)
+    }
+
+    /// Give back a response once written, so its buffer serves a later response.
+    pub fn recycle(&mut self, response: Response) {
+        self.recycle_buffer(response.bytes);
+    }
+
+    fn recycle_buffer(&mut self, buf: Vec<u8>) {
+        if self.spare_buffers.len() < SPARE_BUFFERS_MAX && buf.capacity() <= SPARE_BUFFER_BYTES_MAX
+        {
+            self.spare_buffers.push(buf);
+        }
     }
 
     /// Stop: seal every active segment to its real length so a restart need not scan.
@@ -421,7 +439,7 @@ where
             // Kafka cannot parse such a request and closes the connection.
             return Reply::Close;
         }
-        let Ok((body, header)) = decode_header(frame, hdr) else {
+        let Ok((header, body)) = request_header_ref(frame) else {
             return Reply::Close;
         };
         match key {
@@ -434,7 +452,7 @@ where
             ApiKey::InitProducerId => self.init_producer_id(hdr, body),
             ApiKey::FindCoordinator => self.find_coordinator(hdr, body),
             ApiKey::JoinGroup => {
-                let client_id = header.client_id.unwrap_or_default();
+                let client_id = header.client_id.unwrap_or_default().into();
                 self.join_group(conn, hdr, client_id, body)
             }
             ApiKey::SyncGroup => self.sync_group(conn, hdr, body),
@@ -471,10 +489,19 @@ fn segment_size(config: &BrokerConfig) -> usize {
     usize::try_from(config.segment_size_bytes).unwrap_or(usize::MAX)
 }
 
-/// Skip the request header; returns the body.
-fn decode_header(frame: &[u8], hdr: Hdr) -> Result<(&[u8], RequestHeader), ()> {
-    let version = request_header_version(hdr.api_key, hdr.api_version);
-    RequestHeader::decode(frame, version).map_err(|_| ())
+/// Recycled response buffers kept at most, and the largest kept: bounded, so a burst of large
+/// responses does not pin memory.
+const SPARE_BUFFERS_MAX: usize = 256;
+const SPARE_BUFFER_BYTES_MAX: usize = 64 * 1024;
+
+/// Patch the size prefix of a response written from [`Broker::response_writer`].
+pub(crate) fn finish_response(w: Writer) -> Reply {
+    let mut response = w.into_response();
+    let Ok(size) = i32::try_from(response.len() - 4) else {
+        return Reply::Close;
+    };
+    response.bytes[..4].copy_from_slice(&size.to_be_bytes());
+    Reply::Send(response)
 }
 
 /// Encode a whole response frame: size prefix, response header, body.

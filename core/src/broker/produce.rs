@@ -1,15 +1,13 @@
 //! Produce: validate each partition's batches and append them to the partition's log.
-
-use alloc::string::String;
-use alloc::vec::Vec;
+//!
+//! The hot path: the request is read in place (`ProduceView`), each batch is copied once, into
+//! its segment, and the response is written into a recycled buffer.
 
 use super::names::invalid_topic_reason;
-use super::{Broker, Hdr, Reply, encode_response, segment_size};
+use super::{Broker, Hdr, Reply, segment_size};
 use crate::ErrorCode;
-use crate::codec::messages::produce_request::PartitionProduceData;
-use crate::codec::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
-use crate::codec::messages::{ProduceRequest, ProduceResponse};
-use crate::codec::{Message, Records};
+use crate::codec::produce_view::{ProduceResponseWriter, ProduceView};
+use crate::codec::{Writer, response_header_version};
 use crate::limits::BATCH_SIZE_BYTES_MAX_DEFAULT;
 use crate::records;
 use crate::storage::Storage;
@@ -25,32 +23,58 @@ where
     S::Segment: core::fmt::Debug,
 {
     pub(super) fn produce(&mut self, hdr: Hdr, body: &[u8]) -> Reply {
-        let Ok((_, request)) = ProduceRequest::decode(body, hdr.api_version) else {
+        let Ok(request) = ProduceView::decode(body, hdr.api_version) else {
             return Reply::Close;
         };
         let v = hdr.api_version;
         let acks_valid = matches!(request.acks, -1..=1);
-        let mut touched = Vec::new();
+        let mut touched = core::mem::take(&mut self.touched);
+        touched.clear();
         let mut any_error = false;
-        let mut responses = Vec::with_capacity(request.topic_data.len());
-        for topic in &request.topic_data {
-            let mut partition_responses = Vec::with_capacity(topic.partition_data.len());
-            for p in &topic.partition_data {
+        let mut w = self.response_writer(hdr);
+        let Ok(out) = ProduceResponseWriter::begin(&mut w, v, request.topic_count()) else {
+            return Reply::Close;
+        };
+        for topic in request.topics() {
+            if out
+                .topic(&mut w, topic.name, topic.partition_count())
+                .is_err()
+            {
+                return Reply::Close;
+            }
+            for (index, records) in topic.partitions() {
                 let result = if acks_valid {
-                    self.append_partition(v, &topic.name, p, &mut touched)
+                    self.append_partition(
+                        v,
+                        topic.name,
+                        index,
+                        records.unwrap_or_default(),
+                        &mut touched,
+                    )
                 } else {
                     Err(ErrorCode::InvalidRequiredAcks)
                 };
-                any_error |= result.is_err();
-                partition_responses.push(partition_response(v, p.index, result));
+                let (error, base_offset, log_start_offset) = match result {
+                    Ok(a) => (ErrorCode::None, a.base_offset, a.log_start_offset),
+                    Err(code) => {
+                        any_error = true;
+                        (code, -1, -1)
+                    }
+                };
+                if out
+                    .partition(&mut w, index, error.code(), base_offset, log_start_offset)
+                    .is_err()
+                {
+                    return Reply::Close;
+                }
             }
-            responses.push(TopicProduceResponse {
-                name: topic.name.clone(),
-                partition_responses,
-            });
+            out.end_topic(&mut w);
         }
+        out.end(&mut w);
         self.wake_fetches(&touched);
+        self.touched = touched;
         if request.acks == 0 {
+            self.recycle_buffer(w.into_bytes());
             // acks=0 gets no answer; on an error Kafka closes the connection so the client
             // refreshes its metadata.
             return if any_error {
@@ -59,21 +83,30 @@ where
                 Reply::Silent
             };
         }
-        encode_response(
-            hdr,
-            &ProduceResponse {
-                responses,
-                ..Default::default()
-            },
-        )
+        super::finish_response(w)
+    }
+
+    /// A writer for `hdr`'s response in a recycled buffer, size prefix reserved and header
+    /// written.
+    pub(super) fn response_writer(&mut self, hdr: Hdr) -> Writer {
+        let mut buf = self.spare_buffers.pop().unwrap_or_default();
+        buf.clear();
+        buf.extend_from_slice(&[0; 4]);
+        let mut w = Writer::from_vec(buf);
+        w.put_i32(hdr.correlation_id);
+        if response_header_version(hdr.api_key, hdr.api_version) >= 1 {
+            w.put_uvarint(0);
+        }
+        w
     }
 
     fn append_partition(
         &mut self,
         v: i16,
         topic: &str,
-        p: &PartitionProduceData,
-        touched: &mut Vec<u32>,
+        index: i32,
+        bytes: &[u8],
+        touched: &mut alloc::vec::Vec<u32>,
     ) -> Result<Appended, ErrorCode> {
         if topic == super::groups::OFFSETS_TOPIC {
             // Kafka refuses client writes to its internal topics.
@@ -88,13 +121,9 @@ where
         };
         let pi = self
             .topics
-            .partition_of(ti, p.index)
+            .partition_of(ti, index)
             .ok_or(ErrorCode::UnknownTopicOrPartition)?;
         let batch_bytes_max = self.max_message_bytes(ti);
-        let bytes: &[u8] = match &p.records {
-            Some(Records::Bytes(b)) => b,
-            _ => &[],
-        };
         let validated =
             records::validate_batches(bytes, batch_bytes_max).map_err(|e| e.error_code())?;
         // Kafka: Produce v3+ carries exactly one record batch of magic 2 per partition.
@@ -105,14 +134,13 @@ where
         let batches = validated.batches(bytes);
         let size = segment_size(&self.config);
         let unix_ms = self.unix_ms;
-        let name = String::from(topic);
         let partition = self
             .topics
             .partition_mut(pi)
             .ok_or(ErrorCode::UnknownTopicOrPartition)?;
         let info = partition
             .log
-            .append(&mut self.storage, &name, p.index, batches, size, unix_ms)
+            .append(&mut self.storage, topic, index, batches, size, unix_ms)
             .map_err(|e| e.error_code())?;
         if !touched.contains(&pi) {
             touched.push(pi);
@@ -132,30 +160,5 @@ where
             .find(|(k, _)| k == "max.message.bytes")
             .and_then(|(_, v)| v.trim().parse::<usize>().ok())
             .unwrap_or(BATCH_SIZE_BYTES_MAX_DEFAULT as usize)
-    }
-}
-
-fn partition_response(
-    v: i16,
-    index: i32,
-    result: Result<Appended, ErrorCode>,
-) -> PartitionProduceResponse {
-    match result {
-        Ok(a) => PartitionProduceResponse {
-            index,
-            error_code: 0,
-            base_offset: a.base_offset,
-            log_append_time_ms: -1,
-            log_start_offset: if v >= 5 { a.log_start_offset } else { -1 },
-            ..Default::default()
-        },
-        Err(code) => PartitionProduceResponse {
-            index,
-            error_code: code.code(),
-            base_offset: -1,
-            log_append_time_ms: -1,
-            log_start_offset: -1,
-            ..Default::default()
-        },
     }
 }

@@ -138,3 +138,84 @@ mod tests {
         assert_eq!(back, body);
     }
 }
+
+/// A request header read in place: the client id borrows from the frame. For the hot paths,
+/// which must not allocate per request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RequestHeaderRef<'a> {
+    /// The api key.
+    pub api_key: i16,
+    /// The api version.
+    pub api_version: i16,
+    /// The correlation id, echoed in the response.
+    pub correlation_id: i32,
+    /// The client id (header v1+; null or absent as `None`).
+    pub client_id: Option<&'a str>,
+}
+
+/// Reads a request header in place and returns it with the body bytes that follow. Agrees with
+/// [`decode_request_header`] on what it accepts; allocates nothing.
+pub fn request_header_ref(frame_body: &[u8]) -> Result<(RequestHeaderRef<'_>, &[u8]), DecodeError> {
+    let (api_key, api_version, correlation_id) = peek_request_header(frame_body)?;
+    let header_version = request_header_version(api_key, api_version);
+    let parsed = (|| {
+        let mut rest = &frame_body[8..];
+        let mut client_id = None;
+        if header_version >= 1 {
+            // ClientId is never compact, even in header v2 (its flexibleVersions is "none").
+            (rest, client_id) = super::primitives::nullable_str(rest, false, true, "ClientId")?;
+        }
+        if header_version >= 2 {
+            (rest, _) = super::primitives::tagged_fields(rest, |_, _| Ok(()))?;
+        }
+        Ok((
+            RequestHeaderRef {
+                api_key,
+                api_version,
+                correlation_id,
+                client_id,
+            },
+            rest,
+        ))
+    })();
+    parsed.map_err(|e: nom::Err<DecodeError>| match e {
+        nom::Err::Error(e) | nom::Err::Failure(e) => e,
+        nom::Err::Incomplete(_) => DecodeError::Truncated,
+    })
+}
+
+#[cfg(test)]
+mod ref_tests {
+    use super::*;
+
+    #[test]
+    fn in_place_header_agrees_with_the_generated_one() {
+        for (key, version) in [(0i16, 3i16), (0, 9), (18, 3), (18, 0), (7, 0), (3, 12)] {
+            for client_id in [None, Some("rdkafka")] {
+                let header = RequestHeader {
+                    request_api_key: key,
+                    request_api_version: version,
+                    correlation_id: 77,
+                    client_id: client_id.map(Into::into),
+                };
+                let hv = request_header_version(key, version);
+                let mut w = Writer::new();
+                header.encode(&mut w, hv).expect("encodes");
+                w.put_raw(&[9, 9]);
+                let bytes = w.into_bytes();
+                let (ours, body) = request_header_ref(&bytes).expect("reads");
+                let (theirs, body2) = decode_request_header(&bytes).expect("decodes");
+                assert_eq!(body, body2);
+                assert_eq!(body, &[9, 9]);
+                assert_eq!(ours.correlation_id, theirs.correlation_id);
+                if hv >= 1 {
+                    assert_eq!(ours.client_id.map(Into::into), theirs.client_id);
+                }
+            }
+        }
+        assert!(
+            request_header_ref(&[0, 0, 0, 3, 0, 0, 0, 1, 0, 9]).is_err(),
+            "truncated client id"
+        );
+    }
+}

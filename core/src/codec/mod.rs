@@ -14,13 +14,14 @@ pub mod frame;
 mod header;
 pub mod messages;
 pub mod primitives;
+pub mod produce_view;
 pub mod response;
 
 pub use api_key::ApiKey;
 pub use frame::{FrameError, split};
 pub use header::{
-    decode_request_header, peek_request_header, request_header_version, response_frame,
-    response_header_version,
+    RequestHeaderRef, decode_request_header, peek_request_header, request_header_ref,
+    request_header_version, response_frame, response_header_version,
 };
 pub use primitives::{DecodeError, EncodeError, Records, Uuid, Writer};
 pub use response::{Chunk, Response, SegmentRef, Splice};

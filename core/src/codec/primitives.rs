@@ -386,6 +386,42 @@ pub fn nullable_string<'a>(
     Ok((rest, Some(utf8(bytes)?)))
 }
 
+/// A nullable string borrowed from the input, for hand-written hot paths that must not allocate.
+pub fn nullable_str<'a>(
+    input: &'a [u8],
+    compact: bool,
+    nullable: bool,
+    field: &'static str,
+) -> Parsed<'a, Option<&'a str>> {
+    let (rest, n) = length(input, compact, false)?;
+    let Some(n) = non_null(n, nullable, field)? else {
+        return Ok((rest, None));
+    };
+    if n > i16::MAX as usize {
+        return fail(DecodeError::InvalidLength(n as i64));
+    }
+    let (rest, bytes) = take(rest, n)?;
+    match core::str::from_utf8(bytes) {
+        Ok(s) => Ok((rest, Some(s))),
+        Err(_) => fail(DecodeError::InvalidUtf8),
+    }
+}
+
+/// A nullable byte string borrowed from the input (record data on the produce path).
+pub fn nullable_bytes_ref<'a>(
+    input: &'a [u8],
+    compact: bool,
+    nullable: bool,
+    field: &'static str,
+) -> Parsed<'a, Option<&'a [u8]>> {
+    let (rest, n) = length(input, compact, true)?;
+    let Some(n) = non_null(n, nullable, field)? else {
+        return Ok((rest, None));
+    };
+    let (rest, bytes) = take(rest, n)?;
+    Ok((rest, Some(bytes)))
+}
+
 /// A non-nullable string.
 pub fn string<'a>(input: &'a [u8], compact: bool, field: &'static str) -> Parsed<'a, String> {
     let (rest, s) = nullable_string(input, compact, false, field)?;
