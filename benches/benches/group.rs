@@ -4,6 +4,8 @@
 //!   clients from JoinGroup v4 are), the initial rebalance delay passes, the leader assigns and
 //!   everyone syncs.
 //! - `rejoin_100`: a 101st consumer joins a Stable group of 100; all rejoin and sync again.
+// The workspace lint steers no_std-capable code to `core`; this code is std by nature.
+#![allow(clippy::std_instead_of_core)]
 
 use std::hint::black_box;
 use std::time::Duration;

@@ -7,6 +7,9 @@
 //! - [`modes`]: the runs (floor, produce, throughput, fetch, e2e);
 //! - [`broker`] and [`procfs`]: a broker started by the tool, and what `/proc` says of it;
 //! - [`args`] and [`report`]: the command line in, the table and the JSON out.
+#![warn(missing_docs)]
+// The workspace lint steers no_std-capable code to `core`; this crate is std by nature.
+#![allow(clippy::std_instead_of_core)]
 
 pub mod args;
 pub mod broker;

@@ -420,7 +420,11 @@ mod tests {
         assert!(json.contains(r#""mode":"produce""#), "{json}");
         assert!(json.contains(r#""records_per_s":500"#), "{json}");
         assert!(json.contains(r#""mb_per_s":2"#), "{json}");
-        assert!(json.contains(r#""floor_ratio":{"p50":3"#), "{json}");
+        assert!(json.contains(r#""floor_ratio":{"p50":2.99"#), "{json}");
+        assert!(
+            json.contains(r#""floor_ratio":null"#),
+            "none for the floor itself"
+        );
         assert!(json.contains(r#""startup_ms":12"#), "{json}");
         assert!(json.contains(r#""exit_code":0"#), "{json}");
     }

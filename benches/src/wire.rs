@@ -144,9 +144,7 @@ pub fn produce_request(topic: &str, partition: i32, records: Vec<u8>) -> Produce
             partition_data: vec![PartitionProduceData {
                 index: partition,
                 records: Some(Records::Bytes(records)),
-                ..Default::default()
             }],
-            ..Default::default()
         }],
     }
 }
@@ -387,7 +385,6 @@ mod tests {
                     base_offset: 5,
                     ..Default::default()
                 }],
-                ..Default::default()
             }],
             ..Default::default()
         };

@@ -1,4 +1,6 @@
 //! `blazemq-bench`: latency and throughput of a Kafka broker over loopback. See `--help`.
+// The workspace lint steers no_std-capable code to `core`; this code is std by nature.
+#![allow(clippy::std_instead_of_core)]
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};

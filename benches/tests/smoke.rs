@@ -1,0 +1,147 @@
+//! `blazemq-bench --quick` against the debug broker: every mode runs, the counts it checks hold,
+//! and the numbers it reports are sane. Timings are never asserted, only that they exist.
+//!
+//! The broker binary is `target/debug/blazemq` (`cargo build -p blazemq` first); without it the
+//! test says so and passes (it fails under CI), since this crate cannot build another crate's
+//! binary.
+// The workspace lint steers no_std-capable code to `core`; this code is std by nature.
+#![allow(clippy::std_instead_of_core)]
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the benches crate sits in the workspace")
+        .to_path_buf()
+}
+
+/// The value after `"key":` in compact JSON, up to the next `,` or `}`.
+fn field<'a>(json: &'a str, key: &str) -> Vec<&'a str> {
+    let pat = format!("\"{key}\":");
+    json.match_indices(&pat)
+        .map(|(i, _)| {
+            let rest = &json[i + pat.len()..];
+            let end = rest.find([',', '}']).unwrap_or(rest.len());
+            &rest[..end]
+        })
+        .collect()
+}
+
+/// The non-null values of `key`, as numbers.
+fn numbers(json: &str, key: &str) -> Vec<f64> {
+    field(json, key)
+        .into_iter()
+        .filter(|v| *v != "null")
+        .map(|v| {
+            v.parse()
+                .unwrap_or_else(|_| panic!("{key} is a number: {v}"))
+        })
+        .collect()
+}
+
+#[test]
+fn quick_run_against_the_debug_broker() {
+    let broker = workspace_root().join("target/debug/blazemq");
+    if !broker.is_file() {
+        // CI builds the broker before the tests; a developer may run this crate's tests alone.
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{} is not built",
+            broker.display()
+        );
+        eprintln!("skipped: {} is not built", broker.display());
+        return;
+    }
+    let json_path =
+        std::env::temp_dir().join(format!("blazemq-bench-smoke-{}.json", std::process::id()));
+    let out = Command::new(env!("CARGO_BIN_EXE_blazemq-bench"))
+        .args([
+            "--quick",
+            "--duration",
+            "1",
+            "--idle-secs",
+            "0.5",
+            "--connections",
+            "2",
+            "--broker-cmd",
+            &format!("{} --port {{port}} --log-dir {{dir}}", broker.display()),
+            "--json",
+        ])
+        .arg(&json_path)
+        .output()
+        .expect("blazemq-bench runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "exit {:?}\n{stdout}\n{stderr}",
+        out.status
+    );
+    for mode in ["floor", "produce", "throughput", "fetch", "e2e"] {
+        assert!(
+            stdout.contains(&format!("== {mode} ==")),
+            "{mode} in the table:\n{stdout}"
+        );
+    }
+    assert!(stdout.contains("x floor"), "ratios to the floor:\n{stdout}");
+    assert!(stdout.contains("count checked"), "{stdout}");
+
+    let json = std::fs::read_to_string(&json_path).expect("the JSON report is written");
+    let _ = std::fs::remove_file(&json_path);
+    assert_eq!(field(&json, "mode").len(), 5, "one run per mode:\n{json}");
+    for requests in numbers(&json, "requests") {
+        assert!(requests >= 1.0, "every run made requests:\n{json}");
+    }
+    for key in ["p50", "p99", "max"] {
+        // Latencies of every run, plus the floor ratios of the four broker runs.
+        let values = numbers(&json, key);
+        assert_eq!(values.len(), 5 + 4, "{key}:\n{json}");
+        assert!(values.iter().all(|v| *v > 0.0), "{key} positive:\n{json}");
+    }
+    let (p50, max) = (numbers(&json, "p50"), numbers(&json, "max"));
+    assert!(p50[0] <= max[0], "p50 at most max:\n{json}");
+    assert!(
+        numbers(&json, "records_per_s")
+            .iter()
+            .skip(1)
+            .all(|r| *r > 0.0)
+    );
+    assert!(numbers(&json, "startup_ms")[0] > 0.0);
+    assert!(numbers(&json, "anonymous_kib").iter().all(|k| *k > 0.0));
+    assert!(numbers(&json, "binary_bytes")[0] > 0.0);
+    assert_eq!(field(&json, "exit_code"), ["0"], "a clean exit on SIGTERM");
+    assert_eq!(
+        numbers(&json, "broker_cpu_us_per_request").len(),
+        1,
+        "the produce run reports broker CPU"
+    );
+}
+
+#[test]
+fn a_bad_command_line_is_a_usage_error() {
+    let out = Command::new(env!("CARGO_BIN_EXE_blazemq-bench"))
+        .args(["--modes", "nope", "--bootstrap", "127.0.0.1:1"])
+        .output()
+        .expect("blazemq-bench runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown mode"));
+}
+
+#[test]
+fn an_unreachable_broker_fails_cleanly() {
+    // Port 1 on loopback: nothing listens, the connect is refused at once.
+    let out = Command::new(env!("CARGO_BIN_EXE_blazemq-bench"))
+        .args([
+            "--modes",
+            "produce",
+            "--bootstrap",
+            "127.0.0.1:1",
+            "--quick",
+        ])
+        .output()
+        .expect("blazemq-bench runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("blazemq-bench:"));
+}
