@@ -1,0 +1,121 @@
+// Starts the real `blazemq` binary for a test: a free port on 127.0.0.1, a fresh data directory,
+// readiness on the `Broker ready` line (bounded), and SIGKILL to its process group on stop.
+//
+// The binary is found as the Rust and Python harnesses find it: `$BLAZEMQ_BIN`, else
+// `$CARGO_TARGET_DIR/debug/blazemq`, else `<repo>/target/debug/blazemq`.
+'use strict';
+
+const { spawn } = require('node:child_process');
+const fs = require('node:fs');
+const net = require('node:net');
+const os = require('node:os');
+const path = require('node:path');
+
+const READY_LINE = 'Broker ready';
+const READY_TIMEOUT_MS = 10_000;
+const REPO = path.resolve(__dirname, '..', '..');
+
+// Brokers still running; killed if the test process exits without stopping them.
+const live = new Set();
+process.on('exit', () => {
+  for (const proc of live) {
+    try {
+      process.kill(-proc.pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+});
+
+function brokerBinary() {
+  if (process.env.BLAZEMQ_BIN) return process.env.BLAZEMQ_BIN;
+  const target = path.resolve(REPO, process.env.CARGO_TARGET_DIR || 'target');
+  const binary = path.join(target, 'debug', 'blazemq');
+  if (!fs.existsSync(binary)) {
+    throw new Error(`${binary} is missing: run \`cargo build -p blazemq\` first (scripts/test.sh does)`);
+  }
+  return binary;
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+class Broker {
+  constructor(proc, port, dir, output) {
+    this.proc = proc;
+    this.port = port;
+    this.dir = dir;
+    this.output = output;
+  }
+
+  get bootstrap() {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  logs() {
+    return this.output.join('');
+  }
+
+  // SIGKILL to the broker's whole process group, then removes its data directory.
+  async stop() {
+    if (this.proc.exitCode === null && this.proc.signalCode === null) {
+      const exited = new Promise((resolve) => this.proc.once('exit', resolve));
+      try {
+        process.kill(-this.proc.pid, 'SIGKILL');
+      } catch {
+        // Already gone: the exit event has fired or is about to.
+      }
+      await exited;
+    }
+    live.delete(this.proc);
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+function spawnOnce(port, dir) {
+  const args = ['--port', String(port), '--log-dir', dir];
+  // Its own process group (detached), so stop() reaches anything it started.
+  const proc = spawn(brokerBinary(), args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  live.add(proc);
+  const output = [];
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => finish(false), READY_TIMEOUT_MS);
+    let done = false;
+    function finish(ready) {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      resolve({ ready, broker: new Broker(proc, port, dir, output) });
+    }
+    proc.stdout.on('data', (chunk) => {
+      output.push(chunk.toString());
+      if (output.join('').includes(READY_LINE)) finish(true);
+    });
+    proc.stderr.on('data', (chunk) => output.push(chunk.toString()));
+    proc.once('exit', () => finish(false));
+    proc.once('error', () => finish(false));
+  });
+}
+
+// Starts a broker; a port taken between the probe and the bind is retried on a new one.
+async function startBroker() {
+  let last;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blazemq-js-'));
+    const { ready, broker } = await spawnOnce(await freePort(), dir);
+    if (ready) return broker;
+    last = broker;
+    await broker.stop();
+  }
+  throw new Error(`broker did not start:\n${last.logs()}`);
+}
+
+module.exports = { startBroker };
