@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test of BlazeMQ: Rust unit, property and end-to-end tests (`cargo test --workspace`)
-# and the Python client tests (pytest). Installs what a fresh machine lacks first: kcat from the
-# system's packages and a Python venv at .venv with tests/python/requirements.txt.
+# Runs every test of BlazeMQ: Rust unit, property and end-to-end tests (`cargo test --workspace`),
+# the Python client tests (pytest) and the kafkajs tests (node --test). Installs what a fresh machine
+# lacks first: kcat from the system's packages, a Python venv at .venv with
+# tests/python/requirements.txt, and tests/js/node_modules from tests/js/package-lock.json.
 # Exits non-zero if anything fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +25,8 @@ if [ ! -x .venv/bin/python ]; then
 fi
 log "installing Python test requirements"
 .venv/bin/python -m pip install -q --disable-pip-version-check -r tests/python/requirements.txt
+log "installing kafkajs (npm ci)"
+(cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
 
 # The end-to-end tests (Rust and Python) run this binary; build it before they look for it.
 log "cargo build -p blazemq"
@@ -35,6 +38,9 @@ cargo test --workspace || status=1
 
 log "pytest tests/python"
 .venv/bin/python -m pytest tests/python -q -p no:cacheprovider || status=1
+
+log "node --test tests/js"
+(cd tests/js && node --test) || status=1
 
 if [ "$status" -ne 0 ]; then
     log "FAILED"
