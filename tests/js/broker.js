@@ -32,7 +32,9 @@ function brokerBinary() {
   const target = path.resolve(REPO, process.env.CARGO_TARGET_DIR || 'target');
   const binary = path.join(target, 'debug', 'blazemq');
   if (!fs.existsSync(binary)) {
-    throw new Error(`${binary} is missing: run \`cargo build -p blazemq\` first (scripts/test.sh does)`);
+    throw new Error(
+      `${binary} is missing: run \`cargo build -p blazemq\` first (scripts/test.sh does)`,
+    );
   }
   return binary;
 }

@@ -68,7 +68,9 @@ async function startMember(kafka, topic, received, joined) {
   return consumer;
 }
 
-test('a group member receives records from before and after it joined, then resumes', { timeout: 60_000 }, async (t) => {
+const TITLE = 'a group member receives records from before and after it joined, then resumes';
+
+test(TITLE, { timeout: 60_000 }, async (t) => {
   const broker = await startBroker();
   t.after(() => broker.stop());
   const kafka = client(broker);
@@ -83,7 +85,9 @@ test('a group member receives records from before and after it joined, then resu
   let timer;
   const event = await Promise.race([
     joined,
-    new Promise((_, reject) => { timer = setTimeout(() => reject(new Error('no GROUP_JOIN')), TIMEOUT_MS); }),
+    new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error('no GROUP_JOIN')), TIMEOUT_MS);
+    }),
   ]).finally(() => clearTimeout(timer));
   assert.deepEqual(event.payload.memberAssignment, { [topic]: [0] });
   await waitFor(received, 2, 'records produced before joining');
@@ -97,7 +101,8 @@ test('a group member receives records from before and after it joined, then resu
   await admin.connect();
   try {
     const offsets = await admin.fetchOffsets({ groupId: 'my-group', topics: [topic] });
-    assert.deepEqual(offsets, [{ topic, partitions: [{ partition: 0, offset: '3', metadata: null }] }]);
+    const committed = [{ partition: 0, offset: '3', metadata: null }];
+    assert.deepEqual(offsets, [{ topic, partitions: committed }]);
     const { groups } = await admin.listGroups();
     assert.deepEqual(groups, [{ groupId: 'my-group', protocolType: 'consumer' }]);
   } finally {
