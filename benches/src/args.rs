@@ -236,6 +236,11 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Parsed> {
     o.target = target.ok_or_else(|| {
         BenchError::Usage("give --broker-cmd \"CMD\" or --bootstrap HOST:PORT".into())
     })?;
+    if o.fetch_max_bytes > crate::wire::FETCH_BYTES_MAX {
+        return Err(BenchError::Usage(
+            "--fetch-max-bytes is at most 512 MiB".into(),
+        ));
+    }
     if o.value_size > 16 << 20 {
         return Err(BenchError::Usage("--value-size is at most 16 MiB".into()));
     }
@@ -331,6 +336,12 @@ mod tests {
                 "3000000000",
             ],
             &["--bootstrap", "127.0.0.1:1", "--connections", "1,99999"],
+            &[
+                "--bootstrap",
+                "127.0.0.1:1",
+                "--fetch-max-bytes",
+                "600000000",
+            ],
         ] {
             assert!(matches!(run(bad), Err(BenchError::Usage(_))), "{bad:?}");
         }

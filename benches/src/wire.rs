@@ -24,9 +24,10 @@ use crate::error::{BenchError, Result};
 
 /// The client id on every request.
 pub const CLIENT_ID: &str = "blazemq-bench";
-/// Largest response frame accepted: a Fetch of at most 64 MiB plus its framing. A larger size
-/// prefix is a protocol error, so a bad prefix never makes the client allocate.
-pub const RESPONSE_BYTES_MAX: usize = 64 * 1024 * 1024 + 64 * 1024;
+/// Largest response frame accepted: a Fetch of the largest `--fetch-max-bytes` plus its framing.
+pub const RESPONSE_BYTES_MAX: usize = FETCH_BYTES_MAX as usize + 1024 * 1024;
+/// Largest Fetch `max_bytes` the tool asks for.
+pub const FETCH_BYTES_MAX: i32 = 512 * 1024 * 1024;
 /// How long a read or write may block before the run fails instead of hanging.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(30);
 /// Kafka's UNSUPPORTED_VERSION: ApiVersions at a version the broker does not know.
@@ -282,7 +283,7 @@ impl Conn {
     }
 
     /// Reads one response frame and returns its body (after the size prefix), valid until the
-    /// next call.
+    /// next call. The buffer grows with the bytes that arrive, not with the size claimed.
     pub fn recv(&mut self) -> Result<&[u8]> {
         let mut prefix = [0u8; 4];
         self.stream.read_exact(&mut prefix)?;
@@ -291,8 +292,16 @@ impl Conn {
             .ok()
             .filter(|&s| s <= RESPONSE_BYTES_MAX)
             .ok_or_else(|| BenchError::Protocol(format!("response size prefix {size}")))?;
-        self.buf.resize(size, 0);
-        self.stream.read_exact(&mut self.buf)?;
+        self.buf.clear();
+        (&mut self.stream)
+            .take(size as u64)
+            .read_to_end(&mut self.buf)?;
+        if self.buf.len() < size {
+            return Err(BenchError::Protocol(format!(
+                "the connection closed {} bytes into a {size}-byte response",
+                self.buf.len()
+            )));
+        }
         Ok(&self.buf)
     }
 
@@ -397,6 +406,36 @@ mod tests {
             produce_base_offset(&resp),
             Err(BenchError::Broker { code: 3, .. })
         ));
+    }
+
+    /// A connection to a peer that writes `bytes` and closes.
+    fn conn_to(bytes: Vec<u8>) -> Conn {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            s.write_all(&bytes).unwrap();
+        });
+        Conn::open(addr, IO_TIMEOUT).unwrap()
+    }
+
+    #[test]
+    fn bad_response_frames_are_errors_not_allocations() {
+        let mut whole = vec![0, 0, 0, 3, 1, 2, 3];
+        whole.extend([0, 0, 0, 1, 9]);
+        let mut c = conn_to(whole);
+        assert_eq!(c.recv().unwrap(), [1, 2, 3]);
+        assert_eq!(c.recv().unwrap(), [9]);
+        let mut short = conn_to(vec![0x7f, 0xff, 0xff, 0x00, 1, 2]);
+        assert!(
+            matches!(short.recv(), Err(BenchError::Protocol(_))),
+            "over the limit"
+        );
+        let mut torn = conn_to(vec![0, 0, 1, 0, 1, 2]);
+        let err = torn.recv().unwrap_err().to_string();
+        assert!(err.contains("2 bytes into a 256-byte response"), "{err}");
+        let mut negative = conn_to(vec![0xff, 0xff, 0xff, 0xff]);
+        assert!(matches!(negative.recv(), Err(BenchError::Protocol(_))));
     }
 
     #[test]
