@@ -28,7 +28,7 @@ log "installing Python test requirements"
 log "installing kafkajs (npm ci)"
 (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
 
-# The end-to-end tests (Rust and Python) run this binary; build it before they look for it.
+# The end-to-end tests (Rust, Python and JavaScript) run this binary; build it before they look for it.
 log "cargo build -p blazemq"
 cargo build -p blazemq
 
