@@ -12,6 +12,23 @@ pub fn sync_dir(path: &Path) -> io::Result<()> {
     File::open(path)?.sync_all()
 }
 
+/// Write back everything of the file system that holds `path` (`syncfs`): segments, their
+/// lengths and directories, once, at a clean shutdown.
+pub fn sync_filesystem(path: &Path) -> io::Result<()> {
+    let dir = File::open(path)?;
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        rustix::fs::syncfs(&dir)?;
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        // No syncfs: the directory alone; segments were flushed when sealed by the OS.
+        dir.sync_all()?;
+        rustix::fs::sync();
+    }
+    Ok(())
+}
+
 /// Replace the file at `path` with `bytes` atomically: write `<path>.tmp`, fsync it, rename it
 /// over `path`, fsync the directory. A crash leaves either the old or the new content.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {

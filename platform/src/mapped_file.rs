@@ -85,7 +85,12 @@ impl MappedFile {
         self.file.sync_all()
     }
 
-    /// Keep only the first `len_bytes` bytes: flush, unmap, cut the file, fsync it, map again.
+    /// Keep only the first `len_bytes` bytes: unmap, cut the file, map again.
+    ///
+    /// Nothing is forced to disk here: the written pages stay in the page cache, which survives
+    /// the process (kill -9), and the kernel writes them back in the background. A segment roll
+    /// must not stall the loop for the seconds a synchronous flush of a full segment takes;
+    /// a clean shutdown syncs the whole file system once instead ([`crate::fs::sync_filesystem`]).
     pub fn trim(&mut self, len_bytes: usize) -> io::Result<()> {
         if len_bytes > self.map.len() {
             return Err(io::Error::new(
@@ -97,11 +102,9 @@ impl MappedFile {
                 ),
             ));
         }
-        self.map.flush()?;
         // Unmap before cutting the file: touching mapped pages past the new end would fault.
         self.map = MmapMut::map_anon(0)?;
         self.file.set_len(to_u64(len_bytes)?)?;
-        self.file.sync_all()?;
         // SAFETY: as in `map`; the file is now exactly `len_bytes` long.
         #[allow(unsafe_code)]
         let map = unsafe {

@@ -123,6 +123,8 @@ impl DataDir {
 
     /// Record that every segment was sealed: the next start may trust file lengths.
     pub fn mark_clean_shutdown(&self) -> io::Result<()> {
+        // The segments' data and lengths reach the disk before the marker that vouches for them.
+        blazemq_platform::fs::sync_filesystem(&self.path)?;
         let mut file = std::fs::File::create(self.path.join(CLEAN_SHUTDOWN_FILE))?;
         file.write_all(b"clean\n")?;
         file.sync_all()?;
