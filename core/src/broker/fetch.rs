@@ -61,7 +61,7 @@ where
             return encode_response(hdr, &built.response);
         }
         let deadline = self.now + Duration::from_millis(wait as u64);
-        self.parked.push(ParkedFetch {
+        self.parked.insert(ParkedFetch {
             conn,
             hdr,
             request,
@@ -73,36 +73,32 @@ where
 
     /// New data in `touched` partitions: answer the parked fetches it satisfies.
     pub(super) fn wake_fetches(&mut self, touched: &[u32]) {
-        if touched.is_empty() || self.parked.is_empty() {
+        if touched.is_empty() || self.parked.len() == 0 {
             return;
         }
-        let mut i = 0;
-        while i < self.parked.len() {
-            let p = &self.parked[i];
-            if !p.partitions.iter().any(|x| touched.contains(x)) {
-                i += 1;
+        let mut woken = core::mem::take(&mut self.woken);
+        self.parked.waiting_on(touched, &mut woken);
+        for &id in &woken {
+            let Some(p) = self.parked.get(id) else {
                 continue;
-            }
+            };
             let built = self.build_fetch(p.hdr.api_version, &p.request);
             if built.error || built.bytes >= p.request.min_bytes.max(0) as usize {
-                let p = self.parked.swap_remove(i);
-                let reply = encode_response(p.hdr, &built.response);
-                self.unpark(p.conn, reply);
-            } else {
-                i += 1;
+                if let Some(p) = self.parked.remove(id) {
+                    let reply = encode_response(p.hdr, &built.response);
+                    self.unpark(p.conn, reply);
+                }
             }
         }
+        self.woken = woken;
     }
 
     /// Answer the parked fetches whose deadline has passed with what there is.
     pub(super) fn expire_parked(&mut self) {
-        let mut i = 0;
-        while i < self.parked.len() {
-            if self.parked[i].deadline > self.now {
-                i += 1;
+        for id in self.parked.due(self.now) {
+            let Some(p) = self.parked.remove(id) else {
                 continue;
-            }
-            let p = self.parked.swap_remove(i);
+            };
             let built = self.build_fetch(p.hdr.api_version, &p.request);
             let reply = encode_response(p.hdr, &built.response);
             self.unpark(p.conn, reply);

@@ -13,7 +13,7 @@ use crate::codec::messages::{
     OffsetFetchRequest, SyncGroupRequest,
 };
 use crate::group::{
-    Completed, GroupCoordinator, GroupRecord, Reply as GroupReply, Ticket, find_coordinator, wire,
+    Completed, GroupCoordinator, GroupRecord, Reply as GroupReply, find_coordinator, wire,
 };
 use crate::log::PartitionLog;
 use crate::records::{BatchBuilder, RecordBatch, Records as RecordIter};
@@ -23,10 +23,9 @@ use crate::time::Instant;
 /// Kafka's name for the internal log of committed offsets and group metadata.
 pub(crate) const OFFSETS_TOPIC: &str = "__consumer_offsets";
 
-/// A join or sync parked in the coordinator, and where its answer goes.
+/// Where the answer to a join or sync parked in the coordinator goes.
 #[derive(Debug)]
 pub(crate) struct GroupWait {
-    pub ticket: Ticket,
     pub conn: ConnId,
     pub hdr: Hdr,
 }
@@ -75,7 +74,7 @@ where
                 encode_response(hdr, &wire::join_response(answer, hdr.api_version))
             }
             GroupReply::Pending(ticket) => {
-                self.group_waits.push(GroupWait { ticket, conn, hdr });
+                self.group_waits.insert(ticket.0, GroupWait { conn, hdr });
                 Reply::Parked
             }
         };
@@ -92,7 +91,7 @@ where
                 encode_response(hdr, &wire::sync_response(answer, hdr.api_version))
             }
             GroupReply::Pending(ticket) => {
-                self.group_waits.push(GroupWait { ticket, conn, hdr });
+                self.group_waits.insert(ticket.0, GroupWait { conn, hdr });
                 Reply::Parked
             }
         };
@@ -173,14 +172,10 @@ where
 
     /// Time passed for the coordinator: expire sessions and rebalance timeouts.
     pub(super) fn group_timer(&mut self) {
-        if self.groups.next_deadline().is_some_and(|d| d <= self.now) {
+        if self.group_deadline.is_some_and(|d| d <= self.now) {
             self.groups.on_timer(self.now);
             self.drain_groups();
         }
-    }
-
-    pub(super) fn group_deadline(&self) -> Option<Instant> {
-        self.groups.next_deadline()
     }
 
     /// Persist the coordinator's records, then answer the joins and syncs it completed.
@@ -195,10 +190,9 @@ where
             let _ = self.append_group_records(&records);
         }
         while let Some((ticket, completed)) = self.groups.poll_completed() {
-            let Some(i) = self.group_waits.iter().position(|w| w.ticket == ticket) else {
+            let Some(wait) = self.group_waits.remove(&ticket.0) else {
                 continue;
             };
-            let wait = self.group_waits.swap_remove(i);
             let reply = match completed {
                 Completed::Join(answer) => {
                     encode_response(wait.hdr, &wire::join_response(answer, wait.hdr.api_version))
@@ -209,6 +203,8 @@ where
             };
             self.unpark(wait.conn, reply);
         }
+        // Deadlines change only when the coordinator does: read them once here, not per turn.
+        self.group_deadline = self.groups.next_deadline();
     }
 
     /// Append records to the offsets log in one batch, creating the log on first use.

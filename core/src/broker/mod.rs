@@ -22,6 +22,8 @@ mod init_producer_id;
 mod list_offsets;
 mod metadata;
 mod names;
+mod parked;
+
 mod produce;
 mod rng;
 mod topic_config;
@@ -139,10 +141,14 @@ pub struct Broker<S: Storage> {
     outputs: VecDeque<Output>,
     topics: Topics<S::Segment>,
     conns: BTreeMap<ConnId, Connection>,
-    parked: Vec<fetch::ParkedFetch>,
+    parked: parked::ParkedFetches,
     groups: GroupCoordinator,
     /// Joins and syncs parked in the coordinator, by ticket.
-    group_waits: Vec<groups::GroupWait>,
+    group_waits: BTreeMap<u64, groups::GroupWait>,
+    /// The coordinator's next deadline, as of its last change.
+    group_deadline: Option<Instant>,
+    /// Parked fetch ids, kept to reuse its allocation.
+    woken: Vec<u64>,
 
     /// Connections whose parked request finished: their queued frames run at the end of `handle`.
     resume: Vec<ConnId>,
@@ -199,9 +205,11 @@ where
             outputs: VecDeque::new(),
             topics,
             conns: BTreeMap::new(),
-            parked: Vec::new(),
+            parked: parked::ParkedFetches::default(),
+            group_deadline: group_coordinator.next_deadline(),
             groups: group_coordinator,
-            group_waits: Vec::new(),
+            group_waits: BTreeMap::new(),
+            woken: Vec::new(),
             resume: Vec::new(),
             rng,
             touched: Vec::new(),
@@ -264,8 +272,8 @@ where
         match self.outputs.pop_front() {
             Some(out) => out,
             None => {
-                let fetch = self.parked.iter().map(|p| p.deadline).min();
-                let deadline = match (fetch, self.group_deadline()) {
+                let fetch = self.parked.next_deadline();
+                let deadline = match (fetch, self.group_deadline) {
                     (Some(a), Some(b)) => Some(a.min(b)),
                     (a, b) => a.or(b),
                 };
@@ -322,8 +330,8 @@ where
     /// Drop what `conn` had parked. A join or sync stays in the coordinator (a member that
     /// disconnects is expired by its session timeout, as in Kafka); only its answer is dropped.
     fn forget_parked(&mut self, conn: ConnId) {
-        self.parked.retain(|p| p.conn != conn);
-        self.group_waits.retain(|w| w.conn != conn);
+        self.parked.remove_conn(conn);
+        self.group_waits.retain(|_, w| w.conn != conn);
     }
 
     fn on_bytes(&mut self, conn: ConnId, data: &[u8]) {
