@@ -2,8 +2,9 @@
 //! allocator watches `core`'s broker serve a thousand Produce requests (in memory, as any
 //! runtime would drive it) once its buffers have warmed up.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
+use core::alloc::{GlobalAlloc, Layout};
+use core::sync::atomic::{AtomicU64, Ordering};
+use std::alloc::System;
 
 use blazemq_core::Instant;
 use blazemq_core::broker::{Broker, BrokerConfig, ConnId, Input, Output};
