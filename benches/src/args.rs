@@ -21,14 +21,28 @@ OPTIONS:
   --quick                 short runs (~2 s per mode) and a 1 s idle measurement, for CI
   --value-size BYTES      record value size (default 100)
   --connections LIST      connections for throughput runs (default 1,4)
+  --partitions LIST       partitions of the throughput topic; each connection's requests go to
+                          them in turn (default 1); one run per connections x partitions pair
   --inflight N            pipelined requests per connection in throughput runs (default 8)
   --batch N               records per request in throughput and fetch runs (default 100)
   --fetch-max-bytes N     Fetch max_bytes (default 1048576)
   --e2e-rate N            records per second the e2e producer sends (default 1000)
-  --idle-secs SECS        idle CPU measurement of a started broker (default 10; --quick: 1)
+  --idle-secs SECS        idle CPU measurement of a started broker, after start and again
+                          after the load (default 10; --quick: 1)
+  --idle-connections K    hold K idle connections open from after start to the end, and
+                          report the broker's Anonymous memory per connection (default 0)
+  --memory-partitions P   after start, create a topic of P partitions and report the broker's
+                          Anonymous memory per partition (default 0: not measured)
+  --starts N              start and SIGTERM the broker N more times with an empty data dir:
+                          startup and exit times (median, min, max) (default 0)
+  --restart-partitions P  write a batch to each of P partitions, then restart the broker on that
+                          data --starts times (at least once): startup with data (default 0)
   --json FILE             also write the results as JSON
   --help                  this text
 ";
+
+/// Largest partition count the tool asks a topic for.
+pub const PARTITIONS_MAX: i32 = 100_000;
 
 /// One kind of run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,6 +114,8 @@ pub struct Options {
     pub value_size: usize,
     /// Connection counts of the throughput runs.
     pub connections: Vec<usize>,
+    /// Partition counts of the throughput runs.
+    pub partitions: Vec<usize>,
     /// Requests in flight per connection in throughput runs.
     pub inflight: usize,
     /// Records per request in throughput and fetch runs.
@@ -110,6 +126,14 @@ pub struct Options {
     pub e2e_rate: u32,
     /// Idle CPU measurement of a started broker.
     pub idle: Duration,
+    /// Idle connections held open during the run.
+    pub idle_connections: usize,
+    /// Partitions created to measure memory per partition (0: not measured).
+    pub memory_partitions: usize,
+    /// Extra starts with an empty data directory.
+    pub starts: usize,
+    /// Partitions written before restart measurements (0: none).
+    pub restart_partitions: usize,
     /// Where to write the JSON report.
     pub json: Option<PathBuf>,
     /// Short runs.
@@ -180,11 +204,16 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Parsed> {
         warmup: Duration::from_millis(if quick { 200 } else { 1_000 }),
         value_size: 100,
         connections: vec![1, 4],
+        partitions: vec![1],
         inflight: 8,
         batch: 100,
         fetch_max_bytes: 1 << 20,
         e2e_rate: 1_000,
         idle: Duration::from_secs(if quick { 1 } else { 10 }),
+        idle_connections: 0,
+        memory_partitions: 0,
+        starts: 0,
+        restart_partitions: 0,
         json: None,
         quick,
     };
@@ -218,6 +247,16 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Parsed> {
                     .map(|c| positive(f, c.trim()).map(|n| n as usize))
                     .collect::<Result<_>>()?
             }
+            "--partitions" => {
+                o.partitions = v
+                    .split(',')
+                    .map(|c| positive(f, c.trim()).map(|n| n as usize))
+                    .collect::<Result<_>>()?
+            }
+            "--idle-connections" => o.idle_connections = number(f, &v)?,
+            "--memory-partitions" => o.memory_partitions = number(f, &v)?,
+            "--starts" => o.starts = number(f, &v)?,
+            "--restart-partitions" => o.restart_partitions = number(f, &v)?,
             "--inflight" => o.inflight = positive(f, &v)? as usize,
             "--batch" => o.batch = positive(f, &v)? as usize,
             "--fetch-max-bytes" => {
@@ -249,6 +288,20 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Parsed> {
             "--connections and --inflight are at most 1024, --batch at most 100000".into(),
         ));
     }
+    let partitions_max = PARTITIONS_MAX as usize;
+    if o.partitions.iter().any(|&p| p > partitions_max)
+        || o.memory_partitions > partitions_max
+        || o.restart_partitions > partitions_max
+    {
+        return Err(BenchError::Usage(format!(
+            "partition counts are at most {PARTITIONS_MAX}"
+        )));
+    }
+    if o.idle_connections > 10_000 || o.starts > 10_000 {
+        return Err(BenchError::Usage(
+            "--idle-connections and --starts are at most 10000".into(),
+        ));
+    }
     Ok(Parsed::Run(Box::new(o)))
 }
 
@@ -275,6 +328,16 @@ mod tests {
         assert_eq!(o.duration, Duration::from_secs(10));
         assert_eq!((o.value_size, o.inflight, o.batch), (100, 8, 100));
         assert_eq!(o.connections, [1, 4]);
+        assert_eq!(o.partitions, [1]);
+        assert_eq!(
+            (
+                o.idle_connections,
+                o.memory_partitions,
+                o.starts,
+                o.restart_partitions
+            ),
+            (0, 0, 0, 0)
+        );
         assert_eq!(o.fetch_max_bytes, 1 << 20);
         let q = run(&["--quick", "--broker-cmd", "b --port {port}"]).unwrap();
         assert_eq!(q.duration, Duration::from_secs(2));
@@ -308,8 +371,28 @@ mod tests {
             "0",
             "--json",
             "out.json",
+            "--partitions",
+            "1,100",
+            "--idle-connections",
+            "100",
+            "--memory-partitions",
+            "1000",
+            "--starts",
+            "20",
+            "--restart-partitions",
+            "1000",
         ])
         .unwrap();
+        assert_eq!(o.partitions, [1, 100]);
+        assert_eq!(
+            (
+                o.idle_connections,
+                o.memory_partitions,
+                o.starts,
+                o.restart_partitions
+            ),
+            (100, 1000, 20, 1000)
+        );
         assert_eq!(o.modes, [Mode::Fetch, Mode::Floor]);
         assert_eq!(o.requests, Some(50));
         assert_eq!((o.value_size, o.inflight, o.batch), (0, 1, 7));
@@ -336,6 +419,9 @@ mod tests {
                 "3000000000",
             ],
             &["--bootstrap", "127.0.0.1:1", "--connections", "1,99999"],
+            &["--bootstrap", "127.0.0.1:1", "--partitions", "0"],
+            &["--bootstrap", "127.0.0.1:1", "--partitions", "200000"],
+            &["--bootstrap", "127.0.0.1:1", "--idle-connections", "-1"],
             &[
                 "--bootstrap",
                 "127.0.0.1:1",

@@ -56,10 +56,44 @@ pub fn binary_size(command: &str) -> Option<u64> {
         .map(|m| m.len())
 }
 
+/// Characters that make a command line need a shell: quotes, expansions, redirections,
+/// separators and globs.
+const SHELL_CHARS: &[char] = &[
+    '"', '\'', '\\', '$', '`', ';', '|', '&', '<', '>', '(', ')', '*', '?', '[', ']', '{', '}',
+    '~', '#', '\n',
+];
+
+/// The words of `command` when it can be run without a shell: no shell syntax, no leading
+/// `NAME=value`, and a first word naming an executable file.
+pub fn direct_argv(command: &str) -> Option<Vec<&str>> {
+    if command.contains(SHELL_CHARS) {
+        return None;
+    }
+    let words: Vec<&str> = command.split_whitespace().collect();
+    let first = *words.first()?;
+    if first.contains('=') {
+        return None;
+    }
+    let meta = fs::metadata(first).ok()?;
+    use std::os::unix::fs::PermissionsExt as _;
+    (meta.is_file() && meta.permissions().mode() & 0o111 != 0).then_some(words)
+}
+
+/// How a broker stopped after SIGTERM.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Exit {
+    /// The exit code (`None`: killed by a signal).
+    pub code: Option<i32>,
+    /// From SIGTERM to the exit, to within a millisecond.
+    pub after: Duration,
+}
+
 impl SpawnedBroker {
-    /// Starts `template` (with `{port}` and `{dir}` filled in) through `sh -c exec`, so the shell
-    /// is replaced by the broker and its pid is the broker's, then polls connect+ApiVersions in a
-    /// tight loop until the first answer.
+    /// Starts `template` (with `{port}` and `{dir}` filled in), then polls connect+ApiVersions
+    /// in a tight loop until the first answer. A command whose first word is an executable and
+    /// that needs no shell is spawned directly, so the startup time holds no shell; any other
+    /// runs through `sh -c exec`, so the shell is replaced by the broker and its pid is the
+    /// broker's.
     pub fn start(template: &str) -> Result<SpawnedBroker> {
         let port = free_port()?;
         let nanos = SystemTime::now()
@@ -70,17 +104,8 @@ impl SpawnedBroker {
         fs::create_dir_all(&dir)?;
         let log = dir.with_extension("log");
         let command = substitute(template, port, &dir);
-        let out = File::create(&log)?;
-        let started = Instant::now();
-        let child = Command::new("sh")
-            .arg("-c")
-            .arg(format!("exec {command}"))
-            .stdin(Stdio::null())
-            .stdout(out.try_clone()?)
-            .stderr(out)
-            .spawn()?;
         let mut broker = SpawnedBroker {
-            child: Some(child),
+            child: None,
             addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
             dir,
             log,
@@ -88,8 +113,39 @@ impl SpawnedBroker {
             binary_bytes: binary_size(&command),
             command,
         };
-        broker.startup = broker.wait_ready(started)?;
+        broker.startup = broker.spawn()?;
         Ok(broker)
+    }
+
+    /// Spawns the command and waits for its first answer; returns the time that took.
+    fn spawn(&mut self) -> Result<Duration> {
+        let out = File::create(&self.log)?;
+        let mut cmd = match direct_argv(&self.command) {
+            Some(words) => {
+                let mut c = Command::new(words[0]);
+                c.args(&words[1..]);
+                c
+            }
+            None => {
+                let mut c = Command::new("sh");
+                c.arg("-c").arg(format!("exec {}", self.command));
+                c
+            }
+        };
+        cmd.stdin(Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out);
+        let started = Instant::now();
+        self.child = Some(cmd.spawn()?);
+        self.wait_ready(started)
+    }
+
+    /// Stops the broker (SIGTERM) and starts it again on the same port and data directory;
+    /// returns the new startup time (also kept in `startup`).
+    pub fn restart(&mut self) -> Result<Duration> {
+        self.stop()?;
+        self.startup = self.spawn()?;
+        Ok(self.startup)
     }
 
     fn wait_ready(&mut self, started: Instant) -> Result<Duration> {
@@ -131,11 +187,10 @@ impl SpawnedBroker {
         lines[lines.len().saturating_sub(20)..].join("\n")
     }
 
-    /// SIGTERM, then wait for the exit (SIGKILL after [`STOP_TIMEOUT`]). Returns the exit code
-    /// (`None`: killed by a signal).
-    pub fn stop(&mut self) -> Result<Option<i32>> {
+    /// SIGTERM, then wait for the exit (SIGKILL after [`STOP_TIMEOUT`]).
+    pub fn stop(&mut self) -> Result<Exit> {
         let Some(mut child) = self.child.take() else {
-            return Ok(None);
+            return Err(BenchError::Protocol("the broker is not running".into()));
         };
         Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
@@ -143,7 +198,10 @@ impl SpawnedBroker {
         let asked = Instant::now();
         loop {
             if let Some(status) = child.try_wait()? {
-                return Ok(status.code());
+                return Ok(Exit {
+                    code: status.code(),
+                    after: asked.elapsed(),
+                });
             }
             if asked.elapsed() > STOP_TIMEOUT {
                 child.kill()?;
@@ -152,7 +210,8 @@ impl SpawnedBroker {
                     "the broker ignored SIGTERM for {STOP_TIMEOUT:?} and was killed"
                 )));
             }
-            std::thread::sleep(Duration::from_millis(10));
+            // A millisecond: the exit time is reported to that precision.
+            std::thread::sleep(Duration::from_millis(1));
         }
     }
 }
@@ -180,6 +239,36 @@ mod tests {
         assert_eq!(binary_size("/no/such/file --x"), None);
         assert_eq!(binary_size("/tmp"), None, "a directory is not a binary");
         assert_eq!(binary_size(""), None);
+    }
+
+    #[test]
+    fn plain_commands_run_without_a_shell() {
+        assert_eq!(
+            direct_argv("/bin/sh -c  true"),
+            Some(vec!["/bin/sh", "-c", "true"])
+        );
+        assert_eq!(direct_argv("/bin/sh -c 'exit 1'"), None, "quotes");
+        assert_eq!(
+            direct_argv("/bin/sh -c true > /dev/null"),
+            None,
+            "redirection"
+        );
+        assert_eq!(
+            direct_argv("A=1 /bin/sh"),
+            None,
+            "an environment assignment"
+        );
+        assert_eq!(direct_argv("/no/such/file --x"), None);
+        assert_eq!(direct_argv("/tmp --x"), None, "a directory");
+        assert_eq!(direct_argv(""), None);
+    }
+
+    #[test]
+    fn a_direct_command_that_exits_fails_startup_with_its_output() {
+        // A command that exits before answering fails startup with its output, as through a
+        // shell.
+        let err = SpawnedBroker::start("/bin/echo direct {port} {dir}").expect_err("no broker");
+        assert!(err.to_string().contains("direct"), "{err}");
     }
 
     #[test]

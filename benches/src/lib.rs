@@ -6,6 +6,7 @@
 //! - [`stats`]: latency histograms and their percentiles;
 //! - [`modes`]: the runs (floor, produce, throughput, fetch, e2e);
 //! - [`broker`] and [`procfs`]: a broker started by the tool, and what `/proc` says of it;
+//! - [`lifecycle`]: repeated starts and stops of that broker;
 //! - [`args`] and [`report`]: the command line in, the table and the JSON out.
 #![warn(missing_docs)]
 // The workspace lint steers no_std-capable code to `core`; this crate is std by nature.
@@ -14,6 +15,7 @@
 pub mod args;
 pub mod broker;
 pub mod error;
+pub mod lifecycle;
 pub mod modes;
 pub mod procfs;
 pub mod report;

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::args::Mode;
+use crate::lifecycle::{Lifecycle, Spread};
 use crate::modes::RunResult;
 use crate::procfs::Memory;
 use crate::stats::{QUANTILES, Summary};
@@ -20,6 +21,24 @@ pub struct IdleCpu {
     pub percent: f64,
 }
 
+/// The broker's `Anonymous` memory before and after adding `count` of something.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PerUnit {
+    /// How many were added.
+    pub count: usize,
+    /// `Anonymous` before, in KiB.
+    pub before_kib: u64,
+    /// `Anonymous` after, in KiB.
+    pub after_kib: u64,
+}
+
+impl PerUnit {
+    /// Bytes per unit added (0 when memory did not grow).
+    pub fn bytes_each(&self) -> f64 {
+        self.after_kib.saturating_sub(self.before_kib) as f64 * 1024.0 / self.count.max(1) as f64
+    }
+}
+
 /// What the tool learnt about a broker it started (all `None` for `--bootstrap`).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct BrokerReport {
@@ -29,8 +48,14 @@ pub struct BrokerReport {
     pub address: String,
     /// Spawn to first ApiVersions answer.
     pub startup: Option<Duration>,
-    /// CPU while idle.
+    /// CPU while idle, after start.
     pub idle_cpu: Option<IdleCpu>,
+    /// CPU while idle, after every run.
+    pub idle_cpu_after_load: Option<IdleCpu>,
+    /// Memory for the idle connections held open.
+    pub idle_connections: Option<PerUnit>,
+    /// Memory for the partitions of an empty topic.
+    pub partitions: Option<PerUnit>,
     /// Memory once started (after the idle measurement).
     pub memory_after_start: Option<Memory>,
     /// Memory after every run.
@@ -39,6 +64,10 @@ pub struct BrokerReport {
     pub binary_bytes: Option<u64>,
     /// Exit code after SIGTERM (`Some(None)`: killed by a signal).
     pub exit_code: Option<Option<i32>>,
+    /// From SIGTERM to the exit.
+    pub exit_after: Option<Duration>,
+    /// Extra starts and restarts.
+    pub lifecycle: Option<Lifecycle>,
 }
 
 /// Everything one invocation measured.
@@ -124,12 +153,29 @@ impl Report {
                 s.as_secs_f64() * 1e3
             );
         }
-        if let Some(i) = b.idle_cpu {
-            let _ = writeln!(
-                out,
-                "  idle CPU over {:.1} s: {} ticks ({:.2}% of a core)",
-                i.secs, i.ticks, i.percent
-            );
+        for (when, idle) in [("start", b.idle_cpu), ("load", b.idle_cpu_after_load)] {
+            if let Some(i) = idle {
+                let _ = writeln!(
+                    out,
+                    "  idle CPU after {when} over {:.1} s: {} ticks ({:.2}% of a core)",
+                    i.secs, i.ticks, i.percent
+                );
+            }
+        }
+        for (what, unit) in [
+            ("idle connection", b.idle_connections),
+            ("partition", b.partitions),
+        ] {
+            if let Some(u) = unit {
+                let _ = writeln!(
+                    out,
+                    "  memory per {what}: {} B (Anonymous {} -> {} KiB over {})",
+                    num(u.bytes_each()),
+                    u.before_kib,
+                    u.after_kib,
+                    u.count
+                );
+            }
         }
         for (when, m) in [
             ("start", b.memory_after_start),
@@ -152,7 +198,38 @@ impl Report {
         }
         if let Some(code) = b.exit_code {
             let code = code.map_or("killed by a signal".to_string(), |c| c.to_string());
-            let _ = writeln!(out, "  exit after SIGTERM: {code}");
+            let after = b.exit_after.map_or(String::new(), |d| {
+                format!(" in {:.1} ms", d.as_secs_f64() * 1e3)
+            });
+            let _ = writeln!(out, "  exit after SIGTERM: {code}{after}");
+        }
+        if let Some(l) = &b.lifecycle {
+            let ms = |s: &Spread| {
+                format!(
+                    "median {:.2} ms, min {:.2}, max {:.2} over {}",
+                    s.median.as_secs_f64() * 1e3,
+                    s.min.as_secs_f64() * 1e3,
+                    s.max.as_secs_f64() * 1e3,
+                    s.n
+                )
+            };
+            if let Some(s) = &l.startup_empty {
+                let _ = writeln!(out, "  startup, empty data dir: {}", ms(s));
+            }
+            if let Some(s) = &l.exit {
+                let _ = writeln!(out, "  SIGTERM to exit, idle: {}", ms(s));
+            }
+            if let Some(s) = &l.startup_with_data {
+                let _ = writeln!(
+                    out,
+                    "  startup, {} partitions with data: {}",
+                    l.restart_partitions,
+                    ms(s)
+                );
+            }
+            if l.unclean_exits > 0 {
+                let _ = writeln!(out, "  exits other than 0: {}", l.unclean_exits);
+            }
         }
     }
 
@@ -253,22 +330,67 @@ impl Report {
                 "startup_ms",
                 opt_num(b.startup.map(|d| d.as_secs_f64() * 1e3)),
             ),
-            (
-                "idle_cpu",
-                b.idle_cpu.map_or(Json::Null, |i| {
-                    Json::obj([
-                        ("secs", Json::Num(i.secs)),
-                        ("ticks", Json::Num(i.ticks as f64)),
-                        ("percent_of_core", Json::Num(i.percent)),
-                    ])
-                }),
-            ),
+            ("idle_cpu", idle_json(b.idle_cpu)),
+            ("idle_cpu_after_load", idle_json(b.idle_cpu_after_load)),
+            ("idle_connections", per_unit_json(b.idle_connections)),
+            ("partitions_memory", per_unit_json(b.partitions)),
             ("memory_after_start", memory(b.memory_after_start)),
             ("memory_after_load", memory(b.memory_after_load)),
             ("binary_bytes", opt_num(b.binary_bytes.map(|n| n as f64))),
             ("exit_code", opt_num(b.exit_code.flatten().map(f64::from))),
+            (
+                "exit_ms",
+                opt_num(b.exit_after.map(|d| d.as_secs_f64() * 1e3)),
+            ),
+            (
+                "lifecycle",
+                b.lifecycle.as_ref().map_or(Json::Null, lifecycle_json),
+            ),
         ])
     }
+}
+
+fn idle_json(idle: Option<IdleCpu>) -> Json {
+    idle.map_or(Json::Null, |i| {
+        Json::obj([
+            ("secs", Json::Num(i.secs)),
+            ("ticks", Json::Num(i.ticks as f64)),
+            ("percent_of_core", Json::Num(i.percent)),
+        ])
+    })
+}
+
+fn per_unit_json(unit: Option<PerUnit>) -> Json {
+    unit.map_or(Json::Null, |u| {
+        Json::obj([
+            ("count", Json::Num(u.count as f64)),
+            ("anonymous_before_kib", Json::Num(u.before_kib as f64)),
+            ("anonymous_after_kib", Json::Num(u.after_kib as f64)),
+            ("bytes_each", Json::Num(u.bytes_each())),
+        ])
+    })
+}
+
+fn spread_json(s: Option<Spread>) -> Json {
+    let ms = |d: Duration| Json::Num(d.as_secs_f64() * 1e3);
+    s.map_or(Json::Null, |s| {
+        Json::obj([
+            ("n", Json::Num(s.n as f64)),
+            ("median_ms", ms(s.median)),
+            ("min_ms", ms(s.min)),
+            ("max_ms", ms(s.max)),
+        ])
+    })
+}
+
+fn lifecycle_json(l: &Lifecycle) -> Json {
+    Json::obj([
+        ("startup_empty", spread_json(l.startup_empty)),
+        ("exit", spread_json(l.exit)),
+        ("unclean_exits", Json::Num(l.unclean_exits as f64)),
+        ("restart_partitions", Json::Num(l.restart_partitions as f64)),
+        ("startup_with_data", spread_json(l.startup_with_data)),
+    ])
 }
 
 fn opt_num(v: Option<f64>) -> Json {
@@ -404,6 +526,16 @@ mod tests {
                 command: Some("blazemq --port 1".into()),
                 startup: Some(Duration::from_millis(12)),
                 exit_code: Some(Some(0)),
+                exit_after: Some(Duration::from_millis(3)),
+                idle_connections: Some(PerUnit {
+                    count: 100,
+                    before_kib: 500,
+                    after_kib: 600,
+                }),
+                lifecycle: Some(Lifecycle {
+                    startup_empty: Spread::of(vec![Duration::from_micros(700)]),
+                    ..Default::default()
+                }),
                 ..Default::default()
             },
             runs: vec![run(Mode::Floor, 10), run(Mode::Produce, 30)],
@@ -415,7 +547,15 @@ mod tests {
         assert!(table.contains("3.00x"), "{table}");
         assert!(table.contains("broker CPU per request: 12.5 us"), "{table}");
         assert!(table.contains("startup"), "{table}");
-        assert!(table.contains("exit after SIGTERM: 0"), "{table}");
+        assert!(table.contains("exit after SIGTERM: 0 in 3.0 ms"), "{table}");
+        assert!(
+            table.contains("memory per idle connection: 1024 B"),
+            "{table}"
+        );
+        assert!(
+            table.contains("startup, empty data dir: median 0.70 ms"),
+            "{table}"
+        );
         let json = report.json();
         assert!(json.contains(r#""mode":"produce""#), "{json}");
         assert!(json.contains(r#""records_per_s":500"#), "{json}");
@@ -427,5 +567,10 @@ mod tests {
         );
         assert!(json.contains(r#""startup_ms":12"#), "{json}");
         assert!(json.contains(r#""exit_code":0"#), "{json}");
+        assert!(json.contains(r#""bytes_each":1024"#), "{json}");
+        assert!(
+            json.contains(r#""startup_empty":{"n":1,"median_ms":0.7"#),
+            "{json}"
+        );
     }
 }

@@ -65,6 +65,12 @@ fn quick_run_against_the_debug_broker() {
             "0.5",
             "--connections",
             "2",
+            "--partitions",
+            "3",
+            "--idle-connections",
+            "2",
+            "--starts",
+            "1",
             "--broker-cmd",
             &format!("{} --port {{port}} --log-dir {{dir}}", broker.display()),
             "--json",
@@ -112,6 +118,18 @@ fn quick_run_against_the_debug_broker() {
     assert!(numbers(&json, "anonymous_kib").iter().all(|k| *k > 0.0));
     assert!(numbers(&json, "binary_bytes")[0] > 0.0);
     assert_eq!(field(&json, "exit_code"), ["0"], "a clean exit on SIGTERM");
+    assert_eq!(numbers(&json, "exit_ms").len(), 1, "{json}");
+    for part in [
+        r#""idle_connections":{"count":2,"#,
+        r#""startup_empty":{"n":1,"#,
+        r#""idle_cpu_after_load":{"#,
+    ] {
+        assert!(json.contains(part), "{part} in:\n{json}");
+    }
+    assert!(
+        stdout.contains(", 3 part"),
+        "the partition count:\n{stdout}"
+    );
     assert_eq!(
         numbers(&json, "broker_cpu_us_per_request").len(),
         1,

@@ -8,9 +8,11 @@ use std::time::{Duration, Instant};
 use blazemq_benches::args::{self, Mode, Options, Parsed, Target, USAGE};
 use blazemq_benches::broker::SpawnedBroker;
 use blazemq_benches::error::Result;
-use blazemq_benches::modes::{self, Bounds, RunResult};
+use blazemq_benches::lifecycle::{self, Lifecycle};
+use blazemq_benches::modes::{self, Bounds, RunResult, topic_name};
 use blazemq_benches::procfs;
-use blazemq_benches::report::{IdleCpu, Report};
+use blazemq_benches::report::{IdleCpu, PerUnit, Report};
+use blazemq_benches::wire::Conn;
 
 fn main() -> ExitCode {
     match args::parse(std::env::args().skip(1)) {
@@ -61,8 +63,37 @@ fn run(o: &Options, report: &mut Report) -> Result<()> {
         report.broker.command = Some(b.command.clone());
         report.broker.startup = Some(b.startup);
         report.broker.binary_bytes = b.binary_bytes;
-        report.broker.idle_cpu = Some(idle_cpu(b.pid(), o.idle)?);
         report.broker.memory_after_start = Some(procfs::memory(b.pid())?);
+    }
+    // Held open until the end, so the idle measurements see them too.
+    let mut idle_conns = Vec::with_capacity(o.idle_connections);
+    if o.idle_connections > 0 {
+        let before = pid.map(procfs::memory).transpose()?;
+        for _ in 0..o.idle_connections {
+            idle_conns.push(Conn::connect(addr)?);
+        }
+        if let (Some(pid), Some(before)) = (pid, before) {
+            report.broker.idle_connections = Some(PerUnit {
+                count: o.idle_connections,
+                before_kib: before.anonymous_kib,
+                after_kib: procfs::memory(pid)?.anonymous_kib,
+            });
+        }
+    }
+    if o.memory_partitions > 0 {
+        let before = pid.map(procfs::memory).transpose()?;
+        let count = i32::try_from(o.memory_partitions).unwrap_or(i32::MAX);
+        Conn::connect(addr)?.create_topic(&topic_name("partitions"), count)?;
+        if let (Some(pid), Some(before)) = (pid, before) {
+            report.broker.partitions = Some(PerUnit {
+                count: o.memory_partitions,
+                before_kib: before.anonymous_kib,
+                after_kib: procfs::memory(pid)?.anonymous_kib,
+            });
+        }
+    }
+    if let Some(pid) = pid {
+        report.broker.idle_cpu = Some(idle_cpu(pid, o.idle)?);
     }
     let bounds = Bounds {
         duration: o.duration,
@@ -79,8 +110,36 @@ fn run(o: &Options, report: &mut Report) -> Result<()> {
         }
     }
     if let Some(b) = spawned.as_mut() {
+        report.broker.idle_cpu_after_load = Some(idle_cpu(b.pid(), o.idle)?);
         report.broker.memory_after_load = Some(procfs::memory(b.pid())?);
-        report.broker.exit_code = Some(b.stop()?);
+        drop(idle_conns);
+        let exit = b.stop()?;
+        report.broker.exit_code = Some(exit.code);
+        report.broker.exit_after = Some(exit.after);
+    }
+    if let Target::Command(template) = &o.target {
+        let mut l = Lifecycle::default();
+        if o.starts > 0 {
+            eprintln!("starting the broker {} more times...", o.starts);
+            lifecycle::starts(template, o.starts, &mut l)?;
+        }
+        if o.restart_partitions > 0 {
+            eprintln!(
+                "restarting the broker on {} partitions with data...",
+                o.restart_partitions
+            );
+            lifecycle::restarts(
+                template,
+                o.restart_partitions,
+                o.batch,
+                o.value_size,
+                o.starts,
+                &mut l,
+            )?;
+        }
+        if o.starts > 0 || o.restart_partitions > 0 {
+            report.broker.lifecycle = Some(l);
+        }
     }
     Ok(())
 }
@@ -105,11 +164,23 @@ fn run_mode(
             bounds,
             pid,
         )?],
-        Mode::Throughput => o
-            .connections
-            .iter()
-            .map(|&c| modes::throughput::run(addr, c, o.inflight, o.batch, o.value_size, bounds))
-            .collect::<Result<_>>()?,
+        Mode::Throughput => {
+            let mut runs = Vec::new();
+            for &p in &o.partitions {
+                for &c in &o.connections {
+                    runs.push(modes::throughput::run(
+                        addr,
+                        c,
+                        p,
+                        o.inflight,
+                        o.batch,
+                        o.value_size,
+                        bounds,
+                    )?);
+                }
+            }
+            runs
+        }
         Mode::Fetch => vec![modes::fetch::run(
             addr,
             o.batch,

@@ -23,6 +23,33 @@ pub struct Producer {
     version: i16,
     topic: String,
     partition: i32,
+    /// Where the partition index sits in `frame`.
+    partition_at: usize,
+    /// Partitions `send` cycles through, from `partition` (1: always `partition`).
+    spread: i32,
+    /// Sends so far, to pick the next partition.
+    sent: u64,
+}
+
+/// Where the partition index (an int32) sits in a Produce frame: the first byte at which the
+/// frames for partitions 0 and 1 differ is the last byte of the index. Found by encoding rather
+/// than by walking the format, so it holds at every Produce version.
+fn partition_offset(version: i16, topic: &str, records: &[u8]) -> Result<usize> {
+    let frame = |p| {
+        wire::encode_request(
+            version,
+            0,
+            &wire::produce_request(topic, p, records.to_vec()),
+        )
+    };
+    let (a, b) = (frame(0)?, frame(1)?);
+    a.iter()
+        .zip(&b)
+        .position(|(x, y)| x != y)
+        .and_then(|i| i.checked_sub(3))
+        .ok_or_else(|| {
+            crate::BenchError::Protocol("no partition index in the produce frame".into())
+        })
 }
 
 impl Producer {
@@ -38,6 +65,7 @@ impl Producer {
         let mut conn = Conn::connect(addr)?;
         conn.create_topic(topic, partitions)?;
         let version = conn.versions.produce;
+        let partition_at = partition_offset(version, topic, &records)?;
         let frame = wire::encode_request(
             version,
             0,
@@ -49,14 +77,33 @@ impl Producer {
             version,
             topic: topic.into(),
             partition,
+            partition_at,
+            spread: 1,
+            sent: 0,
         })
     }
 
     /// Sends `records` from now on (the frame is encoded again).
     pub fn replace_records(&mut self, records: Vec<u8>) -> Result<()> {
-        let req = wire::produce_request(&self.topic, self.partition, records);
+        let req = wire::produce_request(&self.topic, self.partition, records.clone());
         self.frame = wire::encode_request(self.version, 0, &req)?;
+        self.partition_at = partition_offset(self.version, &self.topic, &records)?;
         Ok(())
+    }
+
+    /// From now on, successive sends go to partitions `partition`, `partition + 1`, ... up to
+    /// `partitions - 1`, then from 0 again: `partitions` partitions in turn.
+    pub fn spread_over(&mut self, partitions: i32) {
+        self.spread = partitions.max(1);
+    }
+
+    /// The partition the next send goes to.
+    fn next_partition(&self) -> i32 {
+        if self.spread <= 1 {
+            return self.partition;
+        }
+        let step = (self.sent % self.spread as u64) as i32;
+        (self.partition.rem_euclid(self.spread) + step) % self.spread
     }
 
     /// Size of the request frame on the wire.
@@ -68,6 +115,11 @@ impl Producer {
     pub fn send(&mut self) -> Result<i32> {
         let id = self.conn.next_correlation_id();
         wire::set_correlation_id(&mut self.frame, id);
+        if self.spread > 1 {
+            let p = self.next_partition();
+            self.frame[self.partition_at..self.partition_at + 4].copy_from_slice(&p.to_be_bytes());
+        }
+        self.sent += 1;
         self.conn.send(&self.frame)?;
         Ok(id)
     }
@@ -155,4 +207,29 @@ pub fn run(
         broker_cpu_us_per_request: cpu,
         notes: Vec::new(),
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // A failed unwrap is a failed test.
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_partition_index_is_found_and_rewritten_in_place() {
+        let records = batch(2, 10);
+        for version in [3, 8, wire::Versions::PREFERRED.produce] {
+            let at = partition_offset(version, "t", &records).unwrap();
+            let mut frame =
+                wire::encode_request(version, 0, &wire::produce_request("t", 0, records.clone()))
+                    .unwrap();
+            frame[at..at + 4].copy_from_slice(&0x0102_0304i32.to_be_bytes());
+            let expected = wire::encode_request(
+                version,
+                0,
+                &wire::produce_request("t", 0x0102_0304, records.clone()),
+            )
+            .unwrap();
+            assert_eq!(frame, expected, "v{version}");
+        }
+    }
 }

@@ -48,10 +48,14 @@ pub fn pipelined(
     Ok((latencies, started.elapsed()))
 }
 
-/// Runs the throughput test with `connections` connections, each to its own partition.
+/// Runs the throughput test with `connections` connections over one topic of `partitions`
+/// partitions: connection `c` starts at partition `c mod partitions` and sends each request to
+/// the next partition in turn, so the records are spread evenly over all of them.
+#[allow(clippy::too_many_arguments)] // One argument per command-line setting of the run.
 pub fn run(
     addr: SocketAddr,
     connections: usize,
+    partitions: usize,
     inflight: usize,
     records_per_batch: usize,
     value_size: usize,
@@ -60,14 +64,19 @@ pub fn run(
     let records = batch(records_per_batch, value_size);
     let batch_len = records.len() as u64;
     let topic = topic_name("throughput");
-    let partitions = i32::try_from(connections).unwrap_or(i32::MAX);
-    let mut producers = (0..partitions)
-        .map(|p| Producer::new(addr, &topic, partitions, p, records.clone()))
+    let partition_count = i32::try_from(partitions).unwrap_or(i32::MAX).max(1);
+    let mut producers = (0..connections)
+        .map(|c| {
+            let first = i32::try_from(c % partitions.max(1)).unwrap_or(0);
+            let mut p = Producer::new(addr, &topic, partition_count, first, records.clone())?;
+            p.spread_over(partition_count);
+            Ok(p)
+        })
         .collect::<Result<Vec<_>>>()?;
     let share = bounds.share(connections);
     let done = AtomicU64::new(0);
     let running = AtomicUsize::new(connections);
-    let name = format!("throughput x{connections}");
+    let name = format!("throughput x{connections} / {partitions} partitions");
     let mut progress = Progress::new(&name, "requests", bounds);
     let started = Instant::now();
     let outcomes = std::thread::scope(|s| {
@@ -95,7 +104,7 @@ pub fn run(
     Ok(RunResult {
         mode: Mode::Throughput,
         label: format!(
-            "{connections} conn x {inflight} in flight x {records_per_batch} x {value_size} B"
+            "{connections} conn x {inflight} in flight x {records_per_batch} x {value_size} B, {partitions} part"
         ),
         elapsed,
         requests,
