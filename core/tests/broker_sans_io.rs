@@ -394,3 +394,102 @@ fn fetch_sessions_are_not_created_and_unknown_ones_refused() {
     let resp: FetchResponse = h.call(12, &req);
     assert_eq!(resp.error_code, 71, "INVALID_FETCH_SESSION_EPOCH");
 }
+
+#[test]
+fn deleted_topics_are_gone_and_can_be_created_again() {
+    use blazemq_core::codec::messages::delete_topics_request::DeleteTopicState;
+    let mut h = Harness::new();
+    create(&mut h, "t", 2);
+    let _: ProduceResponse = h.call(9, &produce_req("t", 1, batch(&["a"])));
+    let resp: DeleteTopicsResponse = h.call(
+        6,
+        &DeleteTopicsRequest {
+            topics: vec![DeleteTopicState {
+                name: Some("t".into()),
+                ..Default::default()
+            }],
+            timeout_ms: 1000,
+            ..Default::default()
+        },
+    );
+    assert_eq!(resp.responses[0].error_code, 0);
+    let resp: FetchResponse = h.call(12, &fetch_req("t", 0, 0, 1));
+    assert_eq!(
+        resp.responses[0].partitions[0].error_code, 3,
+        "UNKNOWN_TOPIC_OR_PARTITION"
+    );
+    let again: DeleteTopicsResponse = h.call(
+        3,
+        &DeleteTopicsRequest {
+            topic_names: vec!["t".into()],
+            timeout_ms: 1000,
+            ..Default::default()
+        },
+    );
+    assert_eq!(again.responses[0].error_code, 3);
+    create(&mut h, "t", 1);
+    let resp: FetchResponse = h.call(12, &fetch_req("t", 0, 0, 1));
+    assert_eq!(
+        resp.responses[0].partitions[0].high_watermark, 0,
+        "a new, empty topic"
+    );
+}
+
+#[test]
+fn describe_configs_reports_set_and_default_values() {
+    use blazemq_core::codec::messages::create_topics_request::CreatableTopicConfig;
+    use blazemq_core::codec::messages::describe_configs_request::DescribeConfigsResource;
+    let mut h = Harness::new();
+    let req = CreateTopicsRequest {
+        topics: vec![CreatableTopic {
+            name: "c".into(),
+            num_partitions: 1,
+            replication_factor: 1,
+            configs: vec![CreatableTopicConfig {
+                name: "retention.ms".into(),
+                value: Some("1234".into()),
+            }],
+            ..Default::default()
+        }],
+        timeout_ms: 1000,
+        ..Default::default()
+    };
+    let resp: CreateTopicsResponse = h.call(7, &req);
+    assert_eq!(resp.topics[0].error_code, 0);
+    let resp: DescribeConfigsResponse = h.call(
+        4,
+        &DescribeConfigsRequest {
+            resources: vec![
+                DescribeConfigsResource {
+                    resource_type: 2,
+                    resource_name: "c".into(),
+                    configuration_keys: None,
+                },
+                DescribeConfigsResource {
+                    resource_type: 2,
+                    resource_name: "nope".into(),
+                    configuration_keys: None,
+                },
+            ],
+            ..Default::default()
+        },
+    );
+    let configs = &resp.results[0].configs;
+    let retention = configs
+        .iter()
+        .find(|c| c.name == "retention.ms")
+        .expect("listed");
+    assert_eq!(
+        (retention.value.as_deref(), retention.config_source),
+        (Some("1234"), 1)
+    );
+    let cleanup = configs
+        .iter()
+        .find(|c| c.name == "cleanup.policy")
+        .expect("listed");
+    assert_eq!(
+        (cleanup.value.as_deref(), cleanup.config_source),
+        (Some("delete"), 5)
+    );
+    assert_eq!(resp.results[1].error_code, 3);
+}

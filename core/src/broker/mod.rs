@@ -11,7 +11,9 @@
 //! }
 //! ```
 
+mod admin;
 mod api_versions;
+
 mod config;
 mod connection;
 mod create_topics;
@@ -471,6 +473,8 @@ where
             ApiKey::DescribeGroups => self.describe_groups(hdr, body),
             ApiKey::ListGroups => self.list_groups(hdr, body),
             ApiKey::DeleteGroups => self.delete_groups(hdr, body),
+            ApiKey::DeleteTopics => self.delete_topics(hdr, body),
+            ApiKey::DescribeConfigs => self.describe_configs(hdr, body),
             _ => Reply::Close,
         }
     }

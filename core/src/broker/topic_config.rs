@@ -110,6 +110,23 @@ pub(crate) fn validate(name: &str, value: Option<&str>) -> Result<(), String> {
     }
 }
 
+/// Kafka's `ConfigType` of a topic config, as DescribeConfigs v3+ reports it (0: unknown).
+pub(crate) fn config_type(name: &str) -> i8 {
+    match TOPIC_CONFIGS
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .map(|&(_, _, k)| k)
+    {
+        Some(Kind::Bool) => 1,
+        Some(Kind::Text | Kind::OneOf(_)) => 2,
+        Some(Kind::Int) => 3,
+        Some(Kind::Long) => 5,
+        Some(Kind::Double) => 6,
+        Some(Kind::ListOf(_)) => 7,
+        None => 0,
+    }
+}
+
 /// Every topic config with its effective value and whether the topic sets it (else a default).
 pub(crate) fn effective(
     set: &[(String, String)],

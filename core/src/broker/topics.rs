@@ -1,6 +1,7 @@
 //! The topics this broker holds, their partitions' logs, and the metadata file each partition
 //! keeps beside its segments (topic id and topic configs), so a restart finds them again.
 
+use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -29,10 +30,14 @@ pub(crate) struct Partition<T> {
 /// Every topic and partition, by name and by id.
 #[derive(Debug)]
 pub(crate) struct Topics<T> {
-    topics: Vec<Topic>,
+    /// Topics by index; a deleted topic leaves a slot that the next new topic takes.
+    topics: Vec<Option<Topic>>,
+    free_topics: Vec<u32>,
     by_name: BTreeMap<String, u32>,
     by_id: BTreeMap<[u8; 16], u32>,
-    partitions: Vec<Partition<T>>,
+    /// Partitions by index. A deleted partition's slot is never reused: responses in flight name
+    /// partitions by index, and must not read another partition's bytes.
+    partitions: Vec<Option<Box<Partition<T>>>>,
 }
 
 /// The partition metadata file: `key: value` lines, one topic config per `config.` line.
@@ -87,6 +92,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Topics<T> {
     pub(crate) fn new() -> Self {
         Topics {
             topics: Vec::new(),
+            free_topics: Vec::new(),
             by_name: BTreeMap::new(),
             by_id: BTreeMap::new(),
             partitions: Vec::new(),
@@ -94,15 +100,19 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Topics<T> {
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.topics.len()
+        self.by_name.len()
     }
 
+    /// Live topics, in name order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (u32, &Topic)> {
-        self.topics.iter().enumerate().map(|(i, t)| (i as u32, t))
+        self.by_name.values().map(|&i| (i, self.topic(i)))
     }
 
+    /// A live topic; `idx` comes from [`Topics::by_name`] or [`Topics::by_id`].
     pub(crate) fn topic(&self, idx: u32) -> &Topic {
-        &self.topics[idx as usize]
+        self.topics[idx as usize]
+            .as_ref()
+            .expect("topic indices from the name and id maps are live")
     }
 
     pub(crate) fn by_name(&self, name: &str) -> Option<u32> {
@@ -115,7 +125,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Topics<T> {
 
     /// The partition index (into [`Topics::partition`]) of `topic`'s partition `p`.
     pub(crate) fn partition_of(&self, topic: u32, p: i32) -> Option<u32> {
-        let t = &self.topics[topic as usize];
+        let t = self.topics.get(topic as usize)?.as_ref()?;
         usize::try_from(p)
             .ok()
             .and_then(|p| t.partitions.get(p))
@@ -123,22 +133,49 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Topics<T> {
     }
 
     pub(crate) fn partition(&self, idx: u32) -> Option<&Partition<T>> {
-        self.partitions.get(idx as usize)
+        self.partitions.get(idx as usize)?.as_deref()
     }
 
     pub(crate) fn partition_mut(&mut self, idx: u32) -> Option<&mut Partition<T>> {
-        self.partitions.get_mut(idx as usize)
+        self.partitions.get_mut(idx as usize)?.as_deref_mut()
     }
 
     pub(crate) fn partitions_mut(&mut self) -> impl Iterator<Item = &mut Partition<T>> {
-        self.partitions.iter_mut()
+        self.partitions.iter_mut().filter_map(|p| p.as_deref_mut())
+    }
+
+    /// Remove a topic and its partitions' directories. Its partition indices are not reused.
+    pub(crate) fn delete<S: Storage<Segment = T>>(
+        &mut self,
+        storage: &mut S,
+        idx: u32,
+    ) -> Result<(), StorageError> {
+        let Some(topic) = self.topics.get_mut(idx as usize).and_then(Option::take) else {
+            return Ok(());
+        };
+        self.by_name.remove(&topic.name);
+        self.by_id.remove(&topic.id.0);
+        self.free_topics.push(idx);
+        let mut result = Ok(());
+        // Highest partition first: a crash part-way leaves partitions 0..k, a smaller topic,
+        // never one with holes.
+        for (p, &pi) in topic.partitions.iter().enumerate().rev() {
+            // Dropping the log unmaps its segments before their files go.
+            if let Some(slot) = self.partitions.get_mut(pi as usize) {
+                *slot = None;
+            }
+            if let Err(e) = storage.delete_partition(&topic.name, p as i32) {
+                result = Err(e);
+            }
+        }
+        result
     }
 
     /// Whether a topic other than `name` has a name that clashes with it.
     pub(crate) fn collision(&self, name: &str) -> Option<&str> {
-        self.topics
-            .iter()
-            .map(|t| t.name.as_str())
+        self.by_name
+            .keys()
+            .map(String::as_str)
             .find(|other| super::names::collides(name, other))
     }
 
@@ -178,20 +215,29 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Topics<T> {
         configs: Vec<(String, String)>,
         logs: Vec<PartitionLog<T>>,
     ) -> u32 {
-        let topic = self.topics.len() as u32;
         let mut partitions = Vec::with_capacity(logs.len());
         for log in logs {
             partitions.push(self.partitions.len() as u32);
-            self.partitions.push(Partition { log });
+            self.partitions.push(Some(Box::new(Partition { log })));
         }
-        self.by_name.insert(name.clone(), topic);
-        self.by_id.insert(id.0, topic);
-        self.topics.push(Topic {
-            name,
+        let entry = Topic {
+            name: name.clone(),
             id,
             partitions,
             configs,
-        });
+        };
+        let topic = match self.free_topics.pop() {
+            Some(free) => {
+                self.topics[free as usize] = Some(entry);
+                free
+            }
+            None => {
+                self.topics.push(Some(entry));
+                (self.topics.len() - 1) as u32
+            }
+        };
+        self.by_name.insert(name, topic);
+        self.by_id.insert(id.0, topic);
         topic
     }
 

@@ -1,0 +1,234 @@
+//! DeleteTopics and DescribeConfigs.
+
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use super::groups::OFFSETS_TOPIC;
+use super::{Broker, Hdr, Reply, encode_response, topic_config};
+use crate::ErrorCode;
+use crate::codec::Message;
+use crate::codec::messages::delete_topics_response::DeletableTopicResult;
+use crate::codec::messages::describe_configs_response::{
+    DescribeConfigsResourceResult, DescribeConfigsResult,
+};
+use crate::codec::messages::{
+    DeleteTopicsRequest, DeleteTopicsResponse, DescribeConfigsRequest, DescribeConfigsResponse,
+};
+use crate::codec::primitives::Uuid;
+use crate::storage::Storage;
+
+/// Kafka's `ConfigResource.Type` values.
+const RESOURCE_TOPIC: i8 = 2;
+const RESOURCE_BROKER: i8 = 4;
+/// Kafka's `ConfigSource` values.
+const SOURCE_TOPIC: i8 = 1;
+const SOURCE_STATIC_BROKER: i8 = 4;
+const SOURCE_DEFAULT: i8 = 5;
+
+/// `(name, value, source, type)` of each config, or why the resource has none.
+type ConfigRows = Result<Vec<(String, String, i8, i8)>, (ErrorCode, String)>;
+
+impl<S: Storage> Broker<S>
+where
+    S::Segment: core::fmt::Debug,
+{
+    pub(super) fn delete_topics(&mut self, hdr: Hdr, body: &[u8]) -> Reply {
+        let Ok((_, request)) = DeleteTopicsRequest::decode(body, hdr.api_version) else {
+            return Reply::Close;
+        };
+        let v = hdr.api_version;
+        // v6 names topics by name or id; earlier versions by name only.
+        let targets: Vec<(Option<String>, Uuid)> = if v >= 6 {
+            request
+                .topics
+                .into_iter()
+                .map(|t| (t.name, t.topic_id))
+                .collect()
+        } else {
+            request
+                .topic_names
+                .into_iter()
+                .map(|n| (Some(n), Uuid::default()))
+                .collect()
+        };
+        let responses = targets
+            .into_iter()
+            .map(|(name, id)| {
+                let found = match &name {
+                    Some(n) => self
+                        .topics
+                        .by_name(n)
+                        .ok_or(ErrorCode::UnknownTopicOrPartition),
+                    None => self.topics.by_id(&id).ok_or(ErrorCode::UnknownTopicId),
+                };
+                let result = found.and_then(|ti| self.delete_topic(ti));
+                let (name, id, code) = match result {
+                    Ok((n, id)) => (Some(n), id, ErrorCode::None),
+                    Err(code) => (name, id, code),
+                };
+                DeletableTopicResult {
+                    // Only v6+ may say "no name" (a topic id nobody knows).
+                    name: if v >= 6 {
+                        name
+                    } else {
+                        Some(name.unwrap_or_default())
+                    },
+                    topic_id: if v >= 6 { id } else { Uuid::default() },
+                    error_code: code.code(),
+                    error_message: None,
+                }
+            })
+            .collect();
+        encode_response(
+            hdr,
+            &DeleteTopicsResponse {
+                responses,
+                ..Default::default()
+            },
+        )
+    }
+
+    fn delete_topic(&mut self, ti: u32) -> Result<(String, Uuid), ErrorCode> {
+        let topic = self.topics.topic(ti);
+        if topic.name == OFFSETS_TOPIC {
+            // Kafka refuses to delete its internal topics.
+            return Err(ErrorCode::InvalidRequest);
+        }
+        let (name, id) = (topic.name.clone(), topic.id);
+        self.topics
+            .delete(&mut self.storage, ti)
+            .map_err(|_| ErrorCode::KafkaStorageError)?;
+        Ok((name, id))
+    }
+
+    pub(super) fn describe_configs(&mut self, hdr: Hdr, body: &[u8]) -> Reply {
+        let Ok((_, request)) = DescribeConfigsRequest::decode(body, hdr.api_version) else {
+            return Reply::Close;
+        };
+        let v = hdr.api_version;
+        let results = request
+            .resources
+            .iter()
+            .map(|r| {
+                let configs = match r.resource_type {
+                    RESOURCE_TOPIC => self.topic_configs(&r.resource_name),
+                    RESOURCE_BROKER => self.broker_configs(&r.resource_name),
+                    _ => Err((
+                        ErrorCode::InvalidRequest,
+                        format!("Unsupported resource type {}", r.resource_type),
+                    )),
+                };
+                let wanted = |name: &str| {
+                    r.configuration_keys
+                        .as_ref()
+                        .is_none_or(|keys| keys.iter().any(|k| k == name))
+                };
+                match configs {
+                    Ok(all) => DescribeConfigsResult {
+                        error_code: 0,
+                        error_message: None,
+                        resource_type: r.resource_type,
+                        resource_name: r.resource_name.clone(),
+                        configs: all
+                            .into_iter()
+                            .filter(|(name, ..)| wanted(name))
+                            .map(|(name, value, source, config_type)| {
+                                DescribeConfigsResourceResult {
+                                    name,
+                                    value: Some(value),
+                                    read_only: source == SOURCE_STATIC_BROKER,
+                                    is_default: v == 0 && source == SOURCE_DEFAULT,
+                                    config_source: source,
+                                    is_sensitive: false,
+                                    synonyms: Vec::new(),
+                                    config_type: if v >= 3 { config_type } else { 0 },
+                                    documentation: None,
+                                }
+                            })
+                            .collect(),
+                    },
+                    Err((code, message)) => DescribeConfigsResult {
+                        error_code: code.code(),
+                        error_message: Some(message),
+                        resource_type: r.resource_type,
+                        resource_name: r.resource_name.clone(),
+                        configs: Vec::new(),
+                    },
+                }
+            })
+            .collect();
+        encode_response(
+            hdr,
+            &DescribeConfigsResponse {
+                throttle_time_ms: 0,
+                results,
+            },
+        )
+    }
+
+    /// `(name, value, source, type)` of every config of a topic.
+    fn topic_configs(&self, name: &str) -> ConfigRows {
+        let ti = self.topics.by_name(name).ok_or_else(|| {
+            (
+                ErrorCode::UnknownTopicOrPartition,
+                format!("Topic '{name}' does not exist."),
+            )
+        })?;
+        let topic = self.topics.topic(ti);
+        Ok(topic_config::effective(
+            &topic.configs,
+            self.config.retention_ms,
+            self.config.segment_size_bytes,
+        )
+        .into_iter()
+        .map(|(n, v, set)| {
+            let t = topic_config::config_type(&n);
+            (n, v, if set { SOURCE_TOPIC } else { SOURCE_DEFAULT }, t)
+        })
+        .collect())
+    }
+
+    /// The broker settings a client may ask about, as Kafka names them.
+    fn broker_configs(&self, name: &str) -> ConfigRows {
+        if !name.is_empty() && name != self.config.broker_id.to_string() {
+            return Err((
+                ErrorCode::InvalidRequest,
+                format!("Unexpected broker id, expected {}", self.config.broker_id),
+            ));
+        }
+        let c = &self.config;
+        let (long, int, boolean, string) = (5, 3, 1, 2);
+        let entries = [
+            ("broker.id", c.broker_id.to_string(), int),
+            (
+                "advertised.listeners",
+                format!("PLAINTEXT://{}:{}", c.advertised_host, c.advertised_port),
+                string,
+            ),
+            (
+                "auto.create.topics.enable",
+                c.auto_create_topics.to_string(),
+                boolean,
+            ),
+            ("num.partitions", c.num_partitions.to_string(), int),
+            ("default.replication.factor", String::from("1"), int),
+            ("log.retention.ms", c.retention_ms.to_string(), long),
+            ("log.segment.bytes", c.segment_size_bytes.to_string(), int),
+            (
+                "message.max.bytes",
+                crate::limits::BATCH_SIZE_BYTES_MAX_DEFAULT.to_string(),
+                int,
+            ),
+            (
+                "group.initial.rebalance.delay.ms",
+                c.group_initial_rebalance_delay_ms.to_string(),
+                int,
+            ),
+        ];
+        Ok(entries
+            .into_iter()
+            .map(|(n, v, t)| (String::from(n), v, SOURCE_STATIC_BROKER, t))
+            .collect())
+    }
+}
