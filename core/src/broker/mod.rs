@@ -503,8 +503,8 @@ fn segment_size(config: &BrokerConfig) -> usize {
 
 /// Recycled response buffers kept at most, and the largest kept: bounded, so a burst of large
 /// responses does not pin memory.
-const SPARE_BUFFERS_MAX: usize = 256;
-const SPARE_BUFFER_BYTES_MAX: usize = 64 * 1024;
+const SPARE_BUFFERS_MAX: usize = 64;
+const SPARE_BUFFER_BYTES_MAX: usize = 16 * 1024;
 
 /// Patch the size prefix of a response written from [`Broker::response_writer`].
 pub(crate) fn finish_response(w: Writer) -> Reply {
