@@ -40,11 +40,8 @@ use core::mem;
 use core::time::Duration;
 
 use crate::codec::frame;
-use crate::codec::messages::ResponseHeader;
 use crate::codec::primitives::{Uuid, Writer};
-use crate::codec::{
-    ApiKey, Message, peek_request_header, request_header_ref, response_header_version,
-};
+use crate::codec::{ApiKey, Message, peek_request_header, request_header_ref, response_frame};
 use crate::group::{GroupConfig, GroupCoordinator};
 use crate::storage::{FoundPartition, Storage, StorageError};
 use crate::time::Instant;
@@ -523,19 +520,10 @@ pub(crate) fn encode_response<M: Message>(hdr: Hdr, body: &M) -> Reply {
 
 /// Like [`encode_response`], with the body (and header) at `version` (KIP-511's v0 answer).
 pub(crate) fn encode_response_at<M: Message>(hdr: Hdr, version: i16, body: &M) -> Reply {
-    let mut w = Writer::new();
-    w.put_i32(0);
-    let header = ResponseHeader {
-        correlation_id: hdr.correlation_id,
-    };
-    let header_version = response_header_version(hdr.api_key, version);
-    if header.encode(&mut w, header_version).is_err() || body.encode(&mut w, version).is_err() {
-        return Reply::Close;
+    match response_frame(hdr.api_key, version, hdr.correlation_id, body) {
+        Ok(response) => Reply::Send(response),
+        // Only a handler's bug (a field its version cannot carry) gets here: close, as Kafka
+        // closes a connection whose response it cannot serialize.
+        Err(_) => Reply::Close,
     }
-    let mut response = w.into_response();
-    let Ok(size) = i32::try_from(response.len() - 4) else {
-        return Reply::Close;
-    };
-    response.bytes[..4].copy_from_slice(&size.to_be_bytes());
-    Reply::Send(response)
 }
