@@ -6,18 +6,8 @@ import time
 from conftest import require
 
 ck = require("confluent_kafka")
-from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic  # noqa: E402
-
-TIMEOUT_S = 10.0
-
-
-def admin_for(broker):
-    return AdminClient({"bootstrap.servers": broker.bootstrap})
-
-
-def create(admin, name, partitions, config=None):
-    topic = NewTopic(name, num_partitions=partitions, replication_factor=1, config=config or {})
-    admin.create_topics([topic], request_timeout=TIMEOUT_S)[name].result(timeout=TIMEOUT_S)
+from confluent_kafka.admin import ConfigResource  # noqa: E402
+from test_confluent_kafka import TIMEOUT_S, admin_for, create  # noqa: E402
 
 
 def produce(broker, topic, values):

@@ -18,9 +18,9 @@ def admin_for(broker):
     return AdminClient({"bootstrap.servers": broker.bootstrap})
 
 
-def create(admin, name, partitions):
-    futures = admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)],
-                                  request_timeout=TIMEOUT_S)
+def create(admin, name, partitions, config=None):
+    topic = NewTopic(name, num_partitions=partitions, replication_factor=1, config=config or {})
+    futures = admin.create_topics([topic], request_timeout=TIMEOUT_S)
     futures[name].result(timeout=TIMEOUT_S)
 
 
