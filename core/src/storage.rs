@@ -39,10 +39,34 @@ pub struct FoundSegment<S> {
     pub len_bytes: Option<usize>,
 }
 
+/// A segment's bytes: read in place, written at the end as batches arrive.
+pub trait SegmentBuffer: AsRef<[u8]> + AsMut<[u8]> {
+    /// Write `head` and then `tail` at `position`; both end within the buffer.
+    ///
+    /// The default copies into [`AsMut::as_mut`]. A runtime whose buffer maps a file may write
+    /// through the file instead: a store into a mapped page the process has not written yet costs
+    /// a page fault, a write call does not.
+    fn write_at(&mut self, position: usize, head: &[u8], tail: &[u8]) -> Result<(), StorageError> {
+        let middle = position + head.len();
+        let end = middle + tail.len();
+        let buffer = self.as_mut();
+        if end > buffer.len() {
+            return Err(StorageError {
+                reason: alloc::format!("write to {end} past the segment's {} bytes", buffer.len()),
+            });
+        }
+        buffer[position..middle].copy_from_slice(head);
+        buffer[middle..end].copy_from_slice(tail);
+        Ok(())
+    }
+}
+
+impl SegmentBuffer for Vec<u8> {}
+
 /// Durable storage provided by the runtime.
 pub trait Storage {
     /// A segment's bytes: a writable memory map on a server, a `Vec<u8>` in tests.
-    type Segment: AsRef<[u8]> + AsMut<[u8]>;
+    type Segment: SegmentBuffer;
 
     /// Create the segment `<topic>-<partition>/<base_offset>.log` with room for
     /// `capacity_bytes` (zero-filled; sparse where the platform allows).

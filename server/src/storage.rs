@@ -5,7 +5,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use blazemq_core::storage::{FoundPartition, FoundSegment, Storage, StorageError};
+use blazemq_core::storage::{FoundPartition, FoundSegment, SegmentBuffer, Storage, StorageError};
 use blazemq_platform::MappedFile;
 use blazemq_platform::fs::{sync_dir, temp_path, write_atomic};
 
@@ -15,6 +15,31 @@ pub const METADATA_FILE: &str = "partition.metadata";
 const SEGMENT_EXTENSION: &str = "log";
 /// Digits of a segment file's name: Kafka pads base offsets to 20.
 const SEGMENT_NAME_DIGITS: usize = 20;
+
+/// A segment file, mapped.
+#[derive(Debug)]
+pub struct SegmentFile(MappedFile);
+
+impl AsRef<[u8]> for SegmentFile {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_ref()
+    }
+}
+
+impl AsMut<[u8]> for SegmentFile {
+    fn as_mut(&mut self) -> &mut [u8] {
+        self.0.as_mut()
+    }
+}
+
+impl SegmentBuffer for SegmentFile {
+    /// Through [`MappedFile::write_at`]: large appends go to the file, small ones to the mapping.
+    fn write_at(&mut self, position: usize, head: &[u8], tail: &[u8]) -> Result<(), StorageError> {
+        self.0
+            .write_at(position, head, tail)
+            .map_err(|e| error(format!("cannot write {}: {e}", self.0.path().display())))
+    }
+}
 
 /// Segment files under one data directory.
 #[derive(Debug)]
@@ -26,7 +51,7 @@ pub struct FileStorage {
 #[derive(Debug)]
 pub struct Scan {
     /// The partitions, sorted by topic then partition.
-    pub partitions: Vec<FoundPartition<MappedFile>>,
+    pub partitions: Vec<FoundPartition<SegmentFile>>,
     /// Entries that are not partitions or segments, left alone (for the log).
     pub ignored: Vec<PathBuf>,
 }
@@ -90,7 +115,7 @@ impl FileStorage {
 }
 
 impl Storage for FileStorage {
-    type Segment = MappedFile;
+    type Segment = SegmentFile;
 
     fn create_segment(
         &mut self,
@@ -98,7 +123,7 @@ impl Storage for FileStorage {
         partition: i32,
         base_offset: i64,
         capacity_bytes: usize,
-    ) -> Result<MappedFile, StorageError> {
+    ) -> Result<SegmentFile, StorageError> {
         let dir = self.partition_dir(topic, partition)?;
         if base_offset < 0 {
             return Err(error(format!("negative base offset {base_offset}")));
@@ -106,6 +131,7 @@ impl Storage for FileStorage {
         ensure_dir(&self.log_dir, &dir)?;
         let path = dir.join(segment_file_name(base_offset));
         let segment = MappedFile::create(&path, capacity_bytes)
+            .map(SegmentFile)
             .map_err(|e| error(format!("cannot create {}: {e}", path.display())))?;
         // Make the new file's name durable, so data written into it is found after a crash.
         sync_dir(&dir).map_err(|e| error(format!("cannot sync {}: {e}", dir.display())))?;
@@ -114,13 +140,13 @@ impl Storage for FileStorage {
 
     fn seal_segment(
         &mut self,
-        segment: &mut MappedFile,
+        segment: &mut SegmentFile,
         len_bytes: usize,
     ) -> Result<(), StorageError> {
-        segment.trim(len_bytes).map_err(|e| {
+        segment.0.trim(len_bytes).map_err(|e| {
             error(format!(
                 "cannot trim {} to {len_bytes} bytes: {e}",
-                segment.path().display()
+                segment.0.path().display()
             ))
         })
     }
@@ -181,7 +207,7 @@ fn scan_partition(
     segment_size_bytes: usize,
     clean: bool,
     ignored: &mut Vec<PathBuf>,
-) -> io::Result<FoundPartition<MappedFile>> {
+) -> io::Result<FoundPartition<SegmentFile>> {
     let mut bases = Vec::new();
     let mut metadata = None;
     for entry in std::fs::read_dir(dir)? {
@@ -209,6 +235,7 @@ fn scan_partition(
             .map_err(|_| io::Error::other("segment larger than the address space"))?;
         let capacity_bytes = if newest { segment_size_bytes } else { 0 };
         let segment = MappedFile::open(&path, capacity_bytes)
+            .map(SegmentFile)
             .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
         segments.push(FoundSegment {
             base_offset,

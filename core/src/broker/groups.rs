@@ -17,7 +17,7 @@ use crate::group::{
 };
 use crate::log::PartitionLog;
 use crate::records::{BatchBuilder, RecordBatch, Records as RecordIter};
-use crate::storage::Storage;
+use crate::storage::{SegmentBuffer, Storage};
 use crate::time::Instant;
 
 /// Kafka's name for the internal log of committed offsets and group metadata.
@@ -245,7 +245,7 @@ where
 
 /// Rebuild the coordinator's state from the offsets log, oldest record first. Records that do
 /// not parse are skipped: they cannot have been acknowledged to anyone as something else.
-pub(crate) fn replay<T: AsRef<[u8]> + AsMut<[u8]>>(
+pub(crate) fn replay<T: SegmentBuffer>(
     groups: &mut GroupCoordinator,
     log: &PartitionLog<T>,
     now: Instant,

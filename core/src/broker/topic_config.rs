@@ -77,6 +77,15 @@ const TOPIC_CONFIGS: &[(&str, &str, Kind)] = &[
     ("unclean.leader.election.enable", "false", Kind::Bool),
 ];
 
+/// Whether `v` is a Java double literal within `[0, 1]`, the range Kafka's one double topic
+/// config (`min.cleanable.dirty.ratio`) allows. `NaN` passes, as Kafka's range check lets it
+/// through; Java's `d`/`f` suffixes are accepted.
+fn is_ratio(v: &str) -> bool {
+    let v = v.strip_suffix(['d', 'D', 'f', 'F']).unwrap_or(v);
+    // `inf` and `infinity` parse in Rust but not in Java; neither is within range anyway.
+    v.parse::<f64>().is_ok_and(|x| !(x < 0.0 || x > 1.0))
+}
+
 /// Check one `name=value` pair of a CreateTopics request; the error text is what Kafka says.
 pub(crate) fn validate(name: &str, value: Option<&str>) -> Result<(), String> {
     let Some(&(_, _, kind)) = TOPIC_CONFIGS.iter().find(|(n, _, _)| *n == name) else {
@@ -92,7 +101,7 @@ pub(crate) fn validate(name: &str, value: Option<&str>) -> Result<(), String> {
         Kind::Long => v.parse::<i64>().is_ok(),
         Kind::Int => v.parse::<i32>().is_ok(),
         Kind::Bool => v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("false"),
-        Kind::Double => v.parse::<f64>().is_ok(),
+        Kind::Double => is_ratio(v),
         Kind::Text => true,
         Kind::OneOf(allowed) => allowed.contains(&v),
         Kind::ListOf(allowed) => v.split(',').all(|item| allowed.contains(&item.trim())),
@@ -167,6 +176,56 @@ mod tests {
         );
         assert!(validate("segment.bytes", Some("1")).is_err());
         assert!(validate("retention.ms", None).is_err());
+    }
+
+    #[test]
+    fn ratios_are_checked_like_kafkas_between_0_and_1() {
+        for ok in [
+            "0",
+            "0.5",
+            ".5",
+            "1",
+            "1.0",
+            "1.000",
+            "0.999",
+            "5e-1",
+            "10E-1",
+            "0.1e1",
+            "-0.0",
+            "0d",
+            "0.5f",
+            "+0.25",
+            "NaN",
+            "100e-2",
+            "0e99",
+            "1e-999999999999",
+        ] {
+            assert!(is_ratio(ok), "{ok} is a ratio");
+        }
+        for bad in [
+            "",
+            ".",
+            "1.5",
+            "2",
+            "1.0001",
+            "-0.1",
+            "1e1",
+            "0.2e1",
+            "abc",
+            "0.5x",
+            "1e",
+            "e1",
+            "Infinity",
+            "1e+",
+            "--1",
+            "0x1p-1",
+            "1e999999999999",
+            "11e-1",
+        ] {
+            assert!(!is_ratio(bad), "{bad} is not a ratio");
+        }
+        assert!(validate("min.cleanable.dirty.ratio", Some(" 0.5 ")).is_ok());
+        assert!(validate("min.cleanable.dirty.ratio", Some("1.5")).is_err());
     }
 
     #[test]

@@ -9,7 +9,7 @@ use alloc::vec::Vec;
 
 use crate::codec::primitives::Uuid;
 use crate::log::PartitionLog;
-use crate::storage::{FoundPartition, Storage, StorageError};
+use crate::storage::{FoundPartition, SegmentBuffer, Storage, StorageError};
 
 /// One topic: its name, id, partitions (indices into [`Topics::partition`]) and the configs a
 /// CreateTopics request set.
@@ -88,7 +88,7 @@ fn parse_metadata(bytes: &[u8]) -> Option<([u8; 16], Configs)> {
     Some((id?, configs))
 }
 
-impl<T: AsRef<[u8]> + AsMut<[u8]>> Topics<T> {
+impl<T: SegmentBuffer> Topics<T> {
     pub(crate) fn new() -> Self {
         Topics {
             topics: Vec::new(),

@@ -5,7 +5,7 @@
 use alloc::vec::Vec;
 
 use crate::records::batch;
-use crate::storage::{FoundSegment, Storage, StorageError};
+use crate::storage::{FoundSegment, SegmentBuffer, Storage, StorageError};
 
 use super::error::LogError;
 use super::segment::{Segment, SegmentAppendError};
@@ -41,7 +41,7 @@ pub struct PartitionLog<T> {
     log_start_offset: i64,
 }
 
-impl<T: AsRef<[u8]> + AsMut<[u8]>> PartitionLog<T> {
+impl<T: SegmentBuffer> PartitionLog<T> {
     /// A new, empty log whose first segment is `segment` (zero-filled), starting at
     /// `base_offset`.
     pub fn new(segment: T, base_offset: i64) -> Self {
@@ -138,8 +138,9 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> PartitionLog<T> {
     ) -> Result<usize, LogError> {
         let offset = self.log_end_offset();
         match self.active().append(batch, offset) {
-            Ok(stored) => return Ok(stored.total_len()),
+            Ok(total) => return Ok(total),
             Err(SegmentAppendError::Invalid(e)) => return Err(LogError::InvalidBatch(e)),
+            Err(SegmentAppendError::Storage(e)) => return Err(LogError::Storage(e)),
             Err(SegmentAppendError::Full) => {}
         }
         if self.active().is_empty() {
@@ -149,8 +150,9 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> PartitionLog<T> {
         }
         self.roll(storage, topic, partition, segment_size)?;
         match self.active().append(batch, offset) {
-            Ok(stored) => Ok(stored.total_len()),
+            Ok(total) => Ok(total),
             Err(SegmentAppendError::Invalid(e)) => Err(LogError::InvalidBatch(e)),
+            Err(SegmentAppendError::Storage(e)) => Err(LogError::Storage(e)),
             Err(SegmentAppendError::Full) => Err(LogError::BatchTooLarge),
         }
     }

@@ -7,10 +7,11 @@
 
 use alloc::vec::Vec;
 
-use crate::records::batch::{RecordBatch, TimestampType};
+use crate::records::batch::{HEADER_LEN, RecordBatch, TimestampType};
 use crate::records::compression::{Compression, decompress};
 use crate::records::legacy::DOWN_CONVERT_DECOMPRESSED_BYTES_MAX;
 use crate::records::{Records, RecordsError};
+use crate::storage::{SegmentBuffer, StorageError};
 
 /// Data between two entries of a sparse index (Kafka's `index.interval.bytes`).
 pub const INDEX_INTERVAL_BYTES: usize = 4096;
@@ -31,12 +32,14 @@ struct TimeEntry {
 }
 
 /// Why a batch was not appended to a segment.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SegmentAppendError {
     /// The batch does not fit in what is left of the buffer.
     Full,
     /// The bytes do not start with a whole v2 batch.
     Invalid(RecordsError),
+    /// The runtime failed to write the bytes.
+    Storage(StorageError),
 }
 
 /// A segment over `T`.
@@ -224,7 +227,7 @@ fn first_record_at_or_after(
     fallback
 }
 
-impl<T: AsRef<[u8]> + AsMut<[u8]>> Segment<T> {
+impl<T: SegmentBuffer> Segment<T> {
     /// An empty segment starting at `base_offset`; `buffer` must be zero-filled.
     pub fn new(buffer: T, base_offset: i64) -> Self {
         Segment {
@@ -241,13 +244,12 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Segment<T> {
         }
     }
 
-    /// Copy the v2 batch at the start of `batch` into the segment as offsets `base_offset..`,
-    /// patching its base offset and leader epoch in place (both outside the CRC).
-    pub fn append(
-        &mut self,
-        batch: &[u8],
-        base_offset: i64,
-    ) -> Result<RecordBatch<&[u8]>, SegmentAppendError> {
+    /// Write the v2 batch at the start of `batch` into the segment as offsets `base_offset..`,
+    /// with its base offset and leader epoch patched (both outside the CRC); returns its length.
+    ///
+    /// The patched header is built on the stack and written with the rest of the batch in one
+    /// [`SegmentBuffer::write_at`], so the stored bytes are written once and never read back.
+    pub fn append(&mut self, batch: &[u8], base_offset: i64) -> Result<usize, SegmentAppendError> {
         let view = RecordBatch::new_unchecked_header(batch).map_err(SegmentAppendError::Invalid)?;
         let total = view.total_len();
         if view.last_offset_delta() < 0 {
@@ -266,24 +268,28 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Segment<T> {
             end <= self.capacity_bytes(),
             "a batch ends within the segment's capacity"
         );
-        let dst = &mut self.buffer.as_mut()[start..end];
-        dst.copy_from_slice(&batch[..total]);
-        let mut stored = RecordBatch::new_unchecked(dst);
-        stored.set_base_offset(base_offset);
-        stored.set_partition_leader_epoch(super::PARTITION_LEADER_EPOCH);
-        self.track(start, total);
-        Ok(self.batch_at(start))
+        let mut head = [0u8; HEADER_LEN];
+        head.copy_from_slice(&batch[..HEADER_LEN]);
+        let mut header = RecordBatch::new_unchecked(&mut head[..]);
+        header.set_base_offset(base_offset);
+        header.set_partition_leader_epoch(super::PARTITION_LEADER_EPOCH);
+        self.buffer
+            .write_at(start, &head, &batch[HEADER_LEN..total])
+            .map_err(SegmentAppendError::Storage)?;
+        let header = RecordBatch::new_unchecked(&head[..]);
+        self.track(
+            start,
+            total,
+            base_offset,
+            header.last_offset(),
+            header.max_timestamp(),
+        );
+        Ok(total)
     }
 
     /// Account for the batch just stored at `position`: write position, next offset, max
     /// timestamp and the sparse indexes.
-    fn track(&mut self, position: usize, total: usize) {
-        let batch = RecordBatch::new_unchecked(&self.buffer.as_ref()[position..position + total]);
-        let (first, last, max_ts) = (
-            batch.base_offset(),
-            batch.last_offset(),
-            batch.max_timestamp(),
-        );
+    fn track(&mut self, position: usize, total: usize, first: i64, last: i64, max_ts: i64) {
         let pos32 =
             u32::try_from(position).expect("positions are below capacity_bytes (<= u32::MAX)");
         if self.bytes_since_offset_entry >= INDEX_INTERVAL_BYTES {
@@ -353,7 +359,12 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Segment<T> {
                 return position;
             }
             let total = batch.total_len();
-            self.track(position, total);
+            let (first, last, max_ts) = (
+                batch.base_offset(),
+                batch.last_offset(),
+                batch.max_timestamp(),
+            );
+            self.track(position, total, first, last, max_ts);
         }
     }
 
@@ -396,7 +407,8 @@ mod tests {
     fn append_patches_offsets_and_keeps_the_crc() {
         let mut seg = Segment::new(vec![0u8; 10_000], 100);
         let b = batch(3, 1_000, 10);
-        let stored = seg.append(&b, 100).expect("fits");
+        assert_eq!(seg.append(&b, 100), Ok(b.len()));
+        let stored = seg.batch_at(0);
         assert_eq!(stored.base_offset(), 100);
         assert_eq!(stored.partition_leader_epoch(), 0);
         assert!(stored.crc_valid());
@@ -439,8 +451,9 @@ mod tests {
         for i in 0..100 {
             let b = batch(1 + i % 3, i as i64 * 10, 300);
             starts.push((next, seg.len_bytes()));
-            let stored = seg.append(&b, next).expect("fits");
-            next = stored.last_offset() + 1;
+            let position = seg.len_bytes();
+            seg.append(&b, next).expect("fits");
+            next = seg.batch_at(position).last_offset() + 1;
         }
         assert!(seg.offset_index.len() > 5);
         assert!(seg.time_index.len() > 5);
@@ -482,11 +495,8 @@ mod tests {
         let mut seg = Segment::new(vec![0u8; 50_000], 0);
         let mut next = 0;
         for i in 0..40 {
-            next = seg
-                .append(&batch(2, i, 500), next)
-                .expect("fits")
-                .last_offset()
-                + 1;
+            seg.append(&batch(2, i, 500), next).expect("fits");
+            next = seg.next_offset();
         }
         let len = seg.len_bytes();
         let buf = seg.buffer.clone();

@@ -87,7 +87,7 @@ fn scan_round_trip_after_clean_and_unclean_shutdown() {
     assert_eq!(p.segments[0].segment.as_ref(), b"first");
     assert_eq!(p.segments[0].len_bytes, None);
     assert_eq!(p.segments[1].base_offset, 10);
-    assert_eq!(p.segments[1].segment.len(), capacity);
+    assert_eq!(p.segments[1].segment.as_ref().len(), capacity);
     assert_eq!(&p.segments[1].segment.as_ref()[..6], b"second");
     assert_eq!(p.segments[1].len_bytes, None);
     assert_eq!(scan.partitions[1].topic, "other");
@@ -111,7 +111,7 @@ fn scan_round_trip_after_clean_and_unclean_shutdown() {
     assert_eq!(p.segments[0].len_bytes, Some(5));
     assert_eq!(p.segments[1].len_bytes, Some(6));
     assert_eq!(
-        p.segments[1].segment.len(),
+        p.segments[1].segment.as_ref().len(),
         capacity,
         "re-extended for appends"
     );
@@ -139,7 +139,7 @@ fn delete_partition_removes_the_directory() {
     storage.delete_partition("t", 1).expect("delete");
     assert!(!dir.path().join("t-1").exists());
     // The mapping outlives the unlinked file.
-    assert_eq!(segment.len(), 64);
+    assert_eq!(segment.as_ref().len(), 64);
     storage
         .delete_partition("t", 1)
         .expect("deleting twice is fine");
