@@ -68,7 +68,7 @@ impl MappedFile {
 
     /// Advise `MADV_RANDOM` from the page holding `position` to the end: no read-around there.
     fn advise_random_from(&self, position: usize) -> io::Result<()> {
-                let start = position - position % ADVICE_ALIGN_BYTES;
+        let start = position - position % ADVICE_ALIGN_BYTES;
         if start >= self.map.len() {
             return Ok(());
         }

@@ -83,7 +83,8 @@ const TOPIC_CONFIGS: &[(&str, &str, Kind)] = &[
 fn is_ratio(v: &str) -> bool {
     let v = v.strip_suffix(['d', 'D', 'f', 'F']).unwrap_or(v);
     // `inf` and `infinity` parse in Rust but not in Java; neither is within range anyway.
-    v.parse::<f64>().is_ok_and(|x| !(x < 0.0 || x > 1.0))
+    v.parse::<f64>()
+        .is_ok_and(|x| x.is_nan() || (0.0..=1.0).contains(&x))
 }
 
 /// Check one `name=value` pair of a CreateTopics request; the error text is what Kafka says.
