@@ -192,26 +192,32 @@ impl SpawnedBroker {
         let Some(mut child) = self.child.take() else {
             return Err(BenchError::Protocol("the broker is not running".into()));
         };
-        Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()?;
+        use rustix::process::{Pid, Signal, kill_process};
+        let pid = Pid::from_child(&child);
+        // A thread blocks in waitpid and notes the time it returns: exact, and no polling
+        // competes with the exiting broker for a core.
+        let (exited, exit) = std::sync::mpsc::channel();
+        let waiter = std::thread::spawn(move || {
+            let status = child.wait();
+            let _ = exited.send((status, Instant::now()));
+        });
         let asked = Instant::now();
-        loop {
-            if let Some(status) = child.try_wait()? {
-                return Ok(Exit {
-                    code: status.code(),
-                    after: asked.elapsed(),
-                });
+        kill_process(pid, Signal::TERM).map_err(std::io::Error::from)?;
+        match exit.recv_timeout(STOP_TIMEOUT) {
+            Ok((status, at)) => {
+                let _ = waiter.join();
+                Ok(Exit {
+                    code: status?.code(),
+                    after: at.duration_since(asked),
+                })
             }
-            if asked.elapsed() > STOP_TIMEOUT {
-                child.kill()?;
-                child.wait()?;
-                return Err(BenchError::Protocol(format!(
+            Err(_) => {
+                kill_process(pid, Signal::KILL).map_err(std::io::Error::from)?;
+                let _ = waiter.join();
+                Err(BenchError::Protocol(format!(
                     "the broker ignored SIGTERM for {STOP_TIMEOUT:?} and was killed"
-                )));
+                )))
             }
-            // A millisecond: the exit time is reported to that precision.
-            std::thread::sleep(Duration::from_millis(1));
         }
     }
 }

@@ -45,6 +45,15 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     }
 }
 
+/// Replace the file at `path` with `bytes` by writing `<path>.tmp` and renaming it over `path`,
+/// without waiting for the disk: a crash of the process leaves the old or the new content, but a
+/// power loss soon after may leave the file empty.
+pub fn write_replace(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let tmp = temp_path(path);
+    File::create(&tmp)?.write_all(bytes)?;
+    std::fs::rename(&tmp, path)
+}
+
 /// The temporary name [`write_atomic`] uses for `path`.
 pub fn temp_path(path: &Path) -> PathBuf {
     let mut name = path.as_os_str().to_owned();

@@ -5,7 +5,7 @@ use std::fmt;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use blazemq_platform::fs::{DirLock, sync_dir, write_atomic};
+use blazemq_platform::fs::{DirLock, sync_dir, write_replace};
 
 /// Lock file held for the broker's lifetime.
 const LOCK_FILE: &str = ".lock";
@@ -90,9 +90,12 @@ impl DataDir {
         let (cluster_id, existed) = match read_cluster_id(&meta_path)? {
             Some(id) => (id, true),
             None => {
+                // Not synced: it only names the cluster, and two fsyncs would double the startup
+                // time. A power loss right after the first start can leave it empty, which reads
+                // as missing: the broker then starts as new, under a new cluster id.
                 let id = new_cluster_id().map_err(io_err(&meta_path))?;
                 let text = format!("version=1\ncluster.id={id}\n");
-                write_atomic(&meta_path, text.as_bytes()).map_err(io_err(&meta_path))?;
+                write_replace(&meta_path, text.as_bytes()).map_err(io_err(&meta_path))?;
                 (id, false)
             }
         };
@@ -102,7 +105,11 @@ impl DataDir {
             Err(e) if e.kind() == io::ErrorKind::NotFound => false,
             Err(e) => return Err(DataDirError::Io(marker, e)),
         };
-        sync_dir(path).map_err(io_err(path))?;
+        if clean {
+            // The marker must be gone for good before anything is written: a crash from here on
+            // must not look clean.
+            sync_dir(path).map_err(io_err(path))?;
+        }
         let previous_run = match (existed, clean) {
             (false, _) => PreviousRun::None,
             (true, true) => PreviousRun::Clean,
@@ -136,6 +143,8 @@ impl DataDir {
 fn read_cluster_id(path: &Path) -> Result<Option<String>, DataDirError> {
     let bad = |reason: &str| DataDirError::BadMeta(path.to_path_buf(), reason.to_owned());
     let len = match std::fs::metadata(path) {
+        // Empty: written but lost to a power loss before it reached the disk (see `open`).
+        Ok(meta) if meta.len() == 0 => return Ok(None),
         Ok(meta) => meta.len(),
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(DataDirError::Io(path.to_path_buf(), e)),
@@ -251,6 +260,18 @@ mod tests {
         assert!(err.to_string().contains("cluster.id"), "{err}");
         std::fs::write(dir.path().join(META_FILE), "cluster.id=a b\n").expect("write");
         assert!(DataDir::open(dir.path(), new_cluster_id).is_err());
+    }
+
+    #[test]
+    fn an_empty_meta_file_reads_as_missing() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join(META_FILE), "").expect("write");
+        let data = DataDir::open(dir.path(), || Ok("NewId".into())).expect("open");
+        assert_eq!(data.cluster_id, "NewId");
+        assert_eq!(data.previous_run, PreviousRun::None);
+        drop(data);
+        let text = std::fs::read_to_string(dir.path().join(META_FILE)).expect("rewritten");
+        assert!(text.contains("cluster.id=NewId"), "{text}");
     }
 
     #[test]
