@@ -258,7 +258,20 @@ impl Report {
             let _ = writeln!(out, "{ratios}");
         }
         if let Some(cpu) = r.broker_cpu_us_per_request {
-            let _ = writeln!(out, "  broker CPU per request: {} us", num(cpu));
+            let whose = match r.mode {
+                Mode::Floor => "echo server",
+                _ => "broker",
+            };
+            let floor_cpu = self
+                .runs
+                .iter()
+                .find(|f| f.mode == Mode::Floor && r.mode != Mode::Floor)
+                .and_then(|f| f.broker_cpu_us_per_request)
+                .filter(|&f| f > 0.0);
+            let versus = floor_cpu.map_or(String::new(), |f| {
+                format!(" ({}x the echo server's)", num(cpu / f))
+            });
+            let _ = writeln!(out, "  {whose} CPU per request: {} us{versus}", num(cpu));
         }
         for note in &r.notes {
             let _ = writeln!(out, "  {note}");
@@ -514,7 +527,11 @@ mod tests {
             records: 1000,
             bytes: 4_000_000,
             latency: l.summary(),
-            broker_cpu_us_per_request: (mode == Mode::Produce).then_some(12.5),
+            broker_cpu_us_per_request: match mode {
+                Mode::Produce => Some(12.5),
+                Mode::Floor => Some(4.0),
+                _ => None,
+            },
             notes: vec!["checked".into()],
         }
     }
@@ -545,7 +562,14 @@ mod tests {
         assert!(table.contains("== produce =="), "{table}");
         assert!(table.contains("x floor"), "{table}");
         assert!(table.contains("3.00x"), "{table}");
-        assert!(table.contains("broker CPU per request: 12.5 us"), "{table}");
+        assert!(
+            table.contains("broker CPU per request: 12.5 us (3.12x the echo server's)"),
+            "{table}"
+        );
+        assert!(
+            table.contains("echo server CPU per request: 4.00 us"),
+            "{table}"
+        );
         assert!(table.contains("startup"), "{table}");
         assert!(table.contains("exit after SIGTERM: 0 in 3.0 ms"), "{table}");
         assert!(

@@ -12,14 +12,20 @@ use crate::error::Result;
 use crate::stats::Latencies;
 use crate::wire::IO_TIMEOUT;
 
-/// Echoes `size`-byte messages until the peer closes.
-fn echo(mut stream: TcpStream, size: usize) {
+/// Echoes `size`-byte messages until the peer closes; returns how many, and the CPU time this
+/// thread spent on them: the kernel's cost of a request-response over loopback, the floor of a
+/// broker's CPU per request.
+fn echo(mut stream: TcpStream, size: usize) -> (u64, std::time::Duration) {
+    let cpu = || rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    let started = cpu();
     let mut buf = vec![0; size];
-    while stream.read_exact(&mut buf).is_ok() {
-        if stream.write_all(&buf).is_err() {
-            return;
-        }
+    let mut echoed = 0;
+    while stream.read_exact(&mut buf).is_ok() && stream.write_all(&buf).is_ok() {
+        echoed += 1;
     }
+    let spent = std::time::Duration::try_from(cpu()).unwrap_or_default()
+        - std::time::Duration::try_from(started).unwrap_or_default();
+    (echoed, spent)
 }
 
 fn ping_pong(
@@ -47,10 +53,9 @@ pub fn run(size: usize, warmup: &Bounds, bounds: &Bounds) -> Result<RunResult> {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
     let addr = listener.local_addr()?;
     let echo_thread = std::thread::spawn(move || {
-        if let Ok((stream, _)) = listener.accept() {
-            let _ = stream.set_nodelay(true);
-            echo(stream, size);
-        }
+        let (stream, _) = listener.accept().ok()?;
+        let _ = stream.set_nodelay(true);
+        Some(echo(stream, size))
     });
     let mut stream = TcpStream::connect(addr)?;
     stream.set_nodelay(true)?;
@@ -70,7 +75,10 @@ pub fn run(size: usize, warmup: &Bounds, bounds: &Bounds) -> Result<RunResult> {
         worker.join()
     });
     drop(stream);
-    let _ = echo_thread.join();
+    let echo_cpu_us = match echo_thread.join() {
+        Ok(Some((echoed, spent))) if echoed > 0 => Some(spent.as_secs_f64() * 1e6 / echoed as f64),
+        _ => None,
+    };
     let (latencies, elapsed) = outcome.map_err(|_| worker_panicked())??;
     let requests = latencies.count();
     Ok(RunResult {
@@ -81,7 +89,7 @@ pub fn run(size: usize, warmup: &Bounds, bounds: &Bounds) -> Result<RunResult> {
         records: 0,
         bytes: requests * size as u64,
         latency: latencies.summary(),
-        broker_cpu_us_per_request: None,
+        broker_cpu_us_per_request: echo_cpu_us,
         notes: Vec::new(),
     })
 }

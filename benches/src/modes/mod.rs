@@ -66,7 +66,8 @@ pub struct RunResult {
     pub bytes: u64,
     /// Latency per request (per record for e2e).
     pub latency: Summary,
-    /// Broker CPU time per request over the run, when the tool started the broker.
+    /// CPU time per request of the answering side over the run: the broker's when the tool
+    /// started it, the echo thread's for the floor (the kernel's share of a round trip).
     pub broker_cpu_us_per_request: Option<f64>,
     /// Checks the run made, e.g. the fetched record count.
     pub notes: Vec<String>,
