@@ -5,6 +5,7 @@
 
 mod sources;
 mod values;
+mod yaml;
 
 use std::ffi::OsString;
 use std::fmt;

@@ -6,8 +6,7 @@ use std::ffi::OsString;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use yaml_rust2::{Yaml, YamlLoader};
-
+use super::yaml::{self, Value};
 use super::{ConfigError, SETTINGS, Setting, setting_by_key};
 
 /// Largest config file read; a settings file is a few hundred bytes.
@@ -177,7 +176,8 @@ fn utf8(raw: OsString, setting: &'static Setting, source: Source) -> Result<Stri
     })
 }
 
-/// The settings in a YAML file: a mapping of keys to scalars. Empty files are allowed.
+/// The settings in a YAML file: a flat mapping of keys to scalars (the subset `yaml` reads).
+/// Empty files are allowed.
 fn read_yaml(path: &Path) -> Result<Vec<(&'static Setting, String)>, ConfigError> {
     let file_error = |reason: String| ConfigError::File {
         file: path.to_path_buf(),
@@ -192,39 +192,24 @@ fn read_yaml(path: &Path) -> Result<Vec<(&'static Setting, String)>, ConfigError
         )));
     }
     let text = std::fs::read_to_string(path).map_err(|e| file_error(e.to_string()))?;
-    let docs = YamlLoader::load_from_str(&text).map_err(|e| file_error(e.to_string()))?;
-    let map = match docs.into_iter().next() {
-        None | Some(Yaml::Null) => return Ok(Vec::new()),
-        Some(Yaml::Hash(map)) => map,
-        Some(_) => return Err(file_error("expected a mapping of setting: value".into())),
-    };
-    let mut out = Vec::new();
-    for (key, value) in map {
-        let Some(key) = key.as_str().map(str::to_owned) else {
-            return Err(file_error(format!("a key is not a string: {key:?}")));
-        };
-        let Some(setting) = setting_by_key(&key) else {
+    let entries = yaml::parse(&text).map_err(|e| file_error(e.to_string()))?;
+    let mut out = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let Some(setting) = setting_by_key(&entry.key) else {
             return Err(ConfigError::UnknownKey {
-                key,
+                key: entry.key,
                 file: path.to_path_buf(),
             });
         };
-        let value = scalar(&value).ok_or_else(|| ConfigError::BadValue {
-            key: setting.key,
-            source: Source::File(path.to_path_buf()),
-            value: format!("{value:?}"),
-            reason: "expected a single value".into(),
-        })?;
+        let Value::Scalar(value) = entry.value else {
+            return Err(ConfigError::BadValue {
+                key: setting.key,
+                source: Source::File(path.to_path_buf()),
+                value: "null".into(),
+                reason: format!("expected a single value (line {})", entry.line),
+            });
+        };
         out.push((setting, value));
     }
     Ok(out)
-}
-
-fn scalar(value: &Yaml) -> Option<String> {
-    match value {
-        Yaml::String(s) | Yaml::Real(s) => Some(s.clone()),
-        Yaml::Integer(i) => Some(i.to_string()),
-        Yaml::Boolean(b) => Some(b.to_string()),
-        _ => None,
-    }
 }

@@ -235,6 +235,108 @@ fn yaml_values_of_every_scalar_kind() {
 }
 
 #[test]
+fn a_commented_quoted_windows_file_loads() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = yaml(
+        dir.path(),
+        "\u{feff}# broker\r\n---\r\nport: 0x2384 # 9092\r\n'log_dir': \"/var/lib/blazemq: 1\"\r\n\
+         auto_create_topics: FALSE\r\nadvertised_host: kafka.local\r\n...\r\n",
+    );
+    let c = config(&["--config", file.to_str().expect("utf-8 temp path")], &[]);
+    assert_eq!(c.port, 9092);
+    assert_eq!(c.log_dir, PathBuf::from("/var/lib/blazemq: 1"));
+    assert!(!c.auto_create_topics);
+    assert_eq!(c.advertised_host, "kafka.local");
+}
+
+#[test]
+fn a_setting_without_a_value_in_the_file_is_refused_naming_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for text in [
+        "port: 1
+log_dir:
+",
+        "log_dir: ~
+",
+        "log_dir: null # unset
+",
+    ] {
+        let file = yaml(dir.path(), text);
+        let e = error(&["--config", file.to_str().expect("utf-8 temp path")], &[]);
+        assert!(
+            e.contains("log_dir") && e.contains("expected a single value"),
+            "{text:?}: {e}"
+        );
+    }
+}
+
+#[test]
+fn yaml_the_reader_refuses_names_the_file_and_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (text, line) in [
+        (
+            "port: 1
+port: 2
+",
+            "line 2",
+        ),
+        (
+            "port: 1
+log_dir: &a /x
+",
+            "line 2",
+        ),
+        (
+            "# c
+port: 1
+broker_id:1
+",
+            "line 3",
+        ),
+        (
+            "port: 1
+---
+port: 2
+",
+            "line 2",
+        ),
+        (
+            "log_dir: |
+  /x
+",
+            "line 1",
+        ),
+        ("log_dir: \"/x\n", "line 1"),
+    ] {
+        let file = yaml(dir.path(), text);
+        let e = error(&["--config", file.to_str().expect("utf-8 temp path")], &[]);
+        assert!(
+            e.contains("cannot read config file") && e.contains("blazemq.yaml") && e.contains(line),
+            "{text:?}: {e}"
+        );
+    }
+    let scalar = yaml(
+        dir.path(),
+        "just a scalar
+",
+    );
+    let e = error(
+        &["--config", scalar.to_str().expect("utf-8 temp path")],
+        &[],
+    );
+    assert!(e.contains("mapping"), "{e}");
+}
+
+#[test]
+fn a_config_file_that_is_not_utf8_is_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("blazemq.yaml");
+    std::fs::write(&path, b"log_dir: /x\xff\n").expect("write yaml");
+    let e = error(&["--config", path.to_str().expect("utf-8 temp path")], &[]);
+    assert!(e.contains("cannot read config file"), "{e}");
+}
+
+#[test]
 fn missing_config_file_is_an_error_naming_it() {
     let e = error(&["--config", "/nonexistent/blazemq.yaml"], &[]);
     assert!(e.contains("/nonexistent/blazemq.yaml"), "{e}");
