@@ -132,8 +132,12 @@ fn quick_run_against_the_debug_broker() {
     );
     assert_eq!(
         numbers(&json, "broker_cpu_us_per_request").len(),
-        1,
-        "the produce run reports broker CPU"
+        2,
+        "the floor reports its echo server's CPU and the produce run the broker's"
+    );
+    assert!(
+        stdout.contains("echo server CPU per request") && stdout.contains("x the echo server's"),
+        "CPU per request against the floor's:\n{stdout}"
     );
 }
 

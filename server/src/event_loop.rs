@@ -4,6 +4,7 @@
 //! no CPU.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{self, IoSlice};
 use std::time::Duration;
 
@@ -50,13 +51,35 @@ struct Connection {
     closing: bool,
 }
 
+/// Hashes connection ids, which the loop hands out in sequence, with one multiplication
+/// (Fibonacci hashing): no client chooses them, so SipHash's defence against chosen keys would
+/// only cost the lookups every request makes.
+#[derive(Default)]
+struct ConnIdHasher(u64);
+
+impl Hasher for ConnIdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_u64(&mut self, id: u64) {
+        self.0 = (self.0 ^ id).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 /// The loop and everything it drives.
 pub struct EventLoop<S: Storage> {
     broker: Broker<S>,
     poller: Poller,
     listener: Option<Registered<Listener>>,
     signal: Registered<ShutdownSignal>,
-    connections: HashMap<u64, Connection>,
+    connections: HashMap<u64, Connection, BuildHasherDefault<ConnIdHasher>>,
     config: LoopConfig,
     clock: Clock,
     deadline: Option<Instant>,
@@ -88,7 +111,7 @@ where
             poller,
             listener: Some(listener),
             signal,
-            connections: HashMap::new(),
+            connections: HashMap::default(),
             config,
             clock,
             deadline: None,
