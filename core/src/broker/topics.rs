@@ -267,7 +267,12 @@ impl<T: SegmentBuffer> Topics<T> {
             let mut logs = Vec::new();
             let mut parts = parts.into_iter().peekable();
             for p in 0..count {
-                let log = match parts.next_if(|f| f.partition == p) {
+                // A directory without segments is a partition whose creation was cut short
+                // (a crash between the directory and its first segment): it is recreated empty.
+                let found = parts
+                    .next_if(|f| f.partition == p)
+                    .filter(|f| !f.segments.is_empty());
+                let log = match found {
                     Some(f) => {
                         if rewrite || f.metadata.is_none() {
                             storage.write_metadata(&name, p, &metadata_bytes(&id, &configs))?;
@@ -293,6 +298,34 @@ impl<T: SegmentBuffer> Topics<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_partition_directory_without_segments_is_recreated_empty() {
+        let mut storage = crate::storage::MemoryStorage::default();
+        let found = alloc::vec![
+            FoundPartition {
+                topic: String::from("t"),
+                partition: 0,
+                segments: Vec::new(),
+                metadata: None,
+            },
+            FoundPartition {
+                topic: String::from("t"),
+                partition: 1,
+                segments: Vec::new(),
+                metadata: Some(metadata_bytes(&Uuid([3; 16]), &[])),
+            },
+        ];
+        let mut topics: Topics<Vec<u8>> = Topics::new();
+        topics
+            .load(&mut storage, found, &mut || Uuid([9; 16]), 4096)
+            .expect("loads");
+        let topic = topics.by_name.get("t").copied().expect("topic kept");
+        let topic = topics.topics[topic as usize].as_ref().expect("slot");
+        assert_eq!(topic.partitions.len(), 2);
+        assert_eq!(topic.id, Uuid([3; 16]), "the id another partition recorded");
+        assert!(storage.metadata.contains_key(&(String::from("t"), 0)));
+    }
 
     #[test]
     fn metadata_file_round_trips() {
