@@ -10,6 +10,7 @@
 pub mod api_key;
 #[cfg(feature = "arbitrary")]
 pub mod arbitrary;
+pub mod fetch_view;
 pub mod frame;
 mod header;
 pub mod messages;

@@ -589,6 +589,15 @@ impl Writer {
         }
     }
 
+    /// The writer with `splices` (cleared) as its list of segment ranges, so a recycled list's
+    /// capacity serves this response.
+    pub fn with_splices(mut self, mut splices: Vec<Splice>) -> Self {
+        splices.clear();
+        splices.append(&mut self.splices);
+        self.splices = splices;
+        self
+    }
+
     /// Bytes written so far (splices excluded).
     pub fn as_bytes(&self) -> &[u8] {
         &self.buf
