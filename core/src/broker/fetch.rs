@@ -1,39 +1,73 @@
 //! Fetch: record bytes straight from the segments, with long polling (KIP-74 limits, KIP-227
 //! sessions answered as full fetches).
+//!
+//! The hot path allocates nothing once warm: the request is read in place (`FetchView`), the
+//! response written into a recycled buffer with record data left in the segments, and a long
+//! poll parks as its raw body, read again when an append or its deadline comes.
 
 use alloc::vec::Vec;
 use core::time::Duration;
 
 use super::list_offsets::LEADER_EPOCH;
-use super::{Broker, ConnId, Hdr, Reply, encode_response};
+use super::{Broker, ConnId, Hdr, Reply, finish_response};
 use crate::ErrorCode;
-use crate::codec::messages::fetch_request::FetchPartition;
-use crate::codec::messages::fetch_response::{FetchableTopicResponse, PartitionData};
-use crate::codec::messages::{FetchRequest, FetchResponse};
-use crate::codec::primitives::Uuid;
-use crate::codec::{Message, Records, SegmentRef};
+use crate::codec::fetch_view::{
+    FetchPartitionView, FetchResponseWriter, FetchView, FetchedPartition, FetchedRecords,
+};
+use crate::codec::{EncodeError, SegmentRef, Writer};
 use crate::records;
 use crate::storage::Storage;
-use crate::time::Instant;
 
-/// A Fetch waiting for `min_bytes` of data or its deadline.
-#[derive(Debug)]
-pub(crate) struct ParkedFetch {
-    pub conn: ConnId,
-    pub hdr: Hdr,
-    pub request: FetchRequest,
-    pub deadline: Instant,
-    /// Partitions whose appends may complete it.
-    pub partitions: Vec<u32>,
-}
-
-/// A Fetch response as built now.
+/// What writing a Fetch response found.
 struct Built {
-    response: FetchResponse,
+    /// Record bytes in the response.
     bytes: usize,
     /// A partition answered with an error: Kafka then answers at once.
     error: bool,
-    partitions: Vec<u32>,
+}
+
+/// One partition's answer before it is written; owns down-converted bytes (Fetch v0-3).
+struct Answer {
+    partition_index: i32,
+    error_code: i16,
+    high_watermark: i64,
+    last_stable_offset: i64,
+    log_start_offset: i64,
+    records: AnswerRecords,
+}
+
+enum AnswerRecords {
+    None,
+    Segment(SegmentRef),
+    Converted(Vec<u8>),
+}
+
+impl Answer {
+    fn error(index: i32, code: ErrorCode) -> Self {
+        Answer {
+            partition_index: index,
+            error_code: code.code(),
+            high_watermark: -1,
+            last_stable_offset: -1,
+            log_start_offset: -1,
+            records: AnswerRecords::None,
+        }
+    }
+
+    fn fetched(&self) -> FetchedPartition<'_> {
+        FetchedPartition {
+            partition_index: self.partition_index,
+            error_code: self.error_code,
+            high_watermark: self.high_watermark,
+            last_stable_offset: self.last_stable_offset,
+            log_start_offset: self.log_start_offset,
+            records: match &self.records {
+                AnswerRecords::None => FetchedRecords::Bytes(&[]),
+                AnswerRecords::Segment(seg) => FetchedRecords::Segment(*seg),
+                AnswerRecords::Converted(bytes) => FetchedRecords::Bytes(bytes),
+            },
+        }
+    }
 }
 
 impl<S: Storage> Broker<S>
@@ -41,33 +75,41 @@ where
     S::Segment: core::fmt::Debug,
 {
     pub(super) fn fetch(&mut self, conn: ConnId, hdr: Hdr, body: &[u8]) -> Reply {
-        let Ok((_, request)) = FetchRequest::decode(body, hdr.api_version) else {
+        let v = hdr.api_version;
+        let Ok(request) = FetchView::decode(body, v) else {
             return Reply::Close;
         };
-        if let Some(code) = session_error(hdr.api_version, &request) {
-            let response = FetchResponse {
-                error_code: code.code(),
-                ..Default::default()
+        let mut w = self.fetch_writer(hdr);
+        if let Some(code) = session_error(&request) {
+            let Ok(out) = FetchResponseWriter::begin(&mut w, v, 0, code.code(), 0, 0) else {
+                return Reply::Close;
             };
-            return encode_response(hdr, &response);
+            out.end(&mut w);
+            return finish_response(w);
         }
-        let built = self.build_fetch(hdr.api_version, &request);
+        let mut partitions = core::mem::take(&mut self.fetch_partitions);
+        partitions.clear();
+        let built = self.write_fetch(&request, &mut w, Some(&mut partitions));
+        let Ok(built) = built else {
+            self.fetch_partitions = partitions;
+            self.recycle(w.into_response());
+            return Reply::Close;
+        };
         let wait = request
             .max_wait_ms
             .clamp(0, self.config.limits.fetch_wait_ms_max as i32);
         let satisfied = built.bytes >= request.min_bytes.max(0) as usize;
         let room = self.parked.len() < self.config.limits.parked_requests_max as usize;
-        if satisfied || built.error || wait == 0 || built.partitions.is_empty() || !room {
-            return encode_response(hdr, &built.response);
+        if satisfied || built.error || wait == 0 || partitions.is_empty() || !room {
+            self.fetch_partitions = partitions;
+            return finish_response(w);
         }
+        // The answer is written again when the fetch is woken or expires.
+        self.recycle(w.into_response());
         let deadline = self.now + Duration::from_millis(wait as u64);
-        self.parked.insert(ParkedFetch {
-            conn,
-            hdr,
-            request,
-            deadline,
-            partitions: built.partitions,
-        });
+        self.parked
+            .insert(conn, hdr, deadline, body, &mut partitions);
+        self.fetch_partitions = partitions;
         Reply::Parked
     }
 
@@ -79,38 +121,66 @@ where
         let mut woken = core::mem::take(&mut self.woken);
         self.parked.waiting_on(touched, &mut woken);
         for &id in &woken {
-            let Some(p) = self.parked.get(id) else {
-                continue;
-            };
-            let built = self.build_fetch(p.hdr.api_version, &p.request);
-            if built.error || built.bytes >= p.request.min_bytes.max(0) as usize {
-                if let Some(p) = self.parked.remove(id) {
-                    let reply = encode_response(p.hdr, &built.response);
-                    self.unpark(p.conn, reply);
-                }
-            }
+            self.retry_parked(id, false);
         }
         self.woken = woken;
     }
 
     /// Answer the parked fetches whose deadline has passed with what there is.
     pub(super) fn expire_parked(&mut self) {
-        for id in self.parked.due(self.now) {
-            let Some(p) = self.parked.remove(id) else {
-                continue;
-            };
-            let built = self.build_fetch(p.hdr.api_version, &p.request);
-            let reply = encode_response(p.hdr, &built.response);
-            self.unpark(p.conn, reply);
+        // Bounded: each round removes one parked fetch.
+        while let Some(id) = self.parked.pop_due(self.now) {
+            self.retry_parked(id, true);
         }
     }
 
-    fn build_fetch(&self, v: i16, request: &FetchRequest) -> Built {
+    /// Write parked fetch `id`'s answer; send it if it has enough data, is an error, or the
+    /// fetch `expired`, else leave the fetch parked.
+    fn retry_parked(&mut self, id: u64, expired: bool) {
+        let Some(hdr) = self.parked.get(id).map(|p| p.hdr) else {
+            return;
+        };
+        let mut w = self.fetch_writer(hdr);
+        let outcome = self.parked.get(id).map(|p| {
+            // The body was validated when it parked; a failure here would be a bug, answered as
+            // one that cannot be serialized: by closing.
+            let request = FetchView::decode(p.body, hdr.api_version).map_err(|_| ())?;
+            let built = self.write_fetch(&request, &mut w, None).map_err(|_| ())?;
+            Ok::<_, ()>(built.error || built.bytes >= request.min_bytes.max(0) as usize)
+        });
+        let reply = match outcome {
+            None | Some(Ok(false)) if !expired => {
+                self.recycle(w.into_response());
+                return;
+            }
+            Some(Ok(_)) => finish_response(w),
+            _ => {
+                self.recycle(w.into_response());
+                Reply::Close
+            }
+        };
+        if let Some((conn, _)) = self.parked.remove(id) {
+            self.unpark(conn, reply);
+        }
+    }
+
+    /// A writer for a Fetch response: a recycled buffer and a recycled list of splices.
+    fn fetch_writer(&mut self, hdr: Hdr) -> Writer {
+        let splices = self.spare_splices.pop().unwrap_or_default();
+        self.response_writer(hdr).with_splices(splices)
+    }
+
+    /// Write the response body to `request` into `w`; known partitions go to `partitions`.
+    fn write_fetch(
+        &self,
+        request: &FetchView<'_>,
+        w: &mut Writer,
+        mut partitions: Option<&mut Vec<u32>>,
+    ) -> Result<Built, EncodeError> {
+        let v = request.version();
         let mut built = Built {
-            response: FetchResponse::default(),
             bytes: 0,
             error: false,
-            partitions: Vec::new(),
         };
         // KIP-74: `max_bytes` bounds the response, but the first batch is sent even if larger.
         let mut remaining = if v >= 3 {
@@ -118,47 +188,39 @@ where
         } else {
             usize::MAX
         };
-        for topic in &request.topics {
-            let ti = if v >= 13 {
+        let (unknown, by_id) = if v >= 13 {
+            (ErrorCode::UnknownTopicId, true)
+        } else {
+            (ErrorCode::UnknownTopicOrPartition, false)
+        };
+        let out = FetchResponseWriter::begin(w, v, 0, 0, 0, request.topic_count())?;
+        for topic in request.topics() {
+            let ti = if by_id {
                 self.topics.by_id(&topic.topic_id)
             } else {
-                self.topics.by_name(&topic.topic)
+                self.topics.by_name(topic.name)
             };
-            let unknown = if v >= 13 {
-                ErrorCode::UnknownTopicId
-            } else {
-                ErrorCode::UnknownTopicOrPartition
-            };
-            let mut partitions = Vec::with_capacity(topic.partitions.len());
-            for fp in &topic.partitions {
+            out.topic(w, topic.name, topic.topic_id, topic.partition_count())?;
+            for fp in topic.partitions() {
                 let pi = ti.and_then(|ti| self.topics.partition_of(ti, fp.partition));
-                let (data, len) = match pi {
-                    None => (error_partition(fp.partition, unknown), 0),
+                let (answer, len) = match pi {
+                    None => (Answer::error(fp.partition, unknown), 0),
                     Some(pi) => {
-                        built.partitions.push(pi);
-                        self.fetch_partition(v, pi, fp, &mut remaining, built.bytes == 0)
-                            .unwrap_or_else(|code| (error_partition(fp.partition, code), 0))
+                        if let Some(list) = partitions.as_deref_mut() {
+                            list.push(pi);
+                        }
+                        self.fetch_partition(v, pi, &fp, &mut remaining, built.bytes == 0)
+                            .unwrap_or_else(|code| (Answer::error(fp.partition, code), 0))
                     }
                 };
-                built.error |= data.error_code != 0;
+                built.error |= answer.error_code != 0;
                 built.bytes += len;
-                partitions.push(data);
+                out.partition(w, &answer.fetched())?;
             }
-            built.response.responses.push(FetchableTopicResponse {
-                topic: if v < 13 {
-                    topic.topic.clone()
-                } else {
-                    Default::default()
-                },
-                topic_id: if v >= 13 {
-                    topic.topic_id
-                } else {
-                    Uuid::default()
-                },
-                partitions,
-            });
+            out.end_topic(w);
         }
-        built
+        out.end(w);
+        Ok(built)
     }
 
     /// One partition's data and its length in bytes.
@@ -166,10 +228,10 @@ where
         &self,
         v: i16,
         pi: u32,
-        fp: &FetchPartition,
+        fp: &FetchPartitionView,
         remaining: &mut usize,
         first: bool,
-    ) -> Result<(PartitionData, usize), ErrorCode> {
+    ) -> Result<(Answer, usize), ErrorCode> {
         let log = &self
             .topics
             .partition(pi)
@@ -182,16 +244,13 @@ where
             return Err(ErrorCode::FencedLeaderEpoch);
         }
         let (start, end) = (log.log_start_offset(), log.log_end_offset());
-        let mut data = PartitionData {
+        let mut data = Answer {
             partition_index: fp.partition,
             error_code: 0,
             high_watermark: end,
             last_stable_offset: if v >= 4 { end } else { -1 },
             log_start_offset: if v >= 5 { start } else { -1 },
-            aborted_transactions: None,
-            preferred_read_replica: -1,
-            records: Some(Records::Bytes(Vec::new())),
-            ..Default::default()
+            records: AnswerRecords::None,
         };
         if fp.fetch_offset < start || fp.fetch_offset > end {
             // The client resets its position from these, so they go with the error.
@@ -219,19 +278,19 @@ where
             start: slice.start,
             len: slice.len,
         };
-        data.records = Some(if v >= 4 {
-            Records::Segment(seg)
+        data.records = if v >= 4 {
+            AnswerRecords::Segment(seg)
         } else {
             let bytes = log
                 .segment_bytes(seg.base_offset, seg.start, seg.len)
                 .ok_or(ErrorCode::KafkaStorageError)?;
             // Fetch v0-v1 read magic 0 message sets, v2-v3 magic 1 (KIP-32).
             let magic = if v >= 2 { 1 } else { 0 };
-            Records::Bytes(
+            AnswerRecords::Converted(
                 records::legacy::down_convert(bytes, magic, fp.fetch_offset)
                     .map_err(|e| e.error_code())?,
             )
-        });
+        };
         *remaining = remaining.saturating_sub(len);
         Ok((data, len))
     }
@@ -240,8 +299,8 @@ where
 /// KIP-227: this broker creates no fetch sessions (it answers session id 0, which tells the client
 /// to keep sending full requests), so a request naming a session, or an incremental epoch, is
 /// refused as Kafka refuses one for a session it does not hold.
-fn session_error(v: i16, request: &FetchRequest) -> Option<ErrorCode> {
-    if v < 7 {
+fn session_error(request: &FetchView<'_>) -> Option<ErrorCode> {
+    if request.version() < 7 {
         return None;
     }
     if request.session_id != 0 {
@@ -252,18 +311,4 @@ fn session_error(v: i16, request: &FetchRequest) -> Option<ErrorCode> {
         return Some(ErrorCode::InvalidFetchSessionEpoch);
     }
     None
-}
-
-fn error_partition(index: i32, code: ErrorCode) -> PartitionData {
-    PartitionData {
-        partition_index: index,
-        error_code: code.code(),
-        high_watermark: -1,
-        last_stable_offset: -1,
-        log_start_offset: -1,
-        preferred_read_replica: -1,
-        aborted_transactions: None,
-        records: Some(Records::Bytes(Vec::new())),
-        ..Default::default()
-    }
 }

@@ -148,15 +148,21 @@ pub struct Broker<S: Storage> {
     group_deadline: Option<Instant>,
     /// Parked fetch ids, kept to reuse its allocation.
     woken: Vec<u64>,
+    /// Partitions a Fetch reads, kept to reuse its allocation.
+    fetch_partitions: Vec<u32>,
 
     /// Connections whose parked request finished: their queued frames run at the end of `handle`.
     resume: Vec<ConnId>,
+    /// The connections being resumed, kept to reuse its allocation.
+    resuming: Vec<ConnId>,
     rng: Rng,
     next_producer_id: i64,
     /// Partitions a Produce appended to, kept to reuse its allocation.
     touched: Vec<u32>,
     /// Response buffers the runtime gave back, reused so steady traffic allocates nothing.
     spare_buffers: Vec<Vec<u8>>,
+    /// Splice lists of Fetch responses the runtime gave back, reused likewise.
+    spare_splices: Vec<Vec<Splice>>,
     now: Instant,
     unix_ms: i64,
 }
@@ -209,10 +215,13 @@ where
             groups: group_coordinator,
             group_waits: BTreeMap::new(),
             woken: Vec::new(),
+            fetch_partitions: Vec::new(),
             resume: Vec::new(),
+            resuming: Vec::new(),
             rng,
             touched: Vec::new(),
             spare_buffers: Vec::new(),
+            spare_splices: Vec::new(),
             // Milliseconds since the epoch, times 1000: room for 1000 ids a millisecond of uptime.
             next_producer_id: unix_ms.max(0).saturating_mul(1000),
             now: Instant::default(),
@@ -292,6 +301,14 @@ where
     /// Give back a response once written, so its buffer serves a later response.
     pub fn recycle(&mut self, response: Response) {
         self.recycle_buffer(response.bytes);
+        let splices = response.splices;
+        // An empty list holds no allocation: nothing to keep.
+        if splices.capacity() > 0
+            && splices.capacity() <= SPARE_SPLICES_MAX
+            && self.spare_splices.len() < SPARE_BUFFERS_MAX
+        {
+            self.spare_splices.push(splices);
+        }
     }
 
     fn recycle_buffer(&mut self, buf: Vec<u8>) {
@@ -368,13 +385,16 @@ where
     }
 
     fn run_resumed(&mut self) {
+        let mut resuming = mem::take(&mut self.resuming);
         // Bounded: each round resumes connections whose parked request just finished.
         while !self.resume.is_empty() {
-            let resume = mem::take(&mut self.resume);
-            for conn in resume {
+            // `resuming` is empty here, so `resume` starts the round empty.
+            mem::swap(&mut self.resume, &mut resuming);
+            for conn in resuming.drain(..) {
                 self.run_queued(conn);
             }
         }
+        self.resuming = resuming;
     }
 
     /// Handle every whole frame at the start of `bytes` until one parks; returns bytes used.
@@ -502,6 +522,8 @@ fn segment_size(config: &BrokerConfig) -> usize {
 /// responses does not pin memory.
 const SPARE_BUFFERS_MAX: usize = 64;
 const SPARE_BUFFER_BYTES_MAX: usize = 16 * 1024;
+/// The longest recycled splice list kept (one splice per partition with data).
+const SPARE_SPLICES_MAX: usize = 1024;
 
 /// Patch the size prefix of a response written from [`Broker::response_writer`].
 pub(crate) fn finish_response(w: Writer) -> Reply {
