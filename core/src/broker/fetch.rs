@@ -312,3 +312,266 @@ fn session_error(request: &FetchView<'_>) -> Option<ErrorCode> {
     }
     None
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // A failed unwrap is a failed test.
+mod tests {
+    use super::*;
+    use crate::broker::{BrokerConfig, Input, Output, Response};
+    use crate::codec::messages::create_topics_request::CreatableTopic;
+    use crate::codec::messages::fetch_request::{FetchPartition, FetchTopic};
+    use crate::codec::messages::produce_request::{PartitionProduceData, TopicProduceData};
+    use crate::codec::messages::{
+        CreateTopicsRequest, CreateTopicsResponse, FetchRequest, FetchResponse, ProduceRequest,
+        RequestHeader,
+    };
+    use crate::codec::primitives::Uuid;
+    use crate::codec::{Chunk, Message, Records, request_header_version};
+    use crate::records::BatchBuilder;
+    use crate::storage::MemoryStorage;
+    use crate::time::Instant;
+    use alloc::vec;
+
+    fn frame<M: Message>(v: i16, body: &M) -> Vec<u8> {
+        let header = RequestHeader {
+            request_api_key: M::API_KEY,
+            request_api_version: v,
+            correlation_id: 9,
+            client_id: Some("t".into()),
+        };
+        let mut w = Writer::new();
+        w.put_i32(0);
+        header
+            .encode(&mut w, request_header_version(M::API_KEY, v))
+            .unwrap();
+        body.encode(&mut w, v).unwrap();
+        let mut bytes = w.into_bytes();
+        let size = (bytes.len() - 4) as i32;
+        bytes[..4].copy_from_slice(&size.to_be_bytes());
+        bytes
+    }
+
+    struct Harness {
+        broker: Broker<MemoryStorage>,
+        topic_id: Uuid,
+    }
+
+    impl Harness {
+        /// A broker with topic `t` (one partition) and `parked_max` parked requests at most.
+        fn new(parked_max: u32) -> Self {
+            let mut config = BrokerConfig {
+                segment_size_bytes: 1 << 20,
+                ..BrokerConfig::default()
+            };
+            config.limits.parked_requests_max = parked_max;
+            let broker = Broker::new(config, MemoryStorage::default(), Vec::new(), 1).unwrap();
+            let mut h = Harness {
+                broker,
+                topic_id: Uuid::ZERO,
+            };
+            for conn in 1..=3 {
+                h.broker.handle(Input::Accepted {
+                    conn: ConnId(conn),
+                    now: Instant::default(),
+                    peer: "127.0.0.1",
+                });
+            }
+            let create = CreateTopicsRequest {
+                topics: vec![CreatableTopic {
+                    name: "t".into(),
+                    num_partitions: 1,
+                    replication_factor: 1,
+                    ..Default::default()
+                }],
+                timeout_ms: 1000,
+                validate_only: false,
+            };
+            h.feed(1, 0, &frame(7, &create));
+            let sent = h.drain();
+            let (_, created) = CreateTopicsResponse::decode(&sent[0].1[9..], 7).unwrap();
+            h.topic_id = created.topics[0].topic_id;
+            h
+        }
+
+        fn feed(&mut self, conn: u64, ms: u64, data: &[u8]) {
+            self.broker.handle(Input::Bytes {
+                conn: ConnId(conn),
+                now: Instant::default() + Duration::from_millis(ms),
+                unix_ms: 1,
+                data,
+            });
+        }
+
+        fn drain(&mut self) -> Vec<(u64, Vec<u8>)> {
+            let mut sent = Vec::new();
+            for _ in 0..100 {
+                match self.broker.poll_output() {
+                    Output::Send { conn, response } => {
+                        sent.push((conn.0, self.flatten(&response)));
+                        self.broker.recycle(response);
+                    }
+                    Output::Close(conn) => panic!("closed {conn:?}"),
+                    Output::Timeout(_) => return sent,
+                }
+            }
+            panic!("poll_output never returned Timeout");
+        }
+
+        fn flatten(&self, response: &Response) -> Vec<u8> {
+            let mut out = Vec::new();
+            for chunk in response.chunks() {
+                match chunk {
+                    Chunk::Bytes(b) => out.extend_from_slice(b),
+                    Chunk::Segment(s) => {
+                        out.extend_from_slice(self.broker.segment_bytes(&s).unwrap())
+                    }
+                }
+            }
+            out
+        }
+
+        fn produce(&mut self, ms: u64) {
+            let mut batch = BatchBuilder::new(0);
+            batch.push(1, None, Some(b"value"), &[]);
+            let request = ProduceRequest {
+                acks: 1,
+                timeout_ms: 1000,
+                topic_data: vec![TopicProduceData {
+                    name: "t".into(),
+                    partition_data: vec![PartitionProduceData {
+                        index: 0,
+                        records: Some(Records::Bytes(batch.finish())),
+                    }],
+                }],
+                ..Default::default()
+            };
+            self.feed(1, ms, &frame(9, &request));
+        }
+
+        fn fetch(&self, v: i16, offset: i64, max_wait_ms: i32) -> Vec<u8> {
+            fetch_of(v, "t", self.topic_id, offset, max_wait_ms)
+        }
+    }
+
+    fn fetch_of(v: i16, name: &str, id: Uuid, offset: i64, max_wait_ms: i32) -> Vec<u8> {
+        let request = FetchRequest {
+            max_wait_ms,
+            min_bytes: 1,
+            topics: vec![FetchTopic {
+                topic: if v <= 12 {
+                    name.into()
+                } else {
+                    Default::default()
+                },
+                topic_id: if v >= 13 { id } else { Uuid::ZERO },
+                partitions: vec![FetchPartition {
+                    fetch_offset: offset,
+                    partition_max_bytes: 1 << 20,
+                    ..Default::default()
+                }],
+            }],
+            ..Default::default()
+        };
+        frame(v, &request)
+    }
+
+    fn body(v: i16, frame: &[u8]) -> FetchResponse {
+        let header = 8 + usize::from(v >= 12);
+        FetchResponse::decode_complete(&frame[header..], v).unwrap()
+    }
+
+    #[test]
+    fn every_version_reads_the_data_and_names_unknown_topics() {
+        let mut h = Harness::new(10);
+        h.produce(0);
+        h.drain();
+        for v in VERSIONS_SERVED {
+            h.feed(2, 0, &h.fetch(v, 0, 0));
+            let sent = h.drain();
+            let resp = body(v, &sent[0].1);
+            let p = &resp.responses[0].partitions[0];
+            assert_eq!((p.error_code, p.high_watermark), (0, 1), "version {v}");
+            assert!(
+                p.records.as_ref().is_some_and(|r| !r.is_empty()),
+                "version {v}"
+            );
+            // The same request for a topic this broker does not have.
+            let request = fetch_of(v, "u", Uuid([7; 16]), 0, 0);
+            h.feed(2, 0, &request);
+            let resp = body(v, &h.drain()[0].1);
+            let expected = if v >= 13 {
+                ErrorCode::UnknownTopicId
+            } else {
+                ErrorCode::UnknownTopicOrPartition
+            };
+            let p = &resp.responses[0].partitions[0];
+            assert_eq!(p.error_code, expected.code(), "version {v}");
+            assert_eq!(p.high_watermark, -1);
+        }
+    }
+
+    const VERSIONS_SERVED: core::ops::RangeInclusive<i16> = 0..=17;
+
+    #[test]
+    fn a_long_poll_by_topic_id_is_woken_by_a_produce() {
+        let mut h = Harness::new(10);
+        h.feed(2, 0, &h.fetch(13, 0, 500));
+        assert!(h.drain().is_empty(), "parked");
+        assert_eq!(h.broker.parked.len(), 1);
+        h.produce(10);
+        let sent = h.drain();
+        assert_eq!(sent.len(), 2, "the produce's answer and the fetch's");
+        let fetch = sent.iter().find(|(c, _)| *c == 2).unwrap();
+        let resp = body(13, &fetch.1);
+        assert_eq!(resp.responses[0].topic_id, h.topic_id);
+        assert_eq!(resp.responses[0].partitions[0].high_watermark, 1);
+        assert_eq!(h.broker.parked.len(), 0);
+    }
+
+    #[test]
+    fn a_long_poll_expires_empty_and_a_closed_connection_forgets_its_own() {
+        let mut h = Harness::new(10);
+        h.feed(2, 0, &h.fetch(4, 0, 500));
+        h.feed(3, 0, &h.fetch(17, 0, 800));
+        assert!(h.drain().is_empty());
+        h.broker.handle(Input::Closed(ConnId(3)));
+        assert_eq!(h.broker.parked.len(), 1);
+        h.broker.handle(Input::Timeout {
+            now: Instant::default() + Duration::from_millis(499),
+            unix_ms: 1,
+        });
+        assert!(h.drain().is_empty(), "not yet due");
+        h.broker.handle(Input::Timeout {
+            now: Instant::default() + Duration::from_millis(500),
+            unix_ms: 1,
+        });
+        let sent = h.drain();
+        assert_eq!(sent.len(), 1);
+        let p = &body(4, &sent[0].1).responses[0].partitions[0];
+        assert_eq!((p.error_code, p.high_watermark), (0, 0));
+        assert!(p.records.as_ref().is_some_and(Records::is_empty));
+        assert!(matches!(h.broker.poll_output(), Output::Timeout(None)));
+    }
+
+    #[test]
+    fn beyond_parked_requests_max_a_long_poll_is_answered_at_once() {
+        let mut h = Harness::new(1);
+        h.feed(2, 0, &h.fetch(12, 0, 500));
+        assert!(h.drain().is_empty());
+        h.feed(3, 0, &h.fetch(12, 0, 500));
+        assert_eq!(h.drain().len(), 1, "no room: answered empty");
+    }
+
+    #[test]
+    fn a_session_is_refused_with_its_error() {
+        let mut h = Harness::new(10);
+        let request = FetchRequest {
+            session_id: 5,
+            ..Default::default()
+        };
+        h.feed(2, 0, &frame(12, &request));
+        let resp = body(12, &h.drain()[0].1);
+        assert_eq!(resp.error_code, ErrorCode::FetchSessionIdNotFound.code());
+        assert!(resp.responses.is_empty());
+    }
+}

@@ -298,7 +298,7 @@ where
             .segment_bytes(segment.base_offset, segment.start, segment.len)
     }
 
-    /// Give back a response once written, so its buffer serves a later response.
+    /// Give back a response once written, so its buffer and splice list serve a later response.
     pub fn recycle(&mut self, response: Response) {
         self.recycle_buffer(response.bytes);
         let splices = response.splices;
