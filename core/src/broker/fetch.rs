@@ -149,12 +149,13 @@ where
             Ok::<_, ()>(built.error || built.bytes >= request.min_bytes.max(0) as usize)
         });
         let reply = match outcome {
-            None | Some(Ok(false)) if !expired => {
+            Some(Ok(false)) if !expired => {
+                // Not enough data yet: the fetch stays parked.
                 self.recycle(w.into_response());
                 return;
             }
             Some(Ok(_)) => finish_response(w),
-            _ => {
+            Some(Err(())) | None => {
                 self.recycle(w.into_response());
                 Reply::Close
             }

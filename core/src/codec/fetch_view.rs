@@ -245,21 +245,28 @@ fn header(input: &[u8], version: i16) -> p::Parsed<'_, FetchView<'_>> {
         version,
     };
     if flexible {
-        (rest, _) = p::tagged_fields(rest, |tag, data| {
-            // Kafka skips tags it does not know; a known one must parse.
-            if tag == 0 {
-                (_, view.cluster_id) = p::nullable_str(data, true, true, "ClusterId")?;
-            }
-            if tag == 1 && version >= 15 {
-                let (data, id) = p::int32(data)?;
-                let (data, epoch) = p::int64(data)?;
-                p::tagged_fields(data, |_, _| Ok(()))?;
-                (view.replica_state_id, view.replica_state_epoch) = (id, epoch);
-            }
-            Ok(())
-        })?;
+        (rest, _) = p::tagged_fields(rest, |tag, data| header_tag(&mut view, tag, data))?;
     }
     Ok((rest, view))
+}
+
+/// One tagged field of the request. Kafka skips tags it does not know; a known one must parse.
+fn header_tag<'a>(
+    view: &mut FetchView<'a>,
+    tag: u32,
+    data: &'a [u8],
+) -> Result<(), nom::Err<DecodeError>> {
+    if tag == 0 {
+        (_, view.cluster_id) = p::nullable_str(data, true, true, "ClusterId")?;
+    }
+    if tag == 1 && view.version >= 15 {
+        // ReplicaState: its own (ignored) tagged fields follow.
+        let (data, id) = p::int32(data)?;
+        let (data, epoch) = p::int64(data)?;
+        p::tagged_fields(data, |_, _| Ok(()))?;
+        (view.replica_state_id, view.replica_state_epoch) = (id, epoch);
+    }
+    Ok(())
 }
 
 fn topic(input: &[u8], version: i16) -> p::Parsed<'_, FetchTopicView<'_>> {
