@@ -28,6 +28,8 @@ pub struct Consumed {
     pub bytes: u64,
     /// The offset after the last record read.
     pub next_offset: i64,
+    /// From the first Fetch sent to the last answer read.
+    pub elapsed: Duration,
 }
 
 /// Fetches from offset 0 until `end` (exclusive), one Fetch in flight, recording each Fetch's
@@ -65,6 +67,7 @@ pub fn consume(
         }
         done.store(c.records, Ordering::Relaxed);
     }
+    c.elapsed = started.elapsed();
     Ok((c, latencies))
 }
 
@@ -88,7 +91,6 @@ pub fn run(
     let done = AtomicU64::new(0);
     let finished = AtomicBool::new(false);
     let mut progress = Progress::new("fetch", "records", bounds);
-    let started = Instant::now();
     let outcome = std::thread::scope(|s| {
         let worker = s.spawn(|| {
             let r = consume(
@@ -105,8 +107,9 @@ pub fn run(
         progress.watch(&done, || finished.load(Ordering::Relaxed));
         worker.join()
     });
-    let elapsed = started.elapsed();
     let (consumed, latencies) = outcome.map_err(|_| worker_panicked())??;
+    // Timed by the consumer itself: the progress watcher wakes only every 50 ms.
+    let elapsed = consumed.elapsed;
     if consumed.records != end as u64 || consumed.next_offset != end {
         return Err(BenchError::Protocol(format!(
             "produced {end} records, fetched {} up to offset {}",
