@@ -120,14 +120,7 @@ impl<'a> FetchView<'a> {
 
     /// The topics, in request order.
     pub fn topics(&self) -> impl Iterator<Item = FetchTopicView<'a>> + 'a {
-        let mut rest = self.topics;
-        let version = self.version;
-        // `decode` checked every topic, so this stops only at the end.
-        (0..self.topic_count).map_while(move |_| {
-            let (next, t) = topic(rest, version).ok()?;
-            rest = next;
-            Some(t)
-        })
+        p::checked_entries(self.topics, self.topic_count, self.version, topic)
     }
 
     /// How many topics the forgotten-topics list names (0 before v7).
@@ -137,13 +130,12 @@ impl<'a> FetchView<'a> {
 
     /// The forgotten topics, in request order.
     pub fn forgotten_topics(&self) -> impl Iterator<Item = ForgottenTopicView<'a>> + 'a {
-        let mut rest = self.forgotten;
-        let version = self.version;
-        (0..self.forgotten_count).map_while(move |_| {
-            let (next, t) = forgotten_topic(rest, version).ok()?;
-            rest = next;
-            Some(t)
-        })
+        p::checked_entries(
+            self.forgotten,
+            self.forgotten_count,
+            self.version,
+            forgotten_topic,
+        )
     }
 }
 
@@ -155,13 +147,12 @@ impl<'a> FetchTopicView<'a> {
 
     /// The partitions, in request order.
     pub fn partitions(&self) -> impl Iterator<Item = FetchPartitionView> + 'a {
-        let mut rest = self.partitions;
-        let version = self.version;
-        (0..self.partition_count).map_while(move |_| {
-            let (next, p) = partition(rest, version).ok()?;
-            rest = next;
-            Some(p)
-        })
+        p::checked_entries(
+            self.partitions,
+            self.partition_count,
+            self.version,
+            partition,
+        )
     }
 }
 
@@ -173,11 +164,8 @@ impl<'a> ForgottenTopicView<'a> {
 
     /// The forgotten partition indexes.
     pub fn partitions(&self) -> impl Iterator<Item = i32> + 'a {
-        let mut rest = self.partitions;
-        (0..self.partition_count).map_while(move |_| {
-            let (next, index) = p::int32(rest).ok()?;
-            rest = next;
-            Some(index)
+        p::checked_entries(self.partitions, self.partition_count, (), |input, ()| {
+            p::int32(input)
         })
     }
 }

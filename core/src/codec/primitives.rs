@@ -125,6 +125,22 @@ impl fmt::Display for EncodeError {
 /// The result of every parser here.
 pub type Parsed<'a, T> = IResult<&'a [u8], T, DecodeError>;
 
+/// The `count` entries of an array a decoder has already checked whole, read one after another
+/// from `input` with `parse`. It stops early only if an entry fails to parse, which that check
+/// rules out; nothing is allocated.
+pub fn checked_entries<'a, T: 'a, A: Copy + 'a>(
+    mut input: &'a [u8],
+    count: usize,
+    arg: A,
+    parse: fn(&'a [u8], A) -> Parsed<'a, T>,
+) -> impl Iterator<Item = T> + 'a {
+    (0..count).map_while(move |_| {
+        let (rest, entry) = parse(input, arg).ok()?;
+        input = rest;
+        Some(entry)
+    })
+}
+
 fn fail<T>(e: DecodeError) -> Result<T, nom::Err<DecodeError>> {
     Err(nom::Err::Error(e))
 }

@@ -88,14 +88,7 @@ impl<'a> ProduceView<'a> {
 
     /// The topics, in request order.
     pub fn topics(&self) -> impl Iterator<Item = TopicView<'a>> + 'a {
-        let mut rest = self.topics;
-        let flexible = self.flexible;
-        // `decode` checked every topic, so this stops only at the end.
-        (0..self.topic_count).map_while(move |_| {
-            let (next, t) = topic(rest, flexible).ok()?;
-            rest = next;
-            Some(t)
-        })
+        p::checked_entries(self.topics, self.topic_count, self.flexible, topic)
     }
 }
 
@@ -107,13 +100,12 @@ impl<'a> TopicView<'a> {
 
     /// `(partition index, record bytes)` in request order; `None` records stand for null.
     pub fn partitions(&self) -> impl Iterator<Item = (i32, Option<&'a [u8]>)> + 'a {
-        let mut rest = self.partitions;
-        let flexible = self.flexible;
-        (0..self.partition_count).map_while(move |_| {
-            let (next, p) = partition(rest, flexible).ok()?;
-            rest = next;
-            Some(p)
-        })
+        p::checked_entries(
+            self.partitions,
+            self.partition_count,
+            self.flexible,
+            partition,
+        )
     }
 }
 
