@@ -257,16 +257,20 @@ fn header_tag<'a>(
     Ok(())
 }
 
+/// A topic entry's first field: its name up to v12, its id from v13 (the other left empty).
+fn topic_name_or_id(input: &[u8], version: i16) -> p::Parsed<'_, (&str, Uuid)> {
+    if version <= 12 {
+        let (input, name) = p::nullable_str(input, version >= FIRST_FLEXIBLE, false, "Topic")?;
+        Ok((input, (name.unwrap_or_default(), Uuid::default())))
+    } else {
+        let (input, topic_id) = p::uuid(input)?;
+        Ok((input, ("", topic_id)))
+    }
+}
+
 fn topic(input: &[u8], version: i16) -> p::Parsed<'_, FetchTopicView<'_>> {
     let flexible = version >= FIRST_FLEXIBLE;
-    let mut input = input;
-    let (mut name, mut topic_id) = ("", Uuid::default());
-    if version <= 12 {
-        let (r, n) = p::nullable_str(input, flexible, false, "Topic")?;
-        (input, name) = (r, n.unwrap_or_default());
-    } else {
-        (input, topic_id) = p::uuid(input)?;
-    }
+    let (input, (name, topic_id)) = topic_name_or_id(input, version)?;
     let (partitions, count) = p::array_len(input, flexible)?;
     let partition_count = non_null(count, "Partitions")?;
     let mut rest = partitions;
@@ -321,14 +325,7 @@ fn partition(input: &[u8], version: i16) -> p::Parsed<'_, FetchPartitionView> {
 
 fn forgotten_topic(input: &[u8], version: i16) -> p::Parsed<'_, ForgottenTopicView<'_>> {
     let flexible = version >= FIRST_FLEXIBLE;
-    let mut input = input;
-    let (mut name, mut topic_id) = ("", Uuid::default());
-    if version <= 12 {
-        let (r, n) = p::nullable_str(input, flexible, false, "Topic")?;
-        (input, name) = (r, n.unwrap_or_default());
-    } else {
-        (input, topic_id) = p::uuid(input)?;
-    }
+    let (input, (name, topic_id)) = topic_name_or_id(input, version)?;
     let (partitions, count) = p::array_len(input, flexible)?;
     let partition_count = non_null(count, "Partitions")?;
     let (mut rest, _) = p::take(partitions, partition_count.saturating_mul(4))?;
