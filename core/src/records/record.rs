@@ -27,6 +27,12 @@ pub fn read_varlong(data: &[u8]) -> Result<(i64, usize), RecordsError> {
 }
 
 fn read_unsigned(data: &[u8], bytes_max: usize) -> Result<(u64, usize), RecordsError> {
+    // Most lengths and deltas fit in one byte: every record reads several of them.
+    if let [byte, ..] = *data {
+        if byte & 0x80 == 0 {
+            return Ok((u64::from(byte), 1));
+        }
+    }
     let mut value: u64 = 0;
     for (i, &byte) in data.iter().take(bytes_max).enumerate() {
         value |= u64::from(byte & 0x7f) << (7 * i);
@@ -53,6 +59,66 @@ fn write_unsigned(out: &mut Vec<u8>, mut value: u64) {
         value >>= 7;
     }
     out.push(value as u8);
+}
+
+/// The zig-zag varint at `*pos` of `data`, moving `*pos` past it.
+#[inline(always)]
+fn varint_at(data: &[u8], pos: &mut usize) -> Option<i32> {
+    let rest = data.get(*pos..)?;
+    // Deltas and short lengths take one byte, a record of 64 to 8191 bytes two.
+    let (raw, n) = match *rest {
+        [b0, ..] if b0 < 0x80 => (u32::from(b0), 1),
+        [b0, b1, ..] if b1 < 0x80 => (u32::from(b0 & 0x7f) | (u32::from(b1) << 7), 2),
+        _ => {
+            let (value, n) = read_varint(rest).ok()?;
+            *pos += n;
+            return Some(value);
+        }
+    };
+    *pos += n;
+    Some(((raw >> 1) as i32) ^ -((raw & 1) as i32))
+}
+
+/// Moves `*pos` past the varint-length-prefixed bytes there; returns whether they were null.
+#[inline(always)]
+fn skip_bytes_at(data: &[u8], pos: &mut usize) -> Option<bool> {
+    let len = varint_at(data, pos)?;
+    if len == -1 {
+        return Some(true);
+    }
+    let end = pos.checked_add(usize::try_from(len).ok()?)?;
+    if end > data.len() {
+        return None;
+    }
+    *pos = end;
+    Some(false)
+}
+
+/// [`Record::check`] without the error type: positions into one slice, no record built.
+fn check_record(data: &[u8]) -> Option<usize> {
+    let mut pos = 0;
+    let length = usize::try_from(varint_at(data, &mut pos)?).ok()?;
+    let end = pos.checked_add(length)?;
+    let record = data.get(..end)?;
+    // Attributes.
+    if pos >= end {
+        return None;
+    }
+    pos += 1;
+    let (_timestamp_delta, n) = read_varlong(&record[pos..]).ok()?;
+    pos += n;
+    let _offset_delta = varint_at(record, &mut pos)?;
+    skip_bytes_at(record, &mut pos)?;
+    skip_bytes_at(record, &mut pos)?;
+    let headers = u32::try_from(varint_at(record, &mut pos)?).ok()?;
+    // Every header takes at least two bytes, so this ends within the record.
+    for _ in 0..headers {
+        if skip_bytes_at(record, &mut pos)? {
+            return None;
+        }
+        skip_bytes_at(record, &mut pos)?;
+    }
+    (pos == end).then_some(end)
 }
 
 /// A cursor over borrowed bytes that fails instead of running past the end.
@@ -155,6 +221,13 @@ impl<'a> Record<'a> {
         Ok((record, n + length))
     }
 
+    /// Check one record at the start of `data` exactly as [`Record::parse`] does, without
+    /// building it; returns the bytes it took. Validation of a produced batch walks every
+    /// record this way.
+    pub fn check(data: &[u8]) -> Result<usize, RecordsError> {
+        check_record(data).ok_or(RecordsError::InvalidRecord)
+    }
+
     /// The record's headers (already checked by [`Record::parse`]).
     pub fn headers(&self) -> Headers<'a> {
         Headers {
@@ -235,16 +308,16 @@ impl<'a> Records<'a> {
     }
 
     /// Check every record and that they fill `data` exactly; returns the count.
-    pub fn check_all(mut self) -> Result<u32, RecordsError> {
-        let mut n = 0;
-        for record in &mut self {
-            record?;
-            n += 1;
+    pub fn check_all(self) -> Result<u32, RecordsError> {
+        let mut data = self.data;
+        for _ in 0..self.remaining {
+            let used = Record::check(data)?;
+            data = &data[used..];
         }
-        if !self.data.is_empty() {
+        if !data.is_empty() {
             return Err(RecordsError::InvalidRecord);
         }
-        Ok(n)
+        Ok(self.remaining)
     }
 }
 
@@ -491,9 +564,31 @@ mod tests {
     }
 
     #[test]
+    fn the_varint_fast_paths_read_what_the_general_reader_reads() {
+        for b0 in 0..=255u8 {
+            for b1 in 0..=255u8 {
+                for data in [&[b0][..], &[b0, b1], &[b0, b1, 0x01], &[b0, b1, 0x81, 0x01]] {
+                    let mut pos = 0;
+                    let fast = varint_at(data, &mut pos).map(|v| (v, pos));
+                    let general = read_varint(data).ok();
+                    assert_eq!(fast, general, "{data:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn malformed_records_are_errors() {
+        // One record with one-byte lengths, one with two-byte lengths.
+        let long = [7u8; 200];
+        for (key, value) in [(&b"k"[..], &b"value"[..]), (&long[..70], &long[..])] {
+            malformed_record_is_an_error(key, value);
+        }
+    }
+
+    fn malformed_record_is_an_error(key: &[u8], value: &[u8]) {
         let mut b = BatchBuilder::new(0);
-        b.push(0, Some(b"k"), Some(b"value"), &[(b"h", Some(b"v"))]);
+        b.push(0, Some(key), Some(value), &[(b"h", Some(b"v"))]);
         let bytes = b.finish();
         let records = &bytes[batch::HEADER_LEN..];
         // Every truncation and every single-byte change parses or fails, never panics.
@@ -501,9 +596,12 @@ mod tests {
             assert!(Records::new(&records[..cut], 1).check_all().is_err());
         }
         for i in 0..records.len() {
-            for x in [0x01, 0x80, 0xff] {
+            for x in 1..=255u8 {
                 let mut r = records.to_vec();
                 r[i] ^= x;
+                // The check that validation uses agrees with the full parse.
+                let parsed = Record::parse(&r).map(|(_, used)| used);
+                assert_eq!(Record::check(&r), parsed, "byte {i} ^ {x:#x}");
                 let _ = Records::new(&r, 1).check_all();
             }
         }
