@@ -19,8 +19,8 @@ use crate::codec::primitives::Uuid;
 use crate::storage::Storage;
 
 /// Kafka's `ConfigResource.Type` values.
-const RESOURCE_TOPIC: i8 = 2;
-const RESOURCE_BROKER: i8 = 4;
+pub(super) const RESOURCE_TOPIC: i8 = 2;
+pub(super) const RESOURCE_BROKER: i8 = 4;
 /// Kafka's `ConfigSource` values.
 const SOURCE_TOPIC: i8 = 1;
 const SOURCE_STATIC_BROKER: i8 = 4;

@@ -102,12 +102,6 @@ where
             topic_config::validate(&c.name, c.value.as_deref())
                 .map_err(|m| (ErrorCode::InvalidConfig, m))?;
             if let Some(value) = &c.value {
-                if value.contains('\n') {
-                    return Err((
-                        ErrorCode::InvalidConfig,
-                        format!("Invalid value for configuration {}", c.name),
-                    ));
-                }
                 configs.push((c.name.clone(), value.clone()));
             }
         }

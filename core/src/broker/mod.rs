@@ -12,11 +12,14 @@
 //! ```
 
 mod admin;
+mod alter_configs;
 mod api_versions;
 
 mod config;
 mod connection;
+mod create_partitions;
 mod create_topics;
+mod describe_cluster;
 mod fetch;
 mod groups;
 
@@ -492,6 +495,10 @@ where
             ApiKey::DeleteGroups => self.delete_groups(hdr, body),
             ApiKey::DeleteTopics => self.delete_topics(hdr, body),
             ApiKey::DescribeConfigs => self.describe_configs(hdr, body),
+            ApiKey::AlterConfigs => self.alter_configs(hdr, body),
+            ApiKey::IncrementalAlterConfigs => self.incremental_alter_configs(hdr, body),
+            ApiKey::CreatePartitions => self.create_partitions(hdr, body),
+            ApiKey::DescribeCluster => self.describe_cluster(hdr, body),
             _ => Reply::Close,
         }
     }

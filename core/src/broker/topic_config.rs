@@ -15,6 +15,9 @@ enum Kind {
     OneOf(&'static [&'static str]),
     /// A comma-separated list whose items must each be one of these.
     ListOf(&'static [&'static str]),
+    /// `*`, or a comma-separated list of `partition:broker` pairs (Kafka's
+    /// ThrottledReplicaListValidator).
+    ReplicaList,
 }
 
 /// Kafka's topic configs (LogConfig) with their defaults. `segment.bytes`/`retention.ms`
@@ -34,9 +37,17 @@ const TOPIC_CONFIGS: &[(&str, &str, Kind)] = &[
     ("file.delete.delay.ms", "60000", Kind::Long),
     ("flush.messages", "9223372036854775807", Kind::Long),
     ("flush.ms", "9223372036854775807", Kind::Long),
-    ("follower.replication.throttled.replicas", "", Kind::Text),
+    (
+        "follower.replication.throttled.replicas",
+        "",
+        Kind::ReplicaList,
+    ),
     ("index.interval.bytes", "4096", Kind::Int),
-    ("leader.replication.throttled.replicas", "", Kind::Text),
+    (
+        "leader.replication.throttled.replicas",
+        "",
+        Kind::ReplicaList,
+    ),
     ("local.retention.bytes", "-2", Kind::Long),
     ("local.retention.ms", "-2", Kind::Long),
     ("max.compaction.lag.ms", "9223372036854775807", Kind::Long),
@@ -87,9 +98,44 @@ fn is_ratio(v: &str) -> bool {
         .is_ok_and(|x| x.is_nan() || (0.0..=1.0).contains(&x))
 }
 
-/// Check one `name=value` pair of a CreateTopics request; the error text is what Kafka says.
+/// Whether `v` is `*` or a list of `partition:broker` pairs (empty items allowed, as in Kafka).
+fn is_replica_list(v: &str) -> bool {
+    let pair = |item: &str| {
+        item.is_empty()
+            || item.split_once(':').is_some_and(|(p, b)| {
+                [p, b]
+                    .iter()
+                    .all(|n| !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit()))
+            })
+    };
+    v == "*" || v.split(',').all(|item| pair(item.trim()))
+}
+
+fn kind(name: &str) -> Option<Kind> {
+    TOPIC_CONFIGS
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .map(|&(_, _, k)| k)
+}
+
+/// Whether `name` is a list config, the only kind IncrementalAlterConfigs may APPEND to or
+/// SUBTRACT from.
+pub(crate) fn is_list(name: &str) -> bool {
+    matches!(kind(name), Some(Kind::ListOf(_) | Kind::ReplicaList))
+}
+
+/// Kafka's own default of a topic config (not the broker's), which APPEND and SUBTRACT start
+/// from when the topic does not set it.
+pub(crate) fn schema_default(name: &str) -> Option<&'static str> {
+    TOPIC_CONFIGS
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .map(|&(_, d, _)| d)
+}
+
+/// Check one `name=value` pair of a topic's configs; the error text is what Kafka says.
 pub(crate) fn validate(name: &str, value: Option<&str>) -> Result<(), String> {
-    let Some(&(_, _, kind)) = TOPIC_CONFIGS.iter().find(|(n, _, _)| *n == name) else {
+    let Some(kind) = kind(name) else {
         return Err(format!("Unknown topic config name: {name}"));
     };
     let Some(value) = value else {
@@ -106,7 +152,10 @@ pub(crate) fn validate(name: &str, value: Option<&str>) -> Result<(), String> {
         Kind::Text => true,
         Kind::OneOf(allowed) => allowed.contains(&v),
         Kind::ListOf(allowed) => v.split(',').all(|item| allowed.contains(&item.trim())),
+        Kind::ReplicaList => is_replica_list(v),
     };
+    // The partition metadata file holds one config a line.
+    let ok = ok && !value.contains(['\n', '\r']);
     let in_range = match name {
         "segment.bytes" => v.parse::<i32>().is_ok_and(|n| n >= 14),
         "max.message.bytes" | "min.insync.replicas" => v.parse::<i32>().is_ok_and(|n| n >= 1),
@@ -122,17 +171,13 @@ pub(crate) fn validate(name: &str, value: Option<&str>) -> Result<(), String> {
 
 /// Kafka's `ConfigType` of a topic config, as DescribeConfigs v3+ reports it (0: unknown).
 pub(crate) fn config_type(name: &str) -> i8 {
-    match TOPIC_CONFIGS
-        .iter()
-        .find(|(n, _, _)| *n == name)
-        .map(|&(_, _, k)| k)
-    {
+    match kind(name) {
         Some(Kind::Bool) => 1,
         Some(Kind::Text | Kind::OneOf(_)) => 2,
         Some(Kind::Int) => 3,
         Some(Kind::Long) => 5,
         Some(Kind::Double) => 6,
-        Some(Kind::ListOf(_)) => 7,
+        Some(Kind::ListOf(_) | Kind::ReplicaList) => 7,
         None => 0,
     }
 }
@@ -177,6 +222,27 @@ mod tests {
         );
         assert!(validate("segment.bytes", Some("1")).is_err());
         assert!(validate("retention.ms", None).is_err());
+    }
+
+    #[test]
+    fn throttled_replicas_are_a_star_or_partition_broker_pairs() {
+        let name = "leader.replication.throttled.replicas";
+        for ok in ["", "*", "0:0", "0:0,1:0", " 0:1 , 2:0 ", "0:0,"] {
+            assert!(validate(name, Some(ok)).is_ok(), "{ok:?}");
+        }
+        for bad in ["x", "0", "0:", ":0", "*,0:0", "0:0:0", "a:0"] {
+            assert!(validate(name, Some(bad)).is_err(), "{bad:?}");
+        }
+        assert!(is_list(name) && is_list("cleanup.policy") && !is_list("retention.ms"));
+        assert_eq!(config_type(name), 7);
+    }
+
+    #[test]
+    fn values_with_line_breaks_are_refused() {
+        assert!(validate("message.format.version", Some("3.0\nconfig.x: y")).is_err());
+        assert!(validate("message.format.version", Some("3.0\r")).is_err());
+        assert_eq!(schema_default("cleanup.policy"), Some("delete"));
+        assert_eq!(schema_default("no.such.config"), None);
     }
 
     #[test]

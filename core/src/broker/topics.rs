@@ -208,6 +208,65 @@ impl<T: SegmentBuffer> Topics<T> {
         Ok(self.insert(name.to_string(), id, configs, logs))
     }
 
+    /// Grow `topic` to `count` partitions, the new ones empty, each with its metadata file.
+    /// On a storage error the partitions made so far are removed and the topic is unchanged.
+    pub(crate) fn add_partitions<S: Storage<Segment = T>>(
+        &mut self,
+        storage: &mut S,
+        topic: u32,
+        count: i32,
+        segment_size_bytes: usize,
+    ) -> Result<(), StorageError> {
+        let t = self.topic(topic);
+        let (name, first) = (t.name.clone(), t.partitions.len() as i32);
+        let meta = metadata_bytes(&t.id, &t.configs);
+        let mut logs = Vec::new();
+        // Lowest first: a crash part-way leaves partitions first..k, never a topic with holes.
+        for p in first..count {
+            let made = storage
+                .create_segment(&name, p, 0, segment_size_bytes)
+                .and_then(|seg| storage.write_metadata(&name, p, &meta).map(|()| seg));
+            match made {
+                Ok(seg) => logs.push(PartitionLog::new(seg, 0)),
+                Err(e) => {
+                    for q in (first..=p).rev() {
+                        let _ = storage.delete_partition(&name, q);
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        for log in logs {
+            let idx = self.partitions.len() as u32;
+            self.partitions.push(Some(Box::new(Partition { log })));
+            if let Some(Some(t)) = self.topics.get_mut(topic as usize) {
+                t.partitions.push(idx);
+            }
+        }
+        Ok(())
+    }
+
+    /// Replace `topic`'s configs, in every partition's metadata file and then in memory.
+    ///
+    /// Partition 0's file is written last: it is the one a restart believes (see
+    /// [`Topics::load`]), so a crash part-way leaves the old configs, and a finished write the new.
+    pub(crate) fn set_configs<S: Storage<Segment = T>>(
+        &mut self,
+        storage: &mut S,
+        topic: u32,
+        configs: Configs,
+    ) -> Result<(), StorageError> {
+        let t = self.topic(topic);
+        let meta = metadata_bytes(&t.id, &configs);
+        for p in (0..t.partitions.len() as i32).rev() {
+            storage.write_metadata(&t.name, p, &meta)?;
+        }
+        if let Some(Some(t)) = self.topics.get_mut(topic as usize) {
+            t.configs = configs;
+        }
+        Ok(())
+    }
+
     fn insert(
         &mut self,
         name: String,
@@ -256,13 +315,16 @@ impl<T: SegmentBuffer> Topics<T> {
         }
         for (name, mut parts) in by_topic {
             parts.sort_by_key(|p| p.partition);
+            // The lowest partition with a readable file speaks for the topic (partition 0 unless
+            // its file is lost): `set_configs` writes it last.
             let known = parts
                 .iter()
                 .find_map(|p| p.metadata.as_deref().and_then(parse_metadata));
-            let (id, configs, rewrite) = match known {
-                Some((id, configs)) => (Uuid(id), configs, false),
-                None => (new_id(), Vec::new(), true),
+            let (id, configs) = match known {
+                Some((id, configs)) => (Uuid(id), configs),
+                None => (new_id(), Vec::new()),
             };
+            let meta = metadata_bytes(&id, &configs);
             let count = parts.last().map_or(0, |p| p.partition + 1);
             let mut logs = Vec::new();
             let mut parts = parts.into_iter().peekable();
@@ -274,8 +336,10 @@ impl<T: SegmentBuffer> Topics<T> {
                     .filter(|f| !f.segments.is_empty());
                 let log = match found {
                     Some(f) => {
-                        if rewrite || f.metadata.is_none() {
-                            storage.write_metadata(&name, p, &metadata_bytes(&id, &configs))?;
+                        // A file that disagrees is one a config change did not finish: made
+                        // the same as the others again.
+                        if f.metadata.as_deref() != Some(meta.as_slice()) {
+                            storage.write_metadata(&name, p, &meta)?;
                         }
                         PartitionLog::open(f.segments).map_err(|e| StorageError {
                             reason: format!("recovering {name}-{p}: {e:?}"),
@@ -283,7 +347,7 @@ impl<T: SegmentBuffer> Topics<T> {
                     }
                     None => {
                         let seg = storage.create_segment(&name, p, 0, segment_size_bytes)?;
-                        storage.write_metadata(&name, p, &metadata_bytes(&id, &configs))?;
+                        storage.write_metadata(&name, p, &meta)?;
                         PartitionLog::new(seg, 0)
                     }
                 };
@@ -325,6 +389,73 @@ mod tests {
         assert_eq!(topic.partitions.len(), 2);
         assert_eq!(topic.id, Uuid([3; 16]), "the id another partition recorded");
         assert!(storage.metadata.contains_key(&(String::from("t"), 0)));
+    }
+
+    fn found(storage: &crate::storage::MemoryStorage) -> Vec<FoundPartition<Vec<u8>>> {
+        storage
+            .metadata
+            .iter()
+            .map(|((topic, partition), bytes)| FoundPartition {
+                topic: topic.clone(),
+                partition: *partition,
+                segments: alloc::vec![crate::storage::FoundSegment {
+                    base_offset: 0,
+                    segment: alloc::vec![0; 4096],
+                    len_bytes: Some(0),
+                }],
+                metadata: Some(bytes.clone()),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn added_partitions_and_new_configs_are_found_again() {
+        let mut storage = crate::storage::MemoryStorage::default();
+        let mut topics: Topics<Vec<u8>> = Topics::new();
+        let t = topics
+            .create(&mut storage, "t", Uuid([5; 16]), 1, Vec::new(), 4096)
+            .expect("created");
+        topics
+            .add_partitions(&mut storage, t, 3, 4096)
+            .expect("grown");
+        assert_eq!(topics.topic(t).partitions.len(), 3);
+        let configs = alloc::vec![(String::from("retention.ms"), String::from("5"))];
+        topics
+            .set_configs(&mut storage, t, configs.clone())
+            .expect("set");
+        let found = found(&storage);
+        let mut again: Topics<Vec<u8>> = Topics::new();
+        again
+            .load(&mut storage, found, &mut || Uuid([9; 16]), 4096)
+            .expect("loads");
+        let t = again.by_name("t").expect("topic kept");
+        assert_eq!(again.topic(t).partitions.len(), 3);
+        assert_eq!(again.topic(t).id, Uuid([5; 16]));
+        assert_eq!(again.topic(t).configs, configs);
+    }
+
+    #[test]
+    fn a_config_change_cut_short_is_undone_at_startup() {
+        let mut storage = crate::storage::MemoryStorage::default();
+        let old = alloc::vec![(String::from("retention.ms"), String::from("1"))];
+        let mut topics: Topics<Vec<u8>> = Topics::new();
+        topics
+            .create(&mut storage, "t", Uuid([5; 16]), 2, old.clone(), 4096)
+            .expect("created");
+        // A crash after partition 1's file was replaced, before partition 0's.
+        let new = [(String::from("retention.ms"), String::from("2"))];
+        let key = (String::from("t"), 1);
+        storage
+            .metadata
+            .insert(key.clone(), metadata_bytes(&Uuid([5; 16]), &new));
+        let found = found(&storage);
+        let mut again: Topics<Vec<u8>> = Topics::new();
+        again
+            .load(&mut storage, found, &mut || Uuid([9; 16]), 4096)
+            .expect("loads");
+        let t = again.by_name("t").expect("topic kept");
+        assert_eq!(again.topic(t).configs, old);
+        assert_eq!(storage.metadata[&key], metadata_bytes(&Uuid([5; 16]), &old));
     }
 
     #[test]
