@@ -95,6 +95,27 @@ pub trait Storage {
 
     /// Remove the partition's directory and everything in it.
     fn delete_partition(&mut self, topic: &str, partition: i32) -> Result<(), StorageError>;
+
+    /// Delete a segment that left the log (retention or DeleteRecords): release its buffer
+    /// (unmap it), then remove its file. The log has already forgotten it.
+    fn delete_segment(&mut self, segment: Self::Segment) -> Result<(), StorageError>;
+
+    /// Record the partition's log start offset, raised by DeleteRecords above its first
+    /// segment's base offset: replace the partition's log start offset file atomically and
+    /// durably, before any segment below the offset is deleted.
+    fn write_log_start_offset(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        offset: i64,
+    ) -> Result<(), StorageError>;
+
+    /// The offset [`Storage::write_log_start_offset`] last recorded for the partition, if any.
+    fn read_log_start_offset(
+        &mut self,
+        topic: &str,
+        partition: i32,
+    ) -> Result<Option<i64>, StorageError>;
 }
 
 /// Storage in memory: segments are `Vec<u8>`, nothing survives the process.
@@ -102,6 +123,10 @@ pub trait Storage {
 pub struct MemoryStorage {
     /// Every metadata file written, by `(topic, partition)`.
     pub metadata: alloc::collections::BTreeMap<(String, i32), Vec<u8>>,
+    /// Every log start offset recorded, by `(topic, partition)`.
+    pub log_start_offsets: alloc::collections::BTreeMap<(String, i32), i64>,
+    /// Segments deleted so far.
+    pub segments_deleted: usize,
 }
 
 impl Storage for MemoryStorage {
@@ -138,7 +163,37 @@ impl Storage for MemoryStorage {
     }
 
     fn delete_partition(&mut self, topic: &str, partition: i32) -> Result<(), StorageError> {
-        self.metadata.remove(&(String::from(topic), partition));
+        let key = (String::from(topic), partition);
+        self.metadata.remove(&key);
+        self.log_start_offsets.remove(&key);
         Ok(())
+    }
+
+    fn delete_segment(&mut self, segment: Vec<u8>) -> Result<(), StorageError> {
+        drop(segment);
+        self.segments_deleted += 1;
+        Ok(())
+    }
+
+    fn write_log_start_offset(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        offset: i64,
+    ) -> Result<(), StorageError> {
+        self.log_start_offsets
+            .insert((String::from(topic), partition), offset);
+        Ok(())
+    }
+
+    fn read_log_start_offset(
+        &mut self,
+        topic: &str,
+        partition: i32,
+    ) -> Result<Option<i64>, StorageError> {
+        Ok(self
+            .log_start_offsets
+            .get(&(String::from(topic), partition))
+            .copied())
     }
 }

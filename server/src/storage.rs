@@ -1,6 +1,6 @@
 //! `core`'s [`Storage`] over memory-mapped files, in Kafka's layout:
 //! `<log_dir>/<topic>-<partition>/<base offset, 20 digits>.log` and, beside the segments,
-//! `partition.metadata` (replaced atomically).
+//! `partition.metadata` and `log-start-offset` (each replaced atomically).
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -11,6 +11,8 @@ use blazemq_platform::fs::{sync_dir, temp_path, write_atomic};
 
 /// Name of a partition's metadata file.
 pub const METADATA_FILE: &str = "partition.metadata";
+/// Name of the file holding a partition's log start offset once DeleteRecords raised it.
+pub const LOG_START_OFFSET_FILE: &str = "log-start-offset";
 /// Extension of segment files.
 const SEGMENT_EXTENSION: &str = "log";
 /// Digits of a segment file's name: Kafka pads base offsets to 20.
@@ -174,6 +176,53 @@ impl Storage for FileStorage {
         sync_dir(&self.log_dir)
             .map_err(|e| error(format!("cannot sync {}: {e}", self.log_dir.display())))
     }
+
+    /// Unmapped first, then unlinked. The directory is not synced: a segment that a power loss
+    /// brings back is below the recorded log start offset, or still past its retention, and is
+    /// deleted again after the restart.
+    fn delete_segment(&mut self, segment: SegmentFile) -> Result<(), StorageError> {
+        let path = segment.0.path().to_path_buf();
+        drop(segment);
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(error(format!("cannot remove {}: {e}", path.display()))),
+        }
+    }
+
+    fn write_log_start_offset(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        offset: i64,
+    ) -> Result<(), StorageError> {
+        let dir = self.partition_dir(topic, partition)?;
+        let path = dir.join(LOG_START_OFFSET_FILE);
+        write_atomic(&path, format!("{offset}\n").as_bytes())
+            .map_err(|e| error(format!("cannot write {}: {e}", path.display())))
+    }
+
+    fn read_log_start_offset(
+        &mut self,
+        topic: &str,
+        partition: i32,
+    ) -> Result<Option<i64>, StorageError> {
+        let path = self
+            .partition_dir(topic, partition)?
+            .join(LOG_START_OFFSET_FILE);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(error(format!("cannot read {}: {e}", path.display()))),
+        };
+        match text.trim_end_matches('\n').parse::<i64>() {
+            Ok(offset) if offset >= 0 => Ok(Some(offset)),
+            _ => Err(error(format!(
+                "{} does not hold an offset: {text:?}",
+                path.display()
+            ))),
+        }
+    }
 }
 
 /// `00000000000000000042.log` for base offset 42.
@@ -217,8 +266,12 @@ fn scan_partition(
         let name = name.to_str().unwrap_or_default();
         if name == METADATA_FILE {
             metadata = Some(std::fs::read(&path)?);
-        } else if path == temp_path(&dir.join(METADATA_FILE)) {
-            // A metadata write interrupted by a crash: the rename never happened, drop it.
+        } else if name == LOG_START_OFFSET_FILE {
+            // Read through `Storage::read_log_start_offset` once the log is open.
+        } else if path == temp_path(&dir.join(METADATA_FILE))
+            || path == temp_path(&dir.join(LOG_START_OFFSET_FILE))
+        {
+            // A write interrupted by a crash: the rename never happened, drop it.
             std::fs::remove_file(&path)?;
         } else if let Some(base) = parse_segment_name(name) {
             bases.push(base);

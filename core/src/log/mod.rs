@@ -5,10 +5,12 @@
 
 mod error;
 pub mod partition;
+mod retention;
 pub mod segment;
 
 pub use error::LogError;
 pub use partition::{AppendInfo, PartitionLog, ReadSlice};
+pub use retention::Retention;
 pub use segment::Segment;
 
 /// The leader epoch stamped on every appended batch: one broker, leader since epoch 0.

@@ -38,7 +38,10 @@ pub struct ReadSlice {
 pub struct PartitionLog<T> {
     /// Ascending by base offset; the last one is active (appended to). Never empty.
     segments: Vec<Segment<T>>,
+    /// At least the first segment's base offset; above it after DeleteRecords.
     log_start_offset: i64,
+    /// Bytes of data in every segment but the active one.
+    sealed_bytes: u64,
 }
 
 impl<T: SegmentBuffer> PartitionLog<T> {
@@ -48,6 +51,7 @@ impl<T: SegmentBuffer> PartitionLog<T> {
         PartitionLog {
             segments: alloc::vec![Segment::new(segment, base_offset)],
             log_start_offset: base_offset,
+            sealed_bytes: 0,
         }
     }
 
@@ -70,9 +74,14 @@ impl<T: SegmentBuffer> PartitionLog<T> {
         }
         let first = segments.first().ok_or(LogError::NoSegments)?;
         let log_start_offset = first.base_offset();
+        let sealed_bytes = segments[..segments.len() - 1]
+            .iter()
+            .map(|s| s.len_bytes() as u64)
+            .sum();
         Ok(PartitionLog {
             segments,
             log_start_offset,
+            sealed_bytes,
         })
     }
 
@@ -87,8 +96,8 @@ impl<T: SegmentBuffer> PartitionLog<T> {
     /// one of `segment_size` bytes is created at the log end. A batch larger than `segment_size`
     /// is refused before anything is written.
     ///
-    /// `unix_ms` is the wall clock of the append: time-based rolls (`segment.ms`) and
-    /// LogAppendTime topics will use it.
+    /// `unix_ms` is the wall clock of the append: retention ages a segment whose records carry
+    /// no timestamps by it (time-based rolls and LogAppendTime topics will use it too).
     pub fn append<S: Storage<Segment = T>>(
         &mut self,
         storage: &mut S,
@@ -98,7 +107,6 @@ impl<T: SegmentBuffer> PartitionLog<T> {
         segment_size: usize,
         unix_ms: i64,
     ) -> Result<AppendInfo, LogError> {
-        let _ = unix_ms;
         if batches.is_empty() {
             return Err(LogError::InvalidBatch(crate::records::RecordsError::Empty));
         }
@@ -121,6 +129,7 @@ impl<T: SegmentBuffer> PartitionLog<T> {
             let total = self.append_one(storage, topic, partition, rest, segment_size)?;
             rest = &rest[total..];
         }
+        self.active().set_modified_ms(unix_ms);
         Ok(AppendInfo {
             base_offset,
             last_offset: self.log_end_offset() - 1,
@@ -171,6 +180,7 @@ impl<T: SegmentBuffer> PartitionLog<T> {
         let old = self.active();
         let len = old.len_bytes();
         let sealed = storage.seal_segment(old.buffer_mut(), len);
+        self.sealed_bytes += len as u64;
         self.segments.push(Segment::new(buffer, base_offset));
         sealed.map_err(LogError::from)
     }
@@ -186,9 +196,44 @@ impl<T: SegmentBuffer> PartitionLog<T> {
         storage.seal_segment(active.buffer_mut(), len)
     }
 
-    // Retention (retention.ms, retention.bytes, DeleteRecords) belongs here: drop whole segments
-    // from the front of `segments` (never the active one), hand their buffers back to the storage
-    // for deletion, and raise `log_start_offset`.
+    /// Raise the log start offset to `offset` (DeleteRecords, or the recorded offset at
+    /// recovery); a lower offset changes nothing. Past the log end (the high watermark) it is
+    /// OFFSET_OUT_OF_RANGE. Segments below it stay until [`PartitionLog::delete_old_segments`].
+    pub fn raise_log_start_offset(&mut self, offset: i64) -> Result<(), LogError> {
+        if offset > self.log_end_offset() {
+            return Err(LogError::OffsetOutOfRange);
+        }
+        self.log_start_offset = self.log_start_offset.max(offset);
+        Ok(())
+    }
+
+    /// Segments opened at startup have no known last write: those whose records carry no
+    /// timestamp then age from `unix_ms` (the broker's start), where Kafka would read the file's
+    /// modification time.
+    pub fn set_unknown_modified_ms(&mut self, unix_ms: i64) {
+        for segment in &mut self.segments {
+            if segment.modified_ms() < 0 {
+                segment.set_modified_ms(unix_ms);
+            }
+        }
+    }
+
+    /// Remove the oldest segment, which must not be the active one, hand its buffer to the
+    /// storage for deletion, and raise the log start offset to the next segment's base offset.
+    /// Oldest first, so a crash part-way leaves a log whose first segment still tells its start.
+    pub(super) fn delete_first_segment<S: Storage<Segment = T>>(
+        &mut self,
+        storage: &mut S,
+    ) -> Result<(), StorageError> {
+        assert!(
+            self.segments.len() > 1,
+            "the active segment is never deleted"
+        );
+        let first = self.segments.remove(0);
+        self.sealed_bytes -= first.len_bytes() as u64;
+        self.log_start_offset = self.log_start_offset.max(self.segments[0].base_offset());
+        storage.delete_segment(first.into_buffer())
+    }
 }
 
 impl<T: AsRef<[u8]>> PartitionLog<T> {
@@ -207,6 +252,17 @@ impl<T: AsRef<[u8]>> PartitionLog<T> {
     /// Number of segments (at least one).
     pub fn segment_count(&self) -> usize {
         self.segments.len()
+    }
+
+    /// The segments, oldest first; the last is active.
+    pub fn segments(&self) -> &[Segment<T>] {
+        &self.segments
+    }
+
+    /// Bytes of record batches in every segment (Kafka's `Log.size`, as `retention.bytes`
+    /// measures it).
+    pub fn size_bytes(&self) -> u64 {
+        self.sealed_bytes + self.segments.last().map_or(0, |s| s.len_bytes() as u64)
     }
 
     /// Whole batches from the one holding `offset`, up to `max_bytes` but at least one batch
@@ -247,10 +303,14 @@ impl<T: AsRef<[u8]>> PartitionLog<T> {
             .get(start..start.checked_add(len as usize)?)
     }
 
-    /// `(offset, timestamp)` of the first record with a timestamp at least `ts`, searched from the
-    /// first batch whose max timestamp is at least `ts` (ListOffsets by timestamp).
+    /// `(offset, timestamp)` of the first record at or after the log start offset with a
+    /// timestamp at least `ts`, searched from the first batch whose max timestamp is at least `ts`
+    /// (ListOffsets by timestamp).
     pub fn offset_for_timestamp(&self, ts: i64) -> Option<(i64, i64)> {
-        self.segments.iter().find_map(|s| s.find_timestamp(ts))
+        let start = self.log_start_offset;
+        self.segments
+            .iter()
+            .find_map(|s| s.find_timestamp(ts, start))
     }
 
     /// `(timestamp, offset)` of the record with the largest timestamp (ListOffsets -3); the
@@ -409,6 +469,11 @@ mod tests {
         assert_eq!(log.offset_for_timestamp(9_002), Some((8, 9_002)));
         assert_eq!(log.offset_for_timestamp(9_003), None);
         assert_eq!(log.max_timestamp(), Some((9_002, 8)));
+        // Nothing below the log start offset is found (Kafka searches from it).
+        let mut log = log;
+        log.raise_log_start_offset(4).expect("in range");
+        assert_eq!(log.offset_for_timestamp(0), Some((4, 1_001)));
+        assert_eq!(log.offset_for_timestamp(5_001), Some((6, 9_000)));
     }
 
     fn reopen(
@@ -497,6 +562,8 @@ mod tests {
             .collect();
         let clean = PartitionLog::open(found).expect("recovers");
         assert_eq!(clean.log_end_offset(), end);
+        assert_eq!(clean.size_bytes(), log.size_bytes());
+        assert_eq!(same.size_bytes(), log.size_bytes());
         assert_eq!(clean.max_timestamp(), log.max_timestamp());
     }
 

@@ -52,6 +52,8 @@ pub struct Segment<T> {
     /// Largest batch max timestamp, or -1, and the position of the batch that has it.
     max_timestamp: i64,
     max_timestamp_position: u32,
+    /// Wall-clock milliseconds of the last write, or -1 if unknown (the file's modification time).
+    modified_ms: i64,
     offset_index: Vec<OffsetEntry>,
     time_index: Vec<TimeEntry>,
     bytes_since_offset_entry: usize,
@@ -105,8 +107,20 @@ impl<T: AsRef<[u8]>> Segment<T> {
     pub fn max_timestamp(&self) -> Option<(i64, i64)> {
         let (ts, position) = self.max_timestamp_batch()?;
         let batch = self.batch_at(position);
-        let (offset, _) = first_record_at_or_after(&batch, ts, batch.last_offset());
+        let last = batch.last_offset();
+        let offset =
+            first_record_at_or_after(&batch, ts, i64::MIN, last).map_or(last, |(offset, _)| offset);
         Some((ts, offset))
+    }
+
+    /// The timestamp retention ages the segment by, as Kafka's `largestTimestamp`: the largest
+    /// record timestamp, or when none is known, the time of the last write; -1 if neither is.
+    pub fn largest_timestamp(&self) -> i64 {
+        if self.max_timestamp >= 0 {
+            self.max_timestamp
+        } else {
+            self.modified_ms
+        }
     }
 
     fn batch_at(&self, position: usize) -> RecordBatch<&[u8]> {
@@ -162,10 +176,11 @@ impl<T: AsRef<[u8]>> Segment<T> {
         Some((start as u32, (end - start) as u32))
     }
 
-    /// The first record whose timestamp is at least `ts`, in the first batch whose max timestamp
-    /// is at least `ts`: `(offset, timestamp)` as ListOffsets returns them.
-    pub fn find_timestamp(&self, ts: i64) -> Option<(i64, i64)> {
-        if self.max_timestamp < ts {
+    /// The first record at or after `min_offset` (the log start offset) whose timestamp is at
+    /// least `ts`, searched from the first batch whose max timestamp is at least `ts`:
+    /// `(offset, timestamp)` as ListOffsets returns them (Kafka's `findOffsetByTimestamp`).
+    pub fn find_timestamp(&self, ts: i64, min_offset: i64) -> Option<(i64, i64)> {
+        if self.max_timestamp < ts || self.next_offset <= min_offset {
             return None;
         }
         let i = self.time_index.partition_point(|e| e.timestamp < ts);
@@ -174,24 +189,25 @@ impl<T: AsRef<[u8]>> Segment<T> {
         } else {
             self.time_index[i - 1].position as usize
         };
-        let (_, batch) = self
-            .batches_from(start)
-            .find(|(_, b)| b.max_timestamp() >= ts)?;
-        Some(first_record_at_or_after(&batch, ts, batch.base_offset()))
+        self.batches_from(start)
+            .filter(|(_, b)| b.max_timestamp() >= ts && b.last_offset() >= min_offset)
+            .find_map(|(_, b)| first_record_at_or_after(&b, ts, min_offset, b.base_offset()))
     }
 }
 
-/// `(offset, timestamp)` of the first record of `batch` with a timestamp at least `ts`. When the
-/// records cannot be read (snappy, zstd), `(fallback_offset, max timestamp)`.
+/// `(offset, timestamp)` of the first record of `batch` at or after `min_offset` with a timestamp
+/// at least `ts`, or `None` if no record qualifies. When the records cannot be read (snappy,
+/// zstd), `(fallback_offset, max timestamp)`, the offset held to `min_offset`.
 fn first_record_at_or_after(
     batch: &RecordBatch<&[u8]>,
     ts: i64,
+    min_offset: i64,
     fallback_offset: i64,
-) -> (i64, i64) {
-    let fallback = (fallback_offset, batch.max_timestamp());
+) -> Option<(i64, i64)> {
+    let fallback = Some((fallback_offset.max(min_offset), batch.max_timestamp()));
     if batch.timestamp_type() == TimestampType::LogAppendTime {
         // Every record carries the append time.
-        return (batch.base_offset(), batch.max_timestamp());
+        return Some((batch.base_offset().max(min_offset), batch.max_timestamp()));
     }
     let owned;
     let records = match batch.compression() {
@@ -215,16 +231,14 @@ fn first_record_at_or_after(
     for record in Records::new(records, count) {
         let Ok(record) = record else { break };
         let record_ts = batch.base_timestamp().wrapping_add(record.timestamp_delta);
-        if record_ts >= ts {
-            return (
-                batch
-                    .base_offset()
-                    .wrapping_add(i64::from(record.offset_delta)),
-                record_ts,
-            );
+        let offset = batch
+            .base_offset()
+            .wrapping_add(i64::from(record.offset_delta));
+        if record_ts >= ts && offset >= min_offset {
+            return Some((offset, record_ts));
         }
     }
-    fallback
+    None
 }
 
 impl<T: SegmentBuffer> Segment<T> {
@@ -237,6 +251,7 @@ impl<T: SegmentBuffer> Segment<T> {
             next_offset: base_offset,
             max_timestamp: -1,
             max_timestamp_position: 0,
+            modified_ms: -1,
             offset_index: Vec::new(),
             time_index: Vec::new(),
             bytes_since_offset_entry: 0,
@@ -386,6 +401,21 @@ impl<T: SegmentBuffer> Segment<T> {
     pub fn buffer_mut(&mut self) -> &mut T {
         &mut self.buffer
     }
+
+    /// The buffer, to hand it back to the storage for deletion.
+    pub fn into_buffer(self) -> T {
+        self.buffer
+    }
+
+    /// Wall-clock milliseconds of the last write, or -1 if unknown.
+    pub fn modified_ms(&self) -> i64 {
+        self.modified_ms
+    }
+
+    /// Note a write at wall-clock `unix_ms`.
+    pub fn set_modified_ms(&mut self, unix_ms: i64) {
+        self.modified_ms = unix_ms;
+    }
 }
 
 #[cfg(test)]
@@ -417,8 +447,17 @@ mod tests {
         assert_eq!(seg.find_batch(102), Some(0));
         assert_eq!(seg.find_batch(103), None);
         assert_eq!(seg.max_timestamp(), Some((1_002, 102)));
-        assert_eq!(seg.find_timestamp(1_001), Some((101, 1_001)));
-        assert_eq!(seg.find_timestamp(1_003), None);
+        assert_eq!(seg.find_timestamp(1_001, 0), Some((101, 1_001)));
+        assert_eq!(seg.find_timestamp(1_003, 0), None);
+        // Not below the log start offset.
+        assert_eq!(seg.find_timestamp(1_000, 102), Some((102, 1_002)));
+        assert_eq!(seg.find_timestamp(1_000, 103), None);
+        // Retention ages a segment by its records' timestamps, else by its last write.
+        assert_eq!(seg.largest_timestamp(), 1_002);
+        let mut empty = Segment::new(vec![0u8; 100], 0);
+        assert_eq!(empty.largest_timestamp(), -1);
+        empty.set_modified_ms(77);
+        assert_eq!(empty.largest_timestamp(), 77);
     }
 
     #[test]
@@ -464,8 +503,11 @@ mod tests {
             }
         }
         // Timestamps: batch i starts at 10 * i.
-        assert_eq!(seg.find_timestamp(505), Some((starts[51].0, 510)));
-        assert_eq!(seg.find_timestamp(0), Some((0, 0)));
+        assert_eq!(seg.find_timestamp(505, 0), Some((starts[51].0, 510)));
+        assert_eq!(seg.find_timestamp(0, 0), Some((0, 0)));
+        // From a start offset in the middle: the first record there, its own timestamp.
+        let (mid, _) = starts[60];
+        assert_eq!(seg.find_timestamp(0, mid), Some((mid, 600)));
     }
 
     #[test]

@@ -145,3 +145,52 @@ fn delete_partition_removes_the_directory() {
         .expect("deleting twice is fine");
     assert!(storage.scan(64, true).expect("scan").partitions.is_empty());
 }
+
+#[test]
+fn deleted_segments_are_unmapped_and_unlinked() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut storage = FileStorage::new(dir.path().to_path_buf());
+    let mut old = storage.create_segment("t", 0, 0, 64).expect("create");
+    old.as_mut()[..3].copy_from_slice(b"old");
+    storage.seal_segment(&mut old, 3).expect("seal");
+    let newer = storage.create_segment("t", 0, 7, 64).expect("create");
+    let path = dir.path().join("t-0").join(segment_file_name(0));
+    assert!(path.exists());
+    storage.delete_segment(old).expect("delete");
+    assert!(!path.exists());
+    let scan = storage.scan(64, true).expect("scan");
+    let bases: Vec<i64> = scan.partitions[0]
+        .segments
+        .iter()
+        .map(|s| s.base_offset)
+        .collect();
+    assert_eq!(bases, [7]);
+    drop((scan, newer));
+}
+
+#[test]
+fn the_log_start_offset_file_round_trips_and_is_not_a_stray() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut storage = FileStorage::new(dir.path().to_path_buf());
+    storage.create_segment("t", 0, 0, 64).expect("create");
+    assert_eq!(storage.read_log_start_offset("t", 0), Ok(None));
+    storage.write_log_start_offset("t", 0, 41).expect("write");
+    storage
+        .write_log_start_offset("t", 0, 42)
+        .expect("write again");
+    assert_eq!(storage.read_log_start_offset("t", 0), Ok(Some(42)));
+    let file = dir.path().join("t-0").join(LOG_START_OFFSET_FILE);
+    assert_eq!(std::fs::read(&file).expect("file"), b"42\n");
+    // A torn write's temporary file is dropped; the file itself is no stray.
+    let tmp = temp_path(&file);
+    std::fs::write(&tmp, b"9").expect("torn temp file");
+    let scan = storage.scan(64, true).expect("scan");
+    assert!(scan.ignored.is_empty(), "{:?}", scan.ignored);
+    assert!(!tmp.exists());
+    // Damaged contents stop the start rather than bring deleted records back.
+    std::fs::write(&file, b"forty-two\n").expect("damage");
+    assert!(storage.read_log_start_offset("t", 0).is_err());
+    std::fs::write(&file, b"-3\n").expect("damage");
+    assert!(storage.read_log_start_offset("t", 0).is_err());
+    assert!(storage.read_log_start_offset("../x", 0).is_err());
+}
