@@ -126,6 +126,8 @@ where
     /// Serve until SIGINT or SIGTERM, then write what is queued (bounded wait) and return the
     /// broker for its shutdown.
     pub fn run(mut self) -> io::Result<Broker<S>> {
+        // The broker may want a call before any input: retention checks the recovered logs.
+        self.drain_outputs();
         while !self.stopping {
             self.turn()?;
         }

@@ -19,6 +19,7 @@ mod config;
 mod connection;
 mod create_partitions;
 mod create_topics;
+mod delete_records;
 mod describe_cluster;
 mod fetch;
 mod groups;
@@ -30,6 +31,7 @@ mod names;
 mod parked;
 
 mod produce;
+mod retention;
 mod rng;
 mod topic_config;
 mod topics;
@@ -149,6 +151,8 @@ pub struct Broker<S: Storage> {
     group_waits: BTreeMap<u64, groups::GroupWait>,
     /// The coordinator's next deadline, as of its last change.
     group_deadline: Option<Instant>,
+    /// When retention looks at the logs next.
+    retention: retention::RetentionTimer,
     /// Parked fetch ids, kept to reuse its allocation.
     woken: Vec<u64>,
     /// Partitions a Fetch reads, kept to reuse its allocation.
@@ -193,6 +197,7 @@ where
                 segment_size,
             )
             .map_err(StartError::Storage)?;
+        retention::recover(&mut storage, &mut topics, unix_ms).map_err(StartError::Storage)?;
         let mut group_coordinator = GroupCoordinator::new(GroupConfig {
             initial_rebalance_delay: Duration::from_millis(u64::from(
                 config.group_initial_rebalance_delay_ms,
@@ -217,6 +222,7 @@ where
             group_deadline: group_coordinator.next_deadline(),
             groups: group_coordinator,
             group_waits: BTreeMap::new(),
+            retention: retention::RetentionTimer::at_startup(),
             woken: Vec::new(),
             fetch_partitions: Vec::new(),
             resume: Vec::new(),
@@ -264,6 +270,7 @@ where
             } => {
                 self.tick(now, unix_ms);
                 self.on_bytes(conn, data);
+                self.retention_check();
             }
             Input::Closed(conn) => {
                 self.conns.remove(&conn);
@@ -273,6 +280,7 @@ where
                 self.tick(now, unix_ms);
                 self.expire_parked();
                 self.group_timer();
+                self.retention_check();
             }
         }
         self.run_resumed();
@@ -284,10 +292,10 @@ where
             Some(out) => out,
             None => {
                 let fetch = self.parked.next_deadline();
-                let deadline = match (fetch, self.group_deadline) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                };
+                let deadline = [fetch, self.group_deadline, self.retention.deadline]
+                    .into_iter()
+                    .flatten()
+                    .min();
                 Output::Timeout(deadline)
             }
         }
@@ -472,6 +480,10 @@ where
         let Ok((header, body)) = request_header_ref(frame) else {
             return Reply::Close;
         };
+        if matches!(key, ApiKey::AlterConfigs | ApiKey::IncrementalAlterConfigs) {
+            // A topic's retention may change: every partition is checked after this request.
+            self.retention.dirty = true;
+        }
         match key {
             ApiKey::ApiVersions => api_versions::handle(hdr, body),
             ApiKey::Metadata => self.metadata(hdr, body),
@@ -495,6 +507,7 @@ where
             ApiKey::DeleteGroups => self.delete_groups(hdr, body),
             ApiKey::DeleteTopics => self.delete_topics(hdr, body),
             ApiKey::DescribeConfigs => self.describe_configs(hdr, body),
+            ApiKey::DeleteRecords => self.delete_records(hdr, body),
             ApiKey::AlterConfigs => self.alter_configs(hdr, body),
             ApiKey::IncrementalAlterConfigs => self.incremental_alter_configs(hdr, body),
             ApiKey::CreatePartitions => self.create_partitions(hdr, body),

@@ -142,12 +142,21 @@ where
             .log
             .append(&mut self.storage, topic, index, batches, size, unix_ms)
             .map_err(|e| e.error_code())?;
+        let mut log_start_offset = partition.log.log_start_offset();
+        if partition.log.segment_count() > 1 {
+            // Only a log with sealed segments has anything retention could delete.
+            self.retention_after_append(ti, pi);
+            log_start_offset = self
+                .topics
+                .partition(pi)
+                .map_or(log_start_offset, |p| p.log.log_start_offset());
+        }
         if !touched.contains(&pi) {
             touched.push(pi);
         }
         Ok(Appended {
             base_offset: info.base_offset,
-            log_start_offset: partition.log.log_start_offset(),
+            log_start_offset,
         })
     }
 

@@ -1,0 +1,569 @@
+//! DeleteRecords and retention through the broker's face: request bytes in, response bytes out,
+//! in-memory segments and a fake clock that moves both the monotonic and the wall clock.
+
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+use core::time::Duration;
+
+use crate::ErrorCode;
+use crate::broker::{Broker, BrokerConfig, Chunk, ConnId, Input, Output};
+use crate::codec::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
+use crate::codec::messages::delete_records_request::{DeleteRecordsPartition, DeleteRecordsTopic};
+use crate::codec::messages::fetch_request::{FetchPartition, FetchTopic};
+use crate::codec::messages::fetch_response::PartitionData;
+use crate::codec::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+use crate::codec::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use crate::codec::messages::produce_response::PartitionProduceResponse;
+use crate::codec::messages::*;
+use crate::codec::{Message, Records, Writer, request_header_version, response_header_version};
+use crate::records::{BatchBuilder, RecordBatch};
+use crate::storage::{FoundPartition, FoundSegment, MemoryStorage};
+use crate::time::Instant;
+
+/// The wall clock when the broker starts.
+const T0: i64 = 1_700_000_000_000;
+/// Three of the test's batches fit a segment, a fourth does not.
+const SEGMENT: u64 = 1024;
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// A batch of two records with timestamp `ts` and 100-byte values.
+fn batch(ts: i64) -> Vec<u8> {
+    let mut b = BatchBuilder::new(0);
+    b.push(ts, None, Some(&[7; 100]), &[]);
+    b.push(ts, None, Some(&[8; 100]), &[]);
+    b.finish()
+}
+
+struct Harness {
+    broker: Broker<MemoryStorage>,
+    /// Milliseconds since the start, on both clocks.
+    ms: u64,
+    correlation: i32,
+}
+
+impl Harness {
+    fn new() -> Self {
+        Self::with(MemoryStorage::default(), Vec::new())
+    }
+
+    /// A broker over `found`, with the default `retention_ms` (7 days).
+    fn with(storage: MemoryStorage, found: Vec<FoundPartition<Vec<u8>>>) -> Self {
+        Self::start(storage, found, BrokerConfig::default().retention_ms)
+    }
+
+    fn start(
+        storage: MemoryStorage,
+        found: Vec<FoundPartition<Vec<u8>>>,
+        retention_ms: i64,
+    ) -> Self {
+        let config = BrokerConfig {
+            segment_size_bytes: SEGMENT,
+            seed: 3,
+            retention_ms,
+            ..BrokerConfig::default()
+        };
+        let broker = Broker::new(config, storage, found, T0).expect("starts");
+        Harness {
+            broker,
+            ms: 0,
+            correlation: 0,
+        }
+    }
+
+    fn connect(&mut self, conn: u64) {
+        let now = self.now();
+        self.broker.handle(Input::Accepted {
+            conn: ConnId(conn),
+            now,
+            peer: "127.0.0.1",
+        });
+    }
+
+    fn now(&self) -> Instant {
+        Instant::default() + Duration::from_millis(self.ms)
+    }
+
+    fn unix_ms(&self) -> i64 {
+        T0 + self.ms as i64
+    }
+
+    /// Move both clocks on by `ms` and tell the broker.
+    fn advance(&mut self, ms: u64) {
+        self.ms += ms;
+        let (now, unix_ms) = (self.now(), self.unix_ms());
+        self.broker.handle(Input::Timeout { now, unix_ms });
+    }
+
+    fn feed<M: Message>(&mut self, conn: u64, v: i16, body: &M) -> i32 {
+        self.correlation += 1;
+        let header = RequestHeader {
+            request_api_key: M::API_KEY,
+            request_api_version: v,
+            correlation_id: self.correlation,
+            client_id: Some("retention-test".into()),
+        };
+        let mut w = Writer::new();
+        w.put_i32(0);
+        header
+            .encode(&mut w, request_header_version(M::API_KEY, v))
+            .expect("header encodes");
+        body.encode(&mut w, v).expect("body encodes");
+        let mut bytes = w.into_bytes();
+        let size = (bytes.len() - 4) as i32;
+        bytes[..4].copy_from_slice(&size.to_be_bytes());
+        let (now, unix_ms) = (self.now(), self.unix_ms());
+        self.broker.handle(Input::Bytes {
+            conn: ConnId(conn),
+            now,
+            unix_ms,
+            data: &bytes,
+        });
+        self.correlation
+    }
+
+    /// Every response sent, by connection, and the deadline the broker asks for.
+    fn drain(&mut self) -> (Vec<(u64, Vec<u8>)>, Option<Instant>) {
+        let mut sent = Vec::new();
+        for _ in 0..1_000 {
+            match self.broker.poll_output() {
+                Output::Send { conn, response } => {
+                    let mut bytes = Vec::new();
+                    for chunk in response.chunks() {
+                        match chunk {
+                            Chunk::Bytes(b) => bytes.extend_from_slice(b),
+                            Chunk::Segment(s) => bytes.extend_from_slice(
+                                self.broker.segment_bytes(&s).expect("segment exists"),
+                            ),
+                        }
+                    }
+                    sent.push((conn.0, bytes));
+                }
+                Output::Close(conn) => panic!("closed {conn:?}"),
+                Output::Timeout(deadline) => return (sent, deadline),
+            }
+        }
+        panic!("poll_output never returned Timeout");
+    }
+
+    fn deadline(&mut self) -> Option<Instant> {
+        let (sent, deadline) = self.drain();
+        assert!(sent.is_empty());
+        deadline
+    }
+
+    /// One request on connection 1 and its one response.
+    fn call<Req: Message, Resp: Message>(&mut self, v: i16, body: &Req) -> Resp {
+        self.feed(1, v, body);
+        let (sent, _) = self.drain();
+        assert_eq!(sent.len(), 1, "one response");
+        decode::<Resp>(Req::API_KEY, v, &sent[0].1)
+    }
+
+    fn create(&mut self, name: &str, configs: &[(&str, &str)]) {
+        let request = CreateTopicsRequest {
+            topics: vec![CreatableTopic {
+                name: name.into(),
+                num_partitions: 1,
+                replication_factor: 1,
+                configs: configs
+                    .iter()
+                    .map(|&(name, value)| CreatableTopicConfig {
+                        name: name.into(),
+                        value: Some(value.into()),
+                    })
+                    .collect(),
+                ..Default::default()
+            }],
+            timeout_ms: 1_000,
+            validate_only: false,
+        };
+        let resp: CreateTopicsResponse = self.call(7, &request);
+        assert_eq!(resp.topics[0].error_code, 0);
+    }
+
+    fn produce(&mut self, topic: &str, ts: i64) -> PartitionProduceResponse {
+        let request = ProduceRequest {
+            acks: 1,
+            timeout_ms: 1_000,
+            topic_data: vec![TopicProduceData {
+                name: topic.into(),
+                partition_data: vec![PartitionProduceData {
+                    index: 0,
+                    records: Some(Records::Bytes(batch(ts))),
+                }],
+            }],
+            ..Default::default()
+        };
+        let mut resp: ProduceResponse = self.call(9, &request);
+        let p = resp.responses[0].partition_responses.remove(0);
+        assert_eq!(p.error_code, 0);
+        p
+    }
+
+    /// DeleteRecords at version `v`: `(low watermark, error code)`.
+    fn delete(&mut self, v: i16, topic: &str, partition: i32, offset: i64) -> (i64, i16) {
+        let request = DeleteRecordsRequest {
+            topics: vec![DeleteRecordsTopic {
+                name: topic.into(),
+                partitions: vec![DeleteRecordsPartition {
+                    partition_index: partition,
+                    offset,
+                }],
+            }],
+            timeout_ms: 1_000,
+        };
+        let resp: DeleteRecordsResponse = self.call(v, &request);
+        assert_eq!(resp.topics[0].name, topic);
+        let p = &resp.topics[0].partitions[0];
+        assert_eq!(p.partition_index, partition);
+        (p.low_watermark, p.error_code)
+    }
+
+    /// ListOffsets v7 for the earliest offset (-2).
+    fn earliest(&mut self, topic: &str) -> i64 {
+        let request = ListOffsetsRequest {
+            replica_id: -1,
+            topics: vec![ListOffsetsTopic {
+                name: topic.into(),
+                partitions: vec![ListOffsetsPartition {
+                    partition_index: 0,
+                    current_leader_epoch: -1,
+                    timestamp: -2,
+                    max_num_offsets: 1,
+                }],
+            }],
+            ..Default::default()
+        };
+        let resp: ListOffsetsResponse = self.call(7, &request);
+        let p = &resp.topics[0].partitions[0];
+        assert_eq!(p.error_code, 0);
+        p.offset
+    }
+
+    /// Fetch v11 of partition 0 from `offset`, answered at once.
+    fn fetch(&mut self, topic: &str, offset: i64) -> PartitionData {
+        let mut resp: FetchResponse = self.call(11, &fetch_request(topic, offset, 0, 1));
+        resp.responses[0].partitions.remove(0)
+    }
+
+    fn bases(&self, topic: &str) -> Vec<i64> {
+        let ti = self.broker.topics.by_name(topic).expect("topic");
+        let pi = self.broker.topics.partition_of(ti, 0).expect("partition");
+        let log = &self.broker.topics.partition(pi).expect("live").log;
+        log.segments().iter().map(|s| s.base_offset()).collect()
+    }
+
+    /// What a restart would find: the storage, and every partition's segments as after a crash.
+    fn crash(mut self) -> (MemoryStorage, Vec<FoundPartition<Vec<u8>>>) {
+        let storage = core::mem::take(&mut self.broker.storage);
+        let mut found = Vec::new();
+        for (_, topic) in self.broker.topics.iter() {
+            for (p, &pi) in topic.partitions.iter().enumerate() {
+                let log = &self.broker.topics.partition(pi).expect("live").log;
+                let key = (topic.name.clone(), p as i32);
+                found.push(FoundPartition {
+                    topic: topic.name.clone(),
+                    partition: p as i32,
+                    segments: log
+                        .segments()
+                        .iter()
+                        .map(|s| FoundSegment {
+                            base_offset: s.base_offset(),
+                            segment: s.buffer().clone(),
+                            len_bytes: None,
+                        })
+                        .collect(),
+                    metadata: storage.metadata.get(&key).cloned(),
+                });
+            }
+        }
+        (storage, found)
+    }
+}
+
+fn fetch_request(topic: &str, offset: i64, max_wait_ms: i32, min_bytes: i32) -> FetchRequest {
+    FetchRequest {
+        replica_id: -1,
+        max_wait_ms,
+        min_bytes,
+        max_bytes: 1 << 20,
+        topics: vec![FetchTopic {
+            topic: topic.into(),
+            partitions: vec![FetchPartition {
+                fetch_offset: offset,
+                partition_max_bytes: 1 << 20,
+                current_leader_epoch: -1,
+                log_start_offset: -1,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+fn decode<M: Message>(api_key: i16, v: i16, frame: &[u8]) -> M {
+    let (rest, _) = ResponseHeader::decode(&frame[4..], response_header_version(api_key, v))
+        .expect("header decodes");
+    M::decode_complete(rest, v).expect("body decodes")
+}
+
+/// `(base offset, last offset)` of the first batch in fetched records.
+fn first_batch(p: &PartitionData) -> Option<(i64, i64)> {
+    let Some(Records::Bytes(bytes)) = &p.records else {
+        return None;
+    };
+    let b = RecordBatch::new_checked(&bytes[..]).ok()?;
+    Some((b.base_offset(), b.last_offset()))
+}
+
+/// Ten batches of two records (offsets 0-19) in segments starting at 0, 6, 12 and 18, the
+/// timestamps of batch `k` `ts + k` seconds.
+fn ten_batches(h: &mut Harness, topic: &str, ts: i64) {
+    let len = batch(0).len() as u64;
+    assert!(3 * len <= SEGMENT && 4 * len > SEGMENT, "{len}");
+    for k in 0..10 {
+        h.produce(topic, ts + k * 1_000);
+    }
+    assert_eq!(h.bases(topic), [0, 6, 12, 18]);
+}
+
+#[test]
+fn delete_records_raises_the_start_everywhere_and_survives_a_crash() {
+    let mut h = Harness::new();
+    h.connect(1);
+    h.create("t", &[]);
+    ten_batches(&mut h, "t", T0);
+
+    assert_eq!(h.delete(2, "t", 0, 7), (7, 0));
+    assert_eq!(h.bases("t"), [6, 12, 18], "segment 6 still holds offset 7");
+    assert_eq!(h.broker.storage.segments_deleted, 1);
+    assert_eq!(
+        h.broker
+            .storage
+            .log_start_offsets
+            .get(&(String::from("t"), 0)),
+        Some(&7),
+        "recorded for a restart"
+    );
+    assert_eq!(h.earliest("t"), 7);
+    // Below the start: OFFSET_OUT_OF_RANGE, with the offsets a client resets from.
+    let p = h.fetch("t", 6);
+    assert_eq!(p.error_code, ErrorCode::OffsetOutOfRange.code());
+    assert_eq!((p.log_start_offset, p.high_watermark), (7, 20));
+    // At the start: the batch holding it, as Kafka sends it (the client skips offset 6).
+    let p = h.fetch("t", 7);
+    assert_eq!((p.error_code, p.log_start_offset), (0, 7));
+    assert_eq!(first_batch(&p), Some((6, 7)));
+    // Produce v5+ answers carry the start too.
+    assert_eq!(h.produce("t", T0).log_start_offset, 7);
+    // A lower offset changes nothing; every version answers.
+    assert_eq!(h.delete(0, "t", 0, 3), (7, 0));
+    assert_eq!(h.delete(1, "t", 0, 7), (7, 0));
+
+    // -1 is the high watermark: every sealed segment goes, the active one stays.
+    assert_eq!(h.delete(2, "t", 0, -1), (22, 0));
+    assert_eq!(h.bases("t"), [18]);
+    assert_eq!(h.earliest("t"), 22);
+    let p = h.fetch("t", 22);
+    assert_eq!((p.error_code, first_batch(&p)), (0, None));
+
+    // A crash and a restart find the same start, from the recorded offset.
+    let (storage, found) = h.crash();
+    let mut h = Harness::with(storage, found);
+    h.connect(1);
+    assert_eq!(h.earliest("t"), 22);
+    assert_eq!(
+        h.fetch("t", 21).error_code,
+        ErrorCode::OffsetOutOfRange.code()
+    );
+    assert_eq!(h.produce("t", T0).base_offset, 22);
+}
+
+#[test]
+fn delete_records_errors_are_kafkas() {
+    let mut h = Harness::new();
+    h.connect(1);
+    h.create("t", &[]);
+    h.create("compacted", &[("cleanup.policy", "compact")]);
+    h.produce("t", T0);
+    h.produce("compacted", T0);
+    let out_of_range = ErrorCode::OffsetOutOfRange.code();
+    assert_eq!(
+        h.delete(2, "t", 0, 3),
+        (-1, out_of_range),
+        "past the high watermark"
+    );
+    assert_eq!(h.delete(2, "t", 0, -2), (-1, out_of_range));
+    let unknown = ErrorCode::UnknownTopicOrPartition.code();
+    assert_eq!(h.delete(2, "t", 1, 0), (-1, unknown));
+    assert_eq!(h.delete(2, "nope", 0, 0), (-1, unknown));
+    assert_eq!(
+        h.delete(2, "__consumer_offsets", 0, 0),
+        (-1, ErrorCode::InvalidTopicException.code())
+    );
+    assert_eq!(
+        h.delete(2, "compacted", 0, 1),
+        (-1, ErrorCode::PolicyViolation.code())
+    );
+    assert_eq!(h.delete(2, "t", 0, 2), (2, 0), "the high watermark itself");
+    assert_eq!(h.broker.storage.log_start_offsets.len(), 1);
+}
+
+#[test]
+fn a_parked_fetch_below_the_new_start_is_answered_out_of_range() {
+    let mut h = Harness::new();
+    h.connect(1);
+    h.connect(2);
+    h.create("t", &[]);
+    ten_batches(&mut h, "t", T0);
+    // Asks for more than there is: parks.
+    h.feed(2, 11, &fetch_request("t", 2, 10_000, 1 << 20));
+    let (sent, deadline) = h.drain();
+    assert!(sent.is_empty());
+    assert!(deadline.is_some());
+    let request = DeleteRecordsRequest {
+        topics: vec![DeleteRecordsTopic {
+            name: "t".into(),
+            partitions: vec![DeleteRecordsPartition {
+                partition_index: 0,
+                offset: 10,
+            }],
+        }],
+        timeout_ms: 1_000,
+    };
+    h.feed(1, 2, &request);
+    let (sent, _) = h.drain();
+    let fetch = sent.iter().find(|(c, _)| *c == 2).expect("fetch answered");
+    let resp: FetchResponse = decode(1, 11, &fetch.1);
+    let p = &resp.responses[0].partitions[0];
+    assert_eq!(p.error_code, ErrorCode::OffsetOutOfRange.code());
+    assert_eq!(p.log_start_offset, 10);
+}
+
+#[test]
+fn retention_ms_deletes_aged_segments_at_their_deadline_and_then_sleeps() {
+    let mut h = Harness::new();
+    h.connect(1);
+    h.create("r", &[("retention.ms", "60000")]);
+    h.create("kept", &[]);
+    ten_batches(&mut h, "r", T0);
+    ten_batches(&mut h, "kept", T0);
+    // The first segment's newest record is at T0 + 2 s: it goes once older than 60 s.
+    let due =
+        |unix_ms: i64| Some(Instant::default() + Duration::from_millis((unix_ms - T0) as u64));
+    assert_eq!(h.deadline(), due(T0 + 62_001));
+    h.advance(62_000);
+    assert_eq!(h.bases("r"), [0, 6, 12, 18], "exactly 60 s old is kept");
+    h.advance(1);
+    assert_eq!(h.bases("r"), [6, 12, 18]);
+    assert_eq!(h.earliest("r"), 6);
+    assert_eq!(h.deadline(), due(T0 + 65_001));
+    // Much later, at that deadline: everything sealed goes at once; the active segment stays.
+    h.advance(10_000);
+    assert_eq!(h.bases("r"), [18]);
+    assert_eq!(h.earliest("r"), 18);
+    // The other topic keeps the broker default (7 days): its deadline is the only one left.
+    assert_eq!(h.bases("kept"), [0, 6, 12, 18]);
+    assert_eq!(h.deadline(), due(T0 + 7 * DAY_MS + 2_001));
+    assert_eq!(h.broker.storage.segments_deleted, 3);
+}
+
+#[test]
+fn retention_bytes_trims_on_append_and_nothing_waits_for_a_timer() {
+    let mut h = Harness::new();
+    h.connect(1);
+    let len = batch(0).len() as i64;
+    let keep = alloc::format!("{}", 6 * len);
+    h.create("b", &[("retention.bytes", &keep), ("retention.ms", "-1")]);
+    for k in 0..8 {
+        h.produce("b", T0 + k);
+    }
+    // Eight batches: without the first segment's three, five would be left.
+    assert_eq!(h.bases("b"), [0, 6, 12]);
+    // The ninth leaves six without the first segment: it goes, during the append.
+    assert_eq!(h.produce("b", T0).log_start_offset, 6);
+    assert_eq!(h.bases("b"), [6, 12]);
+    h.produce("b", T0);
+    h.produce("b", T0);
+    assert_eq!(h.bases("b"), [6, 12, 18]);
+    assert_eq!(h.produce("b", T0).log_start_offset, 12);
+    assert_eq!(h.bases("b"), [12, 18]);
+    assert_eq!(h.deadline(), None, "no limit by age: no timer");
+}
+
+#[test]
+fn segments_that_aged_out_while_stopped_go_at_the_first_input() {
+    // Written by a broker that kept records forever, restarted with the 7-day default.
+    let mut h = Harness::start(MemoryStorage::default(), Vec::new(), -1);
+    h.connect(1);
+    h.create("old", &[]);
+    ten_batches(&mut h, "old", T0 - 8 * DAY_MS);
+    assert_eq!(h.deadline(), None);
+    let (storage, found) = h.crash();
+    let mut h = Harness::with(storage, found);
+    assert_eq!(h.bases("old"), [0, 6, 12, 18]);
+    // A runtime that has no input yet is asked to call at once.
+    assert_eq!(h.deadline(), Some(Instant::default()));
+    h.advance(0);
+    assert_eq!(h.bases("old"), [18]);
+    assert_eq!(h.deadline(), None);
+    h.connect(1);
+    assert_eq!(h.earliest("old"), 18);
+}
+
+#[test]
+fn a_crash_between_recording_the_start_and_deleting_is_finished_at_startup() {
+    let mut h = Harness::new();
+    h.connect(1);
+    h.create("t", &[]);
+    ten_batches(&mut h, "t", T0);
+    let (mut storage, found) = h.crash();
+    // DeleteRecords recorded 13, then the broker died before deleting anything.
+    storage.log_start_offsets.insert((String::from("t"), 0), 13);
+    let mut h = Harness::with(storage, found);
+    h.connect(1);
+    assert_eq!(h.earliest("t"), 13);
+    assert_eq!(h.bases("t"), [12, 18]);
+    assert_eq!(h.broker.storage.segments_deleted, 2);
+    // A recorded start past what survived (a power loss) is held to the log end.
+    let (mut storage, found) = h.crash();
+    storage
+        .log_start_offsets
+        .insert((String::from("t"), 0), 1_000);
+    let mut h = Harness::with(storage, found);
+    h.connect(1);
+    assert_eq!(h.earliest("t"), 20);
+}
+
+#[test]
+fn a_shorter_retention_set_at_runtime_brings_the_deadline_forward() {
+    use crate::codec::messages::incremental_alter_configs_request::{
+        AlterConfigsResource, AlterableConfig,
+    };
+    let mut h = Harness::new();
+    h.connect(1);
+    h.create("t", &[]);
+    ten_batches(&mut h, "t", T0);
+    let at = |ms: u64| Some(Instant::default() + Duration::from_millis(ms));
+    assert_eq!(h.deadline(), at((7 * DAY_MS + 2_001) as u64));
+    let request = IncrementalAlterConfigsRequest {
+        resources: vec![AlterConfigsResource {
+            resource_type: 2,
+            resource_name: "t".into(),
+            configs: vec![AlterableConfig {
+                name: "retention.ms".into(),
+                config_operation: 0,
+                value: Some("1000".into()),
+            }],
+        }],
+        validate_only: false,
+    };
+    let resp: IncrementalAlterConfigsResponse = h.call(1, &request);
+    assert_eq!(resp.responses[0].error_code, 0);
+    // The first segment's newest record (T0 + 2 s) is now due at T0 + 3.001 s.
+    assert_eq!(h.deadline(), at(3_001));
+    h.advance(3_001);
+    assert_eq!(h.bases("t"), [6, 12, 18]);
+}
