@@ -2,7 +2,7 @@
 //! checks them, and are written to every partition's metadata file before the answer. The broker's
 //! own settings cannot change while it runs.
 
-use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -141,14 +141,26 @@ where
         replace: bool,
         validate_only: bool,
     ) -> Vec<Result<(), Refusal>> {
-        let mut seen: BTreeMap<(i8, &str), usize> = BTreeMap::new();
+        // Per name, two bits per type: seen, and seen again (other types share a pair; they are
+        // refused anyway).
+        let bits = |kind| match kind {
+            RESOURCE_TOPIC => 1,
+            RESOURCE_BROKER => 4,
+            _ => 16,
+        };
+        let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
         for r in resources {
-            *seen.entry((r.kind, r.name)).or_default() += 1;
+            let b = bits(r.kind);
+            let s = seen.entry(r.name).or_default();
+            *s |= if *s & b != 0 { b << 1 } else { b };
         }
         resources
             .iter()
             .map(|r| {
-                if seen.get(&(r.kind, r.name)).copied().unwrap_or(0) > 1 {
+                if seen
+                    .get(r.name)
+                    .is_some_and(|s| s & (bits(r.kind) << 1) != 0)
+                {
                     // Kafka refuses every copy of a resource named twice.
                     return Err((
                         ErrorCode::InvalidRequest,
@@ -167,8 +179,8 @@ where
         replace: bool,
         validate_only: bool,
     ) -> Result<(), Refusal> {
-        let mut keys = BTreeSet::new();
-        if r.changes.iter().any(|c| !keys.insert(c.name)) {
+        let mut keys: BTreeMap<&str, usize> = BTreeMap::new();
+        if r.changes.iter().any(|c| keys.insert(c.name, 0).is_some()) {
             return Err((
                 ErrorCode::InvalidRequest,
                 String::from("Error due to duplicate config keys"),

@@ -119,29 +119,26 @@ where
             })
     }
 
-    /// Kafka's checks on a manual assignment, in its order: the one broker, once, as the only
-    /// replica (the topic's replication factor is 1).
+    /// Kafka's checks on a manual assignment, in its order (it walks the ids sorted): the one
+    /// broker, once, as the only replica (the topic's replication factor is 1).
     fn check_assignment(&self, a: &CreatePartitionsAssignment) -> Result<(), String> {
-        let mut ids = a.broker_ids.clone();
-        ids.sort_unstable();
+        let me = self.config.broker_id;
+        let ids = &a.broker_ids;
         if ids.is_empty() {
             return Err(String::from(
                 "The manual partition assignment includes an empty replica list.",
             ));
         }
-        for (i, &id) in ids.iter().enumerate() {
-            if id != self.config.broker_id {
-                return Err(format!(
-                    "The manual partition assignment includes broker {id}, but no such broker is registered."
-                ));
-            }
-            if i > 0 {
-                return Err(format!(
-                    "The manual partition assignment includes the broker {id} more than once."
-                ));
-            }
+        let twice = ids.iter().filter(|&&id| id == me).count() > 1;
+        match ids.iter().filter(|&&id| id != me).min() {
+            Some(&other) if !(twice && me < other) => Err(format!(
+                "The manual partition assignment includes broker {other}, but no such broker is registered."
+            )),
+            _ if twice => Err(format!(
+                "The manual partition assignment includes the broker {me} more than once."
+            )),
+            _ => Ok(()),
         }
-        Ok(())
     }
 }
 
@@ -371,6 +368,11 @@ mod tests {
             ),
             (
                 grow("t", 3, Some(vec![vec![0, 0]])),
+                39,
+                "The manual partition assignment includes the broker 0 more than once.",
+            ),
+            (
+                grow("t", 3, Some(vec![vec![3, 0, 0]])),
                 39,
                 "The manual partition assignment includes the broker 0 more than once.",
             ),

@@ -91,11 +91,66 @@ const TOPIC_CONFIGS: &[(&str, &str, Kind)] = &[
 /// Whether `v` is a Java double literal within `[0, 1]`, the range Kafka's one double topic
 /// config (`min.cleanable.dirty.ratio`) allows. `NaN` passes, as Kafka's range check lets it
 /// through; Java's `d`/`f` suffixes are accepted.
+///
+/// Decided on the decimal digits, not by parsing a float (that would bring the float parser and
+/// its tables into the binary): a value passes if it rounds into the range as Java rounds it,
+/// so up to `1 + 2^-53`. A negative value that Java would round to `-0.0` (below `2^-1075` in
+/// magnitude) is refused here.
 fn is_ratio(v: &str) -> bool {
     let v = v.strip_suffix(['d', 'D', 'f', 'F']).unwrap_or(v);
-    // `inf` and `infinity` parse in Rust but not in Java; neither is within range anyway.
-    v.parse::<f64>()
-        .is_ok_and(|x| x.is_nan() || (0.0..=1.0).contains(&x))
+    let (negative, v) = split_sign(v);
+    if v == "NaN" {
+        return true;
+    }
+    let (mantissa, exponent) = match v.split_once(['e', 'E']) {
+        Some((m, e)) => (m, Some(e)),
+        None => (v, None),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if int.len() + frac.len() == 0 || !digits(int) || !digits(frac) {
+        return false;
+    }
+    let exponent = match exponent.map(split_sign) {
+        None => 0,
+        Some((_, "")) => return false,
+        Some((_, e)) if !digits(e) => return false,
+        Some((minus, e)) => {
+            let n = e.bytes().fold(0i64, |n, b| {
+                n.saturating_mul(10).saturating_add(i64::from(b - b'0'))
+            });
+            if minus { -n } else { n }
+        }
+    };
+    let mut sig = int.bytes().chain(frac.bytes()).skip_while(|&b| b == b'0');
+    let lead = int.len() + frac.len() - sig.clone().count();
+    let Some(first) = sig.next() else {
+        return true; // zero, of either sign
+    };
+    // The value is 0.d1d2... times 10 to the power `point`.
+    let point = (int.len() as i64 - lead as i64).saturating_add(exponent);
+    if negative || point >= 2 || (point == 1 && first != b'1') {
+        return false;
+    }
+    if point <= 0 {
+        return true;
+    }
+    // 1.d2d3...: within range while d2d3... is at most 2^-53's digits, which round to 1.0.
+    const HALF_ULP: &[u8] = b"00000000000000011102230246251565404236316680908203125";
+    let mut bound = HALF_ULP.iter().copied().chain(core::iter::repeat(b'0'));
+    sig.find_map(|d| {
+        let b = bound.next().unwrap_or(b'0');
+        (d != b).then_some(d < b)
+    })
+    .unwrap_or(true)
+}
+
+/// A leading `+` or `-` and the rest: whether it was `-`.
+fn split_sign(s: &str) -> (bool, &str) {
+    match s.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    }
 }
 
 /// Whether `v` is `*` or a list of `partition:broker` pairs (empty items allowed, as in Kafka).
@@ -266,6 +321,10 @@ mod tests {
             "100e-2",
             "0e99",
             "1e-999999999999",
+            "1.0000000000000001",
+            "1.000000000000000111022302462515654042363166809082031250",
+            "-NaN",
+            "0.0000000000e5",
         ] {
             assert!(is_ratio(ok), "{ok} is a ratio");
         }
@@ -288,6 +347,12 @@ mod tests {
             "0x1p-1",
             "1e999999999999",
             "11e-1",
+            "1.00000000000000012",
+            "1.000000000000000111022302462515654042363166809082031251",
+            "nan",
+            "-1e-999",
+            "1e-+1",
+            "1.2.3",
         ] {
             assert!(!is_ratio(bad), "{bad} is not a ratio");
         }
