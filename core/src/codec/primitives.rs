@@ -217,16 +217,19 @@ pub fn int8(input: &[u8]) -> Parsed<'_, i8> {
 }
 
 /// int16, big-endian.
+#[inline]
 pub fn int16(input: &[u8]) -> Parsed<'_, i16> {
     num::be_i16(input)
 }
 
 /// int32, big-endian.
+#[inline]
 pub fn int32(input: &[u8]) -> Parsed<'_, i32> {
     num::be_i32(input)
 }
 
 /// int64, big-endian.
+#[inline]
 pub fn int64(input: &[u8]) -> Parsed<'_, i64> {
     num::be_i64(input)
 }
@@ -327,6 +330,7 @@ pub fn varlong(input: &[u8]) -> Parsed<'_, i64> {
 
 /// A length prefix: int16 (`string`), int32 (`bytes`, arrays) or a compact uvarint N+1.
 /// Returns `None` for null. Negative lengths other than -1 are an error.
+#[inline]
 fn length(input: &[u8], compact: bool, wide: bool) -> Parsed<'_, Option<usize>> {
     let (rest, n): (&[u8], i64) = if compact {
         let (rest, n) = uvarint(input)?;

@@ -77,6 +77,7 @@ pub struct RecordBatch<T: AsRef<[u8]>> {
     buffer: T,
 }
 
+#[inline]
 fn be<const N: usize>(data: &[u8], range: core::ops::Range<usize>) -> [u8; N] {
     let mut out = [0; N];
     out.copy_from_slice(&data[range]);
