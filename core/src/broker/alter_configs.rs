@@ -211,14 +211,10 @@ where
         match r.kind {
             RESOURCE_TOPIC => self.alter_topic(r.name, &r.changes, replace, validate_only),
             RESOURCE_BROKER => self.alter_broker(r.name, &r.changes),
-            // BROKER_LOGGER, CLIENT_METRICS and GROUP: Kafka's, not served here.
-            8 | 16 | 32 => Err((
-                ErrorCode::InvalidRequest,
-                format!("Unsupported resource type {}", r.kind),
-            )),
+            // Kafka's BROKER_LOGGER, CLIENT_METRICS and GROUP are not served here.
             kind => Err((
                 ErrorCode::InvalidRequest,
-                format!("Unknown resource type {kind}"),
+                format!("Unsupported resource type {kind}"),
             )),
         }
     }
@@ -229,7 +225,9 @@ where
     /// Kafka: there is none to delete.
     fn alter_broker(&self, name: &str, changes: &[Change]) -> Result<(), Refusal> {
         if !name.is_empty() {
-            let id: i32 = name.parse().map_err(|_| {
+            // As Java's Integer.parseInt reads it (an i64 parser is already in the binary).
+            let id = name.parse::<i64>().ok().and_then(|n| i32::try_from(n).ok());
+            let id = id.ok_or_else(|| {
                 (
                     ErrorCode::InvalidRequest,
                     format!("Node id must be an integer, but it is: {name}"),
@@ -592,7 +590,7 @@ mod tests {
                 42,
                 "Default topic resources are not allowed.",
             ),
-            (incremental(3, "t", &[]), 42, "Unknown resource type 3"),
+            (incremental(3, "t", &[]), 42, "Unsupported resource type 3"),
             (
                 incremental(32, "g", &[]),
                 42,
@@ -666,6 +664,15 @@ mod tests {
                 42,
                 Some(String::from(
                     "Unexpected broker id, expected 0, but received 5"
+                ))
+            )]
+        );
+        assert_eq!(
+            alter(&mut b, vec![incremental(4, "2147483648", &delete)], false),
+            vec![(
+                42,
+                Some(String::from(
+                    "Node id must be an integer, but it is: 2147483648"
                 ))
             )]
         );

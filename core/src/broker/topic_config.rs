@@ -7,8 +7,10 @@ use alloc::vec::Vec;
 /// How a config value must parse.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
-    Long,
-    Int,
+    /// A 64-bit integer of at least this value.
+    Long(i64),
+    /// A 32-bit integer of at least this value.
+    Int(i64),
     Bool,
     Double,
     Text,
@@ -19,6 +21,9 @@ enum Kind {
     /// ThrottledReplicaListValidator).
     ReplicaList,
 }
+
+/// No lower bound beyond the type's.
+const NO_MIN: i64 = i64::MIN;
 
 /// Kafka's topic configs (LogConfig) with their defaults. `segment.bytes`/`retention.ms`
 /// defaults are the broker's own and are filled in from the broker configuration.
@@ -33,41 +38,45 @@ const TOPIC_CONFIGS: &[(&str, &str, Kind)] = &[
         "producer",
         Kind::OneOf(&["uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"]),
     ),
-    ("delete.retention.ms", "86400000", Kind::Long),
-    ("file.delete.delay.ms", "60000", Kind::Long),
-    ("flush.messages", "9223372036854775807", Kind::Long),
-    ("flush.ms", "9223372036854775807", Kind::Long),
+    ("delete.retention.ms", "86400000", Kind::Long(NO_MIN)),
+    ("file.delete.delay.ms", "60000", Kind::Long(NO_MIN)),
+    ("flush.messages", "9223372036854775807", Kind::Long(NO_MIN)),
+    ("flush.ms", "9223372036854775807", Kind::Long(NO_MIN)),
     (
         "follower.replication.throttled.replicas",
         "",
         Kind::ReplicaList,
     ),
-    ("index.interval.bytes", "4096", Kind::Int),
+    ("index.interval.bytes", "4096", Kind::Int(NO_MIN)),
     (
         "leader.replication.throttled.replicas",
         "",
         Kind::ReplicaList,
     ),
-    ("local.retention.bytes", "-2", Kind::Long),
-    ("local.retention.ms", "-2", Kind::Long),
-    ("max.compaction.lag.ms", "9223372036854775807", Kind::Long),
-    ("max.message.bytes", "1048588", Kind::Int),
+    ("local.retention.bytes", "-2", Kind::Long(NO_MIN)),
+    ("local.retention.ms", "-2", Kind::Long(NO_MIN)),
+    (
+        "max.compaction.lag.ms",
+        "9223372036854775807",
+        Kind::Long(NO_MIN),
+    ),
+    ("max.message.bytes", "1048588", Kind::Int(1)),
     ("message.downconversion.enable", "true", Kind::Bool),
     ("message.format.version", "3.0-IV1", Kind::Text),
     (
         "message.timestamp.after.max.ms",
         "9223372036854775807",
-        Kind::Long,
+        Kind::Long(NO_MIN),
     ),
     (
         "message.timestamp.before.max.ms",
         "9223372036854775807",
-        Kind::Long,
+        Kind::Long(NO_MIN),
     ),
     (
         "message.timestamp.difference.max.ms",
         "9223372036854775807",
-        Kind::Long,
+        Kind::Long(NO_MIN),
     ),
     (
         "message.timestamp.type",
@@ -75,16 +84,16 @@ const TOPIC_CONFIGS: &[(&str, &str, Kind)] = &[
         Kind::OneOf(&["CreateTime", "LogAppendTime"]),
     ),
     ("min.cleanable.dirty.ratio", "0.5", Kind::Double),
-    ("min.compaction.lag.ms", "0", Kind::Long),
-    ("min.insync.replicas", "1", Kind::Int),
+    ("min.compaction.lag.ms", "0", Kind::Long(NO_MIN)),
+    ("min.insync.replicas", "1", Kind::Int(1)),
     ("preallocate", "false", Kind::Bool),
     ("remote.storage.enable", "false", Kind::Bool),
-    ("retention.bytes", "-1", Kind::Long),
-    ("retention.ms", "604800000", Kind::Long),
-    ("segment.bytes", "1073741824", Kind::Int),
-    ("segment.index.bytes", "10485760", Kind::Int),
-    ("segment.jitter.ms", "0", Kind::Long),
-    ("segment.ms", "604800000", Kind::Long),
+    ("retention.bytes", "-1", Kind::Long(-1)),
+    ("retention.ms", "604800000", Kind::Long(-1)),
+    ("segment.bytes", "1073741824", Kind::Int(14)),
+    ("segment.index.bytes", "10485760", Kind::Int(NO_MIN)),
+    ("segment.jitter.ms", "0", Kind::Long(NO_MIN)),
+    ("segment.ms", "604800000", Kind::Long(NO_MIN)),
     ("unclean.leader.election.enable", "false", Kind::Bool),
 ];
 
@@ -166,11 +175,12 @@ fn is_replica_list(v: &str) -> bool {
     v == "*" || v.split(',').all(|item| pair(item.trim()))
 }
 
+fn entry(name: &str) -> Option<&'static (&'static str, &'static str, Kind)> {
+    TOPIC_CONFIGS.iter().find(|(n, _, _)| *n == name)
+}
+
 fn kind(name: &str) -> Option<Kind> {
-    TOPIC_CONFIGS
-        .iter()
-        .find(|(n, _, _)| *n == name)
-        .map(|&(_, _, k)| k)
+    entry(name).map(|&(_, _, k)| k)
 }
 
 /// Whether `name` is a list config, the only kind IncrementalAlterConfigs may APPEND to or
@@ -182,10 +192,7 @@ pub(crate) fn is_list(name: &str) -> bool {
 /// Kafka's own default of a topic config (not the broker's), which APPEND and SUBTRACT start
 /// from when the topic does not set it.
 pub(crate) fn schema_default(name: &str) -> Option<&'static str> {
-    TOPIC_CONFIGS
-        .iter()
-        .find(|(n, _, _)| *n == name)
-        .map(|&(_, d, _)| d)
+    entry(name).map(|&(_, d, _)| d)
 }
 
 /// Check one `name=value` pair of a topic's configs; the error text is what Kafka says.
@@ -200,8 +207,10 @@ pub(crate) fn validate(name: &str, value: Option<&str>) -> Result<(), String> {
     };
     let v = value.trim();
     let ok = match kind {
-        Kind::Long => v.parse::<i64>().is_ok(),
-        Kind::Int => v.parse::<i32>().is_ok(),
+        Kind::Long(min) => v.parse::<i64>().is_ok_and(|n| n >= min),
+        Kind::Int(min) => v
+            .parse::<i64>()
+            .is_ok_and(|n| n >= min && i32::try_from(n).is_ok()),
         Kind::Bool => v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("false"),
         Kind::Double => is_ratio(v),
         Kind::Text => true,
@@ -210,14 +219,7 @@ pub(crate) fn validate(name: &str, value: Option<&str>) -> Result<(), String> {
         Kind::ReplicaList => is_replica_list(v),
     };
     // The partition metadata file holds one config a line.
-    let ok = ok && !value.contains(['\n', '\r']);
-    let in_range = match name {
-        "segment.bytes" => v.parse::<i32>().is_ok_and(|n| n >= 14),
-        "max.message.bytes" | "min.insync.replicas" => v.parse::<i32>().is_ok_and(|n| n >= 1),
-        "retention.ms" | "retention.bytes" => v.parse::<i64>().is_ok_and(|n| n >= -1),
-        _ => true,
-    };
-    if ok && in_range {
+    if ok && !value.contains(['\n', '\r']) {
         Ok(())
     } else {
         Err(format!("Invalid value {value} for configuration {name}"))
@@ -229,8 +231,8 @@ pub(crate) fn config_type(name: &str) -> i8 {
     match kind(name) {
         Some(Kind::Bool) => 1,
         Some(Kind::Text | Kind::OneOf(_)) => 2,
-        Some(Kind::Int) => 3,
-        Some(Kind::Long) => 5,
+        Some(Kind::Int(_)) => 3,
+        Some(Kind::Long(_)) => 5,
         Some(Kind::Double) => 6,
         Some(Kind::ListOf(_) | Kind::ReplicaList) => 7,
         None => 0,
@@ -276,6 +278,12 @@ mod tests {
                 .is_err_and(|e| e.contains("Unknown topic config"))
         );
         assert!(validate("segment.bytes", Some("1")).is_err());
+        assert!(validate("segment.bytes", Some("14")).is_ok());
+        assert!(validate("index.interval.bytes", Some("-2147483648")).is_ok());
+        assert!(validate("index.interval.bytes", Some("2147483648")).is_err());
+        assert!(validate("index.interval.bytes", Some("-2147483649")).is_err());
+        assert!(validate("retention.ms", Some("-2")).is_err());
+        assert!(validate("flush.ms", Some("-9223372036854775808")).is_ok());
         assert!(validate("retention.ms", None).is_err());
     }
 
