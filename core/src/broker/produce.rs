@@ -15,7 +15,18 @@ use crate::storage::Storage;
 /// Where one partition's append ended.
 struct Appended {
     base_offset: i64,
+    /// The time stamped on the batches of a LogAppendTime topic, else -1.
+    log_append_time_ms: i64,
     log_start_offset: i64,
+}
+
+impl Appended {
+    /// What a partition's error result carries.
+    const NONE: Appended = Appended {
+        base_offset: -1,
+        log_append_time_ms: -1,
+        log_start_offset: -1,
+    };
 }
 
 impl<S: Storage> Broker<S>
@@ -54,15 +65,22 @@ where
                 } else {
                     Err(ErrorCode::InvalidRequiredAcks)
                 };
-                let (error, base_offset, log_start_offset) = match result {
-                    Ok(a) => (ErrorCode::None, a.base_offset, a.log_start_offset),
+                let (error, appended) = match result {
+                    Ok(a) => (ErrorCode::None, a),
                     Err(code) => {
                         any_error = true;
-                        (code, -1, -1)
+                        (code, Appended::NONE)
                     }
                 };
                 if out
-                    .partition(&mut w, index, error.code(), base_offset, log_start_offset)
+                    .partition(
+                        &mut w,
+                        index,
+                        error.code(),
+                        appended.base_offset,
+                        appended.log_append_time_ms,
+                        appended.log_start_offset,
+                    )
                     .is_err()
                 {
                     return Reply::Close;
@@ -134,14 +152,26 @@ where
         let batches = validated.batches(bytes);
         let size = segment_size(&self.config);
         let unix_ms = self.unix_ms;
+        let log_append_time = self.log_append_time(ti);
         let partition = self
             .topics
             .partition_mut(pi)
             .ok_or(ErrorCode::UnknownTopicOrPartition)?;
-        let info = partition
-            .log
-            .append(&mut self.storage, topic, index, batches, size, unix_ms)
-            .map_err(|e| e.error_code())?;
+        let info = if log_append_time {
+            partition.log.append_log_append_time(
+                &mut self.storage,
+                topic,
+                index,
+                batches,
+                size,
+                unix_ms,
+            )
+        } else {
+            partition
+                .log
+                .append(&mut self.storage, topic, index, batches, size, unix_ms)
+        }
+        .map_err(|e| e.error_code())?;
         let mut log_start_offset = partition.log.log_start_offset();
         if partition.log.segment_count() > 1 {
             // Only a log with sealed segments has anything retention could delete.
@@ -156,8 +186,19 @@ where
         }
         Ok(Appended {
             base_offset: info.base_offset,
+            log_append_time_ms: info.log_append_time_ms,
             log_start_offset,
         })
+    }
+
+    /// Whether the topic's `message.timestamp.type` is LogAppendTime: the broker, not the
+    /// producer, then sets the batches' timestamps.
+    fn log_append_time(&self, ti: u32) -> bool {
+        self.topics
+            .topic(ti)
+            .configs
+            .iter()
+            .any(|(k, v)| k == "message.timestamp.type" && v.trim() == "LogAppendTime")
     }
 
     /// The topic's `max.message.bytes`, or Kafka's default.
@@ -169,5 +210,83 @@ where
             .find(|(k, _)| k == "max.message.bytes")
             .and_then(|(_, v)| v.trim().parse::<usize>().ok())
             .unwrap_or(BATCH_SIZE_BYTES_MAX_DEFAULT as usize)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::create_partitions::testing::{broker, call, create};
+    use crate::codec::Records;
+    use crate::codec::messages::produce_request::{PartitionProduceData, TopicProduceData};
+    use crate::codec::messages::{ProduceRequest, ProduceResponse};
+    use crate::records::{BatchBuilder, RecordBatch, TimestampType};
+    use alloc::vec;
+    use alloc::vec::Vec;
+
+    fn produce(name: &str) -> ProduceRequest {
+        let mut batch = BatchBuilder::new(0);
+        batch.push(1_000, None, Some(b"a"), &[]);
+        batch.push(1_005, None, Some(b"b"), &[]);
+        ProduceRequest {
+            acks: 1,
+            timeout_ms: 1000,
+            topic_data: vec![TopicProduceData {
+                name: name.into(),
+                partition_data: vec![PartitionProduceData {
+                    index: 0,
+                    records: Some(Records::Bytes(batch.finish())),
+                }],
+            }],
+            ..Default::default()
+        }
+    }
+
+    /// The bytes stored in `name`'s partition 0, from offset 0.
+    fn stored(b: &super::Broker<crate::storage::MemoryStorage>, name: &str) -> Vec<u8> {
+        let ti = b.topics.by_name(name).expect("topic");
+        let pi = b.topics.partition_of(ti, 0).expect("partition");
+        let log = &b.topics.partition(pi).expect("partition").log;
+        let slice = log.read(0, 1 << 20).expect("reads").expect("data");
+        log.segment_bytes(slice.segment_base_offset, slice.start, slice.len)
+            .expect("bytes")
+            .to_vec()
+    }
+
+    #[test]
+    fn a_log_append_time_topic_stamps_its_batches_with_the_append_time() {
+        let mut b = broker();
+        create(
+            &mut b,
+            "t",
+            1,
+            &[("message.timestamp.type", "LogAppendTime")],
+        );
+        create(&mut b, "c", 1, &[]);
+        // The wall clock, as the last input carried it.
+        let now = 1_700_000_000_000;
+        b.unix_ms = now;
+
+        let resp: ProduceResponse = call(&mut b, 9, &produce("t"));
+        let p = &resp.responses[0].partition_responses[0];
+        assert_eq!((p.error_code, p.log_append_time_ms), (0, now));
+        let bytes = stored(&b, "t");
+        let batch = RecordBatch::new_checked(&bytes[..]).expect("a whole batch");
+        assert_eq!(batch.timestamp_type(), TimestampType::LogAppendTime);
+        assert_eq!(batch.max_timestamp(), now);
+        assert!(
+            batch.crc_valid(),
+            "the CRC covers the new attributes and max timestamp"
+        );
+
+        // A CreateTime topic keeps the producer's timestamps and answers -1.
+        let resp: ProduceResponse = call(&mut b, 9, &produce("c"));
+        assert_eq!(
+            resp.responses[0].partition_responses[0].log_append_time_ms,
+            -1
+        );
+        let bytes = stored(&b, "c");
+        let batch = RecordBatch::new_checked(&bytes[..]).expect("a whole batch");
+        assert_eq!(batch.timestamp_type(), TimestampType::CreateTime);
+        assert_eq!(batch.max_timestamp(), 1_005);
     }
 }

@@ -173,13 +173,15 @@ impl ProduceResponseWriter {
         w.put_array_len(Some(partition_count), self.flexible)
     }
 
-    /// One partition's result. `log_start_offset` is sent from v5.
+    /// One partition's result. `log_append_time_ms` (-1 for CreateTime topics) is sent from v2,
+    /// `log_start_offset` from v5.
     pub fn partition(
         &self,
         w: &mut Writer,
         index: i32,
         error_code: i16,
         base_offset: i64,
+        log_append_time_ms: i64,
         log_start_offset: i64,
     ) -> Result<(), EncodeError> {
         let v = self.version;
@@ -187,8 +189,7 @@ impl ProduceResponseWriter {
         w.put_i16(error_code);
         w.put_i64(base_offset);
         if v >= 2 {
-            // LogAppendTimeMs: -1, records keep their CreateTime.
-            w.put_i64(-1);
+            w.put_i64(log_append_time_ms);
         }
         if v >= 5 {
             w.put_i64(log_start_offset);
@@ -306,7 +307,7 @@ mod tests {
                             index: 1,
                             error_code: 0,
                             base_offset: 42,
-                            log_append_time_ms: -1,
+                            log_append_time_ms: if v >= 2 { 1_700_000_000_000 } else { -1 },
                             log_start_offset: if v >= 5 { 3 } else { -1 },
                             ..Default::default()
                         },
@@ -327,8 +328,9 @@ mod tests {
             let mut ours = Writer::new();
             let r = ProduceResponseWriter::begin(&mut ours, v, 1).expect("begins");
             r.topic(&mut ours, "t", 2).expect("topic");
-            r.partition(&mut ours, 1, 0, 42, 3).expect("partition");
-            r.partition(&mut ours, 2, 3, -1, -1).expect("partition");
+            r.partition(&mut ours, 1, 0, 42, 1_700_000_000_000, 3)
+                .expect("partition");
+            r.partition(&mut ours, 2, 3, -1, -1, -1).expect("partition");
             r.end_topic(&mut ours);
             r.end(&mut ours);
             assert_eq!(ours.into_bytes(), w.into_bytes(), "version {v}");

@@ -21,6 +21,15 @@ pub struct AppendInfo {
     pub log_append_time_ms: i64,
 }
 
+/// How an append is made: the size of a segment it may roll to, the wall clock, and whether
+/// batches get the append time as their timestamps.
+#[derive(Clone, Copy)]
+struct AppendAt {
+    segment_size: usize,
+    unix_ms: i64,
+    log_append_time: bool,
+}
+
 /// Whole batches of one segment: `len` bytes from `start` of the segment named by
 /// `segment_base_offset`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,7 +106,7 @@ impl<T: SegmentBuffer> PartitionLog<T> {
     /// is refused before anything is written.
     ///
     /// `unix_ms` is the wall clock of the append: retention ages a segment whose records carry
-    /// no timestamps by it (time-based rolls and LogAppendTime topics will use it too).
+    /// no timestamps by it.
     pub fn append<S: Storage<Segment = T>>(
         &mut self,
         storage: &mut S,
@@ -107,6 +116,47 @@ impl<T: SegmentBuffer> PartitionLog<T> {
         segment_size: usize,
         unix_ms: i64,
     ) -> Result<AppendInfo, LogError> {
+        let at = AppendAt {
+            segment_size,
+            unix_ms,
+            log_append_time: false,
+        };
+        self.append_batches(storage, topic, partition, batches, at)
+    }
+
+    /// [`PartitionLog::append`] for a topic whose `message.timestamp.type` is LogAppendTime:
+    /// every batch is stamped with `unix_ms` (see [`Segment::append`]), which the result carries.
+    pub fn append_log_append_time<S: Storage<Segment = T>>(
+        &mut self,
+        storage: &mut S,
+        topic: &str,
+        partition: i32,
+        batches: &[u8],
+        segment_size: usize,
+        unix_ms: i64,
+    ) -> Result<AppendInfo, LogError> {
+        let at = AppendAt {
+            segment_size,
+            unix_ms,
+            log_append_time: true,
+        };
+        self.append_batches(storage, topic, partition, batches, at)
+    }
+
+    fn append_batches<S: Storage<Segment = T>>(
+        &mut self,
+        storage: &mut S,
+        topic: &str,
+        partition: i32,
+        batches: &[u8],
+        at: AppendAt,
+    ) -> Result<AppendInfo, LogError> {
+        let AppendAt {
+            segment_size,
+            unix_ms,
+            log_append_time,
+        } = at;
+        let stamp = log_append_time.then_some(unix_ms);
         if batches.is_empty() {
             return Err(LogError::InvalidBatch(crate::records::RecordsError::Empty));
         }
@@ -126,14 +176,14 @@ impl<T: SegmentBuffer> PartitionLog<T> {
         let base_offset = self.log_end_offset();
         let mut rest = batches;
         while !rest.is_empty() {
-            let total = self.append_one(storage, topic, partition, rest, segment_size)?;
+            let total = self.append_one(storage, topic, partition, rest, segment_size, stamp)?;
             rest = &rest[total..];
         }
         self.active().set_modified_ms(unix_ms);
         Ok(AppendInfo {
             base_offset,
             last_offset: self.log_end_offset() - 1,
-            log_append_time_ms: -1,
+            log_append_time_ms: stamp.unwrap_or(-1),
         })
     }
 
@@ -144,9 +194,10 @@ impl<T: SegmentBuffer> PartitionLog<T> {
         partition: i32,
         batch: &[u8],
         segment_size: usize,
+        stamp: Option<i64>,
     ) -> Result<usize, LogError> {
         let offset = self.log_end_offset();
-        match self.active().append(batch, offset) {
+        match self.active().append(batch, offset, stamp) {
             Ok(total) => return Ok(total),
             Err(SegmentAppendError::Invalid(e)) => return Err(LogError::InvalidBatch(e)),
             Err(SegmentAppendError::Storage(e)) => return Err(LogError::Storage(e)),
@@ -158,7 +209,7 @@ impl<T: SegmentBuffer> PartitionLog<T> {
             return Err(LogError::BatchTooLarge);
         }
         self.roll(storage, topic, partition, segment_size)?;
-        match self.active().append(batch, offset) {
+        match self.active().append(batch, offset, stamp) {
             Ok(total) => Ok(total),
             Err(SegmentAppendError::Invalid(e)) => Err(LogError::InvalidBatch(e)),
             Err(SegmentAppendError::Storage(e)) => Err(LogError::Storage(e)),

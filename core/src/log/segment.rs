@@ -261,10 +261,17 @@ impl<T: SegmentBuffer> Segment<T> {
 
     /// Write the v2 batch at the start of `batch` into the segment as offsets `base_offset..`,
     /// with its base offset and leader epoch patched (both outside the CRC); returns its length.
+    /// With `log_append_time`, the batch is stamped with it as Kafka does for a LogAppendTime
+    /// topic: timestamp type LogAppendTime, `maxTimestamp` the append time, a new CRC.
     ///
     /// The patched header is built on the stack and written with the rest of the batch in one
     /// [`SegmentBuffer::write_at`], so the stored bytes are written once and never read back.
-    pub fn append(&mut self, batch: &[u8], base_offset: i64) -> Result<usize, SegmentAppendError> {
+    pub fn append(
+        &mut self,
+        batch: &[u8],
+        base_offset: i64,
+        log_append_time: Option<i64>,
+    ) -> Result<usize, SegmentAppendError> {
         let view = RecordBatch::new_unchecked_header(batch).map_err(SegmentAppendError::Invalid)?;
         let total = view.total_len();
         if view.last_offset_delta() < 0 {
@@ -288,6 +295,9 @@ impl<T: SegmentBuffer> Segment<T> {
         let mut header = RecordBatch::new_unchecked(&mut head[..]);
         header.set_base_offset(base_offset);
         header.set_partition_leader_epoch(super::PARTITION_LEADER_EPOCH);
+        if let Some(ts) = log_append_time {
+            header.set_header_log_append_time(ts, &batch[HEADER_LEN..total]);
+        }
         self.buffer
             .write_at(start, &head, &batch[HEADER_LEN..total])
             .map_err(SegmentAppendError::Storage)?;
@@ -437,7 +447,7 @@ mod tests {
     fn append_patches_offsets_and_keeps_the_crc() {
         let mut seg = Segment::new(vec![0u8; 10_000], 100);
         let b = batch(3, 1_000, 10);
-        assert_eq!(seg.append(&b, 100), Ok(b.len()));
+        assert_eq!(seg.append(&b, 100, None), Ok(b.len()));
         let stored = seg.batch_at(0);
         assert_eq!(stored.base_offset(), 100);
         assert_eq!(stored.partition_leader_epoch(), 0);
@@ -464,11 +474,14 @@ mod tests {
     fn full_is_reported_not_written() {
         let b = batch(1, 0, 100);
         let mut seg = Segment::new(vec![0u8; b.len() * 2 - 1], 0);
-        assert!(seg.append(&b, 0).is_ok());
-        assert_eq!(seg.append(&b, 1).err(), Some(SegmentAppendError::Full));
+        assert!(seg.append(&b, 0, None).is_ok());
+        assert_eq!(
+            seg.append(&b, 1, None).err(),
+            Some(SegmentAppendError::Full)
+        );
         assert_eq!(seg.len_bytes(), b.len());
         assert_eq!(
-            seg.append(&b[..30], 1).err(),
+            seg.append(&b[..30], 1, None).err(),
             Some(SegmentAppendError::Invalid(RecordsError::Truncated))
         );
     }
@@ -478,8 +491,8 @@ mod tests {
     fn offsets_going_back_is_a_bug() {
         let b = batch(2, 0, 1);
         let mut seg = Segment::new(vec![0u8; 1_000], 0);
-        seg.append(&b, 0).expect("fits");
-        let _ = seg.append(&b, 1);
+        seg.append(&b, 0, None).expect("fits");
+        let _ = seg.append(&b, 1, None);
     }
 
     #[test]
@@ -491,7 +504,7 @@ mod tests {
             let b = batch(1 + i % 3, i as i64 * 10, 300);
             starts.push((next, seg.len_bytes()));
             let position = seg.len_bytes();
-            seg.append(&b, next).expect("fits");
+            seg.append(&b, next, None).expect("fits");
             next = seg.batch_at(position).last_offset() + 1;
         }
         assert!(seg.offset_index.len() > 5);
@@ -537,7 +550,7 @@ mod tests {
         let mut seg = Segment::new(vec![0u8; 50_000], 0);
         let mut next = 0;
         for i in 0..40 {
-            seg.append(&batch(2, i, 500), next).expect("fits");
+            seg.append(&batch(2, i, 500), next, None).expect("fits");
             next = seg.next_offset();
         }
         let len = seg.len_bytes();

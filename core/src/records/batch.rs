@@ -10,7 +10,7 @@
 //! All integers are big-endian. `batchLength` counts the bytes after itself.
 
 use super::compression::Compression;
-use super::crc::crc32c;
+use super::crc::{crc32c, crc32c_of_parts};
 use super::error::RecordsError;
 
 /// Byte ranges of the header fields, in the spec's names.
@@ -280,6 +280,17 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> RecordBatch<T> {
         self.fill_crc();
     }
 
+    /// [`RecordBatch::set_max_timestamp_log_append_time`] on a buffer that holds only the
+    /// header (its first [`HEADER_LEN`] bytes); `records` are the rest of the batch.
+    pub fn set_header_log_append_time(&mut self, ts: i64, records: &[u8]) {
+        let attributes = self.attributes() | ATTR_TIMESTAMP_TYPE;
+        let data = self.data_mut();
+        data[field::MAX_TIMESTAMP].copy_from_slice(&ts.to_be_bytes());
+        data[field::ATTRIBUTES].copy_from_slice(&attributes.to_be_bytes());
+        let crc = crc32c_of_parts(&data[field::ATTRIBUTES.start..HEADER_LEN], records);
+        data[field::CRC].copy_from_slice(&crc.to_be_bytes());
+    }
+
     /// Recompute and store the CRC-32C.
     pub fn fill_crc(&mut self) {
         let total = self.total_len();
@@ -293,6 +304,20 @@ mod tests {
     use super::*;
     use crate::records::record::BatchBuilder;
     use alloc::vec::Vec;
+
+    #[test]
+    fn stamping_a_header_apart_from_its_records_matches_stamping_the_batch() {
+        let mut whole = sample();
+        let mut head = [0u8; HEADER_LEN];
+        head.copy_from_slice(&whole[..HEADER_LEN]);
+        RecordBatch::new_unchecked(&mut head[..])
+            .set_header_log_append_time(1_234_567, &whole[HEADER_LEN..]);
+        RecordBatch::new_unchecked(&mut whole[..]).set_max_timestamp_log_append_time(1_234_567);
+        assert_eq!(head[..], whole[..HEADER_LEN]);
+        let batch = RecordBatch::new_checked(&whole[..]).expect("valid");
+        assert!(batch.crc_valid());
+        assert_eq!(batch.timestamp_type(), TimestampType::LogAppendTime);
+    }
 
     fn sample() -> Vec<u8> {
         let mut b = BatchBuilder::new(0);

@@ -30,6 +30,26 @@ pub fn crc32c(data: &[u8]) -> u32 {
     }
 }
 
+/// CRC-32C of `first` followed by `second`, as if they were one slice: a batch header kept
+/// apart from its records.
+pub fn crc32c_of_parts(first: &[u8], second: &[u8]) -> u32 {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse4.2"))]
+    {
+        // SAFETY: as in `crc32c`.
+        #[allow(unsafe_code)]
+        unsafe {
+            !sse42::update(sse42::update(u32::MAX, first), second)
+        }
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse4.2")))]
+    {
+        let mut digest = CASTAGNOLI.digest();
+        digest.update(first);
+        digest.update(second);
+        digest.finalize()
+    }
+}
+
 /// CRC-32C with the SSE4.2 `crc32` instruction, which computes the reflected Castagnoli CRC
 /// without the initial and final inversion.
 #[cfg(all(target_arch = "x86_64", target_feature = "sse4.2"))]
@@ -38,9 +58,15 @@ mod sse42 {
 
     #[target_feature(enable = "sse4.2")]
     pub fn crc32c(data: &[u8]) -> u32 {
+        !update(u32::MAX, data)
+    }
+
+    /// Runs the CRC register `crc` over `data`, without the final inversion.
+    #[target_feature(enable = "sse4.2")]
+    pub fn update(crc: u32, data: &[u8]) -> u32 {
         let words = data.chunks_exact(8);
         let tail = words.remainder();
-        let mut crc = u64::from(u32::MAX);
+        let mut crc = u64::from(crc);
         for word in words {
             let mut bytes = [0; 8];
             bytes.copy_from_slice(word);
@@ -51,7 +77,7 @@ mod sse42 {
         for &byte in tail {
             crc = _mm_crc32_u8(crc, byte);
         }
-        !crc
+        crc
     }
 }
 
@@ -79,6 +105,8 @@ mod tests {
             for end in start..data.len() {
                 let bytes = &data[start..end];
                 assert_eq!(crc32c(bytes), CASTAGNOLI.checksum(bytes), "{start}..{end}");
+                let (first, second) = bytes.split_at((end - start) / 3);
+                assert_eq!(crc32c_of_parts(first, second), crc32c(bytes));
             }
         }
     }
