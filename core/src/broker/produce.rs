@@ -9,6 +9,7 @@ use crate::ErrorCode;
 use crate::codec::produce_view::{ProduceResponseWriter, ProduceView};
 use crate::codec::{Writer, response_header_version};
 use crate::limits::BATCH_SIZE_BYTES_MAX_DEFAULT;
+use crate::log::AppendAt;
 use crate::records;
 use crate::storage::Storage;
 
@@ -157,21 +158,15 @@ where
             .topics
             .partition_mut(pi)
             .ok_or(ErrorCode::UnknownTopicOrPartition)?;
-        let info = if log_append_time {
-            partition.log.append_log_append_time(
-                &mut self.storage,
-                topic,
-                index,
-                batches,
-                size,
-                unix_ms,
-            )
-        } else {
-            partition
-                .log
-                .append(&mut self.storage, topic, index, batches, size, unix_ms)
-        }
-        .map_err(|e| e.error_code())?;
+        let at = AppendAt {
+            segment_size: size,
+            unix_ms,
+            log_append_time,
+        };
+        let info = partition
+            .log
+            .append_at(&mut self.storage, topic, index, batches, at)
+            .map_err(|e| e.error_code())?;
         let mut log_start_offset = partition.log.log_start_offset();
         if partition.log.segment_count() > 1 {
             // Only a log with sealed segments has anything retention could delete.

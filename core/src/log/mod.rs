@@ -9,7 +9,7 @@ mod retention;
 pub mod segment;
 
 pub use error::LogError;
-pub use partition::{AppendInfo, PartitionLog, ReadSlice};
+pub use partition::{AppendAt, AppendInfo, PartitionLog, ReadSlice};
 pub use retention::Retention;
 pub use segment::Segment;
 

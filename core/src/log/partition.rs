@@ -23,11 +23,14 @@ pub struct AppendInfo {
 
 /// How an append is made: the size of a segment it may roll to, the wall clock, and whether
 /// batches get the append time as their timestamps.
-#[derive(Clone, Copy)]
-struct AppendAt {
-    segment_size: usize,
-    unix_ms: i64,
-    log_append_time: bool,
+#[derive(Clone, Copy, Debug)]
+pub struct AppendAt {
+    /// The size of a new segment, should the append roll the log.
+    pub segment_size: usize,
+    /// The wall clock.
+    pub unix_ms: i64,
+    /// Whether the batches are stamped with `unix_ms` (LogAppendTime).
+    pub log_append_time: bool,
 }
 
 /// Whole batches of one segment: `len` bytes from `start` of the segment named by
@@ -121,29 +124,13 @@ impl<T: SegmentBuffer> PartitionLog<T> {
             unix_ms,
             log_append_time: false,
         };
-        self.append_batches(storage, topic, partition, batches, at)
+        self.append_at(storage, topic, partition, batches, at)
     }
 
-    /// [`PartitionLog::append`] for a topic whose `message.timestamp.type` is LogAppendTime:
-    /// every batch is stamped with `unix_ms` (see [`Segment::append`]), which the result carries.
-    pub fn append_log_append_time<S: Storage<Segment = T>>(
-        &mut self,
-        storage: &mut S,
-        topic: &str,
-        partition: i32,
-        batches: &[u8],
-        segment_size: usize,
-        unix_ms: i64,
-    ) -> Result<AppendInfo, LogError> {
-        let at = AppendAt {
-            segment_size,
-            unix_ms,
-            log_append_time: true,
-        };
-        self.append_batches(storage, topic, partition, batches, at)
-    }
-
-    fn append_batches<S: Storage<Segment = T>>(
+    /// [`PartitionLog::append`] as `at` says; with `at.log_append_time` (a topic whose
+    /// `message.timestamp.type` is LogAppendTime) every batch is stamped with `at.unix_ms` (see
+    /// [`Segment::append`]), which the result carries.
+    pub fn append_at<S: Storage<Segment = T>>(
         &mut self,
         storage: &mut S,
         topic: &str,
