@@ -96,6 +96,9 @@ where
             return Err(ErrorCode::InvalidRequest);
         }
         let (name, id) = (topic.name.clone(), topic.id);
+        for &pi in &topic.partitions {
+            self.producers.forget_partition(pi);
+        }
         self.topics
             .delete(&mut self.storage, ti)
             .map_err(|_| ErrorCode::KafkaStorageError)?;

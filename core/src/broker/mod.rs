@@ -31,6 +31,7 @@ mod names;
 mod parked;
 
 mod produce;
+mod producers;
 mod retention;
 mod rng;
 mod topic_config;
@@ -153,6 +154,8 @@ pub struct Broker<S: Storage> {
     group_deadline: Option<Instant>,
     /// When retention looks at the logs next.
     retention: retention::RetentionTimer,
+    /// Idempotent producers' sequence numbers.
+    producers: producers::Producers,
     /// Parked fetch ids, kept to reuse its allocation.
     woken: Vec<u64>,
     /// Partitions a Fetch reads, kept to reuse its allocation.
@@ -223,6 +226,7 @@ where
             groups: group_coordinator,
             group_waits: BTreeMap::new(),
             retention: retention::RetentionTimer::at_startup(),
+            producers: producers::Producers::default(),
             woken: Vec::new(),
             fetch_partitions: Vec::new(),
             resume: Vec::new(),

@@ -10,6 +10,8 @@ use crate::codec::produce_view::{ProduceResponseWriter, ProduceView};
 use crate::codec::{Writer, response_header_version};
 use crate::limits::BATCH_SIZE_BYTES_MAX_DEFAULT;
 use crate::log::AppendAt;
+
+use super::producers::{Sequenced, Verdict};
 use crate::records;
 use crate::storage::Storage;
 
@@ -151,6 +153,33 @@ where
             .map_err(|e| e.error_code())?;
         // A legacy message set arrives here already converted to one v2 batch.
         let batches = validated.batches(bytes);
+        let sequenced = if validated.batch_count == 1 {
+            Sequenced::of(
+                validated.producer_id,
+                validated.producer_epoch,
+                validated.base_sequence,
+                validated.record_count,
+            )
+        } else {
+            None
+        };
+        if let Some(s) = &sequenced {
+            match self.producers.check(pi, s) {
+                Verdict::Append => {}
+                Verdict::Duplicate(base_offset) => {
+                    let log_start_offset = self
+                        .topics
+                        .partition(pi)
+                        .map_or(-1, |p| p.log.log_start_offset());
+                    return Ok(Appended {
+                        base_offset,
+                        log_append_time_ms: -1,
+                        log_start_offset,
+                    });
+                }
+                Verdict::Refuse(code) => return Err(code),
+            }
+        }
         let size = segment_size(&self.config);
         let unix_ms = self.unix_ms;
         let log_append_time = self.log_append_time(ti);
@@ -168,6 +197,9 @@ where
             .append_at(&mut self.storage, topic, index, batches, at)
             .map_err(|e| e.error_code())?;
         let mut log_start_offset = partition.log.log_start_offset();
+        if let Some(s) = &sequenced {
+            self.producers.appended(pi, s, info.base_offset);
+        }
         if partition.log.segment_count() > 1 {
             // Only a log with sealed segments has anything retention could delete.
             self.retention_after_append(ti, pi);
@@ -234,6 +266,51 @@ mod tests {
             }],
             ..Default::default()
         }
+    }
+
+    fn produce_sequenced(epoch: i16, first: i32, records: usize) -> ProduceRequest {
+        let mut batch = BatchBuilder::new(0).producer(4242, epoch, first, false);
+        for i in 0..records {
+            batch.push(1_000 + i as i64, None, Some(b"v"), &[]);
+        }
+        ProduceRequest {
+            acks: -1,
+            timeout_ms: 1000,
+            topic_data: vec![TopicProduceData {
+                name: "t".into(),
+                partition_data: vec![PartitionProduceData {
+                    index: 0,
+                    records: Some(Records::Bytes(batch.finish())),
+                }],
+            }],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_retried_idempotent_batch_is_answered_with_its_first_offset_and_not_stored_twice() {
+        let mut b = broker();
+        create(&mut b, "t", 1, &[]);
+        let mut send = |epoch, first, records| {
+            let resp: ProduceResponse = call(&mut b, 9, &produce_sequenced(epoch, first, records));
+            let p = &resp.responses[0].partition_responses[0];
+            (p.error_code, p.base_offset)
+        };
+        assert_eq!(send(0, 0, 3), (0, 0));
+        assert_eq!(send(0, 3, 2), (0, 3));
+        // The retry of a batch whose answer was lost: its offset again, nothing appended.
+        assert_eq!(send(0, 0, 3), (0, 0));
+        assert_eq!(send(0, 3, 2), (0, 3));
+        // A gap: OUT_OF_ORDER_SEQUENCE_NUMBER (45); the next in order is appended after 0..4.
+        assert_eq!(send(0, 9, 1), (45, -1));
+        assert_eq!(send(0, 5, 1), (0, 5));
+        // A new epoch restarts at 0; the old one is fenced: INVALID_PRODUCER_EPOCH (47).
+        assert_eq!(send(1, 0, 1), (0, 6));
+        assert_eq!(send(0, 6, 1), (47, -1));
+        let ti = b.topics.by_name("t").expect("topic");
+        let pi = b.topics.partition_of(ti, 0).expect("partition");
+        let log = &b.topics.partition(pi).expect("partition").log;
+        assert_eq!(log.log_end_offset(), 7);
     }
 
     /// The bytes stored in `name`'s partition 0, from offset 0.
