@@ -221,21 +221,15 @@ where
     /// Whether the topic's `message.timestamp.type` is LogAppendTime: the broker, not the
     /// producer, then sets the batches' timestamps.
     fn log_append_time(&self, ti: u32) -> bool {
-        self.topics
-            .topic(ti)
-            .configs
-            .iter()
-            .any(|(k, v)| k == "message.timestamp.type" && v.trim() == "LogAppendTime")
+        self.topics.topic(ti).config("message.timestamp.type") == Some("LogAppendTime")
     }
 
     /// The topic's `max.message.bytes`, or Kafka's default.
     fn max_message_bytes(&self, ti: u32) -> usize {
         self.topics
             .topic(ti)
-            .configs
-            .iter()
-            .find(|(k, _)| k == "max.message.bytes")
-            .and_then(|(_, v)| v.trim().parse::<usize>().ok())
+            .config("max.message.bytes")
+            .and_then(|v| v.parse::<usize>().ok())
             .unwrap_or(BATCH_SIZE_BYTES_MAX_DEFAULT as usize)
     }
 }

@@ -48,13 +48,7 @@ where
         if topic.name == OFFSETS_TOPIC {
             return None;
         }
-        let get = |name: &str| {
-            topic
-                .configs
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.trim())
-        };
+        let get = |name: &str| topic.config(name);
         let delete = get("cleanup.policy")
             .is_none_or(|policy| policy.split(',').any(|p| p.trim() == "delete"));
         if !delete {

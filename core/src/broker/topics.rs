@@ -21,6 +21,16 @@ pub(crate) struct Topic {
     pub configs: Vec<(String, String)>,
 }
 
+impl Topic {
+    /// The value of config `name` when set on the topic (trimmed), else `None` for its default.
+    pub(crate) fn config(&self, name: &str) -> Option<&str> {
+        self.configs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim())
+    }
+}
+
 /// One partition of a topic and its log.
 #[derive(Debug)]
 pub(crate) struct Partition<T> {
