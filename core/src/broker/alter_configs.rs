@@ -385,16 +385,14 @@ fn apply(
 
 #[cfg(test)]
 mod tests {
-    use super::super::create_partitions::testing::{broker, call, create};
+    use super::super::testing::{broker, call, create, produce_batch};
     use super::*;
     use crate::broker::Broker;
-    use crate::codec::Records;
     use crate::codec::messages::alter_configs_request as legacy;
     use crate::codec::messages::describe_configs_request::DescribeConfigsResource;
     use crate::codec::messages::incremental_alter_configs_request as inc;
-    use crate::codec::messages::produce_request::{PartitionProduceData, TopicProduceData};
     use crate::codec::messages::{
-        DescribeConfigsRequest, DescribeConfigsResponse, ProduceRequest, ProduceResponse,
+        DescribeConfigsRequest, DescribeConfigsResponse, ProduceResponse,
     };
     use crate::records::BatchBuilder;
     use crate::storage::{FoundPartition, FoundSegment, MemoryStorage};
@@ -727,18 +725,7 @@ mod tests {
         create(&mut b, "t", 1, &[]);
         let mut batch = BatchBuilder::new(0);
         batch.push(1, None, Some(&[7; 200]), &[]);
-        let produce = ProduceRequest {
-            acks: 1,
-            timeout_ms: 1000,
-            topic_data: vec![TopicProduceData {
-                name: "t".into(),
-                partition_data: vec![PartitionProduceData {
-                    index: 0,
-                    records: Some(Records::Bytes(batch.finish())),
-                }],
-            }],
-            ..Default::default()
-        };
+        let produce = produce_batch("t", 0, batch.finish());
         let code = |b: &mut Broker<MemoryStorage>| {
             let resp: ProduceResponse = call(b, 9, &produce);
             resp.responses[0].partition_responses[0].error_code

@@ -72,7 +72,7 @@ where
 
 #[cfg(test)]
 mod tests {
-    use super::super::create_partitions::testing::{broker, call};
+    use super::super::testing::{broker, call};
     use super::*;
 
     #[test]

@@ -318,13 +318,12 @@ fn session_error(request: &FetchView<'_>) -> Option<ErrorCode> {
 #[allow(clippy::unwrap_used)] // A failed unwrap is a failed test.
 mod tests {
     use super::*;
+    use crate::broker::testing::produce_batch;
     use crate::broker::{BrokerConfig, Input, Output, Response};
     use crate::codec::messages::create_topics_request::CreatableTopic;
     use crate::codec::messages::fetch_request::{FetchPartition, FetchTopic};
-    use crate::codec::messages::produce_request::{PartitionProduceData, TopicProduceData};
     use crate::codec::messages::{
-        CreateTopicsRequest, CreateTopicsResponse, FetchRequest, FetchResponse, ProduceRequest,
-        RequestHeader,
+        CreateTopicsRequest, CreateTopicsResponse, FetchRequest, FetchResponse, RequestHeader,
     };
     use crate::codec::primitives::Uuid;
     use crate::codec::{Chunk, Message, Records, request_header_version};
@@ -434,18 +433,7 @@ mod tests {
         fn produce(&mut self, ms: u64) {
             let mut batch = BatchBuilder::new(0);
             batch.push(1, None, Some(b"value"), &[]);
-            let request = ProduceRequest {
-                acks: 1,
-                timeout_ms: 1000,
-                topic_data: vec![TopicProduceData {
-                    name: "t".into(),
-                    partition_data: vec![PartitionProduceData {
-                        index: 0,
-                        records: Some(Records::Bytes(batch.finish())),
-                    }],
-                }],
-                ..Default::default()
-            };
+            let request = produce_batch("t", 0, batch.finish());
             self.feed(1, ms, &frame(9, &request));
         }
 

@@ -34,6 +34,8 @@ mod produce;
 mod producers;
 mod retention;
 mod rng;
+#[cfg(test)]
+mod testing;
 mod topic_config;
 mod topics;
 

@@ -236,30 +236,16 @@ where
 
 #[cfg(test)]
 mod tests {
-    use super::super::create_partitions::testing::{broker, call, create};
-    use crate::codec::Records;
-    use crate::codec::messages::produce_request::{PartitionProduceData, TopicProduceData};
+    use super::super::testing::{broker, call, create, produce_batch};
     use crate::codec::messages::{ProduceRequest, ProduceResponse};
     use crate::records::{BatchBuilder, RecordBatch, TimestampType};
-    use alloc::vec;
     use alloc::vec::Vec;
 
     fn produce(name: &str) -> ProduceRequest {
         let mut batch = BatchBuilder::new(0);
         batch.push(1_000, None, Some(b"a"), &[]);
         batch.push(1_005, None, Some(b"b"), &[]);
-        ProduceRequest {
-            acks: 1,
-            timeout_ms: 1000,
-            topic_data: vec![TopicProduceData {
-                name: name.into(),
-                partition_data: vec![PartitionProduceData {
-                    index: 0,
-                    records: Some(Records::Bytes(batch.finish())),
-                }],
-            }],
-            ..Default::default()
-        }
+        produce_batch(name, 0, batch.finish())
     }
 
     fn produce_sequenced(epoch: i16, first: i32, records: usize) -> ProduceRequest {
@@ -267,18 +253,7 @@ mod tests {
         for i in 0..records {
             batch.push(1_000 + i as i64, None, Some(b"v"), &[]);
         }
-        ProduceRequest {
-            acks: -1,
-            timeout_ms: 1000,
-            topic_data: vec![TopicProduceData {
-                name: "t".into(),
-                partition_data: vec![PartitionProduceData {
-                    index: 0,
-                    records: Some(Records::Bytes(batch.finish())),
-                }],
-            }],
-            ..Default::default()
-        }
+        produce_batch("t", 0, batch.finish())
     }
 
     #[test]

@@ -7,13 +7,13 @@ use alloc::vec::Vec;
 use core::time::Duration;
 
 use crate::ErrorCode;
+use crate::broker::testing::produce_batch;
 use crate::broker::{Broker, BrokerConfig, Chunk, ConnId, Input, Output};
 use crate::codec::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use crate::codec::messages::delete_records_request::{DeleteRecordsPartition, DeleteRecordsTopic};
 use crate::codec::messages::fetch_request::{FetchPartition, FetchTopic};
 use crate::codec::messages::fetch_response::PartitionData;
 use crate::codec::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
-use crate::codec::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use crate::codec::messages::produce_response::PartitionProduceResponse;
 use crate::codec::messages::*;
 use crate::codec::{Message, Records, Writer, request_header_version, response_header_version};
@@ -183,18 +183,7 @@ impl Harness {
     }
 
     fn produce(&mut self, topic: &str, ts: i64) -> PartitionProduceResponse {
-        let request = ProduceRequest {
-            acks: 1,
-            timeout_ms: 1_000,
-            topic_data: vec![TopicProduceData {
-                name: topic.into(),
-                partition_data: vec![PartitionProduceData {
-                    index: 0,
-                    records: Some(Records::Bytes(batch(ts))),
-                }],
-            }],
-            ..Default::default()
-        };
+        let request = produce_batch(topic, 0, batch(ts));
         let mut resp: ProduceResponse = self.call(9, &request);
         let p = resp.responses[0].partition_responses.remove(0);
         assert_eq!(p.error_code, 0);
