@@ -38,6 +38,22 @@ struct Resource<'a> {
     changes: Vec<Change<'a>>,
 }
 
+impl<'a> Resource<'a> {
+    /// The resource of type `kind` named `name` with one change per entry of `configs`.
+    fn of<C>(
+        kind: i8,
+        name: &'a str,
+        configs: &'a [C],
+        change: impl Fn(&'a C) -> Change<'a>,
+    ) -> Self {
+        Resource {
+            kind,
+            name,
+            changes: configs.iter().map(change).collect(),
+        }
+    }
+}
+
 /// Why a resource was left as it was: Kafka's code and message.
 type Refusal = (ErrorCode, String);
 
@@ -52,34 +68,25 @@ where
         let resources: Vec<Resource> = request
             .resources
             .iter()
-            .map(|r| Resource {
-                kind: r.resource_type,
-                name: &r.resource_name,
-                changes: r
-                    .configs
-                    .iter()
-                    .map(|c| Change {
-                        name: &c.name,
-                        op: c.config_operation,
-                        value: c.value.as_deref(),
-                    })
-                    .collect(),
+            .map(|r| {
+                Resource::of(r.resource_type, &r.resource_name, &r.configs, |c| Change {
+                    name: &c.name,
+                    op: c.config_operation,
+                    value: c.value.as_deref(),
+                })
             })
             .collect();
-        let results = self.alter_all(&resources, false, request.validate_only);
-        let responses = resources
-            .iter()
-            .zip(results)
-            .map(|(r, result)| {
-                let (code, message) = split(result);
-                incremental_alter_configs_response::AlterConfigsResourceResponse {
-                    error_code: code.code(),
-                    error_message: message,
-                    resource_type: r.kind,
-                    resource_name: r.name.into(),
-                }
-            })
-            .collect();
+        let responses = self.alter_answers(
+            &resources,
+            false,
+            request.validate_only,
+            |r, code, message| incremental_alter_configs_response::AlterConfigsResourceResponse {
+                error_code: code,
+                error_message: message,
+                resource_type: r.kind,
+                resource_name: r.name.into(),
+            },
+        );
         encode_response(
             hdr,
             &IncrementalAlterConfigsResponse {
@@ -96,35 +103,26 @@ where
         let resources: Vec<Resource> = request
             .resources
             .iter()
-            .map(|r| Resource {
-                kind: r.resource_type,
-                name: &r.resource_name,
-                changes: r
-                    .configs
-                    .iter()
-                    .map(|c| Change {
-                        name: &c.name,
-                        op: OP_SET,
-                        value: c.value.as_deref(),
-                    })
-                    .collect(),
+            .map(|r| {
+                Resource::of(r.resource_type, &r.resource_name, &r.configs, |c| Change {
+                    name: &c.name,
+                    op: OP_SET,
+                    value: c.value.as_deref(),
+                })
             })
             .collect();
         // AlterConfigs sets the whole set: what the request leaves out returns to its default.
-        let results = self.alter_all(&resources, true, request.validate_only);
-        let responses = resources
-            .iter()
-            .zip(results)
-            .map(|(r, result)| {
-                let (code, message) = split(result);
-                alter_configs_response::AlterConfigsResourceResponse {
-                    error_code: code.code(),
-                    error_message: message,
-                    resource_type: r.kind,
-                    resource_name: r.name.into(),
-                }
-            })
-            .collect();
+        let responses = self.alter_answers(
+            &resources,
+            true,
+            request.validate_only,
+            |r, code, message| alter_configs_response::AlterConfigsResourceResponse {
+                error_code: code,
+                error_message: message,
+                resource_type: r.kind,
+                resource_name: r.name.into(),
+            },
+        );
         encode_response(
             hdr,
             &AlterConfigsResponse {
@@ -132,6 +130,26 @@ where
                 responses,
             },
         )
+    }
+
+    /// [`Broker::alter_all`], each result made into the response entry that `entry` builds
+    /// from the resource, the error code and the message.
+    fn alter_answers<R>(
+        &mut self,
+        resources: &[Resource],
+        replace: bool,
+        validate_only: bool,
+        entry: impl Fn(&Resource, i16, Option<String>) -> R,
+    ) -> Vec<R> {
+        let results = self.alter_all(resources, replace, validate_only);
+        resources
+            .iter()
+            .zip(results)
+            .map(|(r, result)| {
+                let (code, message) = split(result);
+                entry(r, code.code(), message)
+            })
+            .collect()
     }
 
     /// Change each resource on its own; one result per resource, in request order.
