@@ -77,7 +77,7 @@ impl Driver {
     }
 
     fn drain(&mut self) {
-        while self.c.poll_record().is_some() {}
+        self.c.records_stored();
         while let Some(done) = self.c.poll_completed() {
             self.completed.push(done);
         }

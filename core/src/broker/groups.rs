@@ -6,6 +6,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::{Broker, ConnId, Hdr, Reply, encode_response, segment_size};
+use crate::ErrorCode;
 use crate::codec::Message;
 use crate::codec::messages::{
     DeleteGroupsRequest, DescribeGroupsRequest, FindCoordinatorRequest, HeartbeatRequest,
@@ -13,7 +14,8 @@ use crate::codec::messages::{
     OffsetFetchRequest, SyncGroupRequest,
 };
 use crate::group::{
-    Completed, GroupCoordinator, GroupRecord, Reply as GroupReply, find_coordinator, wire,
+    Completed, GroupCoordinator, JoinAnswer, LeaveAnswer, Reply as GroupReply, SyncAnswer, Ticket,
+    find_coordinator, wire,
 };
 use crate::log::PartitionLog;
 use crate::records::{BatchBuilder, RecordBatch, Records as RecordIter};
@@ -70,16 +72,10 @@ where
             .unwrap_or_default();
         let request = wire::join_request(m, hdr.api_version, client_id, host);
         let reply = match self.groups.join(self.now, request) {
-            GroupReply::Now(answer) => {
-                encode_response(hdr, &wire::join_response(answer, hdr.api_version))
-            }
-            GroupReply::Pending(ticket) => {
-                self.group_waits.insert(ticket.0, GroupWait { conn, hdr });
-                Reply::Parked
-            }
+            GroupReply::Now(answer) => GroupReply::Now(Completed::Join(answer)),
+            GroupReply::Pending(ticket) => GroupReply::Pending(ticket),
         };
-        self.drain_groups();
-        reply
+        self.answer_parkable(conn, hdr, reply)
     }
 
     pub(super) fn sync_group(&mut self, conn: ConnId, hdr: Hdr, body: &[u8]) -> Reply {
@@ -87,16 +83,35 @@ where
             return Reply::Close;
         };
         let reply = match self.groups.sync(self.now, wire::sync_request(m)) {
-            GroupReply::Now(answer) => {
-                encode_response(hdr, &wire::sync_response(answer, hdr.api_version))
-            }
-            GroupReply::Pending(ticket) => {
-                self.group_waits.insert(ticket.0, GroupWait { conn, hdr });
-                Reply::Parked
+            GroupReply::Now(answer) => GroupReply::Now(Completed::Sync(answer)),
+            GroupReply::Pending(ticket) => GroupReply::Pending(ticket),
+        };
+        self.answer_parkable(conn, hdr, reply)
+    }
+
+    /// Drains the coordinator after a join or sync and answers it: now, with the write's
+    /// error instead if the records it caused were not stored; or, if it still waits, parked.
+    fn answer_parkable(&mut self, conn: ConnId, hdr: Hdr, reply: GroupReply<Completed>) -> Reply {
+        let (ready, ticket) = match reply {
+            GroupReply::Now(answer) => (Some(answer), None),
+            GroupReply::Pending(ticket) => (None, Some(ticket)),
+        };
+        let drained = self.drain_groups(ticket);
+        let answer = match (ready, drained.answer) {
+            (Some(answer), _) => match drained.error {
+                Some(error) => failed(answer, error),
+                None => answer,
+            },
+            // Completed by its own records: the coordinator already answered a failure.
+            (None, Some(answer)) => answer,
+            (None, None) => {
+                if let Some(ticket) = ticket {
+                    self.group_waits.insert(ticket.0, GroupWait { conn, hdr });
+                }
+                return Reply::Parked;
             }
         };
-        self.drain_groups();
-        reply
+        encode_completed(hdr, answer)
     }
 
     pub(super) fn heartbeat(&mut self, hdr: Hdr, body: &[u8]) -> Reply {
@@ -104,7 +119,9 @@ where
             return Reply::Close;
         };
         let error = self.groups.heartbeat(self.now, &wire::heartbeat_request(m));
-        self.drain_groups();
+        // A heartbeat changes nothing that is logged: a failed write of older records is not
+        // its answer.
+        self.drain_groups(None);
         encode_response(hdr, &wire::heartbeat_response(error))
     }
 
@@ -112,10 +129,16 @@ where
         let Ok((_, m)) = LeaveGroupRequest::decode(body, hdr.api_version) else {
             return Reply::Close;
         };
-        let answer = self
+        let mut answer = self
             .groups
             .leave(self.now, wire::leave_request(m, hdr.api_version));
-        self.drain_groups();
+        if let Some(error) = self.drain_groups(None).error {
+            // Kafka answers a failed write with the top-level error alone.
+            answer = LeaveAnswer {
+                error,
+                members: Vec::new(),
+            };
+        }
         encode_response(hdr, &wire::leave_response(answer, hdr.api_version))
     }
 
@@ -131,8 +154,12 @@ where
                 .and_then(|ti| topics.partition_of(ti, p))
                 .is_some()
         };
-        let answers = self.groups.commit(self.now, self.unix_ms, request, exists);
-        self.drain_groups();
+        let mut answers = self.groups.commit(self.now, self.unix_ms, request, exists);
+        if let Some(error) = self.drain_groups(None).error {
+            // As Kafka answers a failed write: every partition of the request gets the error.
+            let partitions = answers.iter_mut().flat_map(|t| t.partitions.iter_mut());
+            partitions.for_each(|(_, e)| *e = error);
+        }
         encode_response(hdr, &wire::commit_response(answers))
     }
 
@@ -165,50 +192,69 @@ where
         let Ok((_, m)) = DeleteGroupsRequest::decode(body, hdr.api_version) else {
             return Reply::Close;
         };
-        let results = self.groups.delete(m.groups_names);
-        self.drain_groups();
+        let mut results = self.groups.delete(m.groups_names);
+        if let Some(error) = self.drain_groups(None).error {
+            // The deleted groups are back; as in Kafka, every group of the write gets its error.
+            results.iter_mut().for_each(|(_, e)| *e = error);
+        }
         encode_response(hdr, &wire::delete_response(results))
     }
 
-    /// Time passed for the coordinator: expire sessions and rebalance timeouts.
+    /// Time passed for the coordinator: expire sessions and rebalance timeouts, and write
+    /// again records a failed write left behind. A failure here answers no one: the records
+    /// stay for the next write.
     pub(super) fn group_timer(&mut self) {
         if self.group_deadline.is_some_and(|d| d <= self.now) {
             self.groups.on_timer(self.now);
-            self.drain_groups();
+            self.drain_groups(None);
         }
     }
 
-    /// Persist the coordinator's records, then answer the joins and syncs it completed.
-    pub(super) fn drain_groups(&mut self) {
-        let mut records = Vec::new();
-        while let Some(record) = self.groups.poll_record() {
-            records.push(record);
-        }
-        if !records.is_empty() {
-            // A failed append cannot be answered per request here; the state stays in memory and
-            // the next records try again. The storage error surfaces on Produce to the same disk.
-            let _ = self.append_group_records(&records);
-        }
+    /// Store the coordinator's records, then answer the joins and syncs it completed. The
+    /// answer for `current` (the request being handled, if it is a parked join or sync) comes
+    /// back instead of going to a parked connection, with the error for the request if the
+    /// records it caused were not stored. One request (or timer) per drain.
+    pub(super) fn drain_groups(&mut self, current: Option<Ticket>) -> Drained {
+        let error = self.store_group_records();
+        let mut answer = None;
         while let Some((ticket, completed)) = self.groups.poll_completed() {
+            if Some(ticket) == current {
+                answer = Some(completed);
+                continue;
+            }
             let Some(wait) = self.group_waits.remove(&ticket.0) else {
                 continue;
             };
-            let reply = match completed {
-                Completed::Join(answer) => {
-                    encode_response(wait.hdr, &wire::join_response(answer, wait.hdr.api_version))
-                }
-                Completed::Sync(answer) => {
-                    encode_response(wait.hdr, &wire::sync_response(answer, wait.hdr.api_version))
-                }
-            };
+            let reply = encode_completed(wait.hdr, completed);
             self.unpark(wait.conn, reply);
         }
         // Deadlines change only when the coordinator does: read them once here, not per turn.
         self.group_deadline = self.groups.next_deadline();
+        Drained { error, answer }
     }
 
-    /// Append records to the offsets log in one batch, creating the log on first use.
-    fn append_group_records(&mut self, records: &[GroupRecord]) -> Result<(), crate::ErrorCode> {
+    /// Append the coordinator's records in one batch and tell it the outcome.
+    fn store_group_records(&mut self) -> Option<ErrorCode> {
+        if self.groups.records().len() == 0 {
+            self.groups.records_stored();
+            return None;
+        }
+        let mut batch = BatchBuilder::new(0);
+        for r in self.groups.records() {
+            let value = (!r.value.is_empty()).then_some(r.value.as_slice());
+            batch.push(self.unix_ms, Some(&r.key), value, &[]);
+        }
+        match self.append_group_batch(&batch.finish()) {
+            Ok(()) => {
+                self.groups.records_stored();
+                None
+            }
+            Err(e) => self.groups.records_failed(self.now, e),
+        }
+    }
+
+    /// Append a batch to the offsets log, creating the log on first use.
+    fn append_group_batch(&mut self, bytes: &[u8]) -> Result<(), ErrorCode> {
         let ti = match self.topics.by_name(OFFSETS_TOPIC) {
             Some(ti) => ti,
             None => self.create_topic(OFFSETS_TOPIC, 1, Vec::new())?,
@@ -216,25 +262,19 @@ where
         let pi = self
             .topics
             .partition_of(ti, 0)
-            .ok_or(crate::ErrorCode::UnknownTopicOrPartition)?;
-        let mut batch = BatchBuilder::new(0);
-        for r in records {
-            let value = (!r.value.is_empty()).then_some(r.value.as_slice());
-            batch.push(self.unix_ms, Some(&r.key), value, &[]);
-        }
-        let bytes = batch.finish();
+            .ok_or(ErrorCode::UnknownTopicOrPartition)?;
         let size = segment_size(&self.config);
         let partition = self
             .topics
             .partition_mut(pi)
-            .ok_or(crate::ErrorCode::UnknownTopicOrPartition)?;
+            .ok_or(ErrorCode::UnknownTopicOrPartition)?;
         partition
             .log
             .append(
                 &mut self.storage,
                 OFFSETS_TOPIC,
                 0,
-                &bytes,
+                bytes,
                 size,
                 self.unix_ms,
             )
@@ -243,6 +283,29 @@ where
     }
 }
 
+/// What a drain gave the request that caused it.
+pub(super) struct Drained {
+    /// The records the request caused were not stored: its answer is this error.
+    pub error: Option<ErrorCode>,
+    /// The request's own answer, when it waited and the drain completed it.
+    pub answer: Option<Completed>,
+}
+
+/// A join's or sync's answer replaced by the error of a write it depended on.
+fn failed(answer: Completed, error: ErrorCode) -> Completed {
+    match answer {
+        // Kafka's failed static takeover names no member: the client joins again.
+        Completed::Join(_) => Completed::Join(JoinAnswer::error(error, String::new())),
+        Completed::Sync(_) => Completed::Sync(SyncAnswer::error(error)),
+    }
+}
+
+fn encode_completed(hdr: Hdr, answer: Completed) -> Reply {
+    match answer {
+        Completed::Join(a) => encode_response(hdr, &wire::join_response(a, hdr.api_version)),
+        Completed::Sync(a) => encode_response(hdr, &wire::sync_response(a, hdr.api_version)),
+    }
+}
 /// Rebuild the coordinator's state from the offsets log, oldest record first. Records that do
 /// not parse are skipped: they cannot have been acknowledged to anyone as something else.
 pub(crate) fn replay<T: SegmentBuffer>(
@@ -279,3 +342,4 @@ pub(crate) fn replay<T: SegmentBuffer>(
         }
     }
 }
+

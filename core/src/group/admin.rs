@@ -4,6 +4,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::coordinator::GroupCoordinator;
+use super::durability::Staged;
 use super::records;
 use super::state::{Group, State};
 use super::types::{CoordinatorAnswer, DescribedGroup, DescribedMember, ListedGroup};
@@ -94,22 +95,27 @@ impl GroupCoordinator {
             .collect()
     }
 
-    /// Forgets a group and its offsets, and logs the tombstone.
+    /// Forgets a group and its offsets, and logs the tombstone; the group comes back if the
+    /// tombstone is not stored.
     fn remove_group(&mut self, id: &str) {
-        if self.forget_group(id) {
-            self.out.records.push_back(records::tombstone(id));
+        if let Some(before) = self.take_group(id) {
+            let change = Staged::Restore {
+                group_id: String::from(id),
+                before,
+            };
+            self.out.stage(records::tombstone(id), change);
         }
     }
 
-    /// Forgets a group and its offsets; whether it existed.
-    pub(crate) fn forget_group(&mut self, id: &str) -> bool {
-        match self.groups.remove(id) {
-            Some(group) => {
-                self.offsets_held = self.offsets_held.saturating_sub(group.offsets.len());
-                true
-            }
-            None => false,
-        }
+    /// Forgets a group and its offsets.
+    pub(crate) fn forget_group(&mut self, id: &str) {
+        self.take_group(id);
+    }
+
+    fn take_group(&mut self, id: &str) -> Option<Group> {
+        let group = self.groups.remove(id)?;
+        self.offsets_held = self.offsets_held.saturating_sub(group.offsets.len());
+        Some(group)
     }
 }
 

@@ -4,10 +4,10 @@ use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use super::durability::Staged;
 use super::limits::GroupConfig;
 use super::member_id::IdGenerator;
 use super::rebalance::Outbox;
-use super::records::GroupRecord;
 use super::state::{Group, State};
 use super::types::{
     Completed, HeartbeatRequest, LeaveAnswer, LeaveRequest, LeftMember, Reply, SyncAnswer,
@@ -20,9 +20,9 @@ use crate::time::Instant;
 ///
 /// Method families, in the order the caller drains them after any call (see the module doc):
 /// requests (`join`, `sync`, `heartbeat`, `leave`, `commit`, `fetch`, `describe`, `list`,
-/// `delete`), the clock (`on_timer`), then `poll_record` (append each record to the offsets log
-/// before sending any answer), `poll_completed` (answers to parked requests) and finally
-/// `next_deadline`.
+/// `delete`), the clock (`on_timer`), then `records` (append them to the offsets log and report
+/// the outcome with `records_stored` or `records_failed` before sending any answer),
+/// `poll_completed` (answers to parked requests) and finally `next_deadline`.
 #[derive(Debug)]
 pub struct GroupCoordinator {
     pub(crate) config: GroupConfig,
@@ -32,6 +32,8 @@ pub struct GroupCoordinator {
     pub(crate) next_ticket: u64,
     /// Committed offsets across all groups, against `offsets_max`.
     pub(crate) offsets_held: usize,
+    /// When to try again to write records a failed write left behind.
+    pub(crate) retry_at: Option<Instant>,
 }
 
 impl GroupCoordinator {
@@ -44,6 +46,7 @@ impl GroupCoordinator {
             out: Outbox::default(),
             next_ticket: 0,
             offsets_held: 0,
+            retry_at: None,
         }
     }
 
@@ -58,20 +61,20 @@ impl GroupCoordinator {
         self.out.completed.pop_front()
     }
 
-    /// The next record for the offsets log, in the order the changes happened.
-    pub fn poll_record(&mut self) -> Option<GroupRecord> {
-        self.out.records.pop_front()
-    }
-
     /// The earliest instant at which [`GroupCoordinator::on_timer`] has something to do; `None`
     /// when nothing waits on the clock.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.groups.values().filter_map(Group::next_deadline).min()
+        let groups = self.groups.values().filter_map(Group::next_deadline);
+        groups.chain(self.retry_at).min()
     }
 
     /// Time passed: expire sessions, handed-out member ids and rebalance timeouts due by `now`.
-    /// Safe to call at any time; nothing not yet due changes.
+    /// Safe to call at any time; nothing not yet due changes. Records a failed write left
+    /// behind are due again at their retry deadline: the caller's drain writes them.
     pub fn on_timer(&mut self, now: Instant) {
+        if self.retry_at.is_some_and(|t| t <= now) {
+            self.retry_at = None;
+        }
         let due: Vec<String> = self
             .groups
             .iter()
@@ -140,7 +143,7 @@ impl GroupCoordinator {
                     self.out.sync(old, answer);
                 }
                 if group.leader.as_deref() == Some(req.member_id.as_str()) {
-                    complete_sync(&req.group_id, group, req.assignments, &mut self.out);
+                    complete_sync(&req.group_id, group, req.assignments, now, &mut self.out);
                 }
                 self.settle(ticket, |c| match c {
                     Completed::Sync(a) => a,
@@ -286,12 +289,14 @@ fn check_sync(group: &Group, req: &SyncRequest) -> Result<(), ErrorCode> {
     }
 }
 
-/// The leader's assignments arrived: store them, become Stable and answer every parked sync.
-/// Members the leader left out get an empty assignment, as in Kafka.
+/// The leader's assignments arrived: the members hold them, and the record that stores them
+/// goes out. The group becomes Stable and the parked syncs (the leader's too) are answered only
+/// once it is stored. Members the leader left out get an empty assignment, as in Kafka.
 fn complete_sync(
     id: &str,
     group: &mut Group,
     assignments: Vec<super::types::Assignment>,
+    now: Instant,
     out: &mut Outbox,
 ) {
     for m in group.members.values_mut() {
@@ -302,16 +307,10 @@ fn complete_sync(
             m.assignment = a.assignment;
         }
     }
-    group.state = State::Stable;
-    out.records
-        .push_back(super::records::group_metadata(id, group));
-    let answers: Vec<(Ticket, Vec<u8>)> = group
-        .members
-        .values_mut()
-        .filter_map(|m| m.sync.take().map(|t| (t, m.assignment.clone())))
-        .collect();
-    for (ticket, assignment) in answers {
-        let answer = group.sync_answer(assignment);
-        out.sync(ticket, answer);
-    }
+    let change = Staged::Sync {
+        group_id: String::from(id),
+        generation: group.generation,
+        now,
+    };
+    out.stage(super::records::group_metadata(id, group), change);
 }

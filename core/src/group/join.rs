@@ -4,6 +4,7 @@ use alloc::string::String;
 use core::time::Duration;
 
 use super::coordinator::GroupCoordinator;
+use super::durability::Staged;
 use super::records;
 use super::state::{Group, Member, ParkedJoin, State};
 use super::types::{Completed, JoinAnswer, JoinRequest, Reply, SyncAnswer};
@@ -256,6 +257,14 @@ impl GroupCoordinator {
             .expect("the group exists: join found or created it before this call");
         let instance = req.group_instance_id.clone().unwrap_or_default();
         let old_id = group.static_members.get(&instance).cloned();
+        let keeps_generation = group.state == State::Stable
+            && old_id
+                .as_ref()
+                .and_then(|id| group.members.get(id))
+                .is_some_and(|m| m.same_protocols(&req.protocols));
+        // Only the takeover that keeps the generation is answered on its record alone: the
+        // group as it was comes back if that record is not stored.
+        let before = keeps_generation.then(|| group.clone());
         let Some(mut member) = old_id.as_ref().and_then(|id| group.members.remove(id)) else {
             group.static_members.remove(&instance);
             return self.add_member(now, new_id, req, t);
@@ -280,11 +289,14 @@ impl GroupCoordinator {
         member.session_deadline = now + t.session;
         member.client_id = req.client_id;
         member.client_host = req.client_host;
-        if group.state == State::Stable && member.same_protocols(&req.protocols) {
+        if let Some(before) = before {
             group.members.insert(new_id.clone(), member);
+            let change = Staged::Restore {
+                group_id: req.group_id.clone(),
+                before,
+            };
             self.out
-                .records
-                .push_back(records::group_metadata(&req.group_id, group));
+                .stage(records::group_metadata(&req.group_id, group), change);
             let mut answer = group.join_answer(&new_id, false);
             if was_leader && req.api_version >= 9 {
                 // KIP-814: the leader learns it leads, but must keep the current assignment.

@@ -13,8 +13,10 @@
 //!    request is parked until the group moves on.
 //! 2. At the deadline from `next_deadline`, call `on_timer(now)` (spurious calls are harmless).
 //! 3. After either, drain in this order:
-//!    - `poll_record` until `None`: append each [`GroupRecord`] to the offsets log, so nothing
-//!      is answered before it is durable;
+//!    - `records`: append every [`GroupRecord`] to the offsets log in one write, then report
+//!      the outcome with `records_stored` or `records_failed` (which gives the error for the
+//!      request's answer), so nothing is answered, and no commit or rebalance takes effect,
+//!      before it is durable;
 //!    - `poll_completed` until `None`: send each parked request's answer (a ticket whose
 //!      connection has closed is dropped);
 //!    - `next_deadline`: when to call `on_timer` next; `None` when nothing waits on the clock.
@@ -25,6 +27,7 @@
 
 mod admin;
 mod coordinator;
+mod durability;
 mod join;
 mod limits;
 mod member_id;
@@ -37,6 +40,7 @@ pub mod wire;
 
 pub use admin::{KEY_TYPE_GROUP, KEY_TYPE_TRANSACTION, find_coordinator};
 pub use coordinator::GroupCoordinator;
+pub use durability::coordinator_error;
 pub use limits::{GroupConfig, GroupLimits};
 pub use records::{GroupRecord, RecordError};
 pub use types::*;

@@ -1,10 +1,10 @@
 //! OffsetCommit and OffsetFetch: committed offsets per group, with Kafka's member checks.
 
-use alloc::collections::btree_map::Entry;
 use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::coordinator::GroupCoordinator;
+use super::durability::Staged;
 use super::records;
 use super::state::{Committed, Group, State};
 use super::types::{
@@ -16,7 +16,9 @@ use crate::time::Instant;
 
 impl GroupCoordinator {
     /// OffsetCommit. `unix_ms` stamps the commits; `partition_exists` tells which partitions
-    /// the broker has (others get `UNKNOWN_TOPIC_OR_PARTITION`, as in Kafka).
+    /// the broker has (others get `UNKNOWN_TOPIC_OR_PARTITION`, as in Kafka). The answers hold
+    /// once the records are stored; the offsets (and a simple consumer's new group) are taken
+    /// only then, and a failed write leaves them as they were.
     pub fn commit(
         &mut self,
         now: Instant,
@@ -25,6 +27,7 @@ impl GroupCoordinator {
         partition_exists: impl Fn(&str, i32) -> bool,
     ) -> Vec<CommitTopicAnswer> {
         let group_error = self.commit_check(now, &req);
+        let mut new_keys = 0;
         let mut answers = Vec::with_capacity(req.topics.len());
         for topic in req.topics {
             let mut partitions = Vec::with_capacity(topic.partitions.len());
@@ -32,7 +35,7 @@ impl GroupCoordinator {
                 let partition = p.partition;
                 let result = group_error.and_then(|()| {
                     if partition_exists(&topic.name, partition) {
-                        self.commit_one(&req.group_id, &topic.name, p, unix_ms)
+                        self.commit_one(&req.group_id, &topic.name, p, unix_ms, &mut new_keys)
                     } else {
                         Err(ErrorCode::UnknownTopicOrPartition)
                     }
@@ -47,12 +50,15 @@ impl GroupCoordinator {
         answers
     }
 
+    /// Checks one partition's commit and stages it: the offset is taken once its record is
+    /// stored. `new_keys` counts the partitions staged so far that the group has no offset for.
     fn commit_one(
         &mut self,
         group_id: &str,
         topic: &str,
         p: CommitPartition,
         unix_ms: i64,
+        new_keys: &mut usize,
     ) -> Result<(), ErrorCode> {
         let limits = &self.config.limits;
         if p.metadata
@@ -61,11 +67,18 @@ impl GroupCoordinator {
         {
             return Err(ErrorCode::OffsetMetadataTooLarge);
         }
-        let offsets_max = limits.offsets_max as usize;
-        let group = self
+        let key = (String::from(topic), p.partition);
+        let known = self
             .groups
-            .get_mut(group_id)
-            .ok_or(ErrorCode::CoordinatorNotAvailable)?;
+            .get(group_id)
+            .is_some_and(|g| g.offsets.contains_key(&key));
+        if !known {
+            // A partition named twice in one request counts twice: the bound holds either way.
+            if self.offsets_held + *new_keys >= limits.offsets_max as usize {
+                return Err(ErrorCode::InvalidCommitOffsetSize);
+            }
+            *new_keys += 1;
+        }
         let committed = Committed {
             offset: p.offset,
             leader_epoch: p.leader_epoch,
@@ -77,10 +90,13 @@ impl GroupCoordinator {
                 unix_ms
             },
         };
-        let key = (String::from(topic), p.partition);
-        let stored = store(group, key, committed, &mut self.offsets_held, offsets_max)?;
-        let record = records::offset_commit(group_id, topic, p.partition, &stored);
-        self.out.records.push_back(record);
+        let record = records::offset_commit(group_id, topic, p.partition, &committed);
+        let change = Staged::Offset {
+            group_id: String::from(group_id),
+            key,
+            committed,
+        };
+        self.out.stage(record, change);
         Ok(())
     }
 
@@ -95,7 +111,7 @@ impl GroupCoordinator {
             if self.groups.len() >= self.config.limits.groups_max as usize {
                 return Err(ErrorCode::CoordinatorNotAvailable);
             }
-            self.groups.insert(req.group_id.clone(), Group::new());
+            // The group is created with its first stored offset.
             return Ok(());
         };
         if group.is_fenced(&req.member_id, req.group_instance_id.as_deref()) {
@@ -136,30 +152,6 @@ impl GroupCoordinator {
             group_id: req.group_id.clone(),
             error: ErrorCode::None,
             topics,
-        }
-    }
-}
-
-/// Stores one commit within the global bound; the stored value comes back for the record.
-fn store(
-    group: &mut Group,
-    key: (String, i32),
-    committed: Committed,
-    held: &mut usize,
-    offsets_max: usize,
-) -> Result<Committed, ErrorCode> {
-    match group.offsets.entry(key) {
-        Entry::Occupied(mut e) => {
-            e.insert(committed.clone());
-            Ok(committed)
-        }
-        Entry::Vacant(e) => {
-            if *held >= offsets_max {
-                return Err(ErrorCode::InvalidCommitOffsetSize);
-            }
-            *held += 1;
-            e.insert(committed.clone());
-            Ok(committed)
         }
     }
 }

@@ -5,20 +5,49 @@ use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use super::durability::Staged;
 use super::records::{self, GroupRecord};
 use super::state::{Group, State};
 use super::types::{Completed, JoinAnswer, JoinedMember, SyncAnswer, Ticket};
 use crate::error::ErrorCode;
 use crate::time::Instant;
 
-/// What transitions produce for the caller: answers to parked requests, records to log.
+/// A record waiting for the offsets log.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    pub record: GroupRecord,
+    /// The change it records is already made (a group emptied), so a failed write keeps the
+    /// record to write later; otherwise the change waits for the record and is dropped with it.
+    pub keep: bool,
+}
+
+/// What transitions produce for the caller: answers to parked requests, records to log, and
+/// the changes that wait for their records to be stored.
 #[derive(Debug, Default)]
 pub(crate) struct Outbox {
     pub completed: VecDeque<(Ticket, Completed)>,
-    pub records: VecDeque<GroupRecord>,
+    /// Oldest first: the `retries` a failed write left behind, then the new ones.
+    pub records: Vec<Pending>,
+    pub retries: usize,
+    /// Made once `records` are stored, undone if they are not.
+    pub staged: Vec<Staged>,
 }
 
 impl Outbox {
+    /// The record of a change already made in memory.
+    pub(crate) fn record(&mut self, record: GroupRecord) {
+        self.records.push(Pending { record, keep: true });
+    }
+
+    /// The record of a change that `change` makes (or undoes) once the write's outcome is known.
+    pub(crate) fn stage(&mut self, record: GroupRecord, change: Staged) {
+        self.records.push(Pending {
+            record,
+            keep: false,
+        });
+        self.staged.push(change);
+    }
+
     pub(crate) fn join(&mut self, ticket: Ticket, answer: JoinAnswer) {
         self.completed.push_back((ticket, Completed::Join(answer)));
     }
@@ -135,7 +164,7 @@ impl Group {
             self.protocol_name = None;
             self.leader = None;
             self.state = State::Empty;
-            out.records.push_back(records::group_metadata(id, self));
+            out.record(records::group_metadata(id, self));
             return;
         }
         if self
