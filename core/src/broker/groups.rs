@@ -343,3 +343,5 @@ pub(crate) fn replay<T: SegmentBuffer>(
     }
 }
 
+#[cfg(test)]
+mod tests;

@@ -9,7 +9,7 @@ use crate::codec::messages::{
     CreateTopicsRequest, CreateTopicsResponse, ProduceRequest, RequestHeader, ResponseHeader,
 };
 use crate::codec::{Message, Writer, request_header_version, response_header_version};
-use crate::storage::MemoryStorage;
+use crate::storage::{MemoryStorage, Storage};
 use alloc::vec::Vec;
 
 pub(crate) fn broker() -> Broker<MemoryStorage> {
@@ -21,11 +21,14 @@ pub(crate) fn broker() -> Broker<MemoryStorage> {
 }
 
 /// Whether `req` at `version` closes the connection, or else its decoded answer.
-pub(crate) fn try_call<Req: Message, Resp: Message>(
-    b: &mut Broker<MemoryStorage>,
+pub(crate) fn try_call<S: Storage, Req: Message, Resp: Message>(
+    b: &mut Broker<S>,
     version: i16,
     req: &Req,
-) -> Option<Resp> {
+) -> Option<Resp>
+where
+    S::Segment: core::fmt::Debug,
+{
     let header = RequestHeader {
         request_api_key: Req::API_KEY,
         request_api_version: version,
@@ -51,21 +54,26 @@ pub(crate) fn try_call<Req: Message, Resp: Message>(
     Some(Resp::decode_complete(rest, version).expect("body decodes"))
 }
 
-pub(crate) fn call<Req: Message, Resp: Message>(
-    b: &mut Broker<MemoryStorage>,
+pub(crate) fn call<S: Storage, Req: Message, Resp: Message>(
+    b: &mut Broker<S>,
     version: i16,
     req: &Req,
-) -> Resp {
+) -> Resp
+where
+    S::Segment: core::fmt::Debug,
+{
     try_call(b, version, req).expect("answered")
 }
 
 /// Create `name` with `partitions` and the configs `configs`.
-pub(crate) fn create(
-    b: &mut Broker<MemoryStorage>,
+pub(crate) fn create<S: Storage>(
+    b: &mut Broker<S>,
     name: &str,
     partitions: i32,
     configs: &[(&str, &str)],
-) {
+) where
+    S::Segment: core::fmt::Debug,
+{
     let req = CreateTopicsRequest {
         topics: alloc::vec![CreatableTopic {
             name: name.into(),

@@ -1,0 +1,300 @@
+//! The group APIs over a disk that fills up on demand: nothing is answered as done that the
+//! offsets log did not store, and what was answered survives a restart.
+
+use alloc::rc::Rc;
+use alloc::vec;
+use alloc::vec::Vec;
+use core::cell::Cell;
+
+use crate::ErrorCode;
+use crate::broker::testing::{call, create};
+use crate::broker::{Broker, BrokerConfig};
+use crate::codec::messages::join_group_request::JoinGroupRequestProtocol;
+use crate::codec::messages::offset_commit_request::{
+    OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+};
+use crate::codec::messages::offset_fetch_request::OffsetFetchRequestTopic;
+use crate::codec::messages::sync_group_request::SyncGroupRequestAssignment;
+use crate::codec::messages::*;
+use crate::storage::{
+    FoundPartition, FoundSegment, MemoryStorage, SegmentBuffer, Storage, StorageError,
+};
+
+/// A segment whose writes fail while its disk is full.
+#[derive(Clone, Debug)]
+struct Segment {
+    bytes: Vec<u8>,
+    full: Rc<Cell<bool>>,
+}
+
+impl AsRef<[u8]> for Segment {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+impl AsMut<[u8]> for Segment {
+    fn as_mut(&mut self) -> &mut [u8] {
+        &mut self.bytes
+    }
+}
+
+impl SegmentBuffer for Segment {
+    fn write_at(&mut self, position: usize, head: &[u8], tail: &[u8]) -> Result<(), StorageError> {
+        if self.full.get() {
+            return Err(no_space());
+        }
+        self.bytes.write_at(position, head, tail)
+    }
+}
+
+fn no_space() -> StorageError {
+    StorageError {
+        reason: "no space left on device".into(),
+    }
+}
+
+/// [`MemoryStorage`] with a disk that is full while `full` is set.
+#[derive(Debug, Default)]
+struct FillingStorage {
+    inner: MemoryStorage,
+    full: Rc<Cell<bool>>,
+}
+
+impl Storage for FillingStorage {
+    type Segment = Segment;
+
+    fn create_segment(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        base_offset: i64,
+        capacity_bytes: usize,
+    ) -> Result<Segment, StorageError> {
+        if self.full.get() {
+            return Err(no_space());
+        }
+        let bytes = self
+            .inner
+            .create_segment(topic, partition, base_offset, capacity_bytes)?;
+        Ok(Segment {
+            bytes,
+            full: self.full.clone(),
+        })
+    }
+
+    fn seal_segment(
+        &mut self,
+        segment: &mut Segment,
+        len_bytes: usize,
+    ) -> Result<(), StorageError> {
+        self.inner.seal_segment(&mut segment.bytes, len_bytes)
+    }
+
+    fn write_metadata(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        bytes: &[u8],
+    ) -> Result<(), StorageError> {
+        self.inner.write_metadata(topic, partition, bytes)
+    }
+
+    fn delete_partition(&mut self, topic: &str, partition: i32) -> Result<(), StorageError> {
+        self.inner.delete_partition(topic, partition)
+    }
+
+    fn delete_segment(&mut self, segment: Segment) -> Result<(), StorageError> {
+        self.inner.delete_segment(segment.bytes)
+    }
+
+    fn write_log_start_offset(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        offset: i64,
+    ) -> Result<(), StorageError> {
+        self.inner.write_log_start_offset(topic, partition, offset)
+    }
+
+    fn read_log_start_offset(
+        &mut self,
+        topic: &str,
+        partition: i32,
+    ) -> Result<Option<i64>, StorageError> {
+        self.inner.read_log_start_offset(topic, partition)
+    }
+}
+
+const NOT_COORDINATOR: i16 = 16;
+
+fn start(storage: FillingStorage, found: Vec<FoundPartition<Segment>>) -> Broker<FillingStorage> {
+    let config = BrokerConfig {
+        segment_size_bytes: 4096,
+        ..BrokerConfig::default()
+    };
+    Broker::new(config, storage, found, 1).expect("starts")
+}
+
+/// What a restart after a crash finds: the storage and every partition's segments.
+fn crash(mut b: Broker<FillingStorage>) -> (FillingStorage, Vec<FoundPartition<Segment>>) {
+    let storage = core::mem::take(&mut b.storage);
+    let mut found = Vec::new();
+    for (_, topic) in b.topics.iter() {
+        for (p, &pi) in topic.partitions.iter().enumerate() {
+            let log = &b.topics.partition(pi).expect("live").log;
+            found.push(FoundPartition {
+                topic: topic.name.clone(),
+                partition: p as i32,
+                segments: log
+                    .segments()
+                    .iter()
+                    .map(|s| FoundSegment {
+                        base_offset: s.base_offset(),
+                        segment: s.buffer().clone(),
+                        len_bytes: None,
+                    })
+                    .collect(),
+                metadata: None,
+            });
+        }
+    }
+    (storage, found)
+}
+
+/// A simple consumer's commit (no generation) of `offset` for `t`-0; the partition's error.
+fn commit(b: &mut Broker<FillingStorage>, offset: i64) -> i16 {
+    let req = OffsetCommitRequest {
+        group_id: "g".into(),
+        generation_id_or_member_epoch: -1,
+        topics: vec![OffsetCommitRequestTopic {
+            name: "t".into(),
+            partitions: vec![OffsetCommitRequestPartition {
+                partition_index: 0,
+                committed_offset: offset,
+                committed_leader_epoch: -1,
+                commit_timestamp: -1,
+                committed_metadata: Some("m".into()),
+            }],
+        }],
+        ..Default::default()
+    };
+    let resp: OffsetCommitResponse = call(b, 7, &req);
+    resp.topics[0].partitions[0].error_code
+}
+
+/// The offset committed for `t`-0 in `g`, -1 if none.
+fn fetch(b: &mut Broker<FillingStorage>) -> i64 {
+    let req = OffsetFetchRequest {
+        group_id: "g".into(),
+        topics: Some(vec![OffsetFetchRequestTopic {
+            name: "t".into(),
+            partition_indexes: vec![0],
+        }]),
+        ..Default::default()
+    };
+    let resp: OffsetFetchResponse = call(b, 7, &req);
+    let p = &resp.topics[0].partitions[0];
+    assert_eq!(p.error_code, 0);
+    p.committed_offset
+}
+
+/// A v5 join of `member_id` (empty: a new member) to `g`; its answer.
+fn join(b: &mut Broker<FillingStorage>, member_id: &str) -> JoinGroupResponse {
+    let req = JoinGroupRequest {
+        group_id: "g".into(),
+        session_timeout_ms: 10_000,
+        rebalance_timeout_ms: 30_000,
+        member_id: member_id.into(),
+        protocol_type: "consumer".into(),
+        protocols: vec![JoinGroupRequestProtocol {
+            name: "range".into(),
+            metadata: vec![1],
+        }],
+        ..Default::default()
+    };
+    call(b, 5, &req)
+}
+
+/// The leader's sync assigning `assignment` to itself.
+fn sync(b: &mut Broker<FillingStorage>, generation: i32, member_id: &str) -> SyncGroupResponse {
+    let req = SyncGroupRequest {
+        group_id: "g".into(),
+        generation_id: generation,
+        member_id: member_id.into(),
+        assignments: vec![SyncGroupRequestAssignment {
+            member_id: member_id.into(),
+            assignment: vec![7],
+        }],
+        ..Default::default()
+    };
+    call(b, 5, &req)
+}
+
+#[test]
+fn a_commit_the_disk_refuses_is_answered_with_the_error_and_not_taken() {
+    let mut b = start(FillingStorage::default(), Vec::new());
+    create(&mut b, "t", 1, &[]);
+    assert_eq!(commit(&mut b, 5), 0);
+    assert_eq!(fetch(&mut b), 5);
+
+    b.storage.full.set(true);
+    assert_eq!(
+        commit(&mut b, 9),
+        NOT_COORDINATOR,
+        "KAFKA_STORAGE_ERROR, as Kafka maps it"
+    );
+    assert_eq!(fetch(&mut b), 5, "the refused commit changed nothing");
+
+    b.storage.full.set(false);
+    assert_eq!(commit(&mut b, 11), 0);
+    assert_eq!(fetch(&mut b), 11);
+
+    let (storage, found) = crash(b);
+    let mut b = start(storage, found);
+    assert_eq!(fetch(&mut b), 11, "what was acknowledged is replayed");
+}
+
+#[test]
+fn a_rebalance_the_disk_refuses_fails_the_sync_and_a_rejoin_completes() {
+    let mut b = start(FillingStorage::default(), Vec::new());
+    let first = join(&mut b, "");
+    assert_eq!(first.error_code, ErrorCode::MemberIdRequired.code());
+    let member = first.member_id;
+    let joined = join(&mut b, &member);
+    assert_eq!((joined.error_code, joined.generation_id), (0, 1));
+
+    b.storage.full.set(true);
+    let synced = sync(&mut b, 1, &member);
+    assert_eq!(synced.error_code, NOT_COORDINATOR);
+    assert!(synced.assignment.is_empty());
+    let described: DescribeGroupsResponse = call(
+        &mut b,
+        5,
+        &DescribeGroupsRequest {
+            groups: vec!["g".into()],
+            ..Default::default()
+        },
+    );
+    assert_eq!(described.groups[0].group_state, "PreparingRebalance");
+
+    b.storage.full.set(false);
+    let rejoined = join(&mut b, &member);
+    assert_eq!((rejoined.error_code, rejoined.generation_id), (0, 2));
+    let synced = sync(&mut b, 2, &member);
+    assert_eq!((synced.error_code, synced.assignment), (0, vec![7]));
+
+    let (storage, found) = crash(b);
+    let mut b = start(storage, found);
+    let described: DescribeGroupsResponse = call(
+        &mut b,
+        5,
+        &DescribeGroupsRequest {
+            groups: vec!["g".into()],
+            ..Default::default()
+        },
+    );
+    let g = &described.groups[0];
+    assert_eq!(g.group_state, "Stable", "the stored generation is replayed");
+    assert_eq!(g.members[0].member_assignment, vec![7]);
+}
