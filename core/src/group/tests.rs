@@ -45,6 +45,17 @@ impl Pair {
         }
     }
 
+    /// The disk refuses every record: returns the error for the request that caused them.
+    fn refuse(&mut self) -> Option<ErrorCode> {
+        let error = self
+            .c
+            .records_failed(self.now, ErrorCode::KafkaStorageError);
+        while let Some(c) = self.c.poll_completed() {
+            self.completed.push(c);
+        }
+        error
+    }
+
     /// Moves the clock forward by `d`, firing every deadline on the way.
     fn advance(&mut self, d: Duration) {
         let end = self.now + d;
@@ -1021,4 +1032,141 @@ fn member_ids_never_used_leave_no_group_behind() {
         p.join_now(join("h", "", "a")).error,
         ErrorCode::MemberIdRequired
     );
+}
+
+#[test]
+fn a_refused_commit_changes_no_offset_and_creates_no_group() {
+    let mut p = Pair::new();
+    commit_errors(&mut p, commit_req("s", -1, "", &[("t", 0, 5)]));
+    let held = p.c.offsets_held;
+
+    let answers =
+        p.c.commit(p.now, 1, commit_req("s", -1, "", &[("t", 0, 9)]), |_, _| {
+            true
+        });
+    assert_eq!(
+        answers[0].partitions,
+        [(0, ErrorCode::None)],
+        "checked, not yet stored"
+    );
+    assert_eq!(p.refuse(), Some(ErrorCode::NotCoordinator));
+    let offset =
+        |p: &Pair| fetch(p, "s", Some(vec![("t", vec![0])])).topics[0].partitions[0].offset;
+    assert_eq!(offset(&p), 5);
+
+    let answers = p.c.commit(
+        p.now,
+        1,
+        commit_req("new", -1, "", &[("t", 0, 1)]),
+        |_, _| true,
+    );
+    assert_eq!(answers[0].partitions, [(0, ErrorCode::None)]);
+    assert_eq!(p.refuse(), Some(ErrorCode::NotCoordinator));
+    assert_eq!(p.c.describe(vec!["new".into()])[0].state, "Dead");
+    assert_eq!(p.c.offsets_held, held);
+    assert_eq!(
+        p.c.records().len(),
+        0,
+        "nothing of a refused commit is written later"
+    );
+    assert_eq!(p.c.next_deadline(), None);
+}
+
+#[test]
+fn a_refused_sync_answers_every_parked_sync_and_rebalances() {
+    let mut p = Pair::new();
+    let (generation, a, b) = p.stable_pair("g");
+    let Reply::Pending(ta) = p.join(join("g", &a, "a")) else {
+        panic!("the leader's rejoin rebalances")
+    };
+    let Reply::Now(b2) = p.join(join("g", &b, "b")) else {
+        panic!("the last rejoin completes the join")
+    };
+    let a2 = p.take_join(ta);
+    assert_eq!(a2.generation_id, generation + 1);
+    let Reply::Pending(tb) = p.sync("g", b2.generation_id, &b, &[]) else {
+        panic!("follower waits for the leader")
+    };
+    let assign: [(&str, &[u8]); 2] = [(&a, b"A"), (&b, b"B")];
+    let leader =
+        p.c.sync(p.now, sync_req("g", a2.generation_id, &a, &assign));
+    let Reply::Pending(tl) = leader else {
+        panic!("the leader waits for its record: {leader:?}")
+    };
+    assert_eq!(p.refuse(), Some(ErrorCode::NotCoordinator));
+    let failed = SyncAnswer::error(ErrorCode::NotCoordinator);
+    assert_eq!(p.take_sync(tl), failed);
+    assert_eq!(p.take_sync(tb), failed);
+    assert_eq!(p.state("g"), "PreparingRebalance");
+    let members = &p.c.describe(vec!["g".into()])[0].members;
+    assert!(members.iter().all(|m| m.assignment.is_empty()));
+    assert_eq!(
+        p.heartbeat("g", a2.generation_id, &b),
+        ErrorCode::RebalanceInProgress
+    );
+}
+
+#[test]
+fn a_refused_delete_brings_the_group_back() {
+    let mut p = Pair::new();
+    commit_errors(&mut p, commit_req("s", -1, "", &[("t", 0, 5)]));
+    let held = p.c.offsets_held;
+    let r = p.c.delete(vec!["s".into()]);
+    assert_eq!(r, [("s".into(), ErrorCode::None)]);
+    assert_eq!(p.refuse(), Some(ErrorCode::NotCoordinator));
+    assert_eq!(p.state("s"), "Empty");
+    assert_eq!(
+        fetch(&p, "s", Some(vec![("t", vec![0])])).topics[0].partitions[0].offset,
+        5
+    );
+    assert_eq!(p.c.offsets_held, held);
+}
+
+#[test]
+fn a_refused_static_takeover_keeps_the_old_member() {
+    let mut p = Pair::new();
+    let a = p.join_now(static_join("g", "", "ia", 5));
+    p.sync("g", 1, &a.member_id, &[(&a.member_id, b"A")]);
+    let Reply::Now(a2) = p.c.join(p.now, static_join("g", "", "ia", 5)) else {
+        panic!("a Stable group's static member comes back at once")
+    };
+    assert_ne!(a2.member_id, a.member_id);
+    assert_eq!(p.refuse(), Some(ErrorCode::NotCoordinator));
+    assert_eq!(p.heartbeat("g", 1, &a.member_id), ErrorCode::None);
+    assert_eq!(
+        p.heartbeat("g", 1, &a2.member_id),
+        ErrorCode::UnknownMemberId
+    );
+}
+
+#[test]
+fn an_emptied_group_whose_record_is_refused_is_written_at_the_retry() {
+    let mut p = Pair::new();
+    let Reply::Now(a) = p.first_join("g", "a") else {
+        panic!("a lone member is answered at once")
+    };
+    p.sync("g", 1, &a.member_id, &[(&a.member_id, b"A")]);
+    let session = Duration::from_millis(SESSION_MS as u64);
+    p.now = p.now + session;
+    p.c.on_timer(p.now);
+    assert_eq!(p.state("g"), "Empty", "the member expired");
+    assert_eq!(p.c.records().len(), 1);
+    assert_eq!(p.refuse(), Some(ErrorCode::NotCoordinator));
+    assert_eq!(p.state("g"), "Empty", "membership is not rolled back");
+    assert_eq!(p.c.records().len(), 1, "kept for the next write");
+    assert_eq!(p.c.next_deadline(), Some(p.now + durability::RETRY_BACKOFF));
+
+    // Earlier records failing again are no request's error.
+    p.now = p.now + durability::RETRY_BACKOFF;
+    p.c.on_timer(p.now);
+    assert_eq!(p.refuse(), None);
+    assert_eq!(p.c.records().len(), 1, "one record per group, the newest");
+
+    p.advance(durability::RETRY_BACKOFF);
+    assert_eq!(p.c.records().len(), 0);
+    assert_eq!(p.c.next_deadline(), None);
+    let last = p.records.last().expect("written at the retry");
+    let mut q = GroupCoordinator::new(GroupConfig::default());
+    q.apply(p.now, &last.key, &last.value).expect("replays");
+    assert_eq!(q.describe(vec!["g".into()])[0].state, "Empty");
 }
