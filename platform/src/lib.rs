@@ -2,7 +2,7 @@
 //!
 //! - [`net`]: non-blocking TCP listener and streams (IPv4, IPv6, dual-stack `::`) on `rustix`.
 //! - [`poll`]: readiness on `polling` (epoll on Linux, kqueue on macOS and the BSDs).
-//! - [`mapped_file`]: segment files mapped read-write with `memmap2`, sized sparse.
+//! - [`mapped_file`]: segment files written with `pwritev` and read through a `memmap2` map.
 //! - [`fs`]: directory fsync, atomic file replacement, an exclusive lock file.
 //! - [`signal`]: SIGINT/SIGTERM delivered as readiness on a pipe the poller watches.
 //! - [`clock`]: a monotonic clock in nanoseconds and wall-clock Unix milliseconds.

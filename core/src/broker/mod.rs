@@ -51,7 +51,7 @@ use crate::codec::frame;
 use crate::codec::primitives::{Uuid, Writer};
 use crate::codec::{ApiKey, Message, peek_request_header, request_header_ref, response_frame};
 use crate::group::{GroupConfig, GroupCoordinator};
-use crate::storage::{FoundPartition, Storage, StorageError};
+use crate::storage::{Storage, StorageError};
 use crate::time::Instant;
 use connection::Connection;
 use rng::Rng;
@@ -141,7 +141,6 @@ pub(crate) enum Reply {
 }
 
 /// The whole broker: topics, partition logs and the connections' request state.
-#[derive(Debug)]
 pub struct Broker<S: Storage> {
     config: BrokerConfig,
     storage: S,
@@ -179,21 +178,26 @@ pub struct Broker<S: Storage> {
     unix_ms: i64,
 }
 
-impl<S: Storage> Broker<S>
-where
-    S::Segment: core::fmt::Debug,
-{
-    /// A broker over `storage`, recovering the partitions the runtime found on disk.
-    pub fn new(
-        config: BrokerConfig,
-        mut storage: S,
-        found: Vec<FoundPartition<S::Segment>>,
-        unix_ms: i64,
-    ) -> Result<Self, StartError> {
+/// A summary: segments need not be `Debug`, and a dump of every log would be useless.
+impl<S: Storage> core::fmt::Debug for Broker<S> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Broker")
+            .field("config", &self.config)
+            .field("connections", &self.conns.len())
+            .field("outputs", &self.outputs.len())
+            .field("now", &self.now)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Storage> Broker<S> {
+    /// A broker over `storage`, recovering every partition it holds ([`Storage::recover`]).
+    pub fn new(config: BrokerConfig, mut storage: S, unix_ms: i64) -> Result<Self, StartError> {
         // The wall clock joins the seed so ids made after a restart differ from earlier ones.
         let mut rng = Rng::new(config.seed ^ (unix_ms as u64).rotate_left(17));
         let mut topics = Topics::new();
         let segment_size = segment_size(&config);
+        let found = storage.recover(segment_size).map_err(StartError::Storage)?;
         topics
             .load(
                 &mut storage,
@@ -333,6 +337,14 @@ where
         {
             self.spare_buffers.push(buf);
         }
+    }
+
+    /// How many partitions the broker holds (its offsets log included).
+    pub fn partition_count(&self) -> usize {
+        self.topics
+            .iter()
+            .map(|(_, topic)| topic.partitions.len())
+            .sum()
     }
 
     /// Stop: seal every active segment to its real length so a restart need not scan.

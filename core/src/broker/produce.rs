@@ -32,10 +32,7 @@ impl Appended {
     };
 }
 
-impl<S: Storage> Broker<S>
-where
-    S::Segment: core::fmt::Debug,
-{
+impl<S: Storage> Broker<S> {
     pub(super) fn produce(&mut self, hdr: Hdr, body: &[u8]) -> Reply {
         let Ok(request) = ProduceView::decode(body, hdr.api_version) else {
             return Reply::Close;
