@@ -244,7 +244,8 @@ cmd_stop() {
 
 cmd_run() {
     [ $# -ge 1 ] || die "usage: $0 run CMD [ARG...]"
-    local run_dir bootstrap status=0
+    local bootstrap status=0
+    # Global: the EXIT trap runs after this function has returned.
     run_dir=$(mktemp -d "${TMPDIR:-/tmp}/kafka-reference.XXXXXX")
     # Stop Kafka however this script ends; the parent watcher covers a SIGKILL of the script.
     trap 'cmd_stop "$run_dir" 2>/dev/null; rm -rf "$run_dir"' EXIT
