@@ -29,6 +29,10 @@ const FIRST_CONN_ID: u64 = 2;
 const ACCEPTS_PER_TURN_MAX: usize = 64;
 /// Reads from one connection per turn, for the same fairness.
 const READS_PER_TURN_MAX: usize = 8;
+/// Request frames of one connection handed to the broker per turn: a client pipelining thousands
+/// of small requests gets through them over several turns, and the other clients are served in
+/// between instead of waiting for all of them.
+const FRAMES_PER_TURN_MAX: usize = 256;
 /// Slices handed to one `writev` (well under every system's IOV_MAX of 1024).
 const IOV_SLOTS: usize = 64;
 /// A connection's queue that held this much before it emptied or closed was a burst: its memory
@@ -202,7 +206,10 @@ where
             }
         }
         self.ready = ready;
-        for id in std::mem::take(&mut self.stashed) {
+        let mut stashed = std::mem::take(&mut self.stashed);
+        stashed.sort_unstable();
+        stashed.dedup();
+        for id in stashed {
             self.read(id);
         }
         let now = self.now();
@@ -296,18 +303,29 @@ where
         }
     }
 
-    /// Read what the connection has (bounded), stashed bytes first, feeding the broker.
+    /// Read what the connection has (bounded), stashed bytes first, feeding the broker. What
+    /// is left in the stash while the connection may still be read is fed next turn.
     fn read(&mut self, id: u64) {
+        self.read_some(id);
+        if let Some(connection) = self.connections.get(&id) {
+            if !connection.stash.is_empty() && wants_read(connection) {
+                self.stashed.push(id);
+            }
+        }
+    }
+
+    fn read_some(&mut self, id: u64) {
+        let mut frames_left = FRAMES_PER_TURN_MAX;
         for _ in 0..READS_PER_TURN_MAX {
             let Some(connection) = self.connections.get_mut(&id) else {
                 return;
             };
-            if !wants_read(connection) {
+            if !wants_read(connection) || frames_left == 0 {
                 return;
             }
             if !connection.stash.is_empty() {
                 let mut stash = std::mem::take(&mut connection.stash);
-                let used = self.feed(id, &stash);
+                let used = self.feed(id, &stash, &mut frames_left);
                 stash.drain(..used);
                 if let Some(connection) = self.connections.get_mut(&id) {
                     connection.stash = stash;
@@ -321,7 +339,7 @@ where
                 Ok(ReadOutcome::Eof) | Err(_) => return self.close(id, true),
             };
             let buffer = std::mem::take(&mut self.read_buffer);
-            let used = self.feed(id, &buffer[..n]);
+            let used = self.feed(id, &buffer[..n], &mut frames_left);
             if let Some(connection) = self.connections.get_mut(&id) {
                 connection.stash.extend_from_slice(&buffer[used..n]);
             }
@@ -334,9 +352,10 @@ where
     }
 
     /// Hand `data` to the broker a frame at a time, stopping between two frames once the
-    /// connection pauses: a read full of small requests that each get a large answer (Metadata
-    /// of every topic) would otherwise queue output far past the bound. Returns the bytes used.
-    fn feed(&mut self, id: u64, data: &[u8]) -> usize {
+    /// connection pauses (a read full of small requests that each get a large answer, Metadata
+    /// of every topic, would otherwise queue output far past the bound) or `frames_left` runs
+    /// out. Returns the bytes used.
+    fn feed(&mut self, id: u64, data: &[u8], frames_left: &mut usize) -> usize {
         let mut used = 0;
         // Bounded: each step uses at least one byte.
         while used < data.len() {
@@ -347,10 +366,11 @@ where
                 // The broker has forgotten the connection: later bytes have no reader.
                 return data.len();
             }
-            if connection.paused {
+            if connection.paused || *frames_left == 0 {
                 return used;
             }
-            let (n, _) = connection.cursor.step(&data[used..]);
+            let (n, ended) = connection.cursor.step(&data[used..]);
+            *frames_left -= usize::from(ended);
             let now = self.now();
             self.broker.handle(Input::Bytes {
                 conn: ConnId(id),

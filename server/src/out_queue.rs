@@ -247,7 +247,11 @@ mod tests {
         drain(&mut queue, 3, 64);
         assert_eq!(queue.held_bytes(), 0);
         assert_eq!(queue.take_peak_held_bytes(), held);
-        assert_eq!(queue.take_peak_held_bytes(), 0, "the peak restarts from now");
+        assert_eq!(
+            queue.take_peak_held_bytes(),
+            0,
+            "the peak restarts from now"
+        );
     }
 
     #[test]
