@@ -61,6 +61,10 @@ struct Connection {
     closing: bool,
     /// `out` holds more than the bound: no request is handed to the broker until it drains.
     paused: bool,
+    /// The broker parked a request of this connection: later ones are not read until it is
+    /// answered (Kafka mutes a connection while a request is in flight), so they cannot pile
+    /// up in the broker and then all run at once.
+    awaiting: bool,
     /// Where the frames of the bytes handed to the broker end.
     cursor: FrameCursor,
     /// Bytes read but not yet handed to the broker because the connection paused mid-read: at
@@ -75,6 +79,7 @@ impl Connection {
             out: OutQueue::default(),
             closing: false,
             paused: false,
+            awaiting: false,
             cursor: FrameCursor::default(),
             stash: Vec::new(),
         }
@@ -366,7 +371,7 @@ where
                 // The broker has forgotten the connection: later bytes have no reader.
                 return data.len();
             }
-            if connection.paused || *frames_left == 0 {
+            if connection.paused || connection.awaiting || *frames_left == 0 {
                 return used;
             }
             let (n, ended) = connection.cursor.step(&data[used..]);
@@ -380,6 +385,13 @@ where
             });
             used += n;
             self.drain_outputs();
+            if ended && self.broker.is_parked(ConnId(id)) {
+                if let Some(connection) = self.connections.get_mut(&id) {
+                    connection.awaiting = true;
+                }
+                // Its interest changes to not readable at the end of the turn.
+                self.touched.push(id);
+            }
         }
         used
     }
@@ -390,6 +402,11 @@ where
             match self.broker.poll_output() {
                 Output::Send { conn, response } => {
                     if let Some(connection) = self.connections.get_mut(&conn.0) {
+                        if connection.awaiting && !self.broker.is_parked(conn) {
+                            // Answered: read on, starting with what was set aside.
+                            connection.awaiting = false;
+                            self.stashed.push(conn.0);
+                        }
                         connection.out.push(response);
                         connection.update_paused(self.config.connection_output_bytes_max);
                         // Runs of responses to one connection are the rule: one entry per run
@@ -496,7 +513,7 @@ where
 /// Whether to read more from `connection` now: not while closing, nor while too much of its
 /// output waits (back-pressure on a client that does not read its responses).
 fn wants_read(connection: &Connection) -> bool {
-    !connection.closing && !connection.paused
+    !connection.closing && !connection.paused && !connection.awaiting
 }
 
 /// The memory of `out`'s last burst, now freed (it emptied, or is being dropped); 0 if its

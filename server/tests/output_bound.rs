@@ -312,3 +312,94 @@ fn clients_that_never_read_cost_at_most_the_bound_and_their_memory_returns() {
     assert!(latencies.len() >= 100, "the producer was starved");
     assert!(p99 < Duration::from_millis(100), "produce p99 {p99:?}");
 }
+
+/// Fetch v4 of partition 0 of `TOPIC` from offset 0, waiting up to `max_wait_ms` for 1 byte.
+fn fetch(correlation_id: i32, max_wait_ms: i32) -> Vec<u8> {
+    let mut body = Vec::new();
+    body.extend_from_slice(&(-1i32).to_be_bytes()); // replica id
+    body.extend_from_slice(&max_wait_ms.to_be_bytes());
+    body.extend_from_slice(&1i32.to_be_bytes()); // min bytes
+    body.extend_from_slice(&(1i32 << 20).to_be_bytes()); // max bytes
+    body.push(0); // isolation level
+    body.extend_from_slice(&1i32.to_be_bytes());
+    body.extend_from_slice(&(TOPIC.len() as i16).to_be_bytes());
+    body.extend_from_slice(TOPIC.as_bytes());
+    body.extend_from_slice(&1i32.to_be_bytes());
+    body.extend_from_slice(&0i32.to_be_bytes()); // partition
+    body.extend_from_slice(&0i64.to_be_bytes()); // fetch offset
+    body.extend_from_slice(&(1i32 << 20).to_be_bytes()); // partition max bytes
+    request(1, 4, correlation_id, &body)
+}
+
+#[test]
+fn requests_behind_a_parked_fetch_are_not_read_until_it_is_answered() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let broker = start(dir.path());
+    let pid = broker.child.id();
+    let mut stream = connect(broker.port);
+    // Creates the topic, empty: a Fetch from offset 0 waits.
+    let mut topics = 1i32.to_be_bytes().to_vec();
+    topics.extend_from_slice(&(TOPIC.len() as i16).to_be_bytes());
+    topics.extend_from_slice(TOPIC.as_bytes());
+    stream
+        .write_all(&request(3, 1, -1, &topics))
+        .expect("send metadata");
+    let mut size = [0u8; 4];
+    stream
+        .read_exact(&mut size)
+        .expect("metadata response size");
+    let mut body = vec![0u8; i32::from_be_bytes(size) as usize];
+    stream.read_exact(&mut body).expect("metadata response");
+    std::thread::sleep(Duration::from_millis(200));
+    let (idle_anon, _) = memory_kib(pid);
+
+    stream.write_all(&fetch(0, 3000)).expect("send fetch");
+    stream
+        .set_write_timeout(Some(Duration::from_millis(50)))
+        .expect("write timeout");
+    let mut burst = Vec::new();
+    for id in 1..=4000 {
+        burst.extend_from_slice(&request(18, 0, id, &[]));
+    }
+    // Push pipelined requests behind the Fetch for 1.5 s (it waits 3 s): only the kernel's
+    // socket buffers should take them.
+    let until = Instant::now() + Duration::from_millis(1500);
+    let mut sent = 0usize;
+    let mut partial = false;
+    while Instant::now() < until {
+        match stream.write(&burst) {
+            Ok(n) => {
+                sent += n;
+                partial |= n < burst.len();
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                partial = true;
+            }
+            Err(e) => panic!("connection failed: {e}"),
+        }
+        if partial {
+            // The rest of a frame may be missing: send the rest of that burst, then stop.
+            break;
+        }
+    }
+    let (during_anon, _) = memory_kib(pid);
+    eprintln!(
+        "{} KiB sent behind the parked fetch; RssAnon idle {idle_anon} KiB, during {during_anon} KiB",
+        sent / 1024
+    );
+    assert!(partial, "{sent} bytes sent and the broker kept taking more");
+    assert!(
+        during_anon <= idle_anon + 2048,
+        "{during_anon} KiB while requests waited behind a parked fetch, idle {idle_anon} KiB"
+    );
+    // The Fetch is answered first, then the requests behind it, in order.
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("read timeout");
+    for expected in 0..3 {
+        stream.read_exact(&mut size).expect("response size");
+        let mut body = vec![0u8; i32::from_be_bytes(size) as usize];
+        stream.read_exact(&mut body).expect("response");
+        assert_eq!(body[..4], i32::to_be_bytes(expected), "responses in order");
+    }
+}
