@@ -7,6 +7,7 @@
 //! - [`signal`]: SIGINT/SIGTERM delivered as readiness on a pipe the poller watches.
 //! - [`clock`]: a monotonic clock in nanoseconds and wall-clock Unix milliseconds.
 //! - [`random`]: bytes from the OS's random source.
+//! - [`memory`]: freed heap memory handed back to the OS.
 #![warn(missing_docs)]
 // The workspace lint steers no_std-capable code to `core`; this crate is std by nature.
 #![allow(clippy::std_instead_of_core)]
@@ -14,6 +15,7 @@
 pub mod clock;
 pub mod fs;
 pub mod mapped_file;
+pub mod memory;
 pub mod net;
 pub mod poll;
 pub mod random;

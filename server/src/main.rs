@@ -6,6 +6,7 @@ mod banner;
 mod config;
 mod data_dir;
 mod event_loop;
+mod frame_cursor;
 mod out_queue;
 mod storage;
 
@@ -103,7 +104,8 @@ fn run(config: &Config) -> Result<(), RunError> {
     };
     let loop_config = LoopConfig {
         read_buffer_bytes: config.message_pool_block_size_bytes as usize,
-        connection_unsent_bytes_max: config.connection_unsent_bytes_max(),
+        connection_output_bytes_max: usize::try_from(config.connection_output_bytes_max)
+            .unwrap_or(usize::MAX),
         connections_max: broker_config.limits.connections_max as usize,
     };
     let broker = Broker::new(broker_config, storage, unix_ms()).map_err(RunError::Start)?;

@@ -319,6 +319,13 @@ impl<S: Storage> Broker<S> {
             .segment_bytes(segment.base_offset, segment.start, segment.len)
     }
 
+    /// Whether a request of `conn` is parked (a long-poll Fetch, a JoinGroup or SyncGroup
+    /// waiting): frames fed after it wait in the broker. A runtime may stop reading `conn` until
+    /// the parked request is answered, as Kafka mutes a connection with a request in flight.
+    pub fn is_parked(&self, conn: ConnId) -> bool {
+        self.conns.get(&conn).is_some_and(|c| c.parked)
+    }
+
     /// Give back a response once written, so its buffer and splice list serve a later response.
     pub fn recycle(&mut self, response: Response) {
         self.recycle_buffer(response.bytes);
