@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use blazemq_core::log::PartitionLog;
 use blazemq_core::log::segment::INDEX_INTERVAL_BYTES;
 use blazemq_core::records::BatchBuilder;
-use blazemq_core::storage::MemoryStorage;
+use blazemq_core::storage::{MemorySegment, MemoryStorage};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
 /// Segment size of the append and read logs.
@@ -49,9 +49,9 @@ fn index_sized_batch(ts: i64) -> Vec<u8> {
     }
 }
 
-fn new_log(segment_bytes: usize) -> (PartitionLog<Vec<u8>>, MemoryStorage) {
+fn new_log(segment_bytes: usize) -> (PartitionLog<MemorySegment>, MemoryStorage) {
     (
-        PartitionLog::new(vec![0; segment_bytes], 0),
+        PartitionLog::new(MemorySegment::new(segment_bytes), 0),
         MemoryStorage::default(),
     )
 }

@@ -1,16 +1,71 @@
 //! What `core` asks of the runtime for durable state: segment buffers and small metadata files.
 //!
-//! A server maps files (`memmap2`); a test or another runtime hands out `Vec<u8>`. Calls are
-//! synchronous and cheap: creating a segment only sizes a sparse file and maps it.
+//! A server maps files (`memmap2`) and writes them with `pwrite`; a test or another runtime hands
+//! out [`MemorySegment`]s. Calls are synchronous and cheap: creating a segment makes an empty file.
+//!
+//! A segment buffer holds what was written to it and nothing more: it grows with each write up to
+//! its capacity, so reading it never touches space that was only reserved, and a write that cannot
+//! be stored (a full disk) comes back as a [`StorageError`], never as a signal.
 
 use alloc::string::String;
 use alloc::vec::Vec;
 
-/// Why the runtime could not do what `core` asked. Maps to `KAFKA_STORAGE_ERROR` on the wire.
+use crate::error::ErrorCode;
+
+/// What kind of fault the runtime met.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StorageErrorKind {
+    /// No space left on the device, or a quota reached (ENOSPC, EDQUOT).
+    NoSpace,
+    /// The device or file system failed (EIO and every other OS error).
+    Io,
+    /// A file the broker expected is gone.
+    NotFound,
+    /// Stored bytes do not hold what the broker wrote (a bad file name, a metadata file that
+    /// does not parse).
+    Corrupt,
+    /// The broker asked for something the storage cannot do (a write past a segment's
+    /// capacity, a partition name that would leave the data directory): a bug, not a fault.
+    Invalid,
+}
+
+/// Why the runtime could not do what `core` asked.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StorageError {
-    /// What failed, for the log.
+    /// What kind of fault it was.
+    pub kind: StorageErrorKind,
+    /// What failed, with the path and the OS error, for the log.
     pub reason: String,
+}
+
+impl StorageError {
+    /// An error of `kind`, described by `reason`.
+    pub fn new(kind: StorageErrorKind, reason: impl Into<String>) -> Self {
+        StorageError {
+            kind,
+            reason: reason.into(),
+        }
+    }
+
+    /// The Kafka error code a request touching the failed partition gets: Kafka takes a log
+    /// directory with a fault offline and answers KAFKA_STORAGE_ERROR for its partitions, which
+    /// clients retry. A missing file means the partition is gone.
+    pub fn error_code(&self) -> ErrorCode {
+        match self.kind {
+            StorageErrorKind::NotFound => ErrorCode::UnknownTopicOrPartition,
+            StorageErrorKind::NoSpace
+            | StorageErrorKind::Io
+            | StorageErrorKind::Corrupt
+            | StorageErrorKind::Invalid => ErrorCode::KafkaStorageError,
+        }
+    }
+}
+
+impl core::fmt::Display for StorageError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(&self.reason)
+    }
 }
 
 /// A partition's existing segments as the runtime found them at startup, oldest first.
@@ -31,45 +86,119 @@ pub struct FoundPartition<S> {
 pub struct FoundSegment<S> {
     /// The base offset its file name carries.
     pub base_offset: i64,
-    /// Its bytes. The runtime maps the newest segment of a partition at full `segment_size`
-    /// capacity (zero-filled past the data) so appends can go on; older ones at their length.
+    /// Its bytes, as long as its file. The runtime opens the newest segment of a partition with
+    /// `segment_size` capacity so appends can go on, older ones with their length.
     pub segment: S,
-    /// The data length when the broker shut down cleanly (the file was trimmed to it), so recovery
-    /// need not check CRCs; `None` after a crash: recovery scans for the last valid batch.
-    pub len_bytes: Option<usize>,
+    /// Whether the bytes can be trusted whole: after a clean shutdown only batch headers are
+    /// walked; after a crash every batch's CRC is checked and a torn tail is cut off.
+    pub trusted: bool,
 }
 
 /// A segment's bytes: read in place, written at the end as batches arrive.
-pub trait SegmentBuffer: AsRef<[u8]> + AsMut<[u8]> {
-    /// Write `head` and then `tail` at `position`; both end within the buffer.
-    ///
-    /// The default copies into [`AsMut::as_mut`]. A runtime whose buffer maps a file may write
-    /// through the file instead: a store into a mapped page the process has not written yet costs
-    /// a page fault, a write call does not.
-    fn write_at(&mut self, position: usize, head: &[u8], tail: &[u8]) -> Result<(), StorageError> {
-        let middle = position + head.len();
-        let end = middle + tail.len();
-        let buffer = self.as_mut();
-        if end > buffer.len() {
-            return Err(StorageError {
-                reason: alloc::format!("write to {end} past the segment's {} bytes", buffer.len()),
-            });
+///
+/// [`AsRef::as_ref`] is what was written so far (after a crash, possibly with a torn tail that
+/// recovery cuts with [`SegmentBuffer::truncate`]); it never includes space only reserved.
+pub trait SegmentBuffer: AsRef<[u8]> {
+    /// Bytes the segment may grow to.
+    fn capacity_bytes(&self) -> usize;
+
+    /// Write `head` and then `tail` at `position`, which is at most the current length; the
+    /// buffer grows to hold them, within its capacity. On an error nothing past the old length
+    /// is kept.
+    fn write_at(&mut self, position: usize, head: &[u8], tail: &[u8]) -> Result<(), StorageError>;
+
+    /// Keep only the first `len_bytes` bytes (recovery cutting a torn tail).
+    fn truncate(&mut self, len_bytes: usize) -> Result<(), StorageError>;
+}
+
+/// A segment in memory: a `Vec<u8>` that grows with what is written, up to a capacity.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MemorySegment {
+    bytes: Vec<u8>,
+    capacity_bytes: usize,
+}
+
+impl MemorySegment {
+    /// An empty segment that may grow to `capacity_bytes`.
+    pub fn new(capacity_bytes: usize) -> Self {
+        MemorySegment {
+            bytes: Vec::new(),
+            capacity_bytes,
         }
-        buffer[position..middle].copy_from_slice(head);
-        buffer[middle..end].copy_from_slice(tail);
-        Ok(())
+    }
+
+    /// A segment holding `bytes` (as found after a restart), growable to `capacity_bytes` or
+    /// its length, whichever is larger.
+    pub fn from_bytes(bytes: Vec<u8>, capacity_bytes: usize) -> Self {
+        let capacity_bytes = capacity_bytes.max(bytes.len());
+        MemorySegment {
+            bytes,
+            capacity_bytes,
+        }
+    }
+
+    /// Its bytes, taken out (to simulate a restart over them).
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
     }
 }
 
-impl SegmentBuffer for Vec<u8> {}
+impl AsRef<[u8]> for MemorySegment {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+impl SegmentBuffer for MemorySegment {
+    fn capacity_bytes(&self) -> usize {
+        self.capacity_bytes
+    }
+
+    fn write_at(&mut self, position: usize, head: &[u8], tail: &[u8]) -> Result<(), StorageError> {
+        let end = position
+            .checked_add(head.len() + tail.len())
+            .filter(|&end| position <= self.bytes.len() && end <= self.capacity_bytes)
+            .ok_or_else(|| {
+                StorageError::new(
+                    StorageErrorKind::Invalid,
+                    alloc::format!(
+                        "write at {position} of {} bytes: the segment holds {} of {}",
+                        head.len() + tail.len(),
+                        self.bytes.len(),
+                        self.capacity_bytes
+                    ),
+                )
+            })?;
+        if end > self.bytes.len() {
+            self.bytes.resize(end, 0);
+        }
+        let middle = position + head.len();
+        self.bytes[position..middle].copy_from_slice(head);
+        self.bytes[middle..end].copy_from_slice(tail);
+        Ok(())
+    }
+
+    fn truncate(&mut self, len_bytes: usize) -> Result<(), StorageError> {
+        self.bytes.truncate(len_bytes);
+        Ok(())
+    }
+}
 
 /// Durable storage provided by the runtime.
 pub trait Storage {
     /// A segment's bytes: a writable memory map on a server, a `Vec<u8>` in tests.
     type Segment: SegmentBuffer;
 
-    /// Create the segment `<topic>-<partition>/<base_offset>.log` with room for
-    /// `capacity_bytes` (zero-filled; sparse where the platform allows).
+    /// Every partition stored, with its segments oldest first, for
+    /// [`crate::broker::Broker::new`] to recover: the newest segment of each opened with
+    /// `segment_size_bytes` of capacity so appends go on, older ones sealed at their length.
+    fn recover(
+        &mut self,
+        segment_size_bytes: usize,
+    ) -> Result<Vec<FoundPartition<Self::Segment>>, StorageError>;
+
+    /// Create the segment `<topic>-<partition>/<base_offset>.log`, empty, growable to
+    /// `capacity_bytes`.
     fn create_segment(
         &mut self,
         topic: &str,
@@ -78,7 +207,8 @@ pub trait Storage {
         capacity_bytes: usize,
     ) -> Result<Self::Segment, StorageError>;
 
-    /// The segment is full or the broker is stopping: keep only its first `len_bytes` bytes.
+    /// The segment is full or the broker is stopping: keep only its first `len_bytes` bytes and
+    /// let it grow no more.
     fn seal_segment(
         &mut self,
         segment: &mut Self::Segment,
@@ -118,7 +248,7 @@ pub trait Storage {
     ) -> Result<Option<i64>, StorageError>;
 }
 
-/// Storage in memory: segments are `Vec<u8>`, nothing survives the process.
+/// Storage in memory: segments are [`MemorySegment`]s, nothing survives the process.
 #[derive(Debug, Default)]
 pub struct MemoryStorage {
     /// Every metadata file written, by `(topic, partition)`.
@@ -127,10 +257,19 @@ pub struct MemoryStorage {
     pub log_start_offsets: alloc::collections::BTreeMap<(String, i32), i64>,
     /// Segments deleted so far.
     pub segments_deleted: usize,
+    /// What [`Storage::recover`] hands the broker: a test fills it to simulate a restart.
+    pub found: Vec<FoundPartition<MemorySegment>>,
 }
 
 impl Storage for MemoryStorage {
-    type Segment = Vec<u8>;
+    type Segment = MemorySegment;
+
+    fn recover(
+        &mut self,
+        _segment_size_bytes: usize,
+    ) -> Result<Vec<FoundPartition<MemorySegment>>, StorageError> {
+        Ok(core::mem::take(&mut self.found))
+    }
 
     fn create_segment(
         &mut self,
@@ -138,16 +277,17 @@ impl Storage for MemoryStorage {
         _partition: i32,
         _base_offset: i64,
         capacity_bytes: usize,
-    ) -> Result<Vec<u8>, StorageError> {
-        Ok(alloc::vec![0; capacity_bytes])
+    ) -> Result<MemorySegment, StorageError> {
+        Ok(MemorySegment::new(capacity_bytes))
     }
 
     fn seal_segment(
         &mut self,
-        segment: &mut Vec<u8>,
+        segment: &mut MemorySegment,
         len_bytes: usize,
     ) -> Result<(), StorageError> {
-        segment.truncate(len_bytes);
+        segment.bytes.truncate(len_bytes);
+        segment.capacity_bytes = segment.bytes.len();
         Ok(())
     }
 
@@ -169,7 +309,7 @@ impl Storage for MemoryStorage {
         Ok(())
     }
 
-    fn delete_segment(&mut self, segment: Vec<u8>) -> Result<(), StorageError> {
+    fn delete_segment(&mut self, segment: MemorySegment) -> Result<(), StorageError> {
         drop(segment);
         self.segments_deleted += 1;
         Ok(())

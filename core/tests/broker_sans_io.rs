@@ -32,8 +32,7 @@ impl Harness {
             seed: 1,
             ..BrokerConfig::default()
         };
-        let broker =
-            Broker::new(config, MemoryStorage::default(), Vec::new(), UNIX_MS).expect("starts");
+        let broker = Broker::new(config, MemoryStorage::default(), UNIX_MS).expect("starts");
         let mut h = Harness {
             broker,
             now: Instant::from_nanos(1_000),

@@ -2,11 +2,12 @@
 //!
 //! - [`net`]: non-blocking TCP listener and streams (IPv4, IPv6, dual-stack `::`) on `rustix`.
 //! - [`poll`]: readiness on `polling` (epoll on Linux, kqueue on macOS and the BSDs).
-//! - [`mapped_file`]: segment files mapped read-write with `memmap2`, sized sparse.
+//! - [`mapped_file`]: segment files written with `pwritev` and read through a `memmap2` map.
 //! - [`fs`]: directory fsync, atomic file replacement, an exclusive lock file.
 //! - [`signal`]: SIGINT/SIGTERM delivered as readiness on a pipe the poller watches.
 //! - [`clock`]: a monotonic clock in nanoseconds and wall-clock Unix milliseconds.
 //! - [`random`]: bytes from the OS's random source.
+//! - [`memory`]: freed heap memory handed back to the OS.
 #![warn(missing_docs)]
 // The workspace lint steers no_std-capable code to `core`; this crate is std by nature.
 #![allow(clippy::std_instead_of_core)]
@@ -14,6 +15,7 @@
 pub mod clock;
 pub mod fs;
 pub mod mapped_file;
+pub mod memory;
 pub mod net;
 pub mod poll;
 pub mod random;

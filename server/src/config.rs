@@ -79,8 +79,12 @@ pub const SETTINGS: &[Setting] = &[
         "wait for more members before the first rebalance of an empty group"),
     setting("num_io_threads", "num-io-threads", "BLAZEMQ_NUM_IO_THREADS", "N", "1",
         "accepted for compatibility: the event loop is single-threaded"),
+    setting("max_connection_output_bytes", "max-connection-output-bytes",
+        "BLAZEMQ_MAX_CONNECTION_OUTPUT_BYTES", "BYTES", "4MiB",
+        "memory a connection's unsent responses may hold before it is no longer read (record data \
+         sent from segments is not counted); accepts suffixes like segment_size"),
     setting("message_pool_blocks", "message-pool-blocks", "BLAZEMQ_MESSAGE_POOL_BLOCKS", "N", "1024",
-        "a connection is not read while more than blocks x block size of its responses are unsent"),
+        "accepted for compatibility: output is bounded by max_connection_output_bytes"),
     setting("message_pool_block_size", "message-pool-block-size", "BLAZEMQ_MESSAGE_POOL_BLOCK_SIZE",
         "BYTES", "65536", "size of the buffer each socket read fills"),
     setting("replication_factor", "replication-factor", "BLAZEMQ_REPLICATION_FACTOR", "N", "1",
@@ -114,19 +118,15 @@ pub struct Config {
     pub group_initial_rebalance_delay_ms: u32,
     /// `num_io_threads` as given (only 1 is used).
     pub num_io_threads: u32,
-    /// `message_pool_blocks`.
+    /// `max_connection_output_bytes`.
+    pub connection_output_bytes_max: u64,
+    /// `message_pool_blocks` as given (accepted, no longer used).
     pub message_pool_blocks: u32,
     /// `message_pool_block_size` in bytes.
     pub message_pool_block_size_bytes: u32,
 }
 
 impl Config {
-    /// Unsent response bytes past which a connection is no longer read (back-pressure).
-    pub fn connection_unsent_bytes_max(&self) -> usize {
-        (self.message_pool_blocks as usize)
-            .saturating_mul(self.message_pool_block_size_bytes as usize)
-    }
-
     /// The bounds `core` enforces, with the configured request size.
     pub fn limits(&self) -> Limits {
         Limits {

@@ -2,7 +2,7 @@
 //! with the cluster id, and the clean-shutdown marker that tells recovery it may trust lengths.
 
 use std::fmt;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use blazemq_platform::fs::{DirLock, sync_dir, write_replace};
@@ -132,9 +132,8 @@ impl DataDir {
     pub fn mark_clean_shutdown(&self) -> io::Result<()> {
         // The segments' data and lengths reach the disk before the marker that vouches for them.
         blazemq_platform::fs::sync_filesystem(&self.path)?;
-        let mut file = std::fs::File::create(self.path.join(CLEAN_SHUTDOWN_FILE))?;
-        file.write_all(b"clean\n")?;
-        file.sync_all()?;
+        // Empty: its name is the mark, and an empty file can be made on a full disk.
+        std::fs::File::create(self.path.join(CLEAN_SHUTDOWN_FILE))?.sync_all()?;
         sync_dir(&self.path)
     }
 }

@@ -16,6 +16,7 @@ use blazemq_platform::{
     Clock, Interest, Listener, Poller, Readiness, Registered, ShutdownSignal, Stream, unix_ms,
 };
 
+use crate::frame_cursor::FrameCursor;
 use crate::out_queue::OutQueue;
 
 /// Poller key of the listener.
@@ -28,8 +29,17 @@ const FIRST_CONN_ID: u64 = 2;
 const ACCEPTS_PER_TURN_MAX: usize = 64;
 /// Reads from one connection per turn, for the same fairness.
 const READS_PER_TURN_MAX: usize = 8;
+/// Request frames of one connection handed to the broker per turn: a client pipelining thousands
+/// of small requests gets through them over several turns, and the other clients are served in
+/// between instead of waiting for all of them.
+const FRAMES_PER_TURN_MAX: usize = 256;
 /// Slices handed to one `writev` (well under every system's IOV_MAX of 1024).
 const IOV_SLOTS: usize = 64;
+/// A connection's queue that held this much before it emptied or closed was a burst: its memory
+/// is counted towards handing freed memory back to the OS. Steady traffic stays well below.
+const BURST_HELD_BYTES_MIN: usize = 1 << 20;
+/// Memory freed by bursts after which the heap's free pages go back to the OS (end of turn).
+const RELEASE_AFTER_FREED_BYTES: usize = 1 << 20;
 /// How long a stopping broker keeps writing responses already queued.
 const SHUTDOWN_WRITE_WAIT: Duration = Duration::from_secs(2);
 
@@ -38,8 +48,8 @@ const SHUTDOWN_WRITE_WAIT: Duration = Duration::from_secs(2);
 pub struct LoopConfig {
     /// Size of the buffer each read fills.
     pub read_buffer_bytes: usize,
-    /// Unsent response bytes past which a connection is no longer read.
-    pub connection_unsent_bytes_max: usize,
+    /// Memory held by a connection's unsent responses past which it is no longer read.
+    pub connection_output_bytes_max: usize,
     /// Connections served at once.
     pub connections_max: usize,
 }
@@ -49,6 +59,42 @@ struct Connection {
     out: OutQueue,
     /// The broker asked to close once `out` is written; it has forgotten the connection.
     closing: bool,
+    /// `out` holds more than the bound: no request is handed to the broker until it drains.
+    paused: bool,
+    /// The broker parked a request of this connection: later ones are not read until it is
+    /// answered (Kafka mutes a connection while a request is in flight), so they cannot pile
+    /// up in the broker and then all run at once.
+    awaiting: bool,
+    /// Where the frames of the bytes handed to the broker end.
+    cursor: FrameCursor,
+    /// Bytes read but not yet handed to the broker because the connection paused mid-read: at
+    /// most one read's worth, empty (and unallocated) otherwise.
+    stash: Vec<u8>,
+}
+
+impl Connection {
+    fn new(stream: Registered<Stream>) -> Self {
+        Connection {
+            stream,
+            out: OutQueue::default(),
+            closing: false,
+            paused: false,
+            awaiting: false,
+            cursor: FrameCursor::default(),
+            stash: Vec::new(),
+        }
+    }
+
+    /// Pause once the queue holds more than `max`, resume once it holds half of that: a client
+    /// reading slowly then costs one pause per half-bound of responses, not one per response.
+    fn update_paused(&mut self, max: usize) {
+        let held = self.out.held_bytes();
+        if held > max {
+            self.paused = true;
+        } else if held <= max / 2 {
+            self.paused = false;
+        }
+    }
 }
 
 /// Hashes connection ids, which the loop hands out in sequence, with one multiplication
@@ -87,6 +133,11 @@ pub struct EventLoop<S: Storage> {
     ready: Vec<Readiness>,
     /// Connections that may have something to write or a changed interest this turn.
     touched: Vec<u64>,
+    /// Connections that resumed with stashed bytes: fed next turn, whether or not the socket
+    /// has more.
+    stashed: Vec<u64>,
+    /// Memory freed by bursts of output since the heap was last trimmed.
+    freed_burst_bytes: usize,
     next_conn_id: u64,
     stopping: bool,
 }
@@ -118,6 +169,8 @@ where
             read_buffer: vec![0; config.read_buffer_bytes.max(1)],
             ready: Vec::new(),
             touched: Vec::new(),
+            stashed: Vec::new(),
+            freed_burst_bytes: 0,
             next_conn_id: FIRST_CONN_ID,
             stopping: false,
         })
@@ -141,9 +194,13 @@ where
 
     /// One turn: wait, feed all input, fire the timer, write.
     fn turn(&mut self) -> io::Result<()> {
-        let timeout = self
-            .deadline
-            .map(|deadline| deadline.saturating_duration_since(self.now()));
+        let timeout = if self.stashed.is_empty() {
+            self.deadline
+                .map(|deadline| deadline.saturating_duration_since(self.now()))
+        } else {
+            // Stashed requests are ready now: only look at what else is ready.
+            Some(Duration::ZERO)
+        };
         let mut ready = std::mem::take(&mut self.ready);
         self.poller.wait(&mut ready, timeout)?;
         for event in &ready {
@@ -154,6 +211,12 @@ where
             }
         }
         self.ready = ready;
+        let mut stashed = std::mem::take(&mut self.stashed);
+        stashed.sort_unstable();
+        stashed.dedup();
+        for id in stashed {
+            self.read(id);
+        }
         let now = self.now();
         if self.deadline.is_some_and(|deadline| deadline <= now) {
             self.broker.handle(Input::Timeout {
@@ -163,6 +226,11 @@ where
             self.drain_outputs();
         }
         self.write_touched();
+        if self.freed_burst_bytes >= RELEASE_AFTER_FREED_BYTES {
+            // Without this, glibc keeps a closed connection's queued responses resident.
+            blazemq_platform::memory::release_free_heap();
+            self.freed_burst_bytes = 0;
+        }
         Ok(())
     }
 
@@ -203,14 +271,7 @@ where
                     continue;
                 }
             };
-            self.connections.insert(
-                id,
-                Connection {
-                    stream,
-                    out: OutQueue::default(),
-                    closing: false,
-                },
-            );
+            self.connections.insert(id, Connection::new(stream));
             let now = self.now();
             self.broker.handle(Input::Accepted {
                 conn: ConnId(id),
@@ -247,14 +308,34 @@ where
         }
     }
 
-    /// Read what the connection has (bounded), feeding each read to the broker.
+    /// Read what the connection has (bounded), stashed bytes first, feeding the broker. What
+    /// is left in the stash while the connection may still be read is fed next turn.
     fn read(&mut self, id: u64) {
+        self.read_some(id);
+        if let Some(connection) = self.connections.get(&id) {
+            if !connection.stash.is_empty() && wants_read(connection) {
+                self.stashed.push(id);
+            }
+        }
+    }
+
+    fn read_some(&mut self, id: u64) {
+        let mut frames_left = FRAMES_PER_TURN_MAX;
         for _ in 0..READS_PER_TURN_MAX {
-            let Some(connection) = self.connections.get(&id) else {
+            let Some(connection) = self.connections.get_mut(&id) else {
                 return;
             };
-            if !wants_read(connection, &self.config) {
+            if !wants_read(connection) || frames_left == 0 {
                 return;
+            }
+            if !connection.stash.is_empty() {
+                let mut stash = std::mem::take(&mut connection.stash);
+                let used = self.feed(id, &stash, &mut frames_left);
+                stash.drain(..used);
+                if let Some(connection) = self.connections.get_mut(&id) {
+                    connection.stash = stash;
+                }
+                continue;
             }
             let outcome = connection.stream.source().read(&mut self.read_buffer);
             let n = match outcome {
@@ -262,19 +343,57 @@ where
                 Ok(ReadOutcome::WouldBlock) => return,
                 Ok(ReadOutcome::Eof) | Err(_) => return self.close(id, true),
             };
-            let now = self.now();
-            self.broker.handle(Input::Bytes {
-                conn: ConnId(id),
-                now,
-                unix_ms: unix_ms(),
-                data: &self.read_buffer[..n],
-            });
-            self.drain_outputs();
+            let buffer = std::mem::take(&mut self.read_buffer);
+            let used = self.feed(id, &buffer[..n], &mut frames_left);
+            if let Some(connection) = self.connections.get_mut(&id) {
+                connection.stash.extend_from_slice(&buffer[used..n]);
+            }
+            self.read_buffer = buffer;
             if n < self.read_buffer.len() {
                 // A short read drained the socket; level-triggered readiness brings us back.
                 return;
             }
         }
+    }
+
+    /// Hand `data` to the broker a frame at a time, stopping between two frames once the
+    /// connection pauses (a read full of small requests that each get a large answer, Metadata
+    /// of every topic, would otherwise queue output far past the bound) or `frames_left` runs
+    /// out. Returns the bytes used.
+    fn feed(&mut self, id: u64, data: &[u8], frames_left: &mut usize) -> usize {
+        let mut used = 0;
+        // Bounded: each step uses at least one byte.
+        while used < data.len() {
+            let Some(connection) = self.connections.get_mut(&id) else {
+                return data.len();
+            };
+            if connection.closing {
+                // The broker has forgotten the connection: later bytes have no reader.
+                return data.len();
+            }
+            if connection.paused || connection.awaiting || *frames_left == 0 {
+                return used;
+            }
+            let (n, ended) = connection.cursor.step(&data[used..]);
+            *frames_left -= usize::from(ended);
+            let now = self.now();
+            self.broker.handle(Input::Bytes {
+                conn: ConnId(id),
+                now,
+                unix_ms: unix_ms(),
+                data: &data[used..used + n],
+            });
+            used += n;
+            self.drain_outputs();
+            if ended && self.broker.is_parked(ConnId(id)) {
+                if let Some(connection) = self.connections.get_mut(&id) {
+                    connection.awaiting = true;
+                }
+                // Its interest changes to not readable at the end of the turn.
+                self.touched.push(id);
+            }
+        }
+        used
     }
 
     /// Take every output the broker has, up to its next deadline.
@@ -283,8 +402,18 @@ where
             match self.broker.poll_output() {
                 Output::Send { conn, response } => {
                     if let Some(connection) = self.connections.get_mut(&conn.0) {
+                        if connection.awaiting && !self.broker.is_parked(conn) {
+                            // Answered: read on, starting with what was set aside.
+                            connection.awaiting = false;
+                            self.stashed.push(conn.0);
+                        }
                         connection.out.push(response);
-                        self.touched.push(conn.0);
+                        connection.update_paused(self.config.connection_output_bytes_max);
+                        // Runs of responses to one connection are the rule: one entry per run
+                        // keeps the list (and its allocation) short.
+                        if self.touched.last() != Some(&conn.0) {
+                            self.touched.push(conn.0);
+                        }
                     }
                 }
                 Output::Close(conn) => {
@@ -322,14 +451,21 @@ where
         for response in connection.out.take_written() {
             self.broker.recycle(response);
         }
+        connection.update_paused(self.config.connection_output_bytes_max);
+        if !connection.stash.is_empty() && wants_read(connection) {
+            self.stashed.push(id);
+        }
         let done = connection.out.is_empty();
+        if done {
+            self.freed_burst_bytes += burst_freed(&mut connection.out);
+        }
         if result.is_err() || (done && connection.closing) {
             // The broker already forgot a connection it asked to close.
             let tell_broker = !connection.closing;
             return self.close(id, tell_broker);
         }
         let interest = Interest {
-            readable: !self.stopping && wants_read(connection, &self.config),
+            readable: !self.stopping && wants_read(connection),
             writable: !done,
         };
         if connection.stream.set_interest(interest).is_err() {
@@ -339,9 +475,11 @@ where
 
     fn close(&mut self, id: u64, tell_broker: bool) {
         // Dropping the connection deregisters and closes its socket.
-        if self.connections.remove(&id).is_none() {
+        let Some(mut connection) = self.connections.remove(&id) else {
             return;
-        }
+        };
+        self.freed_burst_bytes += burst_freed(&mut connection.out);
+        drop(connection);
         if tell_broker {
             self.broker.handle(Input::Closed(ConnId(id)));
             self.drain_outputs();
@@ -374,8 +512,19 @@ where
 
 /// Whether to read more from `connection` now: not while closing, nor while too much of its
 /// output waits (back-pressure on a client that does not read its responses).
-fn wants_read(connection: &Connection, config: &LoopConfig) -> bool {
-    !connection.closing && connection.out.unsent_bytes() <= config.connection_unsent_bytes_max
+fn wants_read(connection: &Connection) -> bool {
+    !connection.closing && !connection.paused && !connection.awaiting
+}
+
+/// The memory of `out`'s last burst, now freed (it emptied, or is being dropped); 0 if its
+/// queue never held enough to call it a burst.
+fn burst_freed(out: &mut OutQueue) -> usize {
+    let peak = out.take_peak_held_bytes();
+    if peak >= BURST_HELD_BYTES_MIN {
+        peak
+    } else {
+        0
+    }
 }
 
 /// `writev` the queue until it is empty or the socket is full.

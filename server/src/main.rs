@@ -6,6 +6,7 @@ mod banner;
 mod config;
 mod data_dir;
 mod event_loop;
+mod frame_cursor;
 mod out_queue;
 mod storage;
 
@@ -83,20 +84,8 @@ fn run(config: &Config) -> Result<(), RunError> {
     // Installed first, so a signal during recovery stops the broker cleanly instead of killing it.
     let signal = ShutdownSignal::install().map_err(|e| RunError::Io("signal handlers", e))?;
     let data_dir = DataDir::open(&config.log_dir, new_cluster_id).map_err(RunError::DataDir)?;
-    let storage = FileStorage::new(config.log_dir.clone());
-    let segment_size_bytes = usize::try_from(config.segment_size_bytes)
-        .map_err(|_| RunError::Io("segment_size", std::io::Error::other("too large")))?;
     let clean = data_dir.previous_run == data_dir::PreviousRun::Clean;
-    let scan = storage
-        .scan(segment_size_bytes, clean)
-        .map_err(|e| RunError::Io("scanning the data directory", e))?;
-    for path in &scan.ignored {
-        eprintln!(
-            "blazemq: ignoring {} (not a partition or segment)",
-            path.display()
-        );
-    }
-    let partitions = scan.partitions.len();
+    let storage = FileStorage::new(config.log_dir.clone(), clean);
     let bind = SocketAddr::new(config.bind_address, config.port);
     let listener = Listener::bind(bind).map_err(|e| RunError::Listen(bind, e))?;
     let listening = listener.local_addr();
@@ -115,11 +104,12 @@ fn run(config: &Config) -> Result<(), RunError> {
     };
     let loop_config = LoopConfig {
         read_buffer_bytes: config.message_pool_block_size_bytes as usize,
-        connection_unsent_bytes_max: config.connection_unsent_bytes_max(),
+        connection_output_bytes_max: usize::try_from(config.connection_output_bytes_max)
+            .unwrap_or(usize::MAX),
         connections_max: broker_config.limits.connections_max as usize,
     };
-    let broker =
-        Broker::new(broker_config, storage, scan.partitions, unix_ms()).map_err(RunError::Start)?;
+    let broker = Broker::new(broker_config, storage, unix_ms()).map_err(RunError::Start)?;
+    let partitions = broker.partition_count();
     let event_loop = EventLoop::new(broker, listener, signal, Clock::new(), loop_config)
         .map_err(|e| RunError::Io("event loop", e))?;
     let banner = Banner {

@@ -1,5 +1,10 @@
 //! A connection's responses waiting to be written, in order, with how much of the first one is
 //! already on the wire. Record data stays in the segments until the moment it is written.
+//!
+//! Two sizes are kept: the bytes still to write (wire bytes, segment ranges included) and the
+//! memory the queued responses hold. Back-pressure uses the memory: a segment range is a few
+//! bytes of `SegmentRef` whatever its length, and its bytes are page cache the broker maps anyway,
+//! so counting them would throttle a consumer's large fetches without saving any memory.
 
 use std::collections::VecDeque;
 use std::io::IoSlice;
@@ -19,6 +24,10 @@ pub struct OutQueue {
     head_written_bytes: usize,
     /// Bytes of all queued responses not yet written.
     unsent_bytes: usize,
+    /// Memory the queued responses hold (see [`response_held_bytes`]).
+    held_bytes: usize,
+    /// The most `held_bytes` has been since [`OutQueue::take_peak_held_bytes`].
+    peak_held_bytes: usize,
     /// Responses fully written, for the broker to reuse their buffers.
     written: Vec<Response>,
 }
@@ -27,11 +36,23 @@ impl OutQueue {
     /// Queue `response` after the others.
     pub fn push(&mut self, response: Response) {
         self.unsent_bytes = self.unsent_bytes.saturating_add(response.len());
+        self.held_bytes = self
+            .held_bytes
+            .saturating_add(response_held_bytes(&response));
+        self.peak_held_bytes = self.peak_held_bytes.max(self.held_bytes);
         self.responses.push_back(response);
     }
 
     /// Take the responses written so far (their buffers go back to the broker).
     pub fn take_written(&mut self) -> std::vec::Drain<'_, Response> {
+        if self.responses.is_empty() && self.responses.capacity() > KEPT_SLOTS_MAX {
+            // A burst is over: give its slots back instead of holding them while idle.
+            self.responses = VecDeque::new();
+        }
+        if self.written.capacity() > KEPT_SLOTS_MAX {
+            // Emptied by the drain below before anything is pushed again.
+            self.written.shrink_to(KEPT_SLOTS_MAX);
+        }
         self.written.drain(..)
     }
 
@@ -41,8 +62,19 @@ impl OutQueue {
     }
 
     /// Bytes still to write.
+    #[cfg(test)]
     pub fn unsent_bytes(&self) -> usize {
         self.unsent_bytes
+    }
+
+    /// Memory held by the responses not yet fully written: what back-pressure bounds.
+    pub fn held_bytes(&self) -> usize {
+        self.held_bytes
+    }
+
+    /// The most memory held at once since the last call; the count restarts from now.
+    pub fn take_peak_held_bytes(&mut self) -> usize {
+        std::mem::replace(&mut self.peak_held_bytes, self.held_bytes)
     }
 
     /// Fill `iov` with the next unwritten pieces, in order; returns how many slots were used.
@@ -94,10 +126,23 @@ impl OutQueue {
             written_bytes -= remaining;
             self.head_written_bytes = 0;
             if let Some(done) = self.responses.pop_front() {
+                self.held_bytes -= response_held_bytes(&done);
                 self.written.push(done);
             }
         }
     }
+}
+
+/// Queue slots (and written-list slots) kept once a queue empties; more are freed, so a
+/// connection's burst does not pin memory after it drains. 1024 slots are 48 KiB.
+const KEPT_SLOTS_MAX: usize = 1024;
+
+/// The memory `response` holds while queued: its buffers as allocated (not just as filled) and
+/// its slot in the queue. Segment ranges count as the `Splice` that names them.
+fn response_held_bytes(response: &Response) -> usize {
+    size_of::<Response>()
+        + response.bytes.capacity()
+        + response.splices.capacity() * size_of::<blazemq_core::codec::Splice>()
 }
 
 #[cfg(test)]
@@ -176,6 +221,50 @@ mod tests {
                 assert_eq!(queue.unsent_bytes(), 0);
             }
         }
+    }
+
+    #[test]
+    fn held_memory_counts_buffers_not_segment_bytes_and_returns_when_written() {
+        let mut queue = OutQueue::default();
+        let mut bytes = Vec::with_capacity(1000);
+        bytes.extend_from_slice(b"frame");
+        queue.push(Response {
+            bytes,
+            splices: Vec::new(),
+        });
+        let big_fetch = Response {
+            bytes: b"x".to_vec(),
+            splices: vec![Splice {
+                at: 1,
+                segment: segment_ref(0, 9),
+            }],
+        };
+        let fetch_held = size_of::<Response>() + big_fetch.bytes.capacity() + size_of::<Splice>();
+        queue.push(big_fetch);
+        let held = size_of::<Response>() + 1000 + fetch_held;
+        assert_eq!(queue.held_bytes(), held, "allocated capacity, not length");
+        assert_eq!(queue.unsent_bytes(), 5 + 1 + 9);
+        drain(&mut queue, 3, 64);
+        assert_eq!(queue.held_bytes(), 0);
+        assert_eq!(queue.take_peak_held_bytes(), held);
+        assert_eq!(
+            queue.take_peak_held_bytes(),
+            0,
+            "the peak restarts from now"
+        );
+    }
+
+    #[test]
+    fn a_drained_burst_gives_its_slots_back() {
+        let mut queue = OutQueue::default();
+        for _ in 0..5000 {
+            queue.push(plain(b"r"));
+        }
+        drain(&mut queue, 1 << 20, 64);
+        assert_eq!(queue.take_written().count(), 5000);
+        assert!(queue.take_written().next().is_none());
+        assert!(queue.responses.capacity() <= KEPT_SLOTS_MAX);
+        assert!(queue.written.capacity() <= KEPT_SLOTS_MAX);
     }
 
     #[test]

@@ -5,7 +5,9 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use blazemq_core::storage::{FoundPartition, FoundSegment, SegmentBuffer, Storage, StorageError};
+use blazemq_core::storage::{
+    FoundPartition, FoundSegment, SegmentBuffer, Storage, StorageError, StorageErrorKind,
+};
 use blazemq_platform::MappedFile;
 use blazemq_platform::fs::{sync_dir, temp_path, write_atomic};
 
@@ -18,7 +20,7 @@ const SEGMENT_EXTENSION: &str = "log";
 /// Digits of a segment file's name: Kafka pads base offsets to 20.
 const SEGMENT_NAME_DIGITS: usize = 20;
 
-/// A segment file, mapped.
+/// A segment file: written with `pwritev`, read through a read-only map.
 #[derive(Debug)]
 pub struct SegmentFile(MappedFile);
 
@@ -28,18 +30,27 @@ impl AsRef<[u8]> for SegmentFile {
     }
 }
 
-impl AsMut<[u8]> for SegmentFile {
-    fn as_mut(&mut self) -> &mut [u8] {
-        self.0.as_mut()
-    }
-}
-
 impl SegmentBuffer for SegmentFile {
-    /// Through [`MappedFile::write_at`]: large appends go to the file, small ones to the mapping.
+    fn capacity_bytes(&self) -> usize {
+        self.0.capacity()
+    }
+
     fn write_at(&mut self, position: usize, head: &[u8], tail: &[u8]) -> Result<(), StorageError> {
         self.0
             .write_at(position, head, tail)
-            .map_err(|e| error(format!("cannot write {}: {e}", self.0.path().display())))
+            .map_err(|e| io_error(&e, format!("cannot write {}", self.0.path().display())))
+    }
+
+    fn truncate(&mut self, len_bytes: usize) -> Result<(), StorageError> {
+        self.0.truncate(len_bytes).map_err(|e| {
+            io_error(
+                &e,
+                format!(
+                    "cannot cut {} to {len_bytes} bytes",
+                    self.0.path().display()
+                ),
+            )
+        })
     }
 }
 
@@ -47,6 +58,8 @@ impl SegmentBuffer for SegmentFile {
 #[derive(Debug)]
 pub struct FileStorage {
     log_dir: PathBuf,
+    /// Whether the previous run shut down cleanly, so recovery may trust segment lengths.
+    clean: bool,
 }
 
 /// What a scan of the data directory found.
@@ -59,9 +72,10 @@ pub struct Scan {
 }
 
 impl FileStorage {
-    /// Storage under `log_dir`, which must exist.
-    pub fn new(log_dir: PathBuf) -> FileStorage {
-        FileStorage { log_dir }
+    /// Storage under `log_dir`, which must exist; `clean` if the previous run shut down
+    /// cleanly (its marker was found).
+    pub fn new(log_dir: PathBuf, clean: bool) -> FileStorage {
+        FileStorage { log_dir, clean }
     }
 
     /// The directory of a partition; refuses names that would leave the data directory (core
@@ -73,15 +87,17 @@ impl FileStorage {
             && !topic.contains(['/', '\\', '\0'])
             && partition >= 0;
         if !safe {
-            return Err(error(format!("invalid partition name {topic}-{partition}")));
+            return Err(StorageError::new(
+                StorageErrorKind::Invalid,
+                format!("invalid partition name {topic}-{partition}"),
+            ));
         }
         Ok(self.log_dir.join(format!("{topic}-{partition}")))
     }
 
-    /// Every partition under the data directory with its segments mapped: the newest at
-    /// `segment_size_bytes` capacity (extended sparse) so appends can go on, older ones at their
-    /// length. After a clean shutdown every segment was trimmed to its data, so `len_bytes` is its
-    /// file length; after a crash it is `None` and recovery scans for the last valid batch.
+    /// Every partition under the data directory with its segments mapped: the newest with
+    /// `segment_size_bytes` capacity so appends can go on, older ones sealed at their length.
+    /// After a `clean` shutdown the segments are trusted; after a crash recovery checks them.
     pub fn scan(&self, segment_size_bytes: usize, clean: bool) -> io::Result<Scan> {
         let mut scan = Scan {
             partitions: Vec::new(),
@@ -119,6 +135,27 @@ impl FileStorage {
 impl Storage for FileStorage {
     type Segment = SegmentFile;
 
+    /// [`FileStorage::scan`]; entries that are neither partitions nor segments are left alone
+    /// and named on stderr.
+    fn recover(
+        &mut self,
+        segment_size_bytes: usize,
+    ) -> Result<Vec<FoundPartition<SegmentFile>>, StorageError> {
+        let scan = self.scan(segment_size_bytes, self.clean).map_err(|e| {
+            io_error(
+                &e,
+                format!("cannot scan the data directory {}", self.log_dir.display()),
+            )
+        })?;
+        for path in &scan.ignored {
+            eprintln!(
+                "blazemq: ignoring {} (not a partition or segment)",
+                path.display()
+            );
+        }
+        Ok(scan.partitions)
+    }
+
     fn create_segment(
         &mut self,
         topic: &str,
@@ -128,15 +165,18 @@ impl Storage for FileStorage {
     ) -> Result<SegmentFile, StorageError> {
         let dir = self.partition_dir(topic, partition)?;
         if base_offset < 0 {
-            return Err(error(format!("negative base offset {base_offset}")));
+            return Err(StorageError::new(
+                StorageErrorKind::Invalid,
+                format!("negative base offset {base_offset}"),
+            ));
         }
         ensure_dir(&self.log_dir, &dir)?;
         let path = dir.join(segment_file_name(base_offset));
         let segment = MappedFile::create(&path, capacity_bytes)
             .map(SegmentFile)
-            .map_err(|e| error(format!("cannot create {}: {e}", path.display())))?;
+            .map_err(|e| io_error(&e, format!("cannot create {}", path.display())))?;
         // Make the new file's name durable, so data written into it is found after a crash.
-        sync_dir(&dir).map_err(|e| error(format!("cannot sync {}: {e}", dir.display())))?;
+        sync_dir(&dir).map_err(|e| io_error(&e, format!("cannot sync {}", dir.display())))?;
         Ok(segment)
     }
 
@@ -146,10 +186,13 @@ impl Storage for FileStorage {
         len_bytes: usize,
     ) -> Result<(), StorageError> {
         segment.0.trim(len_bytes).map_err(|e| {
-            error(format!(
-                "cannot trim {} to {len_bytes} bytes: {e}",
-                segment.0.path().display()
-            ))
+            io_error(
+                &e,
+                format!(
+                    "cannot trim {} to {len_bytes} bytes",
+                    segment.0.path().display()
+                ),
+            )
         })
     }
 
@@ -163,7 +206,7 @@ impl Storage for FileStorage {
         ensure_dir(&self.log_dir, &dir)?;
         let path = dir.join(METADATA_FILE);
         write_atomic(&path, bytes)
-            .map_err(|e| error(format!("cannot write {}: {e}", path.display())))
+            .map_err(|e| io_error(&e, format!("cannot write {}", path.display())))
     }
 
     fn delete_partition(&mut self, topic: &str, partition: i32) -> Result<(), StorageError> {
@@ -171,10 +214,10 @@ impl Storage for FileStorage {
         match std::fs::remove_dir_all(&dir) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(error(format!("cannot remove {}: {e}", dir.display()))),
+            Err(e) => return Err(io_error(&e, format!("cannot remove {}", dir.display()))),
         }
         sync_dir(&self.log_dir)
-            .map_err(|e| error(format!("cannot sync {}: {e}", self.log_dir.display())))
+            .map_err(|e| io_error(&e, format!("cannot sync {}", self.log_dir.display())))
     }
 
     /// Unmapped first, then unlinked. The directory is not synced: a segment that a power loss
@@ -186,7 +229,7 @@ impl Storage for FileStorage {
         match std::fs::remove_file(&path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(error(format!("cannot remove {}: {e}", path.display()))),
+            Err(e) => Err(io_error(&e, format!("cannot remove {}", path.display()))),
         }
     }
 
@@ -199,7 +242,7 @@ impl Storage for FileStorage {
         let dir = self.partition_dir(topic, partition)?;
         let path = dir.join(LOG_START_OFFSET_FILE);
         write_atomic(&path, format!("{offset}\n").as_bytes())
-            .map_err(|e| error(format!("cannot write {}: {e}", path.display())))
+            .map_err(|e| io_error(&e, format!("cannot write {}", path.display())))
     }
 
     fn read_log_start_offset(
@@ -213,14 +256,14 @@ impl Storage for FileStorage {
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(error(format!("cannot read {}: {e}", path.display()))),
+            Err(e) => return Err(io_error(&e, format!("cannot read {}", path.display()))),
         };
         match text.trim_end_matches('\n').parse::<i64>() {
             Ok(offset) if offset >= 0 => Ok(Some(offset)),
-            _ => Err(error(format!(
-                "{} does not hold an offset: {text:?}",
-                path.display()
-            ))),
+            _ => Err(StorageError::new(
+                StorageErrorKind::Corrupt,
+                format!("{} does not hold an offset: {text:?}", path.display()),
+            )),
         }
     }
 }
@@ -284,8 +327,6 @@ fn scan_partition(
     for (i, &base_offset) in bases.iter().enumerate() {
         let path = dir.join(segment_file_name(base_offset));
         let newest = i + 1 == bases.len();
-        let len_bytes = usize::try_from(std::fs::metadata(&path)?.len())
-            .map_err(|_| io::Error::other("segment larger than the address space"))?;
         let capacity_bytes = if newest { segment_size_bytes } else { 0 };
         let segment = MappedFile::open(&path, capacity_bytes)
             .map(SegmentFile)
@@ -293,7 +334,7 @@ fn scan_partition(
         segments.push(FoundSegment {
             base_offset,
             segment,
-            len_bytes: clean.then_some(len_bytes),
+            trusted: clean,
         });
     }
     Ok(FoundPartition {
@@ -310,12 +351,19 @@ fn ensure_dir(log_dir: &Path, dir: &Path) -> Result<(), StorageError> {
         return Ok(());
     }
     std::fs::create_dir_all(dir)
-        .map_err(|e| error(format!("cannot create {}: {e}", dir.display())))?;
-    sync_dir(log_dir).map_err(|e| error(format!("cannot sync {}: {e}", log_dir.display())))
+        .map_err(|e| io_error(&e, format!("cannot create {}", dir.display())))?;
+    sync_dir(log_dir).map_err(|e| io_error(&e, format!("cannot sync {}", log_dir.display())))
 }
 
-fn error(reason: String) -> StorageError {
-    StorageError { reason }
+/// `what` failed with the OS error `e`: its kind, and both for the log.
+fn io_error(e: &io::Error, what: String) -> StorageError {
+    let kind = match e.kind() {
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => StorageErrorKind::NoSpace,
+        io::ErrorKind::NotFound => StorageErrorKind::NotFound,
+        io::ErrorKind::InvalidInput => StorageErrorKind::Invalid,
+        _ => StorageErrorKind::Io,
+    };
+    StorageError::new(kind, format!("{what}: {e}"))
 }
 
 #[cfg(test)]

@@ -288,6 +288,7 @@ fn help_lists_every_setting() {
         "--max-request-size",
         "--group-initial-rebalance-delay-ms",
         "--num-io-threads",
+        "--max-connection-output-bytes",
         "--message-pool-blocks",
         "--message-pool-block-size",
         "--replication-factor",
@@ -302,11 +303,12 @@ fn help_lists_every_setting() {
 fn a_client_that_reads_late_gets_every_response_in_order() {
     let dir = tempfile::tempdir().expect("temp dir");
     let port = free_port();
-    // A 4 KiB back-pressure threshold: the broker stops reading this client almost at once.
+    // The smallest output bound and 4 KiB reads: the broker stops reading this client almost
+    // at once, in the middle of a read, and resumes from what it set aside.
     let mut child = command(dir.path(), port)
         .args([
-            "--message-pool-blocks",
-            "1",
+            "--max-connection-output-bytes",
+            "16KiB",
             "--message-pool-block-size",
             "4KiB",
         ])

@@ -4,6 +4,8 @@ The binary is found the same way as by the Rust harness (tests/src/lib.rs): `$BL
 `$CARGO_TARGET_DIR/debug/blazemq`, else `<repo>/target/debug/blazemq` (`scripts/test.sh` builds it
 first). `BLAZEMQ_TEST_BROKER_CMD` replaces the command line (`{port}` and `{dir}` are substituted);
 readiness is then an accepted TCP connection instead of the `Broker ready` line.
+`BLAZEMQ_BOOTSTRAP=host:port` runs the tests that use the `broker` fixture against a broker that
+is already running there instead (tests that stop or restart it cannot run so).
 """
 
 import collections
@@ -158,8 +160,22 @@ class Broker:
         return "\n".join(self.output)
 
 
+class RunningBroker:
+    """A broker already running at `BLAZEMQ_BOOTSTRAP` (e.g. a real Kafka from
+    `scripts/kafka-reference.sh run`), used instead of starting one; it cannot be restarted."""
+
+    def __init__(self, bootstrap):
+        self.bootstrap = bootstrap
+
+    def logs(self):
+        return f"(the broker at {self.bootstrap} was started outside the tests)"
+
+
 @pytest.fixture
 def broker(tmp_path):
+    if os.environ.get("BLAZEMQ_BOOTSTRAP"):
+        yield RunningBroker(os.environ["BLAZEMQ_BOOTSTRAP"])
+        return
     b = Broker(tmp_path).start()
     try:
         yield b

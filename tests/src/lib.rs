@@ -45,9 +45,18 @@ const OUTPUT_LINES_MAX: usize = 200;
 pub struct BrokerOptions {
     /// Extra command-line arguments, passed after `--port` and `--log-dir`.
     pub args: Vec<String>,
+    /// Where the fresh data directory is made (a small file system, say); the system's temp
+    /// directory if `None`.
+    pub data_parent: Option<PathBuf>,
 }
 
 impl BrokerOptions {
+    /// Makes the data directory inside `parent`.
+    pub fn data_in(mut self, parent: impl Into<PathBuf>) -> Self {
+        self.data_parent = Some(parent.into());
+        self
+    }
+
     /// Adds one command-line argument.
     pub fn arg(mut self, arg: impl Into<String>) -> Self {
         self.args.push(arg.into());
@@ -76,10 +85,13 @@ impl Broker {
     /// A free port can be taken by another process between the probe and the broker's bind, so a
     /// start that fails is retried on a new port a few times.
     pub fn start_with(options: BrokerOptions) -> Broker {
-        let dir = tempfile::Builder::new()
-            .prefix("blazemq-test-")
-            .tempdir()
-            .expect("the system temp directory is writable");
+        let mut builder = tempfile::Builder::new();
+        builder.prefix("blazemq-test-");
+        let dir = match &options.data_parent {
+            Some(parent) => builder.tempdir_in(parent),
+            None => builder.tempdir(),
+        }
+        .expect("the data directory's parent is writable");
         let mut broker = Broker {
             child: None,
             port: 0,

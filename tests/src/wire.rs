@@ -249,6 +249,17 @@ pub fn produce_response_error(body: &[u8]) -> Option<i16> {
     r.i16()
 }
 
+/// The error code and base offset of the first partition of the first topic in a Produce v3
+/// response body (after the correlation id).
+pub fn produce_response_result(body: &[u8]) -> Option<(i16, i64)> {
+    let mut r = Reader::new(body);
+    let _topics = r.i32()?;
+    let _name = r.string()?;
+    let _partitions = r.i32()?;
+    let _index = r.i32()?;
+    Some((r.i16()?, r.i64()?))
+}
+
 /// The error code of the first topic in a CreateTopics v2 response body (after the correlation
 /// id).
 pub fn create_topics_response_error(body: &[u8]) -> Option<i16> {

@@ -111,7 +111,7 @@ fn produce_allocates_nothing_in_steady_state() {
         segment_size_bytes: 64 << 20,
         ..BrokerConfig::default()
     };
-    let mut broker = Broker::new(config, MemoryStorage::default(), Vec::new(), 1).expect("starts");
+    let mut broker = Broker::new(config, MemoryStorage::default(), 1).expect("starts");
     broker.handle(Input::Accepted {
         conn: ConnId(1),
         now: Instant::from_nanos(1),
@@ -230,7 +230,7 @@ fn fetch_broker() -> (Broker<MemoryStorage>, Uuid, Uuid) {
         segment_size_bytes: 64 << 20,
         ..BrokerConfig::default()
     };
-    let mut broker = Broker::new(config, MemoryStorage::default(), Vec::new(), 1).expect("starts");
+    let mut broker = Broker::new(config, MemoryStorage::default(), 1).expect("starts");
     for conn in 1..=3 {
         broker.handle(Input::Accepted {
             conn: ConnId(conn),

@@ -29,10 +29,7 @@ const SOURCE_DEFAULT: i8 = 5;
 /// `(name, value, source, type)` of each config, or why the resource has none.
 type ConfigRows = Result<Vec<(String, String, i8, i8)>, (ErrorCode, String)>;
 
-impl<S: Storage> Broker<S>
-where
-    S::Segment: core::fmt::Debug,
-{
+impl<S: Storage> Broker<S> {
     pub(super) fn delete_topics(&mut self, hdr: Hdr, body: &[u8]) -> Reply {
         let Ok((_, request)) = DeleteTopicsRequest::decode(body, hdr.api_version) else {
             return Reply::Close;

@@ -57,10 +57,7 @@ impl<'a> Resource<'a> {
 /// Why a resource was left as it was: Kafka's code and message.
 type Refusal = (ErrorCode, String);
 
-impl<S: Storage> Broker<S>
-where
-    S::Segment: core::fmt::Debug,
-{
+impl<S: Storage> Broker<S> {
     pub(super) fn incremental_alter_configs(&mut self, hdr: Hdr, body: &[u8]) -> Reply {
         let Ok((_, request)) = IncrementalAlterConfigsRequest::decode(body, hdr.api_version) else {
             return Reply::Close;
@@ -413,7 +410,7 @@ mod tests {
         DescribeConfigsRequest, DescribeConfigsResponse, ProduceResponse,
     };
     use crate::records::BatchBuilder;
-    use crate::storage::{FoundPartition, FoundSegment, MemoryStorage};
+    use crate::storage::{FoundPartition, FoundSegment, MemorySegment, MemoryStorage};
     use alloc::vec;
 
     fn incremental(
@@ -775,14 +772,18 @@ mod tests {
                 partition: *partition,
                 segments: vec![FoundSegment {
                     base_offset: 0,
-                    segment: vec![0; 4096],
-                    len_bytes: Some(0),
+                    segment: MemorySegment::new(4096),
+                    trusted: true,
                 }],
                 metadata: Some(bytes.clone()),
             })
             .collect();
         let config = b.config().clone();
-        let mut again = Broker::new(config, MemoryStorage::default(), found, 2).expect("starts");
+        let storage = MemoryStorage {
+            found,
+            ..MemoryStorage::default()
+        };
+        let mut again = Broker::new(config, storage, 2).expect("starts");
         assert_eq!(described(&mut again, "t", "retention.ms"), ("42".into(), 1));
     }
 }

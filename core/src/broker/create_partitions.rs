@@ -18,10 +18,7 @@ use crate::storage::Storage;
 /// A refused topic: the code and Kafka's message for it (none for an unknown topic).
 type Refusal = (ErrorCode, Option<String>);
 
-impl<S: Storage> Broker<S>
-where
-    S::Segment: core::fmt::Debug,
-{
+impl<S: Storage> Broker<S> {
     pub(super) fn create_partitions(&mut self, hdr: Hdr, body: &[u8]) -> Reply {
         let Ok((_, request)) = CreatePartitionsRequest::decode(body, hdr.api_version) else {
             return Reply::Close;

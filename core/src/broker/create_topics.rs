@@ -23,10 +23,7 @@ const SOURCE_DEFAULT: i8 = 5;
 /// A refused topic: the code and Kafka's message for it.
 type Refusal = (ErrorCode, String);
 
-impl<S: Storage> Broker<S>
-where
-    S::Segment: core::fmt::Debug,
-{
+impl<S: Storage> Broker<S> {
     /// Create a topic now. The name must already be valid.
     pub(super) fn create_topic(
         &mut self,

@@ -17,10 +17,7 @@ use crate::storage::Storage;
 /// The offset that names the high watermark (Kafka's `DeleteRecordsRequest.HIGH_WATERMARK`).
 const HIGH_WATERMARK: i64 = -1;
 
-impl<S: Storage> Broker<S>
-where
-    S::Segment: core::fmt::Debug,
-{
+impl<S: Storage> Broker<S> {
     pub(super) fn delete_records(&mut self, hdr: Hdr, body: &[u8]) -> Reply {
         let Ok((_, request)) = DeleteRecordsRequest::decode(body, hdr.api_version) else {
             return Reply::Close;

@@ -15,10 +15,7 @@ use crate::storage::Storage;
 const ENDPOINT_BROKER: i8 = 1;
 const ENDPOINT_CONTROLLER: i8 = 2;
 
-impl<S: Storage> Broker<S>
-where
-    S::Segment: core::fmt::Debug,
-{
+impl<S: Storage> Broker<S> {
     pub(super) fn describe_cluster(&mut self, hdr: Hdr, body: &[u8]) -> Reply {
         let Ok((_, request)) = DescribeClusterRequest::decode(body, hdr.api_version) else {
             return Reply::Close;

@@ -70,10 +70,7 @@ impl Answer {
     }
 }
 
-impl<S: Storage> Broker<S>
-where
-    S::Segment: core::fmt::Debug,
-{
+impl<S: Storage> Broker<S> {
     pub(super) fn fetch(&mut self, conn: ConnId, hdr: Hdr, body: &[u8]) -> Reply {
         let v = hdr.api_version;
         let Ok(request) = FetchView::decode(body, v) else {
@@ -364,7 +361,7 @@ mod tests {
                 ..BrokerConfig::default()
             };
             config.limits.parked_requests_max = parked_max;
-            let broker = Broker::new(config, MemoryStorage::default(), Vec::new(), 1).unwrap();
+            let broker = Broker::new(config, MemoryStorage::default(), 1).unwrap();
             let mut h = Harness {
                 broker,
                 topic_id: Uuid::ZERO,

@@ -35,10 +35,7 @@ pub(crate) struct GroupWait {
 /// Bytes read from the offsets log per step of the startup replay.
 const REPLAY_READ_BYTES: usize = 1 << 20;
 
-impl<S: Storage> Broker<S>
-where
-    S::Segment: core::fmt::Debug,
-{
+impl<S: Storage> Broker<S> {
     pub(super) fn find_coordinator(&mut self, hdr: Hdr, body: &[u8]) -> Reply {
         let Ok((_, m)) = FindCoordinatorRequest::decode(body, hdr.api_version) else {
             return Reply::Close;

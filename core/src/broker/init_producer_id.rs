@@ -7,10 +7,7 @@ use crate::codec::Message;
 use crate::codec::messages::{InitProducerIdRequest, InitProducerIdResponse};
 use crate::storage::Storage;
 
-impl<S: Storage> Broker<S>
-where
-    S::Segment: core::fmt::Debug,
-{
+impl<S: Storage> Broker<S> {
     pub(super) fn init_producer_id(&mut self, hdr: Hdr, body: &[u8]) -> Reply {
         let Ok((_, request)) = InitProducerIdRequest::decode(body, hdr.api_version) else {
             return Reply::Close;

@@ -21,10 +21,7 @@ const LATEST_TIERED: i64 = -5;
 /// The leader epoch this broker reports for every partition it leads.
 pub(super) const LEADER_EPOCH: i32 = 0;
 
-impl<S: Storage> Broker<S>
-where
-    S::Segment: core::fmt::Debug,
-{
+impl<S: Storage> Broker<S> {
     pub(super) fn list_offsets(&mut self, hdr: Hdr, body: &[u8]) -> Reply {
         let Ok((_, request)) = ListOffsetsRequest::decode(body, hdr.api_version) else {
             return Reply::Close;

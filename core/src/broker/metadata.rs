@@ -24,10 +24,7 @@ pub(super) const CLUSTER_OPERATIONS_ALL: i32 =
 /// Kafka's "not requested" value for authorized operations.
 const OPERATIONS_OMITTED: i32 = i32::MIN;
 
-impl<S: Storage> Broker<S>
-where
-    S::Segment: core::fmt::Debug,
-{
+impl<S: Storage> Broker<S> {
     pub(super) fn metadata(&mut self, hdr: Hdr, body: &[u8]) -> Reply {
         let Ok((_, request)) = MetadataRequest::decode(body, hdr.api_version) else {
             return Reply::Close;

@@ -51,7 +51,7 @@ use crate::codec::frame;
 use crate::codec::primitives::{Uuid, Writer};
 use crate::codec::{ApiKey, Message, peek_request_header, request_header_ref, response_frame};
 use crate::group::{GroupConfig, GroupCoordinator};
-use crate::storage::{FoundPartition, Storage, StorageError};
+use crate::storage::{Storage, StorageError};
 use crate::time::Instant;
 use connection::Connection;
 use rng::Rng;
@@ -141,7 +141,6 @@ pub(crate) enum Reply {
 }
 
 /// The whole broker: topics, partition logs and the connections' request state.
-#[derive(Debug)]
 pub struct Broker<S: Storage> {
     config: BrokerConfig,
     storage: S,
@@ -179,21 +178,26 @@ pub struct Broker<S: Storage> {
     unix_ms: i64,
 }
 
-impl<S: Storage> Broker<S>
-where
-    S::Segment: core::fmt::Debug,
-{
-    /// A broker over `storage`, recovering the partitions the runtime found on disk.
-    pub fn new(
-        config: BrokerConfig,
-        mut storage: S,
-        found: Vec<FoundPartition<S::Segment>>,
-        unix_ms: i64,
-    ) -> Result<Self, StartError> {
+/// A summary: segments need not be `Debug`, and a dump of every log would be useless.
+impl<S: Storage> core::fmt::Debug for Broker<S> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Broker")
+            .field("config", &self.config)
+            .field("connections", &self.conns.len())
+            .field("outputs", &self.outputs.len())
+            .field("now", &self.now)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Storage> Broker<S> {
+    /// A broker over `storage`, recovering every partition it holds ([`Storage::recover`]).
+    pub fn new(config: BrokerConfig, mut storage: S, unix_ms: i64) -> Result<Self, StartError> {
         // The wall clock joins the seed so ids made after a restart differ from earlier ones.
         let mut rng = Rng::new(config.seed ^ (unix_ms as u64).rotate_left(17));
         let mut topics = Topics::new();
         let segment_size = segment_size(&config);
+        let found = storage.recover(segment_size).map_err(StartError::Storage)?;
         topics
             .load(
                 &mut storage,
@@ -315,6 +319,13 @@ where
             .segment_bytes(segment.base_offset, segment.start, segment.len)
     }
 
+    /// Whether a request of `conn` is parked (a long-poll Fetch, a JoinGroup or SyncGroup
+    /// waiting): frames fed after it wait in the broker. A runtime may stop reading `conn` until
+    /// the parked request is answered, as Kafka mutes a connection with a request in flight.
+    pub fn is_parked(&self, conn: ConnId) -> bool {
+        self.conns.get(&conn).is_some_and(|c| c.parked)
+    }
+
     /// Give back a response once written, so its buffer and splice list serve a later response.
     pub fn recycle(&mut self, response: Response) {
         self.recycle_buffer(response.bytes);
@@ -333,6 +344,14 @@ where
         {
             self.spare_buffers.push(buf);
         }
+    }
+
+    /// How many partitions the broker holds (its offsets log included).
+    pub fn partition_count(&self) -> usize {
+        self.topics
+            .iter()
+            .map(|(_, topic)| topic.partitions.len())
+            .sum()
     }
 
     /// Stop: seal every active segment to its real length so a restart need not scan.

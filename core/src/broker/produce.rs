@@ -2,6 +2,13 @@
 //!
 //! The hot path: the request is read in place (`ProduceView`), each batch is copied once, into
 //! its segment, and the response is written into a recycled buffer.
+//!
+//! BlazeMQ has no transaction coordinator, so a transactional batch (attributes bit 4) is
+//! refused as Kafka 4.x refuses one that no transaction covers (checked against 4.1.1 and 4.4.0
+//! with `scripts/kafka-reference.sh`): in a request without a `transactional_id`, every
+//! partition gets TRANSACTIONAL_ID_AUTHORIZATION_FAILED; with one, the partition gets
+//! INVALID_PRODUCER_ID_MAPPING, Kafka's answer (KIP-890 verification) for a transactional id its
+//! coordinator never initialised, which is every transactional id here.
 
 use super::names::invalid_topic_reason;
 use super::{Broker, Hdr, Reply, segment_size};
@@ -14,6 +21,67 @@ use crate::log::AppendAt;
 use super::producers::{Sequenced, Verdict};
 use crate::records;
 use crate::storage::Storage;
+
+/// The partition a Produce request writes to, and what of the request its checks need.
+#[derive(Clone, Copy)]
+struct Target<'a> {
+    version: i16,
+    topic: &'a str,
+    index: i32,
+    transactional_id: Option<&'a str>,
+}
+
+/// The error every partition of `request` gets before any is looked at, if any.
+fn refusal(request: &ProduceView<'_>) -> Option<ErrorCode> {
+    // Kafka checks the transactional id first, for the whole request (KafkaApis: it must be
+    // present, and authorised, when any batch is transactional).
+    if request.transactional_id.is_none() && has_transactional_batch(request) {
+        return Some(ErrorCode::TransactionalIdAuthorizationFailed);
+    }
+    if !matches!(request.acks, -1..=1) {
+        return Some(ErrorCode::InvalidRequiredAcks);
+    }
+    None
+}
+
+/// Whether any partition of `request` holds a transactional batch (Kafka's
+/// `ProduceRequest.hasTransactionalRecords`, by the attribute alone, with or without a producer
+/// id).
+fn has_transactional_batch(request: &ProduceView<'_>) -> bool {
+    request.topics().any(|topic| {
+        topic
+            .partitions()
+            .any(|(_, records)| first_transactional(records.unwrap_or_default()).is_some())
+    })
+}
+
+/// The producer id of the first transactional v2 batch in `bytes`, read from the headers only
+/// (the checks that use it come before validation, as Kafka's do). A legacy message set cannot
+/// be transactional; a truncated batch or other magic ends the walk, and validation refuses it.
+fn first_transactional(bytes: &[u8]) -> Option<i64> {
+    let mut rest = bytes;
+    // Each step moves past one whole batch of at least a header's length, so this ends.
+    while let Ok(batch) = records::RecordBatch::new_unchecked_header(rest) {
+        if batch.is_transactional() {
+            return Some(batch.producer_id());
+        }
+        rest = &rest[batch.total_len()..];
+    }
+    None
+}
+
+/// The producer fields of one idempotent batch; several batches (a legacy client's) have none.
+fn sequenced(validated: &records::ValidatedRecords) -> Option<Sequenced> {
+    if validated.batch_count != 1 {
+        return None;
+    }
+    Sequenced::of(
+        validated.producer_id,
+        validated.producer_epoch,
+        validated.base_sequence,
+        validated.record_count,
+    )
+}
 
 /// Where one partition's append ended.
 struct Appended {
@@ -32,16 +100,13 @@ impl Appended {
     };
 }
 
-impl<S: Storage> Broker<S>
-where
-    S::Segment: core::fmt::Debug,
-{
+impl<S: Storage> Broker<S> {
     pub(super) fn produce(&mut self, hdr: Hdr, body: &[u8]) -> Reply {
         let Ok(request) = ProduceView::decode(body, hdr.api_version) else {
             return Reply::Close;
         };
         let v = hdr.api_version;
-        let acks_valid = matches!(request.acks, -1..=1);
+        let refused = refusal(&request);
         let mut touched = core::mem::take(&mut self.touched);
         touched.clear();
         let mut any_error = false;
@@ -57,16 +122,15 @@ where
                 return Reply::Close;
             }
             for (index, records) in topic.partitions() {
-                let result = if acks_valid {
-                    self.append_partition(
-                        v,
-                        topic.name,
-                        index,
-                        records.unwrap_or_default(),
-                        &mut touched,
-                    )
-                } else {
-                    Err(ErrorCode::InvalidRequiredAcks)
+                let to = Target {
+                    version: v,
+                    topic: topic.name,
+                    index,
+                    transactional_id: request.transactional_id,
+                };
+                let result = match refused {
+                    Some(code) => Err(code),
+                    None => self.append_partition(to, records.unwrap_or_default(), &mut touched),
                 };
                 let (error, appended) = match result {
                     Ok(a) => (ErrorCode::None, a),
@@ -123,61 +187,31 @@ where
 
     fn append_partition(
         &mut self,
-        v: i16,
-        topic: &str,
-        index: i32,
+        to: Target<'_>,
         bytes: &[u8],
         touched: &mut alloc::vec::Vec<u32>,
     ) -> Result<Appended, ErrorCode> {
-        if topic == super::groups::OFFSETS_TOPIC {
-            // Kafka refuses client writes to its internal topics.
-            return Err(ErrorCode::InvalidTopicException);
+        let (topic, index) = (to.topic, to.index);
+        let (ti, pi) = self.produce_partition(topic, index)?;
+        if to.transactional_id.is_some() && first_transactional(bytes).is_some_and(|pid| pid >= 0) {
+            // Kafka verifies the batch's transaction with the coordinator before validating or
+            // appending it; no transactional id was ever initialised here (InitProducerId with
+            // one answers COORDINATOR_NOT_AVAILABLE), so the producer id maps to none.
+            return Err(ErrorCode::InvalidProducerIdMapping);
         }
-        let Some(ti) = self.topics.by_name(topic) else {
-            return Err(if invalid_topic_reason(topic).is_some() {
-                ErrorCode::InvalidTopicException
-            } else {
-                ErrorCode::UnknownTopicOrPartition
-            });
-        };
-        let pi = self
-            .topics
-            .partition_of(ti, index)
-            .ok_or(ErrorCode::UnknownTopicOrPartition)?;
         let batch_bytes_max = self.max_message_bytes(ti);
         let validated =
             records::validate_batches(bytes, batch_bytes_max).map_err(|e| e.error_code())?;
         // Kafka: Produce v3+ carries exactly one record batch of magic 2 per partition.
         validated
-            .check_produce_version(v)
+            .check_produce_version(to.version)
             .map_err(|e| e.error_code())?;
         // A legacy message set arrives here already converted to one v2 batch.
         let batches = validated.batches(bytes);
-        let sequenced = if validated.batch_count == 1 {
-            Sequenced::of(
-                validated.producer_id,
-                validated.producer_epoch,
-                validated.base_sequence,
-                validated.record_count,
-            )
-        } else {
-            None
-        };
+        let sequenced = sequenced(&validated);
         if let Some(s) = &sequenced {
-            match self.producers.check(pi, s) {
-                Verdict::Append => {}
-                Verdict::Duplicate(base_offset) => {
-                    let log_start_offset = self
-                        .topics
-                        .partition(pi)
-                        .map_or(-1, |p| p.log.log_start_offset());
-                    return Ok(Appended {
-                        base_offset,
-                        log_append_time_ms: -1,
-                        log_start_offset,
-                    });
-                }
-                Verdict::Refuse(code) => return Err(code),
+            if let Some(duplicate) = self.check_sequence(pi, s)? {
+                return Ok(duplicate);
             }
         }
         let size = segment_size(&self.config);
@@ -218,6 +252,46 @@ where
         })
     }
 
+    /// The topic and partition indexes a client may produce to, or Kafka's error for them.
+    fn produce_partition(&self, topic: &str, index: i32) -> Result<(u32, u32), ErrorCode> {
+        if topic == super::groups::OFFSETS_TOPIC {
+            // Kafka refuses client writes to its internal topics.
+            return Err(ErrorCode::InvalidTopicException);
+        }
+        let Some(ti) = self.topics.by_name(topic) else {
+            return Err(if invalid_topic_reason(topic).is_some() {
+                ErrorCode::InvalidTopicException
+            } else {
+                ErrorCode::UnknownTopicOrPartition
+            });
+        };
+        let pi = self
+            .topics
+            .partition_of(ti, index)
+            .ok_or(ErrorCode::UnknownTopicOrPartition)?;
+        Ok((ti, pi))
+    }
+
+    /// The idempotent producer's checks on partition `pi`: `Some` answer for a retry of a batch
+    /// already appended, `None` to append it.
+    fn check_sequence(&self, pi: u32, s: &Sequenced) -> Result<Option<Appended>, ErrorCode> {
+        match self.producers.check(pi, s) {
+            Verdict::Append => Ok(None),
+            Verdict::Duplicate(base_offset) => {
+                let log_start_offset = self
+                    .topics
+                    .partition(pi)
+                    .map_or(-1, |p| p.log.log_start_offset());
+                Ok(Some(Appended {
+                    base_offset,
+                    log_append_time_ms: -1,
+                    log_start_offset,
+                }))
+            }
+            Verdict::Refuse(code) => Err(code),
+        }
+    }
+
     /// Whether the topic's `message.timestamp.type` is LogAppendTime: the broker, not the
     /// producer, then sets the batches' timestamps.
     fn log_append_time(&self, ti: u32) -> bool {
@@ -236,9 +310,13 @@ where
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{broker, call, create, produce_batch};
-    use crate::codec::messages::{ProduceRequest, ProduceResponse};
+    use super::super::testing::{broker, call, create, produce_batch, try_call};
+    use super::Broker;
+    use crate::codec::messages::{
+        InitProducerIdRequest, InitProducerIdResponse, ProduceRequest, ProduceResponse,
+    };
     use crate::records::{BatchBuilder, RecordBatch, TimestampType};
+    use crate::storage::MemoryStorage;
     use alloc::vec::Vec;
 
     fn produce(name: &str) -> ProduceRequest {
@@ -280,6 +358,128 @@ mod tests {
         let pi = b.topics.partition_of(ti, 0).expect("partition");
         let log = &b.topics.partition(pi).expect("partition").log;
         assert_eq!(log.log_end_offset(), 7);
+    }
+
+    /// A batch of one record from producer `pid` (transactional when `txn`) with `first`.
+    fn batch_of(pid: i64, first: i32, txn: bool) -> Vec<u8> {
+        let mut batch = BatchBuilder::new(0).producer(pid, 0, first, txn);
+        batch.push(1_000, None, Some(b"v"), &[]);
+        batch.finish()
+    }
+
+    /// Error code of each partition of a Produce at `version`, in request order.
+    fn codes(b: &mut Broker<MemoryStorage>, version: i16, req: &ProduceRequest) -> Vec<i16> {
+        let resp: ProduceResponse = call(b, version, req);
+        resp.responses
+            .iter()
+            .flat_map(|t| t.partition_responses.iter().map(|p| p.error_code))
+            .collect()
+    }
+
+    fn log_end(b: &Broker<MemoryStorage>, name: &str, index: i32) -> i64 {
+        let ti = b.topics.by_name(name).expect("topic");
+        let pi = b.topics.partition_of(ti, index).expect("partition");
+        b.topics
+            .partition(pi)
+            .expect("partition")
+            .log
+            .log_end_offset()
+    }
+
+    // Every code below is Apache Kafka 4.1.1's and 4.4.0's answer to the same request
+    // (scripts/kafka-reference.sh; tests/python/test_idempotence.py sends them to both).
+    const TRANSACTIONAL_ID_AUTHORIZATION_FAILED: i16 = 53;
+    const INVALID_PRODUCER_ID_MAPPING: i16 = 49;
+
+    #[test]
+    fn a_producer_id_the_partition_has_not_seen_may_start_at_any_sequence_as_in_kafka() {
+        let mut b = broker();
+        create(&mut b, "t", 3, &[]);
+        for v in [3, 9, 11] {
+            // Never issued (Kafka keeps no registry of ids for idempotent producers) ...
+            let unknown = 900_000 + i64::from(v);
+            assert_eq!(
+                codes(
+                    &mut b,
+                    v,
+                    &produce_batch("t", 0, batch_of(unknown, 0, false))
+                ),
+                [0]
+            );
+            assert_eq!(
+                codes(
+                    &mut b,
+                    v,
+                    &produce_batch("t", 1, batch_of(unknown + 50, 5, false))
+                ),
+                [0]
+            );
+            // ... or issued, with its first batch on this partition at 5: Kafka's
+            // ProducerAppendInfo accepts any sequence from a producer with no state here.
+            let init = InitProducerIdRequest {
+                transactional_id: None,
+                ..Default::default()
+            };
+            let issued: InitProducerIdResponse = call(&mut b, 1, &init);
+            assert_eq!(issued.error_code, 0);
+            let first = batch_of(issued.producer_id, 5, false);
+            assert_eq!(codes(&mut b, v, &produce_batch("t", 2, first)), [0]);
+        }
+        assert_eq!(
+            (
+                log_end(&b, "t", 0),
+                log_end(&b, "t", 1),
+                log_end(&b, "t", 2)
+            ),
+            (3, 3, 3)
+        );
+    }
+
+    #[test]
+    fn a_transactional_batch_without_a_transactional_id_fails_the_whole_request() {
+        let mut b = broker();
+        create(&mut b, "t", 2, &[]);
+        for v in [3, 9, 11] {
+            let mut req = produce_batch("t", 0, batch_of(4242, 0, true));
+            // Kafka answers every partition alike, the plain batch beside it included.
+            let plain = produce_batch("t", 1, batch_of(-1, -1, false));
+            req.topic_data[0]
+                .partition_data
+                .push(plain.topic_data[0].partition_data[0].clone());
+            let refused = TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+            assert_eq!(codes(&mut b, v, &req), [refused, refused]);
+            // Also without a producer id, and before an unknown topic is looked at.
+            let no_id = produce_batch("t", 0, batch_of(-1, -1, true));
+            assert_eq!(codes(&mut b, v, &no_id), [refused]);
+            let unknown_topic = produce_batch("nope", 0, batch_of(4242, 0, true));
+            assert_eq!(codes(&mut b, v, &unknown_topic), [refused]);
+        }
+        assert_eq!((log_end(&b, "t", 0), log_end(&b, "t", 1)), (0, 0));
+        // acks=0 gets no answer: the connection is closed, as Kafka does on an error.
+        let mut quiet = produce_batch("t", 0, batch_of(4242, 0, true));
+        quiet.acks = 0;
+        assert!(try_call::<_, ProduceResponse>(&mut b, 9, &quiet).is_none());
+    }
+
+    #[test]
+    fn a_transactional_batch_outside_a_transaction_maps_to_no_transactional_id() {
+        let mut b = broker();
+        create(&mut b, "t", 2, &[]);
+        for (seq, v) in [3, 9, 11].into_iter().enumerate() {
+            let mut req = produce_batch("t", 0, batch_of(4242, 0, true));
+            req.transactional_id = Some("tx".into());
+            // An idempotent batch in the same request is appended.
+            let idempotent = produce_batch("t", 1, batch_of(77, seq as i32, false));
+            req.topic_data[0]
+                .partition_data
+                .push(idempotent.topic_data[0].partition_data[0].clone());
+            assert_eq!(codes(&mut b, v, &req), [INVALID_PRODUCER_ID_MAPPING, 0]);
+            // An unknown partition is answered as such first.
+            let mut unknown = produce_batch("t", 7, batch_of(4242, 0, true));
+            unknown.transactional_id = Some("tx".into());
+            assert_eq!(codes(&mut b, v, &unknown), [3]);
+        }
+        assert_eq!((log_end(&b, "t", 0), log_end(&b, "t", 1)), (0, 3));
     }
 
     /// The bytes stored in `name`'s partition 0, from offset 0.

@@ -5,8 +5,15 @@
 //! A batch that skips ahead means one was lost: OUT_OF_ORDER_SEQUENCE_NUMBER, and the producer
 //! resends. As in Kafka, the last five batches of each producer are remembered, a new epoch starts
 //! at sequence 0, an older epoch is fenced, and a producer the partition has not seen (new, or
-//! forgotten) may start at any sequence. The state lives in memory: after a restart every producer
-//! starts afresh, which accepts its next batch whatever its sequence.
+//! forgotten) may start at any sequence: Kafka 4.x answers 0 to a first batch at sequence 5,
+//! from an id it issued or one it never did (its `ProducerAppendInfo` accepts any sequence when
+//! it holds no epoch for the producer; UNKNOWN_PRODUCER_ID is no longer sent since KIP-360).
+//!
+//! The state lives in memory: after a restart every producer starts afresh, so its next batch is
+//! accepted whatever its sequence and it goes on without an error. Kafka restores the state from
+//! snapshots instead; what differs is only that a retry of a batch appended before the restart is
+//! appended again rather than answered as a duplicate. Refusing unknown producers' sequences would
+//! instead fail every running producer on its first batch after a restart.
 
 use alloc::collections::BTreeMap;
 
@@ -200,6 +207,25 @@ mod tests {
         assert_eq!(p.check(0, &batch(1, 1, 1)), Verdict::Append);
         p.forget_partition(0);
         assert_eq!(p.check(0, &batch(0, 45, 1)), Verdict::Append);
+    }
+
+    #[test]
+    fn a_producer_with_no_state_here_starts_anywhere_as_kafka_accepts_it() {
+        let mut p = Producers::default();
+        // Kafka 4.1.1 and 4.4.0 answer 0 to a first batch at 5, from any producer id.
+        assert_eq!(p.check(0, &batch(0, 5, 1)), Verdict::Append);
+        p.appended(0, &batch(0, 5, 1), 0);
+        assert_eq!(p.check(0, &batch(0, 6, 1)), Verdict::Append);
+        // After a restart (state in memory only), a producer in the middle of its sequence goes
+        // on; its epoch and sequence are then checked from there.
+        let mut restarted = Producers::default();
+        assert_eq!(restarted.check(0, &batch(3, 7_000, 2)), Verdict::Append);
+        restarted.appended(0, &batch(3, 7_000, 2), 10);
+        assert_eq!(restarted.check(0, &batch(3, 7_002, 1)), Verdict::Append);
+        assert_eq!(
+            restarted.check(0, &batch(2, 0, 1)),
+            Verdict::Refuse(ErrorCode::InvalidProducerEpoch)
+        );
     }
 
     #[test]

@@ -36,10 +36,7 @@ impl RetentionTimer {
     }
 }
 
-impl<S: Storage> Broker<S>
-where
-    S::Segment: core::fmt::Debug,
-{
+impl<S: Storage> Broker<S> {
     /// The retention of topic `ti`, or `None` when its `cleanup.policy` lacks `delete`: Kafka
     /// then neither ages nor sizes its segments out, and refuses DeleteRecords. The offsets log
     /// is compacted in Kafka, so it is never trimmed here either.

@@ -17,7 +17,7 @@ pub(crate) fn broker() -> Broker<MemoryStorage> {
         segment_size_bytes: 4096,
         ..BrokerConfig::default()
     };
-    Broker::new(config, MemoryStorage::default(), Vec::new(), 1).expect("starts")
+    Broker::new(config, MemoryStorage::default(), 1).expect("starts")
 }
 
 /// Whether `req` at `version` closes the connection, or else its decoded answer.

@@ -8,8 +8,9 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use crate::codec::primitives::Uuid;
+use crate::log::LogError;
 use crate::log::PartitionLog;
-use crate::storage::{FoundPartition, SegmentBuffer, Storage, StorageError};
+use crate::storage::{FoundPartition, SegmentBuffer, Storage, StorageError, StorageErrorKind};
 
 /// One topic: its name, id, partitions (indices into [`Topics::partition`]) and the configs a
 /// CreateTopics request set.
@@ -351,8 +352,12 @@ impl<T: SegmentBuffer> Topics<T> {
                         if f.metadata.as_deref() != Some(meta.as_slice()) {
                             storage.write_metadata(&name, p, &meta)?;
                         }
-                        PartitionLog::open(f.segments).map_err(|e| StorageError {
-                            reason: format!("recovering {name}-{p}: {e:?}"),
+                        PartitionLog::open(f.segments).map_err(|e| match e {
+                            LogError::Storage(e) => e,
+                            e => StorageError::new(
+                                StorageErrorKind::Corrupt,
+                                format!("recovering {name}-{p}: {e:?}"),
+                            ),
                         })?
                     }
                     None => {
@@ -372,6 +377,7 @@ impl<T: SegmentBuffer> Topics<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::MemorySegment;
 
     #[test]
     fn a_partition_directory_without_segments_is_recreated_empty() {
@@ -390,7 +396,7 @@ mod tests {
                 metadata: Some(metadata_bytes(&Uuid([3; 16]), &[])),
             },
         ];
-        let mut topics: Topics<Vec<u8>> = Topics::new();
+        let mut topics: Topics<MemorySegment> = Topics::new();
         topics
             .load(&mut storage, found, &mut || Uuid([9; 16]), 4096)
             .expect("loads");
@@ -401,7 +407,7 @@ mod tests {
         assert!(storage.metadata.contains_key(&(String::from("t"), 0)));
     }
 
-    fn found(storage: &crate::storage::MemoryStorage) -> Vec<FoundPartition<Vec<u8>>> {
+    fn found(storage: &crate::storage::MemoryStorage) -> Vec<FoundPartition<MemorySegment>> {
         storage
             .metadata
             .iter()
@@ -410,8 +416,8 @@ mod tests {
                 partition: *partition,
                 segments: alloc::vec![crate::storage::FoundSegment {
                     base_offset: 0,
-                    segment: alloc::vec![0; 4096],
-                    len_bytes: Some(0),
+                    segment: MemorySegment::new(4096),
+                    trusted: true,
                 }],
                 metadata: Some(bytes.clone()),
             })
@@ -421,7 +427,7 @@ mod tests {
     #[test]
     fn added_partitions_and_new_configs_are_found_again() {
         let mut storage = crate::storage::MemoryStorage::default();
-        let mut topics: Topics<Vec<u8>> = Topics::new();
+        let mut topics: Topics<MemorySegment> = Topics::new();
         let t = topics
             .create(&mut storage, "t", Uuid([5; 16]), 1, Vec::new(), 4096)
             .expect("created");
@@ -434,7 +440,7 @@ mod tests {
             .set_configs(&mut storage, t, configs.clone())
             .expect("set");
         let found = found(&storage);
-        let mut again: Topics<Vec<u8>> = Topics::new();
+        let mut again: Topics<MemorySegment> = Topics::new();
         again
             .load(&mut storage, found, &mut || Uuid([9; 16]), 4096)
             .expect("loads");
@@ -448,7 +454,7 @@ mod tests {
     fn a_config_change_cut_short_is_undone_at_startup() {
         let mut storage = crate::storage::MemoryStorage::default();
         let old = alloc::vec![(String::from("retention.ms"), String::from("1"))];
-        let mut topics: Topics<Vec<u8>> = Topics::new();
+        let mut topics: Topics<MemorySegment> = Topics::new();
         topics
             .create(&mut storage, "t", Uuid([5; 16]), 2, old.clone(), 4096)
             .expect("created");
@@ -459,7 +465,7 @@ mod tests {
             .metadata
             .insert(key.clone(), metadata_bytes(&Uuid([5; 16]), &new));
         let found = found(&storage);
-        let mut again: Topics<Vec<u8>> = Topics::new();
+        let mut again: Topics<MemorySegment> = Topics::new();
         again
             .load(&mut storage, found, &mut || Uuid([9; 16]), 4096)
             .expect("loads");

@@ -57,8 +57,7 @@ pub struct PartitionLog<T> {
 }
 
 impl<T: SegmentBuffer> PartitionLog<T> {
-    /// A new, empty log whose first segment is `segment` (zero-filled), starting at
-    /// `base_offset`.
+    /// A new, empty log whose first segment is `segment` (empty), starting at `base_offset`.
     pub fn new(segment: T, base_offset: i64) -> Self {
         PartitionLog {
             segments: alloc::vec![Segment::new(segment, base_offset)],
@@ -68,8 +67,8 @@ impl<T: SegmentBuffer> PartitionLog<T> {
     }
 
     /// Recover a log from the segments the runtime found, oldest first (they are sorted here
-    /// anyway). Each is opened as [`Segment::open`] says; the newest must have been mapped at
-    /// full capacity so appends can go on.
+    /// anyway). Each is opened as [`Segment::open`] says; the newest must have been opened with
+    /// `segment_size` capacity so appends can go on.
     pub fn open(mut found: Vec<FoundSegment<T>>) -> Result<Self, LogError> {
         found.sort_by_key(|f| f.base_offset);
         let mut segments: Vec<Segment<T>> = Vec::with_capacity(found.len());
@@ -82,7 +81,7 @@ impl<T: SegmentBuffer> PartitionLog<T> {
                     base_offset: f.base_offset,
                 });
             }
-            segments.push(Segment::open(f.segment, f.base_offset, f.len_bytes));
+            segments.push(Segment::open(f.segment, f.base_offset, f.trusted)?);
         }
         let first = segments.first().ok_or(LogError::NoSegments)?;
         let log_start_offset = first.base_offset();
@@ -372,7 +371,7 @@ mod tests {
     use super::*;
     use crate::ErrorCode;
     use crate::records::{BatchBuilder, RecordBatch};
-    use crate::storage::MemoryStorage;
+    use crate::storage::{MemorySegment, MemoryStorage};
     use alloc::vec;
 
     const SEGMENT: usize = 2_000;
@@ -386,9 +385,9 @@ mod tests {
         b.finish()
     }
 
-    fn log_with(batches: &[Vec<u8>]) -> (PartitionLog<Vec<u8>>, MemoryStorage) {
+    fn log_with(batches: &[Vec<u8>]) -> (PartitionLog<MemorySegment>, MemoryStorage) {
         let mut storage = MemoryStorage::default();
-        let mut log = PartitionLog::new(vec![0; SEGMENT], 0);
+        let mut log = PartitionLog::new(MemorySegment::new(SEGMENT), 0);
         for b in batches {
             log.append(&mut storage, "t", 0, b, SEGMENT, 0)
                 .expect("append");
@@ -397,7 +396,7 @@ mod tests {
     }
 
     /// Every record offset read back through `read` and `segment_bytes`, in order.
-    fn read_all(log: &PartitionLog<Vec<u8>>, max_bytes: usize) -> Vec<i64> {
+    fn read_all(log: &PartitionLog<MemorySegment>, max_bytes: usize) -> Vec<i64> {
         let mut offsets = Vec::new();
         let mut next = log.log_start_offset();
         for _ in 0..10_000 {
@@ -514,27 +513,26 @@ mod tests {
         assert_eq!(log.offset_for_timestamp(5_001), Some((6, 9_000)));
     }
 
+    /// The log's segments as a restart after a crash finds them, the newest changed by `last`
+    /// (given its bytes and data length) and growable to `SEGMENT` bytes.
     fn reopen(
-        log: &PartitionLog<Vec<u8>>,
+        log: &PartitionLog<MemorySegment>,
         last: impl Fn(&mut Vec<u8>, usize),
-    ) -> PartitionLog<Vec<u8>> {
+    ) -> PartitionLog<MemorySegment> {
         let n = log.segments.len();
         let found = log
             .segments
             .iter()
             .enumerate()
             .map(|(i, s)| {
-                let mut bytes = s.buffer().clone();
-                let len = if i + 1 == n {
+                let mut bytes = s.buffer().clone().into_bytes();
+                if i + 1 == n {
                     last(&mut bytes, s.len_bytes());
-                    None
-                } else {
-                    Some(s.len_bytes())
-                };
+                }
                 FoundSegment {
                     base_offset: s.base_offset(),
-                    segment: bytes,
-                    len_bytes: len,
+                    segment: MemorySegment::from_bytes(bytes, SEGMENT),
+                    trusted: i + 1 < n,
                 }
             })
             .collect();
@@ -564,23 +562,19 @@ mod tests {
         // A flipped CRC byte in the last batch.
         let flipped = reopen(&log, |b, len| b[len - batch_len + 18] ^= 0xff);
         assert_eq!(flipped.log_end_offset(), end - 2);
-        // Garbage after the end is ignored and zeroed.
-        let mut garbage = reopen(&log, |b, len| b[len + 100..len + 200].fill(0xab));
+        // Garbage after the end (zeros of a preallocated tail, then stale bytes) is cut off.
+        let mut garbage = reopen(&log, |b, _| {
+            b.extend_from_slice(&[0; 100]);
+            b.extend_from_slice(&[0xab; 100]);
+        });
         assert_eq!(garbage.log_end_offset(), end);
-        assert!(
-            garbage.segments.last().expect("segment").buffer()[..]
-                .iter()
-                .skip(garbage.segments.last().expect("segment").len_bytes())
-                .all(|&b| b == 0)
-        );
+        let active = garbage.segments.last().expect("segment");
+        assert_eq!(active.buffer().as_ref().len(), active.len_bytes());
         // A middle batch damaged: the data ends before it, and later batches are gone for good.
         let mid = reopen(&log, |b, _| b[batch_len + 30] ^= 1);
         assert_eq!(mid.log_end_offset(), active_start + 2);
-        assert!(
-            mid.segments.last().expect("segment").buffer()[batch_len..]
-                .iter()
-                .all(|&b| b == 0)
-        );
+        let active = mid.segments.last().expect("segment");
+        assert_eq!(active.buffer().as_ref().len(), batch_len);
         // Appends go on after a recovery.
         garbage
             .append(&mut storage, "t", 0, &batch(1, 0), SEGMENT, 0)
@@ -595,7 +589,7 @@ mod tests {
             .map(|s| FoundSegment {
                 base_offset: s.base_offset(),
                 segment: s.buffer().clone(),
-                len_bytes: Some(s.len_bytes()),
+                trusted: true,
             })
             .collect();
         let clean = PartitionLog::open(found).expect("recovers");
@@ -608,14 +602,14 @@ mod tests {
     #[test]
     fn open_refuses_nothing_and_overlaps() {
         assert_eq!(
-            PartitionLog::<Vec<u8>>::open(Vec::new()).err(),
+            PartitionLog::<MemorySegment>::open(Vec::new()).err(),
             Some(LogError::NoSegments)
         );
         let (log, _) = log_with(&[batch(3, 0)]);
         let seg = |base| FoundSegment {
             base_offset: base,
             segment: log.segments[0].buffer().clone(),
-            len_bytes: None,
+            trusted: false,
         };
         assert_eq!(
             PartitionLog::open(vec![seg(0), seg(2)]).err(),

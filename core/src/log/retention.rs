@@ -72,7 +72,7 @@ mod tests {
     use super::*;
     use crate::log::LogError;
     use crate::records::BatchBuilder;
-    use crate::storage::{FoundSegment, MemoryStorage};
+    use crate::storage::{FoundSegment, MemorySegment, MemoryStorage};
     use alloc::vec;
     use alloc::vec::Vec;
 
@@ -88,9 +88,9 @@ mod tests {
     }
 
     /// A log of `n` one-record batches with timestamps 1000, 2000, ... appended at `unix_ms` 5.
-    fn log_of(n: i64) -> (PartitionLog<Vec<u8>>, MemoryStorage) {
+    fn log_of(n: i64) -> (PartitionLog<MemorySegment>, MemoryStorage) {
         let mut storage = MemoryStorage::default();
-        let mut log = PartitionLog::new(vec![0; SEGMENT], 0);
+        let mut log = PartitionLog::new(MemorySegment::new(SEGMENT), 0);
         for i in 1..=n {
             log.append(&mut storage, "t", 0, &batch(i * 1_000), SEGMENT, 5)
                 .expect("append");
@@ -98,7 +98,7 @@ mod tests {
         (log, storage)
     }
 
-    fn bases(log: &PartitionLog<Vec<u8>>) -> Vec<i64> {
+    fn bases(log: &PartitionLog<MemorySegment>) -> Vec<i64> {
         log.segments().iter().map(|s| s.base_offset()).collect()
     }
 
@@ -207,7 +207,7 @@ mod tests {
     #[test]
     fn segments_without_timestamps_age_by_their_last_write() {
         let mut storage = MemoryStorage::default();
-        let mut log = PartitionLog::new(vec![0; SEGMENT], 0);
+        let mut log = PartitionLog::new(MemorySegment::new(SEGMENT), 0);
         for i in 0..4 {
             // Timestamp -1: legacy messages converted to a v2 batch carry none.
             log.append(&mut storage, "t", 0, &batch(-1), SEGMENT, 100 + i)
@@ -224,7 +224,7 @@ mod tests {
             .map(|s| FoundSegment {
                 base_offset: s.base_offset(),
                 segment: s.buffer().clone(),
-                len_bytes: Some(s.len_bytes()),
+                trusted: true,
             })
             .collect();
         let mut reopened = PartitionLog::open(found).expect("opens");

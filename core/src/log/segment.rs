@@ -1,9 +1,10 @@
 //! One segment: record batches v2 back to back in a caller's buffer, with sparse indexes in
 //! memory.
 //!
-//! The buffer is the segment file's mapping (or a `Vec<u8>`), sized to the segment's capacity and
-//! zero past the data. Only `len_bytes` of it hold batches. Indexes are rebuilt when a segment is
-//! opened, so nothing but the `.log` bytes is ever on disk.
+//! The buffer is the segment file's mapping (or a [`crate::storage::MemorySegment`]), as long as
+//! what was written to it. `len_bytes` of it hold valid batches: all of it, but after a crash,
+//! until recovery cuts a torn tail. Indexes are rebuilt when a segment is opened, so nothing but
+//! the `.log` bytes is ever on disk.
 
 use alloc::vec::Vec;
 
@@ -81,13 +82,7 @@ impl<T: AsRef<[u8]>> Segment<T> {
         self.len_bytes == 0
     }
 
-    /// Bytes the buffer can hold. Positions are `u32` (as in Kafka's index files), so only the
-    /// first 4 GiB of a larger buffer are used.
-    pub fn capacity_bytes(&self) -> usize {
-        self.buffer.as_ref().len().min(u32::MAX as usize)
-    }
-
-    /// The whole buffer, past the data too.
+    /// The buffer.
     pub fn buffer(&self) -> &T {
         &self.buffer
     }
@@ -242,7 +237,13 @@ fn first_record_at_or_after(
 }
 
 impl<T: SegmentBuffer> Segment<T> {
-    /// An empty segment starting at `base_offset`; `buffer` must be zero-filled.
+    /// Bytes the buffer can grow to. Positions are `u32` (as in Kafka's index files), so only
+    /// the first 4 GiB of a larger capacity are used.
+    pub fn capacity_bytes(&self) -> usize {
+        self.buffer.capacity_bytes().min(u32::MAX as usize)
+    }
+
+    /// An empty segment starting at `base_offset` over an empty `buffer`.
     pub fn new(buffer: T, base_offset: i64) -> Self {
         Segment {
             buffer,
@@ -348,29 +349,31 @@ impl<T: SegmentBuffer> Segment<T> {
 
     /// Recover a segment from its bytes.
     ///
-    /// With `Some(len)` (clean shutdown) the batch headers up to `len` are walked to rebuild the
-    /// indexes; if they do not add up, the segment is scanned as after a crash. With `None` every
-    /// batch's length, magic, CRC-32C and offsets are checked from the start, and the data ends
-    /// at the first batch that is torn, zero or invalid; the bytes after it are zeroed so a later
-    /// crash cannot revive them.
-    pub fn open(buffer: T, base_offset: i64, len_bytes: Option<usize>) -> Self {
+    /// `trusted` (a clean shutdown): the batch headers are walked to rebuild the indexes; if they
+    /// do not add up to the buffer's length, the segment is checked as after a crash. Otherwise
+    /// every batch's length, magic, CRC-32C and offsets are checked from the start, the data ends
+    /// at the first batch that is torn, zero or invalid, and the bytes after it are cut off so a
+    /// later crash cannot revive them. Only the bytes written are read, never the capacity.
+    pub fn open(buffer: T, base_offset: i64, trusted: bool) -> Result<Self, StorageError> {
         let mut segment = Segment::new(buffer, base_offset);
-        if let Some(len) = len_bytes {
-            if segment.walk(len, false) == len {
-                return segment;
+        let written = segment.buffer.as_ref().len();
+        if trusted {
+            if segment.walk(false) == written {
+                return Ok(segment);
             }
             segment = Segment::new(segment.buffer, base_offset);
         }
-        let capacity = segment.capacity_bytes();
-        segment.walk(capacity, true);
-        segment.zero_tail();
-        segment
+        let valid = segment.walk(true);
+        if valid < written {
+            segment.buffer.truncate(valid)?;
+        }
+        Ok(segment)
     }
 
-    /// Track batches from position 0 while they are valid and end within `limit`; returns the
-    /// data length reached.
-    fn walk(&mut self, limit: usize, check_crc: bool) -> usize {
-        let limit = limit.min(self.capacity_bytes());
+    /// Track batches from position 0 while they are valid and end within the written bytes (and
+    /// the `u32` positions); returns the data length reached.
+    fn walk(&mut self, check_crc: bool) -> usize {
+        let limit = self.buffer.as_ref().len().min(u32::MAX as usize);
         loop {
             let position = self.len_bytes;
             let rest = &self.buffer.as_ref()[position..limit];
@@ -390,20 +393,6 @@ impl<T: SegmentBuffer> Segment<T> {
                 batch.max_timestamp(),
             );
             self.track(position, total, first, last, max_ts);
-        }
-    }
-
-    /// Zero every non-zero block after the data, so stale bytes past a torn write never look
-    /// like batches to a later recovery. Blocks already zero (holes of a sparse file) are only
-    /// read.
-    fn zero_tail(&mut self) {
-        let start = self.len_bytes;
-        let end = self.capacity_bytes();
-        let tail = &mut self.buffer.as_mut()[start..end];
-        for block in tail.chunks_mut(INDEX_INTERVAL_BYTES) {
-            if block.iter().any(|&b| b != 0) {
-                block.fill(0);
-            }
         }
     }
 
@@ -432,7 +421,16 @@ impl<T: SegmentBuffer> Segment<T> {
 mod tests {
     use super::*;
     use crate::records::BatchBuilder;
+    use crate::storage::MemorySegment;
     use alloc::vec;
+
+    fn empty(capacity: usize) -> MemorySegment {
+        MemorySegment::new(capacity)
+    }
+
+    fn holding(bytes: Vec<u8>) -> MemorySegment {
+        MemorySegment::from_bytes(bytes, 100_000)
+    }
 
     fn batch(records: usize, ts: i64, value_len: usize) -> Vec<u8> {
         let mut b = BatchBuilder::new(0);
@@ -445,7 +443,7 @@ mod tests {
 
     #[test]
     fn append_patches_offsets_and_keeps_the_crc() {
-        let mut seg = Segment::new(vec![0u8; 10_000], 100);
+        let mut seg = Segment::new(empty(10_000), 100);
         let b = batch(3, 1_000, 10);
         assert_eq!(seg.append(&b, 100, None), Ok(b.len()));
         let stored = seg.batch_at(0);
@@ -464,7 +462,7 @@ mod tests {
         assert_eq!(seg.find_timestamp(1_000, 103), None);
         // Retention ages a segment by its records' timestamps, else by its last write.
         assert_eq!(seg.largest_timestamp(), 1_002);
-        let mut empty = Segment::new(vec![0u8; 100], 0);
+        let mut empty = Segment::new(empty(100), 0);
         assert_eq!(empty.largest_timestamp(), -1);
         empty.set_modified_ms(77);
         assert_eq!(empty.largest_timestamp(), 77);
@@ -473,7 +471,7 @@ mod tests {
     #[test]
     fn full_is_reported_not_written() {
         let b = batch(1, 0, 100);
-        let mut seg = Segment::new(vec![0u8; b.len() * 2 - 1], 0);
+        let mut seg = Segment::new(empty(b.len() * 2 - 1), 0);
         assert!(seg.append(&b, 0, None).is_ok());
         assert_eq!(
             seg.append(&b, 1, None).err(),
@@ -490,14 +488,14 @@ mod tests {
     #[should_panic(expected = "offsets within a segment ascend")]
     fn offsets_going_back_is_a_bug() {
         let b = batch(2, 0, 1);
-        let mut seg = Segment::new(vec![0u8; 1_000], 0);
+        let mut seg = Segment::new(empty(1_000), 0);
         seg.append(&b, 0, None).expect("fits");
         let _ = seg.append(&b, 1, None);
     }
 
     #[test]
     fn sparse_index_finds_every_offset() {
-        let mut seg = Segment::new(vec![0u8; 200_000], 0);
+        let mut seg = Segment::new(empty(200_000), 0);
         let mut next = 0;
         let mut starts = Vec::new();
         for i in 0..100 {
@@ -533,30 +531,48 @@ mod tests {
             for x in [0x01, 0x80, 0xff] {
                 let mut damaged = buf.clone();
                 damaged[i] ^= x;
-                let seg = Segment::open(damaged.clone(), 0, None);
+                let seg = Segment::open(holding(damaged.clone()), 0, false).expect("opens");
                 assert!(seg.len_bytes() <= 2 * b.len());
-                let _ = Segment::open(damaged, 0, Some(2 * b.len()));
+                assert_eq!(seg.buffer().as_ref().len(), seg.len_bytes(), "tail cut");
+                let seg = Segment::open(holding(damaged), 0, true).expect("opens");
+                assert!(seg.len_bytes() <= 2 * b.len());
             }
         }
-        // A length claimed past the buffer is scanned, not trusted.
-        let seg = Segment::open(buf.clone(), 0, Some(5_000));
-        assert_eq!(seg.len_bytes(), b.len());
-        let seg = Segment::open(vec![0xffu8; 100], 0, Some(100));
+        // Trusted bytes that do not add up are checked, not trusted.
+        let seg = Segment::open(holding(buf.clone()), 0, true).expect("opens");
+        assert_eq!(seg.len_bytes(), b.len(), "the second batch repeats offsets");
+        assert_eq!(seg.buffer().as_ref().len(), b.len());
+        let seg = Segment::open(holding(vec![0xffu8; 100]), 0, true).expect("opens");
         assert_eq!(seg.len_bytes(), 0);
     }
 
     #[test]
+    fn recovery_reads_only_what_was_written_and_appends_go_on() {
+        let b = batch(3, 5, 40);
+        let mut bytes = b.clone();
+        bytes.extend_from_slice(&b[..b.len() / 2]);
+        // Capacity far beyond the data: nothing past the written bytes exists to be read.
+        let seg = MemorySegment::from_bytes(bytes, 1 << 30);
+        let mut seg = Segment::open(seg, 0, false).expect("opens");
+        assert_eq!((seg.len_bytes(), seg.next_offset()), (b.len(), 3));
+        assert_eq!(seg.buffer().as_ref().len(), b.len(), "the torn half is cut");
+        assert_eq!(seg.append(&b, 3, None), Ok(b.len()));
+        assert_eq!(seg.next_offset(), 6);
+        assert!(RecordBatch::new_checked(&seg.data()[b.len()..]).is_ok());
+    }
+
+    #[test]
     fn clean_open_rebuilds_the_same_state() {
-        let mut seg = Segment::new(vec![0u8; 50_000], 0);
+        let mut seg = Segment::new(empty(50_000), 0);
         let mut next = 0;
         for i in 0..40 {
             seg.append(&batch(2, i, 500), next, None).expect("fits");
             next = seg.next_offset();
         }
         let len = seg.len_bytes();
-        let buf = seg.buffer.clone();
-        let clean = Segment::open(buf[..len].to_vec(), 0, Some(len));
-        let crashed = Segment::open(buf, 0, None);
+        let buf = seg.buffer.clone().into_bytes();
+        let clean = Segment::open(holding(buf.clone()), 0, true).expect("opens");
+        let crashed = Segment::open(holding(buf), 0, false).expect("opens");
         for other in [&clean, &crashed] {
             assert_eq!(other.len_bytes(), len);
             assert_eq!(other.next_offset(), next);

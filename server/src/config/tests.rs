@@ -47,6 +47,7 @@ fn defaults() {
     assert_eq!(c.request_size_bytes_max, 104_857_600);
     assert_eq!(c.group_initial_rebalance_delay_ms, 0);
     assert_eq!(c.num_io_threads, 1);
+    assert_eq!(c.connection_output_bytes_max, 4 << 20);
     assert_eq!(c.limits().request_size_bytes_max, 104_857_600);
 }
 
@@ -180,7 +181,30 @@ fn compatibility_settings_are_accepted() {
         &[],
     );
     assert_eq!(c.num_io_threads, 8);
-    assert_eq!(c.connection_unsent_bytes_max(), 16 * 8192);
+    assert_eq!(c.message_pool_blocks, 16);
+    assert_eq!(c.message_pool_block_size_bytes, 8192);
+    // The block count no longer bounds output: the default bound stands.
+    assert_eq!(c.connection_output_bytes_max, 4 << 20);
+}
+
+#[test]
+fn connection_output_bound_from_every_source_and_checked() {
+    let c = config(&["--max-connection-output-bytes", "256KiB"], &[]);
+    assert_eq!(c.connection_output_bytes_max, 256 << 10);
+    let env = [("BLAZEMQ_MAX_CONNECTION_OUTPUT_BYTES", "8MB")];
+    assert_eq!(config(&[], &env).connection_output_bytes_max, 8_000_000);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = yaml(dir.path(), "max_connection_output_bytes: 1MiB\n");
+    let file = file.to_str().expect("utf-8 temp path");
+    let c = config(&["--config", file], &[]);
+    assert_eq!(c.connection_output_bytes_max, 1 << 20);
+    for bad in ["1KiB", "2GiB", "lots"] {
+        let e = error(&["--max-connection-output-bytes", bad], &[]);
+        assert!(
+            e.contains("max_connection_output_bytes") && e.contains(bad),
+            "{e}"
+        );
+    }
 }
 
 #[test]

@@ -17,6 +17,11 @@ const SEGMENT_SIZE_BYTES_MAX: u64 = i32::MAX as u64;
 const REQUEST_SIZE_BYTES_MIN: u64 = 1024;
 /// Largest `max_request_size`: Kafka's frame size field is an int32.
 const REQUEST_SIZE_BYTES_MAX: u64 = i32::MAX as u64;
+/// Smallest `max_connection_output_bytes`: a few responses' worth, so a client that pipelines a
+/// little is not throttled at every request.
+const CONNECTION_OUTPUT_BYTES_MIN: u64 = 16 * 1024;
+/// Largest `max_connection_output_bytes`: past this the bound no longer protects the process.
+const CONNECTION_OUTPUT_BYTES_MAX: u64 = 1 << 30;
 
 /// Validate every setting.
 pub fn build(layers: &Layers) -> Result<Config, ConfigError> {
@@ -45,6 +50,9 @@ pub fn build(layers: &Layers) -> Result<Config, ConfigError> {
             int(s, 0, i32::MAX as u32)
         })?,
         num_io_threads: get(layers, "num_io_threads", |s| int(s, 1, 1024))?,
+        connection_output_bytes_max: get(layers, "max_connection_output_bytes", |s| {
+            size(s, CONNECTION_OUTPUT_BYTES_MIN, CONNECTION_OUTPUT_BYTES_MAX)
+        })?,
         message_pool_blocks: get(layers, "message_pool_blocks", |s| int(s, 1, 1 << 20))?,
         message_pool_block_size_bytes: get(layers, "message_pool_block_size", |s| {
             size(s, 4096, 64 << 20)

@@ -37,7 +37,7 @@ fn segment_names_are_twenty_digits() {
 #[test]
 fn unsafe_names_are_refused() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut storage = FileStorage::new(dir.path().to_path_buf());
+    let mut storage = FileStorage::new(dir.path().to_path_buf(), false);
     assert!(storage.create_segment("../escape", 0, 0, 64).is_err());
     assert!(storage.create_segment("..", 0, 0, 64).is_err());
     assert!(storage.create_segment("", 0, 0, 64).is_err());
@@ -50,18 +50,18 @@ fn unsafe_names_are_refused() {
 #[test]
 fn scan_round_trip_after_clean_and_unclean_shutdown() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut storage = FileStorage::new(dir.path().to_path_buf());
+    let mut storage = FileStorage::new(dir.path().to_path_buf(), false);
     let capacity = 4096;
 
     let mut first = storage
         .create_segment("orders-eu", 3, 0, capacity)
         .expect("create first segment");
-    first.as_mut()[..5].copy_from_slice(b"first");
+    first.write_at(0, b"first", b"").expect("write first");
     storage.seal_segment(&mut first, 5).expect("seal first");
     let mut second = storage
         .create_segment("orders-eu", 3, 10, capacity)
         .expect("create second segment");
-    second.as_mut()[..6].copy_from_slice(b"second");
+    second.write_at(0, b"sec", b"ond").expect("write second");
     storage
         .write_metadata("orders-eu", 3, b"meta v1")
         .expect("metadata");
@@ -85,17 +85,23 @@ fn scan_round_trip_after_clean_and_unclean_shutdown() {
     assert_eq!(p.segments.len(), 2);
     assert_eq!(p.segments[0].base_offset, 0);
     assert_eq!(p.segments[0].segment.as_ref(), b"first");
-    assert_eq!(p.segments[0].len_bytes, None);
+    assert!(!p.segments[0].trusted);
+    assert_eq!(p.segments[0].segment.capacity_bytes(), 5, "sealed");
     assert_eq!(p.segments[1].base_offset, 10);
-    assert_eq!(p.segments[1].segment.as_ref().len(), capacity);
-    assert_eq!(&p.segments[1].segment.as_ref()[..6], b"second");
-    assert_eq!(p.segments[1].len_bytes, None);
+    assert_eq!(
+        p.segments[1].segment.as_ref(),
+        b"second",
+        "what was written"
+    );
+    assert_eq!(p.segments[1].segment.capacity_bytes(), capacity);
+    assert!(!p.segments[1].trusted);
     assert_eq!(scan.partitions[1].topic, "other");
     drop(scan);
 
-    // Clean shutdown: the newest segment is trimmed, then found at its length and re-extended.
+    // Clean shutdown: the newest segment is sealed, then found at its length, growable again.
     let mut scan = storage.scan(capacity, false).expect("scan again");
     let newest = &mut scan.partitions[0].segments[1].segment;
+    newest.write_at(6, b"", b"!").expect("appends go on");
     storage.seal_segment(newest, 6).expect("seal newest");
     drop(scan);
     assert_eq!(
@@ -108,20 +114,15 @@ fn scan_round_trip_after_clean_and_unclean_shutdown() {
         .scan(capacity, true)
         .expect("scan after clean shutdown");
     let p = &scan.partitions[0];
-    assert_eq!(p.segments[0].len_bytes, Some(5));
-    assert_eq!(p.segments[1].len_bytes, Some(6));
-    assert_eq!(
-        p.segments[1].segment.as_ref().len(),
-        capacity,
-        "re-extended for appends"
-    );
-    assert_eq!(&p.segments[1].segment.as_ref()[..7], b"second\0");
+    assert!(p.segments[0].trusted && p.segments[1].trusted);
+    assert_eq!(p.segments[1].segment.as_ref(), b"second");
+    assert_eq!(p.segments[1].segment.capacity_bytes(), capacity);
 }
 
 #[test]
 fn interrupted_metadata_writes_are_discarded() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut storage = FileStorage::new(dir.path().to_path_buf());
+    let mut storage = FileStorage::new(dir.path().to_path_buf(), false);
     storage.write_metadata("t", 0, b"good").expect("metadata");
     let tmp = temp_path(&dir.path().join("t-0").join(METADATA_FILE));
     std::fs::write(&tmp, b"torn").expect("torn temp file");
@@ -134,12 +135,12 @@ fn interrupted_metadata_writes_are_discarded() {
 #[test]
 fn delete_partition_removes_the_directory() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut storage = FileStorage::new(dir.path().to_path_buf());
+    let mut storage = FileStorage::new(dir.path().to_path_buf(), false);
     let segment = storage.create_segment("t", 1, 0, 64).expect("create");
     storage.delete_partition("t", 1).expect("delete");
     assert!(!dir.path().join("t-1").exists());
-    // The mapping outlives the unlinked file.
-    assert_eq!(segment.as_ref().len(), 64);
+    // The open file outlives its unlinked name.
+    assert_eq!(segment.capacity_bytes(), 64);
     storage
         .delete_partition("t", 1)
         .expect("deleting twice is fine");
@@ -149,9 +150,9 @@ fn delete_partition_removes_the_directory() {
 #[test]
 fn deleted_segments_are_unmapped_and_unlinked() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut storage = FileStorage::new(dir.path().to_path_buf());
+    let mut storage = FileStorage::new(dir.path().to_path_buf(), false);
     let mut old = storage.create_segment("t", 0, 0, 64).expect("create");
-    old.as_mut()[..3].copy_from_slice(b"old");
+    old.write_at(0, b"old", b"").expect("write");
     storage.seal_segment(&mut old, 3).expect("seal");
     let newer = storage.create_segment("t", 0, 7, 64).expect("create");
     let path = dir.path().join("t-0").join(segment_file_name(0));
@@ -171,7 +172,7 @@ fn deleted_segments_are_unmapped_and_unlinked() {
 #[test]
 fn the_log_start_offset_file_round_trips_and_is_not_a_stray() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut storage = FileStorage::new(dir.path().to_path_buf());
+    let mut storage = FileStorage::new(dir.path().to_path_buf(), false);
     storage.create_segment("t", 0, 0, 64).expect("create");
     assert_eq!(storage.read_log_start_offset("t", 0), Ok(None));
     storage.write_log_start_offset("t", 0, 41).expect("write");

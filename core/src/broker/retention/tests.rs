@@ -18,7 +18,7 @@ use crate::codec::messages::produce_response::PartitionProduceResponse;
 use crate::codec::messages::*;
 use crate::codec::{Message, Records, Writer, request_header_version, response_header_version};
 use crate::records::{BatchBuilder, RecordBatch};
-use crate::storage::{FoundPartition, FoundSegment, MemoryStorage};
+use crate::storage::{FoundPartition, FoundSegment, MemorySegment, MemoryStorage};
 use crate::time::Instant;
 
 /// The wall clock when the broker starts.
@@ -48,13 +48,13 @@ impl Harness {
     }
 
     /// A broker over `found`, with the default `retention_ms` (7 days).
-    fn with(storage: MemoryStorage, found: Vec<FoundPartition<Vec<u8>>>) -> Self {
+    fn with(storage: MemoryStorage, found: Vec<FoundPartition<MemorySegment>>) -> Self {
         Self::start(storage, found, BrokerConfig::default().retention_ms)
     }
 
     fn start(
-        storage: MemoryStorage,
-        found: Vec<FoundPartition<Vec<u8>>>,
+        mut storage: MemoryStorage,
+        found: Vec<FoundPartition<MemorySegment>>,
         retention_ms: i64,
     ) -> Self {
         let config = BrokerConfig {
@@ -63,7 +63,8 @@ impl Harness {
             retention_ms,
             ..BrokerConfig::default()
         };
-        let broker = Broker::new(config, storage, found, T0).expect("starts");
+        storage.found = found;
+        let broker = Broker::new(config, storage, T0).expect("starts");
         Harness {
             broker,
             ms: 0,
@@ -244,7 +245,7 @@ impl Harness {
     }
 
     /// What a restart would find: the storage, and every partition's segments as after a crash.
-    fn crash(mut self) -> (MemoryStorage, Vec<FoundPartition<Vec<u8>>>) {
+    fn crash(mut self) -> (MemoryStorage, Vec<FoundPartition<MemorySegment>>) {
         let storage = core::mem::take(&mut self.broker.storage);
         let mut found = Vec::new();
         for (_, topic) in self.broker.topics.iter() {
@@ -260,7 +261,7 @@ impl Harness {
                         .map(|s| FoundSegment {
                             base_offset: s.base_offset(),
                             segment: s.buffer().clone(),
-                            len_bytes: None,
+                            trusted: false,
                         })
                         .collect(),
                     metadata: storage.metadata.get(&key).cloned(),
