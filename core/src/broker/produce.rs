@@ -458,7 +458,7 @@ mod tests {
         // acks=0 gets no answer: the connection is closed, as Kafka does on an error.
         let mut quiet = produce_batch("t", 0, batch_of(4242, 0, true));
         quiet.acks = 0;
-        assert!(try_call::<_, ProduceResponse>(&mut b, 9, &quiet).is_none());
+        assert!(try_call::<_, _, ProduceResponse>(&mut b, 9, &quiet).is_none());
     }
 
     #[test]

@@ -17,41 +17,42 @@ use crate::codec::messages::offset_fetch_request::OffsetFetchRequestTopic;
 use crate::codec::messages::sync_group_request::SyncGroupRequestAssignment;
 use crate::codec::messages::*;
 use crate::storage::{
-    FoundPartition, FoundSegment, MemoryStorage, SegmentBuffer, Storage, StorageError,
+    FoundPartition, FoundSegment, MemorySegment, MemoryStorage, SegmentBuffer, Storage,
+    StorageError, StorageErrorKind,
 };
 
 /// A segment whose writes fail while its disk is full.
 #[derive(Clone, Debug)]
 struct Segment {
-    bytes: Vec<u8>,
+    bytes: MemorySegment,
     full: Rc<Cell<bool>>,
 }
 
 impl AsRef<[u8]> for Segment {
     fn as_ref(&self) -> &[u8] {
-        &self.bytes
-    }
-}
-
-impl AsMut<[u8]> for Segment {
-    fn as_mut(&mut self) -> &mut [u8] {
-        &mut self.bytes
+        self.bytes.as_ref()
     }
 }
 
 impl SegmentBuffer for Segment {
+    fn capacity_bytes(&self) -> usize {
+        self.bytes.capacity_bytes()
+    }
+
     fn write_at(&mut self, position: usize, head: &[u8], tail: &[u8]) -> Result<(), StorageError> {
         if self.full.get() {
             return Err(no_space());
         }
         self.bytes.write_at(position, head, tail)
     }
+
+    fn truncate(&mut self, len_bytes: usize) -> Result<(), StorageError> {
+        self.bytes.truncate(len_bytes)
+    }
 }
 
 fn no_space() -> StorageError {
-    StorageError {
-        reason: "no space left on device".into(),
-    }
+    StorageError::new(StorageErrorKind::NoSpace, "no space left on device")
 }
 
 /// [`MemoryStorage`] with a disk that is full while `full` is set.
@@ -59,10 +60,19 @@ fn no_space() -> StorageError {
 struct FillingStorage {
     inner: MemoryStorage,
     full: Rc<Cell<bool>>,
+    /// What a restart finds.
+    found: Vec<FoundPartition<Segment>>,
 }
 
 impl Storage for FillingStorage {
     type Segment = Segment;
+
+    fn recover(
+        &mut self,
+        _segment_size_bytes: usize,
+    ) -> Result<Vec<FoundPartition<Segment>>, StorageError> {
+        Ok(core::mem::take(&mut self.found))
+    }
 
     fn create_segment(
         &mut self,
@@ -128,12 +138,16 @@ impl Storage for FillingStorage {
 
 const NOT_COORDINATOR: i16 = 16;
 
-fn start(storage: FillingStorage, found: Vec<FoundPartition<Segment>>) -> Broker<FillingStorage> {
+fn start(
+    mut storage: FillingStorage,
+    found: Vec<FoundPartition<Segment>>,
+) -> Broker<FillingStorage> {
     let config = BrokerConfig {
         segment_size_bytes: 4096,
         ..BrokerConfig::default()
     };
-    Broker::new(config, storage, found, 1).expect("starts")
+    storage.found = found;
+    Broker::new(config, storage, 1).expect("starts")
 }
 
 /// What a restart after a crash finds: the storage and every partition's segments.
@@ -152,7 +166,7 @@ fn crash(mut b: Broker<FillingStorage>) -> (FillingStorage, Vec<FoundPartition<S
                     .map(|s| FoundSegment {
                         base_offset: s.base_offset(),
                         segment: s.buffer().clone(),
-                        len_bytes: None,
+                        trusted: false,
                     })
                     .collect(),
                 metadata: None,
