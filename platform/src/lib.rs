@@ -8,6 +8,7 @@
 //! - [`clock`]: a monotonic clock in nanoseconds and wall-clock Unix milliseconds.
 //! - [`random`]: bytes from the OS's random source.
 //! - [`memory`]: freed heap memory handed back to the OS.
+//! - [`syncer`]: fsyncs of new files and directories on a thread of their own.
 #![warn(missing_docs)]
 // The workspace lint steers no_std-capable code to `core`; this crate is std by nature.
 #![allow(clippy::std_instead_of_core)]
@@ -20,6 +21,7 @@ pub mod net;
 pub mod poll;
 pub mod random;
 pub mod signal;
+pub mod syncer;
 
 pub use clock::{Clock, unix_ms};
 pub use mapped_file::MappedFile;

@@ -9,7 +9,8 @@ use blazemq_core::storage::{
     FoundPartition, FoundSegment, SegmentBuffer, Storage, StorageError, StorageErrorKind,
 };
 use blazemq_platform::MappedFile;
-use blazemq_platform::fs::{sync_dir, temp_path, write_atomic};
+use blazemq_platform::fs::{temp_path, write_atomic, write_replace};
+use blazemq_platform::syncer::Syncer;
 
 /// Name of a partition's metadata file.
 pub const METADATA_FILE: &str = "partition.metadata";
@@ -58,6 +59,8 @@ impl SegmentBuffer for SegmentFile {
 #[derive(Debug)]
 pub struct FileStorage {
     log_dir: PathBuf,
+    /// Makes new files' names durable off the event loop; started on first use.
+    syncer: Option<Syncer>,
     /// Whether the previous run shut down cleanly, so recovery may trust segment lengths.
     clean: bool,
 }
@@ -75,7 +78,35 @@ impl FileStorage {
     /// Storage under `log_dir`, which must exist; `clean` if the previous run shut down
     /// cleanly (its marker was found).
     pub fn new(log_dir: PathBuf, clean: bool) -> FileStorage {
-        FileStorage { log_dir, clean }
+        FileStorage {
+            log_dir,
+            syncer: None,
+            clean,
+        }
+    }
+
+    /// fsync `path` soon, on the sync thread.
+    fn sync_later(&mut self, path: &Path) -> Result<(), StorageError> {
+        let syncer = match &mut self.syncer {
+            Some(syncer) => syncer,
+            None => self.syncer.insert(
+                Syncer::spawn().map_err(|e| io_error(&e, "cannot start the sync thread".into()))?,
+            ),
+        };
+        syncer
+            .sync_later(path)
+            .map_err(|e| io_error(&e, format!("cannot sync {}", path.display())))
+    }
+
+    /// Create `dir` (a partition directory) if missing; its name is made durable soon.
+    fn ensure_dir(&mut self, dir: &Path) -> Result<(), StorageError> {
+        if dir.is_dir() {
+            return Ok(());
+        }
+        std::fs::create_dir_all(dir)
+            .map_err(|e| io_error(&e, format!("cannot create {}", dir.display())))?;
+        let log_dir = self.log_dir.clone();
+        self.sync_later(&log_dir)
     }
 
     /// The directory of a partition; refuses names that would leave the data directory (core
@@ -170,13 +201,14 @@ impl Storage for FileStorage {
                 format!("negative base offset {base_offset}"),
             ));
         }
-        ensure_dir(&self.log_dir, &dir)?;
+        self.ensure_dir(&dir)?;
         let path = dir.join(segment_file_name(base_offset));
         let segment = MappedFile::create(&path, capacity_bytes)
             .map(SegmentFile)
             .map_err(|e| io_error(&e, format!("cannot create {}", path.display())))?;
-        // Make the new file's name durable, so data written into it is found after a crash.
-        sync_dir(&dir).map_err(|e| io_error(&e, format!("cannot sync {}", dir.display())))?;
+        // The new file's name becomes durable soon: a kill loses nothing meanwhile (see
+        // blazemq_platform::syncer), and the loop does not wait for the disk.
+        self.sync_later(&dir)?;
         Ok(segment)
     }
 
@@ -203,10 +235,19 @@ impl Storage for FileStorage {
         bytes: &[u8],
     ) -> Result<(), StorageError> {
         let dir = self.partition_dir(topic, partition)?;
-        ensure_dir(&self.log_dir, &dir)?;
+        self.ensure_dir(&dir)?;
         let path = dir.join(METADATA_FILE);
-        write_atomic(&path, bytes)
-            .map_err(|e| io_error(&e, format!("cannot write {}", path.display())))
+        if path.exists() {
+            // A config change replaces the file: synced before the rename, so a power loss
+            // leaves the old configs or the new ones, never an empty file.
+            return write_atomic(&path, bytes)
+                .map_err(|e| io_error(&e, format!("cannot write {}", path.display())));
+        }
+        // A new partition's first file: its data and name synced off the loop, as its segment's.
+        write_replace(&path, bytes)
+            .map_err(|e| io_error(&e, format!("cannot write {}", path.display())))?;
+        self.sync_later(&path)?;
+        self.sync_later(&dir)
     }
 
     fn delete_partition(&mut self, topic: &str, partition: i32) -> Result<(), StorageError> {
@@ -216,8 +257,8 @@ impl Storage for FileStorage {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(io_error(&e, format!("cannot remove {}", dir.display()))),
         }
-        sync_dir(&self.log_dir)
-            .map_err(|e| io_error(&e, format!("cannot sync {}", self.log_dir.display())))
+        let log_dir = self.log_dir.clone();
+        self.sync_later(&log_dir)
     }
 
     /// Unmapped first, then unlinked. The directory is not synced: a segment that a power loss
@@ -343,16 +384,6 @@ fn scan_partition(
         segments,
         metadata,
     })
-}
-
-/// Create `dir` (a partition directory in `log_dir`) if missing, durably.
-fn ensure_dir(log_dir: &Path, dir: &Path) -> Result<(), StorageError> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    std::fs::create_dir_all(dir)
-        .map_err(|e| io_error(&e, format!("cannot create {}", dir.display())))?;
-    sync_dir(log_dir).map_err(|e| io_error(&e, format!("cannot sync {}", log_dir.display())))
 }
 
 /// `what` failed with the OS error `e`: its kind, and both for the log.
