@@ -1,4 +1,9 @@
 //! CreateTopics, and the topic creation that Metadata's auto-creation shares.
+//!
+//! A request is worked through [`crate::limits::PARTITIONS_CREATED_PER_TURN_MAX`] partitions a
+//! turn of the broker (one [`super::Broker::handle`]), which Metadata's auto-creation shares: one
+//! that creates more waits (parked) while the broker serves others between its turns, and is
+//! answered once every topic it names exists, as Kafka answers once the controller created them.
 
 use alloc::collections::BTreeMap;
 use alloc::format;
@@ -7,7 +12,7 @@ use alloc::vec::Vec;
 
 use super::names::invalid_topic_reason;
 use super::topic_config;
-use super::{Broker, Hdr, Reply, encode_response, segment_size};
+use super::{Broker, ConnId, Hdr, Reply, encode_response, segment_size};
 use crate::ErrorCode;
 use crate::codec::Message;
 use crate::codec::messages::create_topics_request::CreatableTopic;
@@ -15,6 +20,24 @@ use crate::codec::messages::create_topics_response::{CreatableTopicConfigs, Crea
 use crate::codec::messages::{CreateTopicsRequest, CreateTopicsResponse};
 use crate::codec::primitives::Uuid;
 use crate::storage::Storage;
+
+/// A CreateTopics request being worked through, topic by topic.
+#[derive(Debug)]
+pub(super) struct CreateJob {
+    conn: ConnId,
+    hdr: Hdr,
+    request: CreateTopicsRequest,
+    /// Names that appear more than once: Kafka refuses each of their entries.
+    repeated: BTreeMap<String, usize>,
+    /// One per topic of the request done so far, in its order.
+    results: Vec<CreatableTopicResult>,
+}
+
+impl CreateJob {
+    pub(super) fn conn(&self) -> ConnId {
+        self.conn
+    }
+}
 
 /// Kafka's DescribeConfigs `ConfigSource`: set on the topic, or the broker's default.
 const SOURCE_TOPIC: i8 = 1;
@@ -41,18 +64,53 @@ impl<S: Storage> Broker<S> {
             .map_err(|_| ErrorCode::KafkaStorageError)
     }
 
-    pub(super) fn create_topics(&mut self, hdr: Hdr, body: &[u8]) -> Reply {
+    pub(super) fn create_topics(&mut self, conn: ConnId, hdr: Hdr, body: &[u8]) -> Reply {
         let Ok((_, request)) = CreateTopicsRequest::decode(body, hdr.api_version) else {
             return Reply::Close;
         };
-        let v = hdr.api_version;
-        let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut repeated: BTreeMap<String, usize> = BTreeMap::new();
         for t in &request.topics {
-            *seen.entry(t.name.as_str()).or_default() += 1;
+            *repeated.entry(t.name.clone()).or_default() += 1;
         }
-        let mut results = Vec::with_capacity(request.topics.len());
-        for t in &request.topics {
-            let result = if seen.get(t.name.as_str()).copied().unwrap_or(0) > 1 {
+        repeated.retain(|_, n| *n > 1);
+        let mut job = CreateJob {
+            conn,
+            hdr,
+            results: Vec::with_capacity(request.topics.len()),
+            request,
+            repeated,
+        };
+        // Requests are worked through in order: this one goes first only if none waits.
+        if self.create_jobs.is_empty() && self.work_on(&mut job) {
+            return finish(job);
+        }
+        self.create_jobs.push_back(job);
+        Reply::Parked
+    }
+
+    /// Go on with the waiting CreateTopics requests for one turn's budget; answer those done.
+    pub(super) fn continue_create_jobs(&mut self) {
+        while self.creation_budget > 0 {
+            let Some(mut job) = self.create_jobs.pop_front() else {
+                return;
+            };
+            if !self.work_on(&mut job) {
+                self.create_jobs.push_front(job);
+                return;
+            }
+            let conn = job.conn;
+            self.unpark(conn, finish(job));
+        }
+    }
+
+    /// Create the job's next topics while the turn's budget lasts; whether it is done.
+    fn work_on(&mut self, job: &mut CreateJob) -> bool {
+        let v = job.hdr.api_version;
+        while self.creation_budget > 0 {
+            let Some(t) = job.request.topics.get(job.results.len()) else {
+                return true;
+            };
+            let result = if job.repeated.contains_key(&t.name) {
                 Err((
                     ErrorCode::InvalidRequest,
                     format!(
@@ -61,15 +119,19 @@ impl<S: Storage> Broker<S> {
                     ),
                 ))
             } else {
-                self.create_one(t, request.validate_only)
+                self.create_one(t, job.request.validate_only)
             };
-            results.push(self.topic_result(v, t, result));
+            let cost = match &result {
+                Ok((_, partitions)) if !job.request.validate_only => {
+                    u32::try_from(*partitions).unwrap_or(u32::MAX)
+                }
+                _ => 1,
+            };
+            self.creation_budget = self.creation_budget.saturating_sub(cost.max(1));
+            let answer = self.topic_result(v, t, result);
+            job.results.push(answer);
         }
-        let response = CreateTopicsResponse {
-            topics: results,
-            ..Default::default()
-        };
-        encode_response(hdr, &response)
+        job.results.len() == job.request.topics.len()
     }
 
     /// Check one topic of a CreateTopics request and, unless `validate_only`, create it.
@@ -229,5 +291,176 @@ impl<S: Storage> Broker<S> {
                 }
             }
         }
+    }
+}
+
+/// The answer to a finished job.
+fn finish(job: CreateJob) -> Reply {
+    let response = CreateTopicsResponse {
+        topics: job.results,
+        ..Default::default()
+    };
+    encode_response(job.hdr, &response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{broker, call};
+    use super::super::{ConnId, Input, Output};
+    use crate::codec::messages::create_topics_request::CreatableTopic;
+    use crate::codec::messages::metadata_request::MetadataRequestTopic;
+    use crate::codec::messages::{
+        ApiVersionsRequest, CreateTopicsRequest, CreateTopicsResponse, MetadataRequest,
+        MetadataResponse, RequestHeader, ResponseHeader,
+    };
+    use crate::codec::{Message, Writer, request_header_version, response_header_version};
+    use crate::limits::PARTITIONS_CREATED_PER_TURN_MAX;
+    use crate::time::Instant;
+    use crate::{ErrorCode, storage::MemoryStorage};
+    use alloc::format;
+    use alloc::vec::Vec;
+
+    /// `req` as a size-prefixed frame with correlation id `correlation`.
+    fn frame<R: Message>(version: i16, correlation: i32, req: &R) -> Vec<u8> {
+        let header = RequestHeader {
+            request_api_key: R::API_KEY,
+            request_api_version: version,
+            correlation_id: correlation,
+            client_id: Some("t".into()),
+        };
+        let mut w = Writer::new();
+        w.put_i32(0);
+        header
+            .encode(&mut w, request_header_version(R::API_KEY, version))
+            .expect("header encodes");
+        req.encode(&mut w, version).expect("body encodes");
+        let mut bytes = w.into_bytes();
+        let size = i32::try_from(bytes.len() - 4).expect("small");
+        bytes[..4].copy_from_slice(&size.to_be_bytes());
+        bytes
+    }
+
+    /// Every response sent until the broker is idle, as (connection, correlation id, body).
+    fn drain(b: &mut super::Broker<MemoryStorage>) -> Vec<(ConnId, i32, Vec<u8>)> {
+        let mut sent = Vec::new();
+        loop {
+            match b.poll_output() {
+                Output::Send { conn, response } => {
+                    let body = &response.bytes[4..];
+                    let id = i32::from_be_bytes([body[0], body[1], body[2], body[3]]);
+                    sent.push((conn, id, body.to_vec()));
+                }
+                Output::Close(conn) => panic!("{conn:?} closed"),
+                Output::Timeout(_) => return sent,
+            }
+        }
+    }
+
+    fn topics(n: usize, partitions: i32) -> Vec<CreatableTopic> {
+        (0..n)
+            .map(|i| CreatableTopic {
+                name: format!("t{i}"),
+                num_partitions: partitions,
+                replication_factor: 1,
+                ..Default::default()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_large_create_topics_is_worked_through_in_turns_and_answered_when_done() {
+        let mut b = broker();
+        let (creator, other) = (ConnId(1), ConnId(2));
+        for conn in [creator, other] {
+            b.handle(Input::Accepted {
+                conn,
+                now: Instant::default(),
+                peer: "127.0.0.1",
+            });
+        }
+        let n = 5 * PARTITIONS_CREATED_PER_TURN_MAX as usize + 3;
+        let req = CreateTopicsRequest {
+            topics: topics(n, 1),
+            timeout_ms: 1000,
+            validate_only: false,
+        };
+        fn bytes(conn: ConnId, data: &[u8]) -> Input<'_> {
+            Input::Bytes {
+                conn,
+                now: Instant::default(),
+                unix_ms: 1,
+                data,
+            }
+        }
+        b.handle(bytes(creator, &frame(7, 1, &req)));
+        assert!(
+            drain(&mut b).is_empty(),
+            "not answered before the topics exist"
+        );
+        let mut turns = 1;
+        let answer = loop {
+            // Another client is served between the turns.
+            b.handle(bytes(
+                other,
+                &frame(3, turns, &ApiVersionsRequest::default()),
+            ));
+            let sent = drain(&mut b);
+            assert!(sent.iter().any(|(c, id, _)| *c == other && *id == turns));
+            if let Some((_, _, body)) = sent.into_iter().find(|(c, _, _)| *c == creator) {
+                break body;
+            }
+            turns += 1;
+            assert!(turns < 100, "livelock");
+        };
+        assert_eq!(turns, 5, "32 partitions a turn");
+        let (rest, _) = ResponseHeader::decode(&answer, response_header_version(19, 7))
+            .expect("header decodes");
+        let resp = CreateTopicsResponse::decode_complete(rest, 7).expect("body decodes");
+        assert_eq!(resp.topics.len(), n);
+        assert!(resp.topics.iter().all(|t| t.error_code == 0));
+        assert_eq!(b.partition_count(), n);
+    }
+
+    #[test]
+    fn metadata_creates_a_turns_worth_and_the_rest_on_the_next_requests() {
+        let mut b = broker();
+        let n = 2 * PARTITIONS_CREATED_PER_TURN_MAX as usize + 1;
+        let req = MetadataRequest {
+            topics: Some(
+                (0..n)
+                    .map(|i| MetadataRequestTopic {
+                        name: Some(format!("m{i}")),
+                        ..Default::default()
+                    })
+                    .collect(),
+            ),
+            allow_auto_topic_creation: true,
+            ..Default::default()
+        };
+        let waiting = |resp: &MetadataResponse| {
+            resp.topics
+                .iter()
+                .filter(|t| t.error_code == ErrorCode::LeaderNotAvailable.code())
+                .count()
+        };
+        let first: MetadataResponse = call(&mut b, 9, &req);
+        assert_eq!(
+            waiting(&first),
+            n - PARTITIONS_CREATED_PER_TURN_MAX as usize
+        );
+        let again: MetadataResponse = call(&mut b, 9, &req);
+        assert_eq!(
+            waiting(&again),
+            waiting(&first),
+            "the turn's budget is spent"
+        );
+        // `call` dispatches without `handle`: start the next turns by hand.
+        b.creation_budget = PARTITIONS_CREATED_PER_TURN_MAX;
+        let second: MetadataResponse = call(&mut b, 9, &req);
+        assert_eq!(waiting(&second), 1);
+        b.creation_budget = PARTITIONS_CREATED_PER_TURN_MAX;
+        let third: MetadataResponse = call(&mut b, 9, &req);
+        assert_eq!(waiting(&third), 0);
+        assert!(third.topics.iter().all(|t| t.error_code == 0));
     }
 }

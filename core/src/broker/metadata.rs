@@ -12,6 +12,7 @@ use crate::codec::messages::metadata_response::{
 };
 use crate::codec::messages::{MetadataRequest, MetadataResponse};
 use crate::codec::primitives::Uuid;
+use crate::limits::PARTITIONS_CREATED_PER_TURN_MAX;
 use crate::storage::Storage;
 
 /// Kafka's AclOperation bits a topic allows when no authorizer is configured: READ, WRITE,
@@ -33,6 +34,7 @@ impl<S: Storage> Broker<S> {
         // Before v4 a Metadata request always allowed auto-creation.
         let may_create =
             self.config.auto_create_topics && (v < 4 || request.allow_auto_topic_creation);
+
         let topics = match &request.topics {
             // v0 asks for every topic with an empty list; v1+ with null.
             None => self.all_topics(v, request.include_topic_authorized_operations),
@@ -122,6 +124,14 @@ impl<S: Storage> Broker<S> {
             );
         }
         let partitions = self.config.num_partitions;
+        // The turn's budget (see create_topics.rs) spent, the topic is left to the client's next
+        // Metadata request: it retries on Kafka's answer for a topic being created.
+        let budget = self.creation_budget;
+        let cost = u32::try_from(partitions).unwrap_or(u32::MAX).max(1);
+        if budget == 0 || (cost > budget && budget < PARTITIONS_CREATED_PER_TURN_MAX) {
+            return unknown(Some(name), Uuid::default(), ErrorCode::LeaderNotAvailable);
+        }
+        self.creation_budget = budget.saturating_sub(cost);
         match self.create_topic(name, partitions, alloc::vec::Vec::new()) {
             Ok(idx) => self.describe(v, idx),
             Err(code) => unknown(Some(name), Uuid::default(), code),

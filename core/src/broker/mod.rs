@@ -51,6 +51,7 @@ use crate::codec::frame;
 use crate::codec::primitives::{Uuid, Writer};
 use crate::codec::{ApiKey, Message, peek_request_header, request_header_ref, response_frame};
 use crate::group::{GroupConfig, GroupCoordinator};
+use crate::limits::PARTITIONS_CREATED_PER_TURN_MAX;
 use crate::storage::{Storage, StorageError};
 use crate::time::Instant;
 use connection::Connection;
@@ -157,6 +158,10 @@ pub struct Broker<S: Storage> {
     retention: retention::RetentionTimer,
     /// Idempotent producers' sequence numbers.
     producers: producers::Producers,
+    /// CreateTopics requests being worked through, oldest first.
+    create_jobs: VecDeque<create_topics::CreateJob>,
+    /// Partitions the current turn may still create ([`PARTITIONS_CREATED_PER_TURN_MAX`] a turn).
+    creation_budget: u32,
     /// Parked fetch ids, kept to reuse its allocation.
     woken: Vec<u64>,
     /// Partitions a Fetch reads, kept to reuse its allocation.
@@ -233,6 +238,8 @@ impl<S: Storage> Broker<S> {
             group_waits: BTreeMap::new(),
             retention: retention::RetentionTimer::at_startup(),
             producers: producers::Producers::default(),
+            create_jobs: VecDeque::new(),
+            creation_budget: PARTITIONS_CREATED_PER_TURN_MAX,
             woken: Vec::new(),
             fetch_partitions: Vec::new(),
             resume: Vec::new(),
@@ -255,6 +262,7 @@ impl<S: Storage> Broker<S> {
 
     /// Feed one input. Drain [`Broker::poll_output`] afterwards.
     pub fn handle(&mut self, input: Input<'_>) {
+        self.creation_budget = PARTITIONS_CREATED_PER_TURN_MAX;
         match input {
             Input::Accepted { conn, now, peer } => {
                 self.now = self.now.max(now);
@@ -293,6 +301,7 @@ impl<S: Storage> Broker<S> {
                 self.retention_check();
             }
         }
+        self.continue_create_jobs();
         self.run_resumed();
     }
 
@@ -302,10 +311,17 @@ impl<S: Storage> Broker<S> {
             Some(out) => out,
             None => {
                 let fetch = self.parked.next_deadline();
-                let deadline = [fetch, self.group_deadline, self.retention.deadline]
-                    .into_iter()
-                    .flatten()
-                    .min();
+                // Topics still to create: come back at once, after serving what is ready.
+                let creating = (!self.create_jobs.is_empty()).then_some(self.now);
+                let deadline = [
+                    fetch,
+                    self.group_deadline,
+                    self.retention.deadline,
+                    creating,
+                ]
+                .into_iter()
+                .flatten()
+                .min();
                 Output::Timeout(deadline)
             }
         }
@@ -383,6 +399,8 @@ impl<S: Storage> Broker<S> {
     /// disconnects is expired by its session timeout, as in Kafka); only its answer is dropped.
     fn forget_parked(&mut self, conn: ConnId) {
         self.parked.remove_conn(conn);
+        // Topics created so far stay; the rest of the request is dropped with its connection.
+        self.create_jobs.retain(|job| job.conn() != conn);
         self.group_waits.retain(|_, w| w.conn != conn);
     }
 
@@ -515,7 +533,7 @@ impl<S: Storage> Broker<S> {
             ApiKey::Produce => self.produce(hdr, body),
             ApiKey::Fetch => self.fetch(conn, hdr, body),
             ApiKey::ListOffsets => self.list_offsets(hdr, body),
-            ApiKey::CreateTopics => self.create_topics(hdr, body),
+            ApiKey::CreateTopics => self.create_topics(conn, hdr, body),
             ApiKey::InitProducerId => self.init_producer_id(hdr, body),
             ApiKey::FindCoordinator => self.find_coordinator(hdr, body),
             ApiKey::JoinGroup => {
