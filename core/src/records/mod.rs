@@ -10,7 +10,11 @@ pub mod crc;
 mod error;
 pub mod legacy;
 pub mod record;
+mod snappy;
+#[cfg(test)]
+mod test_codecs;
 pub mod validate;
+mod zstd;
 
 pub use batch::{RecordBatch, TimestampType};
 pub use compression::Compression;
