@@ -95,7 +95,14 @@ fn skip_bytes_at(data: &[u8], pos: &mut usize) -> Option<bool> {
 }
 
 /// [`Record::check`] without the error type: positions into one slice, no record built.
+#[inline(always)]
 fn check_record(data: &[u8]) -> Option<usize> {
+    check_record_as::<false>(data, 0)
+}
+
+/// [`check_record`], and when `IN_ORDER` also that the offset delta is `offset_delta`. A const
+/// parameter, so the uncompressed path compiles to the same code as before the check existed.
+fn check_record_as<const IN_ORDER: bool>(data: &[u8], offset_delta: i32) -> Option<usize> {
     let mut pos = 0;
     let length = usize::try_from(varint_at(data, &mut pos)?).ok()?;
     let end = pos.checked_add(length)?;
@@ -107,7 +114,10 @@ fn check_record(data: &[u8]) -> Option<usize> {
     pos += 1;
     let (_timestamp_delta, n) = read_varlong(&record[pos..]).ok()?;
     pos += n;
-    let _offset_delta = varint_at(record, &mut pos)?;
+    let delta = varint_at(record, &mut pos)?;
+    if IN_ORDER && delta != offset_delta {
+        return None;
+    }
     skip_bytes_at(record, &mut pos)?;
     skip_bytes_at(record, &mut pos)?;
     let headers = u32::try_from(varint_at(record, &mut pos)?).ok()?;
@@ -313,6 +323,26 @@ impl<'a> Records<'a> {
         for _ in 0..self.remaining {
             let used = Record::check(data)?;
             data = &data[used..];
+        }
+        if !data.is_empty() {
+            return Err(RecordsError::InvalidRecord);
+        }
+        Ok(self.remaining)
+    }
+
+    /// [`Records::check_all`], and that the offset deltas are 0, 1, 2, ... in order.
+    ///
+    /// For decompressed records, whose batch is stored as sent: Kafka rewrites a compressed
+    /// batch whose inner offsets are off (for old v1 clients), which would take recompressing
+    /// it here; no v2 client writes them, so such a batch is refused (INVALID_RECORD).
+    pub fn check_all_in_order(self) -> Result<u32, RecordsError> {
+        let mut data = self.data;
+        let mut offset_delta: i32 = 0;
+        for _ in 0..self.remaining {
+            let used =
+                check_record_as::<true>(data, offset_delta).ok_or(RecordsError::InvalidRecord)?;
+            data = &data[used..];
+            offset_delta = offset_delta.wrapping_add(1);
         }
         if !data.is_empty() {
             return Err(RecordsError::InvalidRecord);
