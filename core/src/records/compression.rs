@@ -185,7 +185,6 @@ fn lz4_frame(input: &[u8], output_bytes_max: usize, out: &mut Vec<u8>) -> Result
         0
     };
     let linked = flg & LZ4_FLG_BLOCK_INDEPENDENT == 0;
-    let mut block = Vec::new();
     loop {
         let size = input.get(pos..pos + 4).ok_or(bad)?;
         let size = u32::from_le_bytes([size[0], size[1], size[2], size[3]]);
@@ -205,22 +204,24 @@ fn lz4_frame(input: &[u8], output_bytes_max: usize, out: &mut Vec<u8>) -> Result
             out.extend_from_slice(data);
             continue;
         }
-        block.clear();
-        block.resize(block_max.min(room), 0);
+        // Decoded in place at the end of `out` (no second buffer to allocate and copy): the
+        // bytes before it are the dictionary of a linked block.
+        let start = out.len();
+        out.resize(start + block_max.min(room), 0);
+        let (decoded, tail) = out.split_at_mut(start);
         let dict = if linked {
-            &out[out.len().saturating_sub(LZ4_WINDOW)..]
+            &decoded[start.saturating_sub(LZ4_WINDOW)..]
         } else {
             &[][..]
         };
-        let n = lz4_flex::block::decompress_into_with_dict(data, &mut block, dict).map_err(
-            |e| match e {
+        let n =
+            lz4_flex::block::decompress_into_with_dict(data, tail, dict).map_err(|e| match e {
                 lz4_flex::block::DecompressError::OutputTooSmall { .. } if room < block_max => {
                     RecordsError::DecompressedTooLarge
                 }
                 _ => bad,
-            },
-        )?;
-        out.extend_from_slice(&block[..n]);
+            })?;
+        out.truncate(start + n);
     }
     if flg & LZ4_FLG_CONTENT_CHECKSUM != 0 && input.len() < pos + 4 {
         return Err(bad);

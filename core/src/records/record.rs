@@ -95,14 +95,7 @@ fn skip_bytes_at(data: &[u8], pos: &mut usize) -> Option<bool> {
 }
 
 /// [`Record::check`] without the error type: positions into one slice, no record built.
-#[inline(always)]
 fn check_record(data: &[u8]) -> Option<usize> {
-    check_record_as::<false>(data, 0)
-}
-
-/// [`check_record`], and when `IN_ORDER` also that the offset delta is `offset_delta`. A const
-/// parameter, so the uncompressed path compiles to the same code as before the check existed.
-fn check_record_as<const IN_ORDER: bool>(data: &[u8], offset_delta: i32) -> Option<usize> {
     let mut pos = 0;
     let length = usize::try_from(varint_at(data, &mut pos)?).ok()?;
     let end = pos.checked_add(length)?;
@@ -114,10 +107,7 @@ fn check_record_as<const IN_ORDER: bool>(data: &[u8], offset_delta: i32) -> Opti
     pos += 1;
     let (_timestamp_delta, n) = read_varlong(&record[pos..]).ok()?;
     pos += n;
-    let delta = varint_at(record, &mut pos)?;
-    if IN_ORDER && delta != offset_delta {
-        return None;
-    }
+    let _offset_delta = varint_at(record, &mut pos)?;
     skip_bytes_at(record, &mut pos)?;
     skip_bytes_at(record, &mut pos)?;
     let headers = u32::try_from(varint_at(record, &mut pos)?).ok()?;
@@ -129,6 +119,16 @@ fn check_record_as<const IN_ORDER: bool>(data: &[u8], offset_delta: i32) -> Opti
         skip_bytes_at(record, &mut pos)?;
     }
     (pos == end).then_some(end)
+}
+
+/// The offset delta of the record that `record` holds, already checked by [`check_record`].
+fn offset_delta_of(record: &[u8]) -> Option<i32> {
+    let mut pos = 0;
+    varint_at(record, &mut pos)?; // length
+    pos += 1; // attributes
+    let (_timestamp_delta, n) = read_varlong(record.get(pos..)?).ok()?;
+    pos += n;
+    varint_at(record, &mut pos)
 }
 
 /// A cursor over borrowed bytes that fails instead of running past the end.
@@ -337,12 +337,14 @@ impl<'a> Records<'a> {
     /// it here; no v2 client writes them, so such a batch is refused (INVALID_RECORD).
     pub fn check_all_in_order(self) -> Result<u32, RecordsError> {
         let mut data = self.data;
-        let mut offset_delta: i32 = 0;
-        for _ in 0..self.remaining {
-            let used =
-                check_record_as::<true>(data, offset_delta).ok_or(RecordsError::InvalidRecord)?;
+        for expected in 0..self.remaining {
+            let used = Record::check(data)?;
+            // The walk above stays the uncompressed path's own; the delta is read again here.
+            if offset_delta_of(&data[..used]).and_then(|d| u32::try_from(d).ok()) != Some(expected)
+            {
+                return Err(RecordsError::InvalidRecord);
+            }
             data = &data[used..];
-            offset_delta = offset_delta.wrapping_add(1);
         }
         if !data.is_empty() {
             return Err(RecordsError::InvalidRecord);
