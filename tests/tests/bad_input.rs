@@ -350,3 +350,200 @@ fn configured_request_limit_is_enforced() {
         .expect("Metadata under the limit answers");
     assert!(!body.is_empty());
 }
+
+/// Compression codec ids (record batch attribute bits 0-2).
+mod codec {
+    pub const GZIP: i16 = 1;
+    pub const SNAPPY: i16 = 2;
+    pub const LZ4: i16 = 3;
+    pub const ZSTD: i16 = 4;
+}
+
+/// `data` in `codec`'s format without compressing it (stored deflate, literal snappy, raw lz4
+/// and zstd blocks): valid input for any decoder, written without an encoder. Up to 64 KiB.
+fn encoded(codec: i16, data: &[u8]) -> Vec<u8> {
+    let len = u16::try_from(data.len()).expect("test records are under 64 KiB");
+    let mut out = Vec::new();
+    match codec {
+        codec::GZIP => {
+            out.extend_from_slice(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]);
+            out.push(1); // the last deflate block, stored
+            out.extend_from_slice(&len.to_le_bytes());
+            out.extend_from_slice(&(!len).to_le_bytes());
+            out.extend_from_slice(data);
+            let crc = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC).checksum(data);
+            out.extend_from_slice(&crc.to_le_bytes());
+            out.extend_from_slice(&u32::from(len).to_le_bytes());
+        }
+        codec::SNAPPY => {
+            // snappy-java's framing, then one block: a length varint and one long literal.
+            out.extend_from_slice(b"\x82SNAPPY\x00\x00\x00\x00\x01\x00\x00\x00\x01");
+            let mut block = Writer::new();
+            block.uvarint(u64::from(len)).raw(&[61 << 2]);
+            block.raw(&(len - 1).to_le_bytes()).raw(data);
+            out.extend_from_slice(&(block.buf.len() as u32).to_be_bytes());
+            out.extend_from_slice(&block.buf);
+        }
+        codec::LZ4 => {
+            out.extend_from_slice(&0x184D_2204u32.to_le_bytes());
+            out.extend_from_slice(&[0x60, 0x40, 0x82]); // independent 64 KiB blocks
+            out.extend_from_slice(&(u32::from(len) | 0x8000_0000).to_le_bytes()); // stored
+            out.extend_from_slice(data);
+            out.extend_from_slice(&0u32.to_le_bytes());
+        }
+        codec::ZSTD => {
+            out.extend_from_slice(&0xFD2F_B528u32.to_le_bytes());
+            out.extend_from_slice(&[0x00, 7 << 3]); // a 128 KiB window
+            let header = (u32::from(len) << 3) | 1; // the last block, raw
+            out.extend_from_slice(&header.to_le_bytes()[..3]);
+            out.extend_from_slice(data);
+        }
+        other => panic!("no codec {other}"),
+    }
+    out
+}
+
+/// A record batch of `values` whose records part is `records` (compressed as `codec` says), with
+/// batch length, attributes and CRC-32C set to match.
+fn batch_with_records(
+    values: &[&[u8]],
+    codec: i16,
+    records: impl FnOnce(&[u8]) -> Vec<u8>,
+) -> Vec<u8> {
+    const HEADER_LEN: usize = 61;
+    let plain = wire::record_batch(1_700_000_000_000, values);
+    let mut out = plain[..HEADER_LEN].to_vec();
+    out.extend_from_slice(&records(&plain[HEADER_LEN..]));
+    let batch_length = i32::try_from(out.len() - 12).expect("small batch");
+    out[8..12].copy_from_slice(&batch_length.to_be_bytes());
+    out[21..23].copy_from_slice(&codec.to_be_bytes());
+    let crc = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI).checksum(&out[21..]);
+    out[wire::BATCH_CRC_OFFSET..wire::BATCH_CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+    out
+}
+
+/// Produce (v3 to v8 share this body) of one batch to partition 0, acks=-1.
+fn produce(version: i16, correlation_id: i32, topic: &[u8], batch: &[u8]) -> Vec<u8> {
+    let mut body = Writer::new();
+    body.null_string().i16(-1).i32(5_000).i32(1).string(topic);
+    body.i32(1).i32(0).bytes(batch);
+    wire::request(api_key::PRODUCE, version, correlation_id, &body.buf)
+}
+
+/// The error code and base offset of a Produce v3-v8 answer's first partition.
+fn produce_answer(stream: &mut TcpStream, request: &[u8], correlation_id: i32) -> (i16, i64) {
+    let answer = wire::round_trip(stream, request, correlation_id).expect("Produce answers");
+    let mut r = wire::Reader::new(&answer);
+    let parsed = (|| {
+        r.i32()?;
+        r.string()?;
+        r.i32()?;
+        r.i32()?;
+        Some((r.i16()?, r.i64()?))
+    })();
+    parsed.expect("a Produce answer with one partition")
+}
+
+#[test]
+fn corrupt_compressed_batches_are_corrupt_message() {
+    let (mut broker, rss) = started();
+    let mut stream = broker.connect();
+    let created = wire::round_trip(&mut stream, &wire::create_topics_request(60, b"zip", 1), 60)
+        .expect("CreateTopics answers");
+    assert_eq!(
+        wire::create_topics_response_error(&created),
+        Some(error_code::NONE)
+    );
+    let values: &[&[u8]] = &[b"one", b"two", b"three"];
+    let truncated = |codec| {
+        move |records: &[u8]| {
+            let whole = encoded(codec, records);
+            whole[..whole.len() / 2].to_vec()
+        }
+    };
+    let garbage = |_: &[u8]| b"these bytes were never compressed".to_vec();
+    let cases: Vec<(&str, i16, i16, Vec<u8>)> = vec![
+        (
+            "garbage gzip",
+            3,
+            codec::GZIP,
+            batch_with_records(values, codec::GZIP, garbage),
+        ),
+        (
+            "truncated gzip",
+            3,
+            codec::GZIP,
+            batch_with_records(values, codec::GZIP, truncated(codec::GZIP)),
+        ),
+        (
+            "garbage snappy",
+            3,
+            codec::SNAPPY,
+            batch_with_records(values, codec::SNAPPY, garbage),
+        ),
+        (
+            "truncated snappy",
+            3,
+            codec::SNAPPY,
+            batch_with_records(values, codec::SNAPPY, truncated(codec::SNAPPY)),
+        ),
+        (
+            "garbage lz4",
+            3,
+            codec::LZ4,
+            batch_with_records(values, codec::LZ4, garbage),
+        ),
+        (
+            "truncated lz4",
+            3,
+            codec::LZ4,
+            batch_with_records(values, codec::LZ4, truncated(codec::LZ4)),
+        ),
+        (
+            "garbage zstd",
+            8,
+            codec::ZSTD,
+            batch_with_records(values, codec::ZSTD, garbage),
+        ),
+        (
+            "truncated zstd",
+            8,
+            codec::ZSTD,
+            batch_with_records(values, codec::ZSTD, truncated(codec::ZSTD)),
+        ),
+        (
+            "garbage gzip",
+            8,
+            codec::GZIP,
+            batch_with_records(values, codec::GZIP, garbage),
+        ),
+        (
+            "truncated gzip",
+            8,
+            codec::GZIP,
+            batch_with_records(values, codec::GZIP, truncated(codec::GZIP)),
+        ),
+    ];
+    let mut next_offset = 0;
+    for (i, (what, version, codec, bad)) in (0..).zip(cases) {
+        let id = 100 + 3 * i;
+        let answer = produce_answer(&mut stream, &produce(version, id, b"zip", &bad), id);
+        assert_eq!(
+            answer.0,
+            error_code::CORRUPT_MESSAGE,
+            "{what} at Produce v{version}"
+        );
+        // A valid batch of the same codec right after, on the same connection and on a new one.
+        let good = batch_with_records(values, codec, |records| encoded(codec, records));
+        for (id, stream) in [(id + 1, &mut stream), (id + 2, &mut broker.connect())] {
+            let answer = produce_answer(stream, &produce(version, id, b"zip", &good), id);
+            assert_eq!(
+                answer,
+                (error_code::NONE, next_offset),
+                "a valid {what:?} codec batch after the corrupt one, Produce v{version}"
+            );
+            next_offset += 3;
+        }
+    }
+    assert_healthy(&mut broker, rss, "corrupt compressed batches");
+}

@@ -1,13 +1,11 @@
-//! Compression codecs of record data, and bounded decompression where a no_std codec exists.
+//! Compression codecs of record data, and bounded decompression for all four.
 //!
 //! - gzip: `miniz_oxide` (raw inflate) with the RFC 1952 header and trailer read here.
 //! - lz4: the LZ4 frame format (what Kafka's `KafkaLZ4BlockOutputStream` and librdkafka write)
 //!   read here, blocks decoded by `lz4_flex`'s safe block decoder.
-//! - snappy: the `snap` crate needs std, so snappy data is not decompressed (Kafka's xerial
-//!   framing would otherwise be read here).
-//! - zstd: not decompressed. Kafka itself refuses to down-convert zstd batches
-//!   (UNSUPPORTED_COMPRESSION_TYPE), and no legacy message can carry zstd, so the broker never
-//!   needs to.
+//! - snappy: raw blocks and Kafka's xerial framing, decoded in [`super::snappy`] (the `snap`
+//!   crate needs std).
+//! - zstd: `ruzstd`, in [`super::zstd`].
 //!
 //! Every decompression takes `output_bytes_max` and fails past it: a small compressed batch that
 //! inflates to gigabytes must not exhaust memory.
@@ -16,6 +14,7 @@ use alloc::vec::Vec;
 
 use super::crc::crc32;
 use super::error::RecordsError;
+use super::{snappy, zstd};
 
 /// The codec of a batch's records (attribute bits 0-2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,12 +55,9 @@ impl Compression {
         }
     }
 
-    /// Whether [`decompress`] can read this codec.
+    /// Whether [`decompress`] can read this codec: every codec can now.
     pub fn can_decompress(self) -> bool {
-        matches!(
-            self,
-            Compression::None | Compression::Gzip | Compression::Lz4
-        )
+        true
     }
 }
 
@@ -71,16 +67,35 @@ pub fn decompress(
     input: &[u8],
     output_bytes_max: usize,
 ) -> Result<Vec<u8>, RecordsError> {
+    let mut out = Vec::new();
+    decompress_into(codec, input, output_bytes_max, &mut out)?;
+    Ok(out)
+}
+
+/// [`decompress`] into `out`, which is cleared first: a caller that validates many batches
+/// reuses one buffer (gzip alone replaces it, as `miniz_oxide` returns its own).
+pub fn decompress_into(
+    codec: Compression,
+    input: &[u8],
+    output_bytes_max: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), RecordsError> {
+    out.clear();
     match codec {
         Compression::None => {
             if input.len() > output_bytes_max {
                 return Err(RecordsError::DecompressedTooLarge);
             }
-            Ok(input.to_vec())
+            out.extend_from_slice(input);
+            Ok(())
         }
-        Compression::Gzip => gunzip(input, output_bytes_max),
-        Compression::Lz4 => lz4_frame(input, output_bytes_max),
-        Compression::Snappy | Compression::Zstd => Err(RecordsError::UnsupportedCompression(codec)),
+        Compression::Gzip => {
+            *out = gunzip(input, output_bytes_max)?;
+            Ok(())
+        }
+        Compression::Lz4 => lz4_frame(input, output_bytes_max, out),
+        Compression::Snappy => snappy::decompress_into(input, output_bytes_max, out),
+        Compression::Zstd => zstd::decompress_into(input, output_bytes_max, out),
     }
 }
 
@@ -139,7 +154,7 @@ const LZ4_WINDOW: usize = 64 * 1024;
 /// The LZ4 frame format. The header checksum is not checked: Kafka's magic 0 and 1 LZ4
 /// messages were written with a wrong one (KAFKA-3160), and the CRC of the batch or message
 /// already covers these bytes. Block and content checksums (xxHash32) are skipped likewise.
-fn lz4_frame(input: &[u8], output_bytes_max: usize) -> Result<Vec<u8>, RecordsError> {
+fn lz4_frame(input: &[u8], output_bytes_max: usize, out: &mut Vec<u8>) -> Result<(), RecordsError> {
     let bad = RecordsError::Decompression;
     let header = input.get(0..6).ok_or(bad)?;
     if u32::from_le_bytes([header[0], header[1], header[2], header[3]]) != LZ4_MAGIC {
@@ -170,8 +185,6 @@ fn lz4_frame(input: &[u8], output_bytes_max: usize) -> Result<Vec<u8>, RecordsEr
         0
     };
     let linked = flg & LZ4_FLG_BLOCK_INDEPENDENT == 0;
-    let mut out = Vec::new();
-    let mut block = Vec::new();
     loop {
         let size = input.get(pos..pos + 4).ok_or(bad)?;
         let size = u32::from_le_bytes([size[0], size[1], size[2], size[3]]);
@@ -191,27 +204,29 @@ fn lz4_frame(input: &[u8], output_bytes_max: usize) -> Result<Vec<u8>, RecordsEr
             out.extend_from_slice(data);
             continue;
         }
-        block.clear();
-        block.resize(block_max.min(room), 0);
+        // Decoded in place at the end of `out` (no second buffer to allocate and copy): the
+        // bytes before it are the dictionary of a linked block.
+        let start = out.len();
+        out.resize(start + block_max.min(room), 0);
+        let (decoded, tail) = out.split_at_mut(start);
         let dict = if linked {
-            &out[out.len().saturating_sub(LZ4_WINDOW)..]
+            &decoded[start.saturating_sub(LZ4_WINDOW)..]
         } else {
             &[][..]
         };
-        let n = lz4_flex::block::decompress_into_with_dict(data, &mut block, dict).map_err(
-            |e| match e {
+        let n =
+            lz4_flex::block::decompress_into_with_dict(data, tail, dict).map_err(|e| match e {
                 lz4_flex::block::DecompressError::OutputTooSmall { .. } if room < block_max => {
                     RecordsError::DecompressedTooLarge
                 }
                 _ => bad,
-            },
-        )?;
-        out.extend_from_slice(&block[..n]);
+            })?;
+        out.truncate(start + n);
     }
     if flg & LZ4_FLG_CONTENT_CHECKSUM != 0 && input.len() < pos + 4 {
         return Err(bad);
     }
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -307,19 +322,5 @@ mod tests {
             decompress(Compression::Lz4, &frame, 1 << 20),
             Err(RecordsError::DecompressedTooLarge)
         );
-    }
-
-    #[test]
-    fn snappy_and_zstd_are_unsupported() {
-        for c in [Compression::Snappy, Compression::Zstd] {
-            assert_eq!(
-                decompress(c, b"x", 10),
-                Err(RecordsError::UnsupportedCompression(c))
-            );
-            assert_eq!(
-                RecordsError::UnsupportedCompression(c).error_code(),
-                crate::ErrorCode::UnsupportedCompressionType
-            );
-        }
     }
 }

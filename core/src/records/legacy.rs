@@ -197,6 +197,10 @@ pub fn to_v2(
         summary.magic = outer.magic;
         summary.outer_count += 1;
         let codec = outer.compression()?;
+        // zstd exists only in magic 2 batches (KIP-110): Kafka refuses it in older formats.
+        if codec == Compression::Zstd {
+            return Err(RecordsError::UnsupportedCompression(codec));
+        }
         if codec == Compression::None {
             push(&mut builder, &outer, outer.timestamp, output_bytes_max)?;
             continue;
@@ -269,8 +273,8 @@ pub fn down_convert(batches: &[u8], magic: i8, first_offset: i64) -> Result<Vec<
 ///
 /// Control batches are left out (old clients know no transactions) and headers are dropped.
 /// Stops before the message that would pass `bytes_max`, but always keeps the first (KIP-74).
-/// Compressed batches are decompressed to at most `decompressed_bytes_max` each; snappy and
-/// zstd answer UNSUPPORTED_COMPRESSION_TYPE, as Kafka does for zstd.
+/// Compressed batches are decompressed to at most `decompressed_bytes_max` each; zstd answers
+/// UNSUPPORTED_COMPRESSION_TYPE, as Kafka does.
 pub fn down_convert_bounded(
     batches: &[u8],
     magic: i8,
@@ -293,6 +297,11 @@ pub fn down_convert_bounded(
             continue;
         }
         let codec = batch.compression()?;
+        // Kafka does not down-convert zstd (KIP-110: UNSUPPORTED_COMPRESSION_TYPE below Fetch
+        // v10), though it could be decompressed here.
+        if codec == Compression::Zstd {
+            return Err(RecordsError::UnsupportedCompression(codec));
+        }
         let owned;
         let records = if codec == Compression::None {
             batch.records_bytes()
@@ -378,6 +387,7 @@ pub fn write_message(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::records::test_codecs;
     use alloc::vec;
 
     fn gzip(data: &[u8]) -> Vec<u8> {
@@ -432,11 +442,17 @@ mod tests {
         assert_eq!(summary.max_timestamp, 1_002);
         let view = RecordBatch::new_checked(&batch[..]).expect("valid");
         assert_eq!(view.records_count(), 3);
-        // Snappy wrappers cannot be read here.
-        let set = wrapper(1, 2, &inner);
+        // Snappy (xerial-framed, as the Java client writes it) and lz4 wrappers too.
+        for codec in [Compression::Snappy, Compression::Lz4] {
+            let set = wrapper(1, codec.id(), &test_codecs::compress(codec, &inner));
+            let (_, summary) = to_v2(&set, 1000, 10_000).expect("valid set");
+            assert_eq!((summary.outer_count, summary.record_count), (1, 3));
+        }
+        // zstd needs magic 2.
+        let set = wrapper(1, 4, &test_codecs::compress(Compression::Zstd, &inner));
         assert_eq!(
             to_v2(&set, 1000, 10_000).err(),
-            Some(RecordsError::UnsupportedCompression(Compression::Snappy))
+            Some(RecordsError::UnsupportedCompression(Compression::Zstd))
         );
     }
 
@@ -497,5 +513,30 @@ mod tests {
             .map(|m| m.expect("ok").offset)
             .collect();
         assert_eq!(offsets, vec![41]);
+    }
+
+    #[test]
+    fn compressed_v2_down_converts_except_zstd() {
+        let mut b = BatchBuilder::new(0);
+        b.push(1_000, Some(b"k"), Some(b"v1"), &[]);
+        b.push(1_010, None, Some(b"v2"), &[]);
+        let plain = b.finish();
+        for codec in [Compression::Gzip, Compression::Snappy, Compression::Lz4] {
+            let batch = test_codecs::compressed(&plain, codec);
+            let set = down_convert(&batch, 1, 0).expect("converts");
+            let values: Vec<_> = MessageSet::new(&set)
+                .map(|m| m.expect("valid").value)
+                .collect();
+            assert_eq!(
+                values,
+                vec![Some(&b"v1"[..]), Some(&b"v2"[..])],
+                "{codec:?}"
+            );
+        }
+        let batch = test_codecs::compressed(&plain, Compression::Zstd);
+        assert_eq!(
+            down_convert(&batch, 1, 0),
+            Err(RecordsError::UnsupportedCompression(Compression::Zstd))
+        );
     }
 }

@@ -10,10 +10,14 @@ pub mod crc;
 mod error;
 pub mod legacy;
 pub mod record;
+mod snappy;
+#[cfg(test)]
+mod test_codecs;
 pub mod validate;
+mod zstd;
 
 pub use batch::{RecordBatch, TimestampType};
 pub use compression::Compression;
 pub use error::RecordsError;
 pub use record::{BatchBuilder, Header, Record, Records};
-pub use validate::{ValidatedRecords, validate_batches};
+pub use validate::{ValidatedRecords, validate_batches, validate_batches_with};

@@ -121,6 +121,16 @@ fn check_record(data: &[u8]) -> Option<usize> {
     (pos == end).then_some(end)
 }
 
+/// The offset delta of the record that `record` holds, already checked by [`check_record`].
+fn offset_delta_of(record: &[u8]) -> Option<i32> {
+    let mut pos = 0;
+    varint_at(record, &mut pos)?; // length
+    pos += 1; // attributes
+    let (_timestamp_delta, n) = read_varlong(record.get(pos..)?).ok()?;
+    pos += n;
+    varint_at(record, &mut pos)
+}
+
 /// A cursor over borrowed bytes that fails instead of running past the end.
 struct Cursor<'a> {
     data: &'a [u8],
@@ -312,6 +322,28 @@ impl<'a> Records<'a> {
         let mut data = self.data;
         for _ in 0..self.remaining {
             let used = Record::check(data)?;
+            data = &data[used..];
+        }
+        if !data.is_empty() {
+            return Err(RecordsError::InvalidRecord);
+        }
+        Ok(self.remaining)
+    }
+
+    /// [`Records::check_all`], and that the offset deltas are 0, 1, 2, ... in order.
+    ///
+    /// For decompressed records, whose batch is stored as sent: Kafka rewrites a compressed
+    /// batch whose inner offsets are off (for old v1 clients), which would take recompressing
+    /// it here; no v2 client writes them, so such a batch is refused (INVALID_RECORD).
+    pub fn check_all_in_order(self) -> Result<u32, RecordsError> {
+        let mut data = self.data;
+        for expected in 0..self.remaining {
+            let used = Record::check(data)?;
+            // The walk above stays the uncompressed path's own; the delta is read again here.
+            if offset_delta_of(&data[..used]).and_then(|d| u32::try_from(d).ok()) != Some(expected)
+            {
+                return Err(RecordsError::InvalidRecord);
+            }
             data = &data[used..];
         }
         if !data.is_empty() {

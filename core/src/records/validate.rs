@@ -2,12 +2,14 @@
 //! `ProduceRequest.validateRecords`).
 //!
 //! v2 batches are checked in place and appended as they came (the log assigns offsets); a legacy
-//! message set is converted to one v2 batch here, since segments hold only v2.
+//! message set is converted to one v2 batch here, since segments hold only v2. The records of a
+//! compressed batch are decompressed into one buffer, reused from batch to batch, and walked
+//! without building them, as an uncompressed batch's are.
 
 use alloc::vec::Vec;
 
 use super::batch::{self, MAGIC_V2, RecordBatch};
-use super::compression::Compression;
+use super::compression::{Compression, decompress_into};
 use super::error::RecordsError;
 use super::legacy;
 use super::record::Records;
@@ -15,6 +17,22 @@ use super::record::Records;
 /// A converted legacy batch may be this many times `batch_bytes_max`: decompression of gzip or
 /// lz4 wrappers is bounded by it.
 pub const LEGACY_CONVERTED_FACTOR_MAX: usize = 16;
+
+/// The records of a compressed v2 batch may decompress to this many times `batch_bytes_max`
+/// (`message.max.bytes`), and to at least [`DECOMPRESSED_BYTES_FLOOR`]. Kafka sets no such
+/// bound; one is needed so a small batch cannot inflate to gigabytes, and 16 is well above what
+/// the codecs reach on real records. Past it, MESSAGE_TOO_LARGE.
+pub const DECOMPRESSED_FACTOR_MAX: usize = 16;
+
+/// The decompressed bound for topics with a small `message.max.bytes`.
+pub const DECOMPRESSED_BYTES_FLOOR: usize = 1024 * 1024;
+
+/// How large the decompressed records of one batch may be, for a `batch_bytes_max`.
+pub fn decompressed_bytes_max(batch_bytes_max: usize) -> usize {
+    batch_bytes_max
+        .saturating_mul(DECOMPRESSED_FACTOR_MAX)
+        .max(DECOMPRESSED_BYTES_FLOOR)
+}
 
 /// The outcome of [`validate_batches`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -71,10 +89,21 @@ pub fn validate_batches(
     buf: &[u8],
     batch_bytes_max: usize,
 ) -> Result<ValidatedRecords, RecordsError> {
+    validate_batches_with(buf, batch_bytes_max, &mut Vec::new())
+}
+
+/// [`validate_batches`] with a caller's buffer for decompressed records, so that a caller
+/// validating many requests allocates it once (it grows to the largest batch decompressed, at
+/// most [`decompressed_bytes_max`]). Uncompressed batches never touch it.
+pub fn validate_batches_with(
+    buf: &[u8],
+    batch_bytes_max: usize,
+    scratch: &mut Vec<u8>,
+) -> Result<ValidatedRecords, RecordsError> {
     // Both formats keep the magic byte at offset 16.
     let magic = *buf.get(batch::field::MAGIC).ok_or(RecordsError::Empty)? as i8;
     match magic {
-        MAGIC_V2 => validate_v2(buf, batch_bytes_max),
+        MAGIC_V2 => validate_v2(buf, batch_bytes_max, scratch),
         0 | 1 => validate_legacy(buf, batch_bytes_max),
         other => Err(RecordsError::UnknownMagic(other)),
     }
@@ -97,7 +126,11 @@ fn validate_legacy(buf: &[u8], batch_bytes_max: usize) -> Result<ValidatedRecord
     })
 }
 
-fn validate_v2(buf: &[u8], batch_bytes_max: usize) -> Result<ValidatedRecords, RecordsError> {
+fn validate_v2(
+    buf: &[u8],
+    batch_bytes_max: usize,
+    scratch: &mut Vec<u8>,
+) -> Result<ValidatedRecords, RecordsError> {
     let mut out = ValidatedRecords {
         magic: MAGIC_V2,
         batch_count: 0,
@@ -118,6 +151,11 @@ fn validate_v2(buf: &[u8], batch_bytes_max: usize) -> Result<ValidatedRecords, R
         }
         let batch = RecordBatch::new_checked(rest)?;
         check_batch(&batch)?;
+        let compression = batch.compression()?;
+        if compression != Compression::None {
+            let bytes_max = decompressed_bytes_max(batch_bytes_max);
+            check_compressed(&batch, compression, bytes_max, scratch)?;
+        }
         if out.batch_count == 0 {
             out.producer_id = batch.producer_id();
             out.producer_epoch = batch.producer_epoch();
@@ -134,7 +172,7 @@ fn validate_v2(buf: &[u8], batch_bytes_max: usize) -> Result<ValidatedRecords, R
 }
 
 /// Kafka's `LogValidator.validateBatch` for a batch from a client, plus a walk over the records
-/// of an uncompressed batch (compressed ones are stored as sent, their CRC checked).
+/// of an uncompressed batch (compressed ones are walked by [`check_compressed`]).
 fn check_batch(batch: &RecordBatch<&[u8]>) -> Result<(), RecordsError> {
     let compression = batch.compression()?;
     let count = batch.records_count();
@@ -160,6 +198,28 @@ fn check_batch(batch: &RecordBatch<&[u8]>) -> Result<(), RecordsError> {
     Ok(())
 }
 
+/// Kafka's `LogValidator.validateMessagesAndAssignOffsetsCompressed` for a v2 batch: its records
+/// must decompress (else CORRUPT_MESSAGE), parse, number exactly `recordsCount` with nothing
+/// after them, and carry offset deltas 0, 1, 2, ... (else INVALID_RECORD, Kafka's
+/// `InvalidRecordException` from `DefaultRecord` and the batch iterator).
+fn check_compressed(
+    batch: &RecordBatch<&[u8]>,
+    compression: Compression,
+    decompressed_bytes_max: usize,
+    scratch: &mut Vec<u8>,
+) -> Result<(), RecordsError> {
+    decompress_into(
+        compression,
+        batch.records_bytes(),
+        decompressed_bytes_max,
+        scratch,
+    )?;
+    // `check_batch` has made sure the count is positive.
+    let count = u32::try_from(batch.records_count()).map_err(|_| RecordsError::InvalidBatch)?;
+    Records::new(scratch, count).check_all_in_order()?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,6 +227,7 @@ mod tests {
     use crate::records::batch::field;
     use crate::records::crc::crc32c;
     use crate::records::record::BatchBuilder;
+    use crate::records::test_codecs::{compress, compressed, with_records};
 
     fn batch(n: usize, ts: i64) -> Vec<u8> {
         let mut b = BatchBuilder::new(0);
@@ -240,7 +301,7 @@ mod tests {
     fn idempotent_markers_pass_through_and_zstd_needs_v7() {
         let mut b = BatchBuilder::new(0).producer(7, 2, 10, true);
         b.push(1, None, Some(b"x"), &[]);
-        let mut buf = b.finish();
+        let buf = b.finish();
         let v = validate_batches(&buf, 1 << 20).expect("valid");
         assert_eq!(
             (v.producer_id, v.producer_epoch, v.base_sequence),
@@ -248,8 +309,7 @@ mod tests {
         );
         assert!(v.is_transactional);
         // A zstd batch: stored as sent, refused below Produce v7.
-        buf[field::ATTRIBUTES.end - 1] |= 0x04;
-        refresh_crc(&mut buf);
+        let buf = compressed(&buf, Compression::Zstd);
         let v = validate_batches(&buf, 1 << 20).expect("valid");
         assert!(v.has_zstd);
         assert_eq!(
@@ -300,5 +360,149 @@ mod tests {
             v.check_produce_version(3),
             Err(RecordsError::InvalidProduceBatches)
         );
+    }
+
+    const CODECS: [Compression; 4] = [
+        Compression::Gzip,
+        Compression::Snappy,
+        Compression::Lz4,
+        Compression::Zstd,
+    ];
+
+    fn code(b: &[u8], max: usize) -> Result<(), ErrorCode> {
+        validate_batches(b, max)
+            .map(|_| ())
+            .map_err(|e| e.error_code())
+    }
+
+    fn records_of(b: &[u8]) -> &[u8] {
+        &b[batch::HEADER_LEN..]
+    }
+
+    #[test]
+    fn compressed_batches_are_decompressed_walked_and_kept_as_sent() {
+        for codec in CODECS {
+            let sent = compressed(&batch(100, 1_000), codec);
+            let v = validate_batches(&sent, 1 << 20).expect("valid");
+            assert_eq!((v.batch_count, v.record_count), (1, 100), "{codec:?}");
+            assert_eq!(v.batches(&sent), &sent[..]);
+            assert_eq!(v.has_zstd, codec == Compression::Zstd);
+            // Several batches in one call share the buffer.
+            let mut two = sent.clone();
+            two.extend_from_slice(&compressed(&batch(3, 5), codec));
+            let mut scratch = Vec::new();
+            let v = validate_batches_with(&two, 1 << 20, &mut scratch).expect("valid");
+            assert_eq!((v.batch_count, v.record_count), (2, 103));
+        }
+    }
+
+    #[test]
+    fn garbage_and_truncated_compressed_data_is_corrupt_message() {
+        for codec in CODECS {
+            let plain = batch(20, 0);
+            let good = compress(codec, records_of(&plain));
+            let garbage = with_records(&plain, codec, b"this is not compressed data at all");
+            assert_eq!(
+                code(&garbage, 1 << 20),
+                Err(ErrorCode::CorruptMessage),
+                "{codec:?}"
+            );
+            for cut in [0, 1, good.len() / 2, good.len() - 1] {
+                let truncated = with_records(&plain, codec, &good[..cut]);
+                assert_eq!(
+                    code(&truncated, 1 << 20),
+                    Err(ErrorCode::CorruptMessage),
+                    "{codec:?} cut to {cut} of {}",
+                    good.len()
+                );
+            }
+            // Every other damage is an error or a valid batch, never a panic.
+            let sent = with_records(&plain, codec, &good);
+            for i in batch::HEADER_LEN..sent.len() {
+                let mut b = sent.clone();
+                b[i] ^= 0x41;
+                let crc = crc32c(&b[field::ATTRIBUTES.start..]);
+                b[field::CRC].copy_from_slice(&crc.to_be_bytes());
+                let _ = validate_batches(&b, 1 << 20);
+            }
+        }
+    }
+
+    #[test]
+    fn bad_records_inside_compressed_batches_are_invalid_record() {
+        let plain = batch(3, 0);
+        let records = records_of(&plain);
+        let mut claims_four = plain.clone();
+        claims_four[field::RECORDS_COUNT].copy_from_slice(&4i32.to_be_bytes());
+        claims_four[field::LAST_OFFSET_DELTA].copy_from_slice(&3i32.to_be_bytes());
+        let mut claims_two = plain.clone();
+        claims_two[field::RECORDS_COUNT].copy_from_slice(&2i32.to_be_bytes());
+        claims_two[field::LAST_OFFSET_DELTA].copy_from_slice(&1i32.to_be_bytes());
+        let mut trailing = records.to_vec();
+        trailing.push(0);
+        let cut_short = &records[..records.len() - 1];
+        let mut bad_varint = records.to_vec();
+        bad_varint[0] = 0xff; // the first record's length runs on into its body
+        bad_varint[1] = 0xff;
+        // Record 0 says offset delta 1 (zig-zag 0x02): deltas 1, 1, 2.
+        let mut out_of_order = records.to_vec();
+        assert_eq!(out_of_order[3], 0x00, "record 0's offset delta");
+        out_of_order[3] = 0x02;
+        for codec in CODECS {
+            for (what, sent) in [
+                ("count 4, 3 present", compressed(&claims_four, codec)),
+                ("count 2, 3 present", compressed(&claims_two, codec)),
+                (
+                    "a byte after the records",
+                    with_records(&plain, codec, &compress(codec, &trailing)),
+                ),
+                (
+                    "the last record cut short",
+                    with_records(&plain, codec, &compress(codec, cut_short)),
+                ),
+                (
+                    "a bad varint",
+                    with_records(&plain, codec, &compress(codec, &bad_varint)),
+                ),
+                (
+                    "offset deltas out of order",
+                    with_records(&plain, codec, &compress(codec, &out_of_order)),
+                ),
+            ] {
+                assert_eq!(
+                    code(&sent, 1 << 20),
+                    Err(ErrorCode::InvalidRecord),
+                    "{codec:?}: {what}"
+                );
+            }
+        }
+        // Uncompressed, offset deltas are not checked (Kafka's in-place path does not either).
+        let sent = with_records(&plain, Compression::None, &out_of_order);
+        assert_eq!(code(&sent, 1 << 20), Ok(()));
+    }
+
+    #[test]
+    fn a_decompression_bomb_is_message_too_large() {
+        // 10 MiB of zeros in 10 records; compressed, each codec's batch is under 512 KiB.
+        let zeros = alloc::vec![0u8; 1 << 20];
+        let mut b = BatchBuilder::new(0);
+        for i in 0..10 {
+            b.push(i, None, Some(&zeros), &[]);
+        }
+        let plain = b.finish();
+        let batch_bytes_max = 512 * 1024;
+        assert!(decompressed_bytes_max(batch_bytes_max) < plain.len());
+        for codec in CODECS {
+            let sent = compressed(&plain, codec);
+            assert!(sent.len() < batch_bytes_max, "{codec:?}: {}", sent.len());
+            assert_eq!(
+                code(&sent, batch_bytes_max),
+                Err(ErrorCode::MessageTooLarge),
+                "{codec:?}"
+            );
+            // Under a larger message.max.bytes the same batch is valid: the bound decided.
+            assert_eq!(code(&sent, 1 << 20), Ok(()), "{codec:?}");
+        }
+        assert_eq!(decompressed_bytes_max(1000), DECOMPRESSED_BYTES_FLOOR);
     }
 }
