@@ -38,10 +38,10 @@ mod wire;
 
 use harness::{Scenario, Sim};
 
-/// Seeds and steps per seed in a plain `cargo test` run: about 10 s in debug on a loaded
-/// 2-core machine.
-const SEEDS: u64 = 200;
-const STEPS: usize = 300;
+/// Seeds and steps per seed in a plain `cargo test` run: about 3 s with the workspace's test
+/// profile on a loaded 2-core machine.
+const SEEDS: u64 = 400;
+const STEPS: usize = 1000;
 
 /// Faults on the offsets log are off by default: the broker acknowledges a commit whose record
 /// it failed to append (`drain_groups` drops the append's result), so a crash after such a

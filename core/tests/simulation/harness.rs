@@ -55,7 +55,7 @@ impl Scenario {
             crash_per_mille: rng.range(0, 12) as u32,
             restart_per_mille: rng.range(0, 4) as u32,
             power_loss: seed % 5 == 4,
-            segment_size_bytes: rng.range(2048, 16384),
+            segment_size_bytes: rng.range(700, 16384),
         }
     }
 }

@@ -80,6 +80,12 @@ enum Fault {
 
 impl DiskState {
     fn draw(&mut self, topic: &str, grows: bool) -> Option<Fault> {
+        self.draw_scaled(topic, grows, 1)
+    }
+
+    /// A fault `scale` times as likely as the plan says: segment creations are rare, and
+    /// their faults would otherwise hardly ever be drawn.
+    fn draw_scaled(&mut self, topic: &str, grows: bool, scale: u32) -> Option<Fault> {
         let plan = &self.plan;
         if plan.paused || (topic == OFFSETS_TOPIC && !plan.offsets_log) {
             return None;
@@ -88,7 +94,7 @@ impl DiskState {
             self.stats.no_space += 1;
             return Some(Fault::NoSpace);
         }
-        if !self.rng.chance(plan.per_mille) {
+        if !self.rng.chance(plan.per_mille.saturating_mul(scale)) {
             return None;
         }
         let fault = match self.rng.below(4) {
@@ -339,7 +345,7 @@ impl Storage for SimStorage {
         base_offset: i64,
         capacity_bytes: usize,
     ) -> Result<SimSegment, StorageError> {
-        let fault = self.draw(topic, true);
+        let fault = self.disk.0.borrow_mut().draw_scaled(topic, true, 10);
         if matches!(fault, Some(Fault::NoSpace | Fault::Io | Fault::Short)) {
             return Err(error(fault.unwrap_or(Fault::Io), "create segment"));
         }
