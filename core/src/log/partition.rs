@@ -77,6 +77,12 @@ impl<T: SegmentBuffer> PartitionLog<T> {
                 .last()
                 .is_some_and(|prev| prev.next_offset() > f.base_offset)
             {
+                // An empty file inside the previous segment's offsets is a roll whose creation
+                // was reported failed (its directory sync failed, or a crash came first): the
+                // log went on in the previous segment, and the file holds nothing to lose.
+                if f.segment.as_ref().is_empty() {
+                    continue;
+                }
                 return Err(LogError::OverlappingSegments {
                     base_offset: f.base_offset,
                 });
@@ -618,5 +624,28 @@ mod tests {
         // A base offset past the data recovers as empty, not as the old offsets.
         let later = PartitionLog::open(vec![seg(10)]).expect("opens");
         assert_eq!(later.log_end_offset(), 10);
+    }
+
+    #[test]
+    fn an_empty_segment_left_by_a_failed_roll_is_skipped() {
+        let (log, mut storage) = log_with(&[batch(3, 0)]);
+        let found = |base| FoundSegment {
+            base_offset: base,
+            segment: MemorySegment::new(SEGMENT),
+            trusted: false,
+        };
+        let data = FoundSegment {
+            base_offset: 0,
+            segment: log.segments[0].buffer().clone(),
+            trusted: false,
+        };
+        // A roll at offset 1 failed after making its file; the log went on to offset 3.
+        let mut reopened = PartitionLog::open(vec![data, found(1)]).expect("opens");
+        assert_eq!(reopened.log_end_offset(), 3);
+        assert_eq!(reopened.segment_count(), 1);
+        reopened
+            .append(&mut storage, "t", 0, &batch(1, 0), SEGMENT, 0)
+            .expect("appends go on");
+        assert_eq!(read_all(&reopened, 1 << 20), vec![0, 1, 2, 3]);
     }
 }
