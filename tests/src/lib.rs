@@ -151,6 +151,16 @@ impl Broker {
         line.split_whitespace().nth(1)?.parse().ok()
     }
 
+    /// A field of `/proc/<pid>/status` in KiB: `VmRSS`, `RssAnon` (heap and stacks), `RssFile`
+    /// (mapped file pages, such as segments a recovery read), ...
+    pub fn status_kib(&self, field: &str) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
+        let line = status
+            .lines()
+            .find(|l| l.split(':').next() == Some(field))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+
     /// Whether the process is still running.
     pub fn is_running(&mut self) -> bool {
         match self.child.as_mut() {

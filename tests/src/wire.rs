@@ -117,6 +117,28 @@ impl Writer {
     }
 }
 
+impl Writer {
+    /// BOOLEAN.
+    pub fn bool(&mut self, v: bool) -> &mut Self {
+        self.i8(i8::from(v))
+    }
+
+    /// COMPACT_STRING: unsigned varint of length + 1, then the bytes.
+    pub fn compact_string(&mut self, bytes: &[u8]) -> &mut Self {
+        self.uvarint(bytes.len() as u64 + 1).raw(bytes)
+    }
+
+    /// COMPACT_ARRAY length: unsigned varint of `n + 1`.
+    pub fn compact_len(&mut self, n: usize) -> &mut Self {
+        self.uvarint(n as u64 + 1)
+    }
+
+    /// UUID.
+    pub fn uuid(&mut self, id: [u8; 16]) -> &mut Self {
+        self.raw(&id)
+    }
+}
+
 /// Reads big-endian primitives from a response; every read returns `None` past the end.
 #[derive(Debug, Clone)]
 pub struct Reader<'a> {
@@ -161,6 +183,47 @@ impl<'a> Reader<'a> {
     /// Bytes not read yet.
     pub fn remaining(&self) -> usize {
         self.rest.len()
+    }
+
+    /// INT8.
+    pub fn i8(&mut self) -> Option<i8> {
+        self.take().map(i8::from_be_bytes)
+    }
+
+    /// Skips `n` bytes.
+    pub fn skip(&mut self, n: usize) -> Option<()> {
+        self.rest = self.rest.get(n..)?;
+        Some(())
+    }
+
+    /// BYTES / RECORDS: INT32 length (-1: null, read as empty), then the bytes.
+    pub fn bytes(&mut self) -> Option<&'a [u8]> {
+        let len = self.i32()?;
+        if len == -1 {
+            return Some(&[]);
+        }
+        let (head, rest) = self.rest.split_at_checked(usize::try_from(len).ok()?)?;
+        self.rest = rest;
+        Some(head)
+    }
+
+    /// Unsigned varint (at most 10 bytes).
+    pub fn uvarint(&mut self) -> Option<u64> {
+        let mut v = 0u64;
+        for shift in (0..70).step_by(7) {
+            let [byte] = self.take::<1>()?;
+            v |= u64::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                return Some(v);
+            }
+        }
+        None
+    }
+
+    /// Signed (zig-zag) varint.
+    pub fn varint(&mut self) -> Option<i64> {
+        let z = self.uvarint()?;
+        Some((z >> 1) as i64 ^ -((z & 1) as i64))
     }
 }
 
@@ -350,6 +413,207 @@ pub fn round_trip(
     Ok(frame[4..].to_vec())
 }
 
+/// Byte offsets of record batch v2 fields that the fault tests rewrite (then [`reseal_crc`]).
+pub mod batch_field {
+    /// BATCH_LENGTH (INT32).
+    pub const LENGTH: usize = 8;
+    /// MAGIC (INT8).
+    pub const MAGIC: usize = 16;
+    /// ATTRIBUTES (INT16), the first byte the CRC covers.
+    pub const ATTRIBUTES: usize = 21;
+    /// LAST_OFFSET_DELTA (INT32).
+    pub const LAST_OFFSET_DELTA: usize = 23;
+    /// BASE_TIMESTAMP (INT64).
+    pub const BASE_TIMESTAMP: usize = 27;
+    /// MAX_TIMESTAMP (INT64).
+    pub const MAX_TIMESTAMP: usize = 35;
+    /// PRODUCER_ID (INT64).
+    pub const PRODUCER_ID: usize = 43;
+    /// PRODUCER_EPOCH (INT16).
+    pub const PRODUCER_EPOCH: usize = 51;
+    /// BASE_SEQUENCE (INT32).
+    pub const BASE_SEQUENCE: usize = 53;
+    /// RECORDS_COUNT (INT32).
+    pub const RECORDS_COUNT: usize = 57;
+}
+
+/// Recomputes a record batch's CRC-32C after its fields were rewritten, so only the rewrite
+/// is wrong.
+pub fn reseal_crc(batch: &mut [u8]) {
+    let crc = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI).checksum(&batch[batch_field::ATTRIBUTES..]);
+    batch[BATCH_CRC_OFFSET..BATCH_CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+}
+
+/// Overwrites `bytes.len()` bytes of `batch` at `at` and reseals the CRC.
+pub fn patch_batch(batch: &mut [u8], at: usize, bytes: &[u8]) {
+    batch[at..at + bytes.len()].copy_from_slice(bytes);
+    reseal_crc(batch);
+}
+
+/// Size-prefixes `payload` (a request header and body) into a frame.
+pub fn frame(payload: &[u8]) -> Vec<u8> {
+    let mut frame = Writer::new();
+    frame.bytes(payload);
+    frame.buf
+}
+
+/// Fetch API key.
+pub const FETCH: i16 = 1;
+/// ListOffsets API key.
+pub const LIST_OFFSETS: i16 = 2;
+
+/// Fetch v4 (non-flexible, by topic name) of one partition from `offset`, waiting at most
+/// `max_wait_ms` for `min_bytes`.
+pub fn fetch_request(
+    correlation_id: i32,
+    topic: &[u8],
+    partition: i32,
+    offset: i64,
+    max_bytes: i32,
+) -> Vec<u8> {
+    let mut body = Writer::new();
+    body.i32(-1) // replica_id: a consumer
+        .i32(0) // max_wait_ms: answer at once
+        .i32(0) // min_bytes
+        .i32(max_bytes)
+        .i8(0) // isolation_level: read uncommitted
+        .i32(1) // topics
+        .string(topic)
+        .i32(1) // partitions
+        .i32(partition)
+        .i64(offset)
+        .i32(max_bytes); // partition_max_bytes
+    request(FETCH, 4, correlation_id, &body.buf)
+}
+
+/// One partition of a Fetch v4 response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchedPartition {
+    /// Its error code.
+    pub error_code: i16,
+    /// The high watermark.
+    pub high_watermark: i64,
+    /// The record batches, as sent.
+    pub records: Vec<u8>,
+}
+
+/// The first partition of the first topic of a Fetch v4 response body (after the correlation
+/// id).
+pub fn fetch_response(body: &[u8]) -> Option<FetchedPartition> {
+    let mut r = Reader::new(body);
+    let _throttle_time_ms = r.i32()?;
+    let _topics = r.i32()?;
+    let _name = r.string()?;
+    let _partitions = r.i32()?;
+    let _index = r.i32()?;
+    let error_code = r.i16()?;
+    let high_watermark = r.i64()?;
+    let _last_stable_offset = r.i64()?;
+    let aborted = r.i32()?;
+    if aborted > 0 {
+        r.skip(usize::try_from(aborted).ok()? * 16)?;
+    }
+    let records = r.bytes()?.to_vec();
+    Some(FetchedPartition {
+        error_code,
+        high_watermark,
+        records,
+    })
+}
+
+/// One record read back from a fetched batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchedRecord {
+    /// Its offset.
+    pub offset: i64,
+    /// Its value (empty for null).
+    pub value: Vec<u8>,
+}
+
+/// The records of uncompressed v2 batches, in order. A partial batch at the end (a Fetch may cut
+/// one) is ignored; anything else unreadable is `None`.
+pub fn fetched_records(mut bytes: &[u8]) -> Option<Vec<FetchedRecord>> {
+    let mut out = Vec::new();
+    while bytes.len() >= 12 {
+        let mut r = Reader::new(bytes);
+        let base_offset = r.i64()?;
+        let length = usize::try_from(r.i32()?).ok()?;
+        let Some(batch) = bytes.get(12..12 + length) else {
+            break;
+        };
+        batch_records(base_offset, batch, &mut out)?;
+        bytes = &bytes[12 + length..];
+    }
+    Some(out)
+}
+
+/// Appends the records of one batch (the bytes after its length field) to `out`.
+fn batch_records(base_offset: i64, batch: &[u8], out: &mut Vec<FetchedRecord>) -> Option<()> {
+    let mut r = Reader::new(batch);
+    r.skip(4)?; // partition leader epoch
+    if r.i8()? != 2 {
+        return None;
+    }
+    r.skip(4)?; // crc
+    let attributes = r.i16()?;
+    if attributes & 0x7 != 0 {
+        return None; // compressed: the tests send none
+    }
+    r.skip(4 + 8 + 8 + 8 + 2 + 4)?;
+    let count = r.i32()?;
+    for _ in 0..count {
+        let _length = r.varint()?;
+        let _attributes = r.i8()?;
+        let _timestamp_delta = r.varint()?;
+        let offset_delta = r.varint()?;
+        let key_len = r.varint()?;
+        r.skip(usize::try_from(key_len.max(0)).ok()?)?;
+        let value_len = usize::try_from(r.varint()?.max(0)).ok()?;
+        let value = batch.get(batch.len() - r.remaining()..)?.get(..value_len)?;
+        r.skip(value_len)?;
+        for _ in 0..r.varint()? {
+            let key_len = usize::try_from(r.varint()?).ok()?;
+            r.skip(key_len)?;
+            let value_len = r.varint()?;
+            r.skip(usize::try_from(value_len.max(0)).ok()?)?;
+        }
+        out.push(FetchedRecord {
+            offset: base_offset + offset_delta,
+            value: value.to_vec(),
+        });
+    }
+    Some(())
+}
+
+/// ListOffsets v1 of one partition at `timestamp` (-1 latest, -2 earliest).
+pub fn list_offsets_request(
+    correlation_id: i32,
+    topic: &[u8],
+    partition: i32,
+    timestamp: i64,
+) -> Vec<u8> {
+    let mut body = Writer::new();
+    body.i32(-1) // replica_id
+        .i32(1)
+        .string(topic)
+        .i32(1)
+        .i32(partition)
+        .i64(timestamp);
+    request(LIST_OFFSETS, 1, correlation_id, &body.buf)
+}
+
+/// The error code and offset of the first partition of a ListOffsets v1 response body.
+pub fn list_offsets_response(body: &[u8]) -> Option<(i16, i64)> {
+    let mut r = Reader::new(body);
+    let _topics = r.i32()?;
+    let _name = r.string()?;
+    let _partitions = r.i32()?;
+    let _index = r.i32()?;
+    let error_code = r.i16()?;
+    let _timestamp = r.i64()?;
+    Some((error_code, r.i64()?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -389,5 +653,31 @@ mod tests {
         assert_eq!(r.i16(), Some(api_key::API_VERSIONS));
         assert_eq!(r.i16(), Some(0));
         assert_eq!(r.i32(), Some(7));
+    }
+
+    #[test]
+    fn fetched_records_reads_back_a_batch() {
+        let mut batch = record_batch(5, &[b"x", b"yz"]);
+        batch[..8].copy_from_slice(&40i64.to_be_bytes());
+        let mut two = batch.clone();
+        two.extend_from_slice(&batch[..20]); // a partial batch, as a Fetch may end
+        let records = fetched_records(&two).unwrap_or_default();
+        let got: Vec<(i64, &[u8])> = records.iter().map(|r| (r.offset, &r.value[..])).collect();
+        assert_eq!(got, [(40, &b"x"[..]), (41, &b"yz"[..])]);
+    }
+
+    #[test]
+    fn patched_batches_keep_a_valid_crc() {
+        let mut batch = record_batch(5, &[b"x"]);
+        patch_batch(&mut batch, batch_field::PRODUCER_ID, &7i64.to_be_bytes());
+        let crc = u32::from_be_bytes(
+            batch[BATCH_CRC_OFFSET..BATCH_CRC_OFFSET + 4]
+                .try_into()
+                .unwrap_or_default(),
+        );
+        let expected = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI).checksum(&batch[21..]);
+        assert_eq!(crc, expected);
+        let mut r = Reader::new(&batch[batch_field::PRODUCER_ID..]);
+        assert_eq!(r.i64(), Some(7));
     }
 }
