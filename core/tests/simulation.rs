@@ -15,8 +15,8 @@
 //!
 //! `cargo test -p blazemq-core --test simulation` runs a fixed budget of seeds;
 //! `SIM_SEED=<n>` replays one with its step log (add `-- --nocapture`). `SIM_SEEDS` and
-//! `SIM_STEPS` change the budget; `SIM_OFFSETS_FAULTS=1` lets the disk fail writes to the
-//! offsets log too (see `OFFSETS_LOG_FAULTS`).
+//! `SIM_STEPS` change the budget; `SIM_OFFSETS_FAULTS=0` spares the offsets log from faults
+//! (see `OFFSETS_LOG_FAULTS`).
 
 // A test crate's root looks for modules beside it: these live in simulation/.
 #[path = "simulation/audit.rs"]
@@ -43,17 +43,17 @@ use harness::{Scenario, Sim};
 const SEEDS: u64 = 400;
 const STEPS: usize = 1000;
 
-/// Faults on the offsets log are off by default: the broker acknowledges a commit whose record
-/// it failed to append (`drain_groups` drops the append's result), so a crash after such a
-/// fault loses an acknowledged commit. Turn them on (`SIM_OFFSETS_FAULTS=1`) once that is fixed.
-const OFFSETS_LOG_FAULTS: bool = false;
+/// The disk fails writes to the offsets log too: a commit, a rebalance or a deletion whose record
+/// was not stored must be refused, never acknowledged (`SIM_OFFSETS_FAULTS=0` turns this off to
+/// tell an offsets-log failure from another).
+const OFFSETS_LOG_FAULTS: bool = true;
 
 fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.parse().ok())
 }
 
 fn offsets_log_faults() -> bool {
-    OFFSETS_LOG_FAULTS || std::env::var("SIM_OFFSETS_FAULTS").is_ok_and(|v| v == "1")
+    std::env::var("SIM_OFFSETS_FAULTS").map_or(OFFSETS_LOG_FAULTS, |v| v != "0")
 }
 
 /// What one seed did, for the summary line.

@@ -220,7 +220,9 @@ impl Client {
             .ok_or("OffsetCommit answered without the partition")?;
         match code {
             NONE => model.commit_acked(group, tp, offset),
-            KAFKA_STORAGE_ERROR => {}
+            // A commit the offsets log did not store is refused with the coordinator's error
+            // and changes nothing.
+            KAFKA_STORAGE_ERROR | NOT_COORDINATOR | COORDINATOR_NOT_AVAILABLE => {}
             UNKNOWN_TOPIC_OR_PARTITION => unknown_topic(model, tp)?,
             e if *group == self.solo_group() => return Err(format!("solo OffsetCommit error {e}")),
             e => self.group_error(e)?,
