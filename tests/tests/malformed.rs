@@ -53,6 +53,7 @@ const INCONSISTENT_GROUP_PROTOCOL: i16 = 23;
 const INVALID_GROUP_ID: i16 = 24;
 const UNKNOWN_MEMBER_ID: i16 = 25;
 const INVALID_SESSION_TIMEOUT: i16 = 26;
+const INVALID_TIMESTAMP: i16 = 32;
 const UNSUPPORTED_VERSION: i16 = 35;
 const TOPIC_ALREADY_EXISTS: i16 = 36;
 const INVALID_PARTITIONS: i16 = 37;
@@ -620,7 +621,21 @@ fn produce_cases() -> Vec<Case> {
         code("Produce: internal topic __consumer_offsets", produce_batch(b"__consumer_offsets", 0, &one()), INVALID_TOPIC_EXCEPTION),
         code("Produce: timestamp -1 (none)", at_time(-1), NONE),
         code("Produce: timestamp 0", at_time(0), NONE),
+        code("Produce: magic 1 in a v2 layout", raw_patched(batch_field::MAGIC, &[1]), INVALID_RECORD),
+        code("Produce: magic 0 in a v2 layout", raw_patched(batch_field::MAGIC, &[0]), INVALID_RECORD),
+        code("Produce: batch length 100 past the bytes", raw_patched(batch_field::LENGTH, &(short_length + 103).to_be_bytes()), INVALID_RECORD),
+        code("Produce: no batch at all", produce_batch(TOPIC, 0, &[]), INVALID_RECORD),
+        code("Produce: topic name no topic can have", produce_batch(b"bad name!", 0, &one()), UNKNOWN_TOPIC_OR_PARTITION),
+        code("Produce: timestamps two days ahead", at_time(now_ms() + 2 * 86_400_000), INVALID_TIMESTAMP),
     ]
+}
+
+/// The wall clock in milliseconds since the epoch.
+fn now_ms() -> i64 {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("the clock is past 1970");
+    i64::try_from(since.as_millis()).expect("milliseconds fit in i64")
 }
 
 /// Idempotent and transactional batches without producer state, as Kafka 4.x answers them.

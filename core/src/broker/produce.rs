@@ -10,7 +10,6 @@
 //! INVALID_PRODUCER_ID_MAPPING, Kafka's answer (KIP-890 verification) for a transactional id its
 //! coordinator never initialised, which is every transactional id here.
 
-use super::names::invalid_topic_reason;
 use super::{Broker, Hdr, Reply, segment_size};
 use crate::ErrorCode;
 use crate::codec::produce_view::{ProduceResponseWriter, ProduceView};
@@ -19,7 +18,10 @@ use crate::limits::BATCH_SIZE_BYTES_MAX_DEFAULT;
 use crate::log::AppendAt;
 
 use super::producers::{Sequenced, Verdict};
-use crate::records;
+use crate::records::{self, ValidatedRecords};
+
+/// Kafka 4's default `message.timestamp.after.max.ms`: an hour.
+const TIMESTAMP_AFTER_MAX_MS_DEFAULT: i64 = 3_600_000;
 use crate::storage::Storage;
 
 /// The partition a Produce request writes to, and what of the request its checks need.
@@ -199,9 +201,11 @@ impl<S: Storage> Broker<S> {
             // one answers COORDINATOR_NOT_AVAILABLE), so the producer id maps to none.
             return Err(ErrorCode::InvalidProducerIdMapping);
         }
+        records::check_produce_shape(bytes, to.version).map_err(|e| e.error_code())?;
         let batch_bytes_max = self.max_message_bytes(ti);
         let validated =
             records::validate_batches(bytes, batch_bytes_max).map_err(|e| e.error_code())?;
+        self.check_timestamps(ti, &validated)?;
         // Kafka: Produce v3+ carries exactly one record batch of magic 2 per partition.
         validated
             .check_produce_version(to.version)
@@ -258,12 +262,9 @@ impl<S: Storage> Broker<S> {
             // Kafka refuses client writes to its internal topics.
             return Err(ErrorCode::InvalidTopicException);
         }
+        // A name no topic can have is as unknown as any other (Kafka looks it up and fails).
         let Some(ti) = self.topics.by_name(topic) else {
-            return Err(if invalid_topic_reason(topic).is_some() {
-                ErrorCode::InvalidTopicException
-            } else {
-                ErrorCode::UnknownTopicOrPartition
-            });
+            return Err(ErrorCode::UnknownTopicOrPartition);
         };
         let pi = self
             .topics
@@ -290,6 +291,25 @@ impl<S: Storage> Broker<S> {
             }
             Verdict::Refuse(code) => Err(code),
         }
+    }
+
+    /// Kafka's `message.timestamp.after.max.ms` check of a CreateTime topic: no record may be
+    /// stamped further ahead of the broker's clock (INVALID_TIMESTAMP). Kafka checks each
+    /// record; the batches' max timestamps bound them all.
+    fn check_timestamps(&self, ti: u32, validated: &ValidatedRecords) -> Result<(), ErrorCode> {
+        if self.log_append_time(ti) {
+            return Ok(());
+        }
+        let after_max_ms = self
+            .topics
+            .topic(ti)
+            .config("message.timestamp.after.max.ms")
+            .and_then(|v| v.parse::<i64>().ok())
+            .unwrap_or(TIMESTAMP_AFTER_MAX_MS_DEFAULT);
+        if validated.max_timestamp > self.unix_ms.saturating_add(after_max_ms) {
+            return Err(ErrorCode::InvalidTimestamp);
+        }
+        Ok(())
     }
 
     /// Whether the topic's `message.timestamp.type` is LogAppendTime: the broker, not the
@@ -529,5 +549,82 @@ mod tests {
         let batch = RecordBatch::new_checked(&bytes[..]).expect("a whole batch");
         assert_eq!(batch.timestamp_type(), TimestampType::CreateTime);
         assert_eq!(batch.max_timestamp(), 1_005);
+    }
+
+    /// One record stamped `ts`, as a v2 batch.
+    fn stamped(ts: i64) -> Vec<u8> {
+        let mut batch = BatchBuilder::new(0);
+        batch.push(ts, None, Some(b"v"), &[]);
+        batch.finish()
+    }
+
+    #[test]
+    fn produce_v3_records_that_are_not_one_whole_v2_batch_are_invalid_records_as_in_kafka() {
+        const INVALID_RECORD: i16 = 87;
+        let mut b = broker();
+        create(&mut b, "t", 1, &[]);
+        let good = stamped(1);
+        let mut legacy_magic = good.clone();
+        legacy_magic[16] = 1;
+        let mut longer = good.clone();
+        let claimed = i32::try_from(good.len() - 12 + 100).expect("small");
+        longer[8..12].copy_from_slice(&claimed.to_be_bytes());
+        let mut two = good.clone();
+        two.extend_from_slice(&good);
+        for (name, records) in [
+            ("magic 1 in a v2 layout", legacy_magic),
+            ("a length past the bytes", longer),
+            ("no batch", Vec::new()),
+            ("two batches", two),
+        ] {
+            assert_eq!(
+                codes(&mut b, 3, &produce_batch("t", 0, records)),
+                [INVALID_RECORD],
+                "{name}"
+            );
+        }
+        assert_eq!(log_end(&b, "t", 0), 0);
+        assert_eq!(codes(&mut b, 3, &produce_batch("t", 0, good)), [0]);
+        // A name no topic can have is unknown, as any other (UNKNOWN_TOPIC_OR_PARTITION).
+        assert_eq!(
+            codes(&mut b, 3, &produce_batch("bad name!", 0, stamped(1))),
+            [3]
+        );
+    }
+
+    #[test]
+    fn records_stamped_more_than_an_hour_ahead_are_refused_unless_the_topic_allows_it() {
+        const INVALID_TIMESTAMP: i16 = 32;
+        let mut b = broker();
+        let now = b.unix_ms;
+        create(&mut b, "t", 1, &[]);
+        let day = 24 * 3_600_000;
+        create(
+            &mut b,
+            "lenient",
+            1,
+            &[("message.timestamp.after.max.ms", "172800001")],
+        );
+        create(
+            &mut b,
+            "appended",
+            1,
+            &[("message.timestamp.type", "LogAppendTime")],
+        );
+        assert_eq!(
+            codes(&mut b, 9, &produce_batch("t", 0, stamped(now + 2 * day))),
+            [INVALID_TIMESTAMP]
+        );
+        assert_eq!(log_end(&b, "t", 0), 0);
+        assert_eq!(
+            codes(&mut b, 9, &produce_batch("t", 0, stamped(now + 3_600_000))),
+            [0]
+        );
+        let ahead = stamped(now + 2 * day);
+        assert_eq!(
+            codes(&mut b, 9, &produce_batch("lenient", 0, ahead.clone())),
+            [0]
+        );
+        assert_eq!(codes(&mut b, 9, &produce_batch("appended", 0, ahead)), [0]);
     }
 }

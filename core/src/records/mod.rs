@@ -20,4 +20,6 @@ pub use batch::{RecordBatch, TimestampType};
 pub use compression::Compression;
 pub use error::RecordsError;
 pub use record::{BatchBuilder, Header, Record, Records};
-pub use validate::{ValidatedRecords, validate_batches, validate_batches_with};
+pub use validate::{
+    ValidatedRecords, check_produce_shape, validate_batches, validate_batches_with,
+};

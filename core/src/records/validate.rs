@@ -83,6 +83,40 @@ impl ValidatedRecords {
     }
 }
 
+/// Kafka's `ProduceRequest.validateRecords`, checked before anything else of a partition's
+/// records: from Produce v3 they hold exactly one whole record batch of magic 2 (else
+/// INVALID_RECORD: a length past the bytes, no batch at all and a legacy magic byte included),
+/// and zstd only from v7.
+pub fn check_produce_shape(buf: &[u8], version: i16) -> Result<(), RecordsError> {
+    if version < 3 {
+        return Ok(());
+    }
+    // Kafka's batch iterator finds no batch where the bytes end before the length says, and
+    // refuses a length below the format's minimum as corrupt (CORRUPT_MESSAGE).
+    let whole = |bytes: &[u8]| match batch::peek_total_len(bytes) {
+        Ok(len) => Ok(len <= bytes.len() && len > batch::field::MAGIC),
+        Err(RecordsError::Truncated) => Ok(false),
+        Err(e) => Err(e),
+    };
+    if !whole(buf)? {
+        return Err(RecordsError::InvalidProduceBatches);
+    }
+    match buf[batch::field::MAGIC] as i8 {
+        MAGIC_V2 => {}
+        0 | 1 => return Err(RecordsError::InvalidProduceBatches),
+        other => return Err(RecordsError::UnknownMagic(other)),
+    }
+    let first =
+        RecordBatch::new_unchecked_header(buf).map_err(|_| RecordsError::InvalidProduceBatches)?;
+    if version < 7 && first.compression() == Ok(Compression::Zstd) {
+        return Err(RecordsError::UnsupportedCompression(Compression::Zstd));
+    }
+    if whole(&buf[first.total_len()..]).unwrap_or(false) {
+        return Err(RecordsError::InvalidProduceBatches);
+    }
+    Ok(())
+}
+
 /// Validate the records of one partition of a Produce. Every batch (or legacy message) is at most
 /// `batch_bytes_max` bytes (`message.max.bytes`).
 pub fn validate_batches(
