@@ -115,6 +115,11 @@ impl RecoveryCheckpoint {
         self.entries.len()
     }
 
+    /// Bytes vouched for, over every segment.
+    pub fn vouched_bytes(&self) -> u64 {
+        self.entries.values().map(|e| e.summary.len_bytes).sum()
+    }
+
     /// Whether no segment is vouched for.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()

@@ -45,6 +45,7 @@ fn round_trip_and_apply() {
     assert!(text.starts_with("blazemq-recovery-checkpoint 0\n3 abababab"));
     let cp = RecoveryCheckpoint::decode(&bytes).expect("decodes");
     assert_eq!(cp.len(), log.segment_count());
+    assert_eq!(cp.vouched_bytes(), log.size_bytes());
     let mut segments = found(&log);
     cp.apply("my.topic", &ID, 3, &mut segments);
     for (f, s) in segments.iter().zip(log.segments()) {
