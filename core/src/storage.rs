@@ -89,9 +89,35 @@ pub struct FoundSegment<S> {
     /// Its bytes, as long as its file. The runtime opens the newest segment of a partition with
     /// `segment_size` capacity so appends can go on, older ones with their length.
     pub segment: S,
-    /// Whether the bytes can be trusted whole: after a clean shutdown only batch headers are
-    /// walked; after a crash every batch's CRC is checked and a torn tail is cut off.
-    pub trusted: bool,
+    /// How much of its bytes recovery may trust.
+    pub recovery: Recovery,
+}
+
+/// How a found segment is recovered: how much of its bytes are trusted without a CRC check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Recovery {
+    /// After a crash: every batch's CRC is checked from the start and a torn tail is cut off.
+    Checked,
+    /// After a clean shutdown: the batch headers are walked to rebuild the indexes.
+    HeadersTrusted,
+    /// A recovery checkpoint vouches for the first `len_bytes` bytes, durable before it was
+    /// written: they are not read at all; only what follows is CRC-checked.
+    Known(SegmentSummary),
+}
+
+/// What a segment's first `len_bytes` bytes hold, as a recovery checkpoint records it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SegmentSummary {
+    /// Bytes of whole batches from the segment's start.
+    pub len_bytes: u64,
+    /// The offset after the last batch in them.
+    pub next_offset: i64,
+    /// Largest batch max timestamp in them, or -1.
+    pub max_timestamp: i64,
+    /// Position of the batch holding `max_timestamp` (0 when it is -1).
+    pub max_timestamp_position: u32,
+    /// Wall-clock milliseconds of the segment's last write, or -1 if unknown.
+    pub modified_ms: i64,
 }
 
 /// A segment's bytes: read in place, written at the end as batches arrive.
@@ -246,6 +272,26 @@ pub trait Storage {
         topic: &str,
         partition: i32,
     ) -> Result<Option<i64>, StorageError>;
+
+    /// Replace the recovery checkpoint with `bytes` (see [`crate::log::checkpoint`]), which
+    /// vouches for segment bytes written before this call. The runtime must make those bytes
+    /// durable before the checkpoint is, and may do both later, off the caller's thread; a newer
+    /// checkpoint may replace one not yet written. A storage that keeps none drops it: without a
+    /// checkpoint recovery checks segments as before, which is always correct.
+    fn write_recovery_checkpoint(&mut self, _bytes: &[u8]) -> Result<(), StorageError> {
+        Ok(())
+    }
+
+    /// The recovery checkpoint as last written durably, if any (read once, at startup).
+    fn read_recovery_checkpoint(&mut self) -> Result<Option<Vec<u8>>, StorageError> {
+        Ok(None)
+    }
+
+    /// The broker stops: finish background work, so that every checkpoint handed to
+    /// [`Storage::write_recovery_checkpoint`] is written (or its failure returned).
+    fn close(&mut self) -> Result<(), StorageError> {
+        Ok(())
+    }
 }
 
 /// Storage in memory: segments are [`MemorySegment`]s, nothing survives the process.
@@ -259,6 +305,10 @@ pub struct MemoryStorage {
     pub segments_deleted: usize,
     /// What [`Storage::recover`] hands the broker: a test fills it to simulate a restart.
     pub found: Vec<FoundPartition<MemorySegment>>,
+    /// The recovery checkpoint last written.
+    pub recovery_checkpoint: Option<Vec<u8>>,
+    /// Recovery checkpoints written so far.
+    pub recovery_checkpoints_written: usize,
 }
 
 impl Storage for MemoryStorage {
@@ -335,5 +385,15 @@ impl Storage for MemoryStorage {
             .log_start_offsets
             .get(&(String::from(topic), partition))
             .copied())
+    }
+
+    fn write_recovery_checkpoint(&mut self, bytes: &[u8]) -> Result<(), StorageError> {
+        self.recovery_checkpoint = Some(bytes.to_vec());
+        self.recovery_checkpoints_written += 1;
+        Ok(())
+    }
+
+    fn read_recovery_checkpoint(&mut self) -> Result<Option<Vec<u8>>, StorageError> {
+        Ok(self.recovery_checkpoint.clone())
     }
 }

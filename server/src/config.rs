@@ -77,6 +77,10 @@ pub const SETTINGS: &[Setting] = &[
     setting("group_initial_rebalance_delay_ms", "group-initial-rebalance-delay-ms",
         "BLAZEMQ_GROUP_INITIAL_REBALANCE_DELAY_MS", "MS", "0",
         "wait for more members before the first rebalance of an empty group"),
+    setting("log_flush_offset_checkpoint_interval_ms", "log-flush-offset-checkpoint-interval-ms",
+        "BLAZEMQ_LOG_FLUSH_OFFSET_CHECKPOINT_INTERVAL_MS", "MS", "60000",
+        "how often the recovery checkpoint is written while records arrive; a restart after a \
+         crash checks only what was written since the last one"),
     setting("num_io_threads", "num-io-threads", "BLAZEMQ_NUM_IO_THREADS", "N", "1",
         "accepted for compatibility: the event loop is single-threaded"),
     setting("max_connection_output_bytes", "max-connection-output-bytes",
@@ -116,6 +120,8 @@ pub struct Config {
     pub request_size_bytes_max: u32,
     /// `group_initial_rebalance_delay_ms`.
     pub group_initial_rebalance_delay_ms: u32,
+    /// `log_flush_offset_checkpoint_interval_ms`.
+    pub log_flush_offset_checkpoint_interval_ms: u32,
     /// `num_io_threads` as given (only 1 is used).
     pub num_io_threads: u32,
     /// `max_connection_output_bytes`.

@@ -99,6 +99,9 @@ fn run(config: &Config) -> Result<(), RunError> {
         auto_create_topics: config.auto_create_topics,
         retention_ms: config.retention_ms,
         group_initial_rebalance_delay_ms: config.group_initial_rebalance_delay_ms,
+        log_flush_offset_checkpoint_interval_ms: Some(
+            config.log_flush_offset_checkpoint_interval_ms,
+        ),
         seed: blazemq_platform::random::u64().map_err(|e| RunError::Io("random seed", e))?,
         limits: config.limits(),
     };

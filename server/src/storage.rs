@@ -1,21 +1,26 @@
 //! `core`'s [`Storage`] over memory-mapped files, in Kafka's layout:
 //! `<log_dir>/<topic>-<partition>/<base offset, 20 digits>.log` and, beside the segments,
-//! `partition.metadata` and `log-start-offset` (each replaced atomically).
+//! `partition.metadata` and `log-start-offset` (each replaced atomically), and in the data
+//! directory the recovery checkpoint, written by a thread of its own after a file-system sync.
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::thread::JoinHandle;
 
 use blazemq_core::storage::{
-    FoundPartition, FoundSegment, SegmentBuffer, Storage, StorageError, StorageErrorKind,
+    FoundPartition, FoundSegment, Recovery, SegmentBuffer, Storage, StorageError, StorageErrorKind,
 };
 use blazemq_platform::MappedFile;
-use blazemq_platform::fs::{temp_path, write_atomic, write_replace};
+use blazemq_platform::fs::{sync_filesystem, temp_path, write_atomic, write_replace};
 use blazemq_platform::syncer::Syncer;
 
 /// Name of a partition's metadata file.
 pub const METADATA_FILE: &str = "partition.metadata";
 /// Name of the file holding a partition's log start offset once DeleteRecords raised it.
 pub const LOG_START_OFFSET_FILE: &str = "log-start-offset";
+/// Name of the recovery checkpoint in the data directory: Kafka's name, our format.
+pub const RECOVERY_CHECKPOINT_FILE: &str = "recovery-point-offset-checkpoint";
 /// Extension of segment files.
 const SEGMENT_EXTENSION: &str = "log";
 /// Digits of a segment file's name: Kafka pads base offsets to 20.
@@ -63,6 +68,107 @@ pub struct FileStorage {
     syncer: Option<Syncer>,
     /// Whether the previous run shut down cleanly, so recovery may trust segment lengths.
     clean: bool,
+    /// Writes recovery checkpoints; started with the first one.
+    flusher: Option<Flusher>,
+}
+
+/// The checkpoint waiting for the flusher thread.
+#[derive(Debug, Default)]
+struct FlushSlot {
+    /// The newest checkpoint not yet taken: a newer one replaces it.
+    pending: Option<Vec<u8>>,
+    /// The storage is closing: write what is pending, then stop.
+    closing: bool,
+}
+
+type Shared = Arc<(Mutex<FlushSlot>, Condvar)>;
+
+/// A thread that makes the segments durable (`syncfs`) and then replaces the checkpoint that
+/// vouches for them, off the event loop: a sync may take as long as the disk needs.
+#[derive(Debug)]
+struct Flusher {
+    shared: Shared,
+    thread: Option<JoinHandle<Result<(), StorageError>>>,
+}
+
+impl Flusher {
+    fn start(log_dir: PathBuf) -> Result<Flusher, StorageError> {
+        let shared = Shared::default();
+        let theirs = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name("blazemq-checkpoint".into())
+            .spawn(move || flush_loop(&log_dir, &theirs))
+            .map_err(|e| io_error(&e, "cannot start the checkpoint thread".into()))?;
+        Ok(Flusher {
+            shared,
+            thread: Some(thread),
+        })
+    }
+
+    fn hand(&self, bytes: &[u8]) {
+        let (lock, wake) = &*self.shared;
+        lock.lock().unwrap_or_else(PoisonError::into_inner).pending = Some(bytes.to_vec());
+        wake.notify_one();
+    }
+
+    /// Let the thread write what is pending and stop; the last write's result.
+    fn finish(&mut self) -> Result<(), StorageError> {
+        let (lock, wake) = &*self.shared;
+        lock.lock().unwrap_or_else(PoisonError::into_inner).closing = true;
+        wake.notify_one();
+        match self.thread.take().map(JoinHandle::join) {
+            None => Ok(()),
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(StorageError::new(
+                StorageErrorKind::Io,
+                "the checkpoint thread panicked",
+            )),
+        }
+    }
+}
+
+impl Drop for Flusher {
+    fn drop(&mut self) {
+        // Dropped without `Storage::close` (a failed start, a test): the thread still stops. A
+        // checkpoint it fails to write leaves the older one, which is correct, only staler.
+        if self.finish().is_err() {
+            eprintln!("blazemq: the last recovery checkpoint was not written");
+        }
+    }
+}
+
+/// The flusher thread: take the newest checkpoint, sync, write; until closing with nothing
+/// pending. Returns the result of the last write.
+fn flush_loop(log_dir: &Path, shared: &Shared) -> Result<(), StorageError> {
+    let (lock, wake) = &**shared;
+    let mut last = Ok(());
+    loop {
+        let bytes = {
+            let mut slot = lock.lock().unwrap_or_else(PoisonError::into_inner);
+            loop {
+                if let Some(bytes) = slot.pending.take() {
+                    break bytes;
+                }
+                if slot.closing {
+                    return last;
+                }
+                slot = wake.wait(slot).unwrap_or_else(PoisonError::into_inner);
+            }
+        };
+        last = write_checkpoint(log_dir, &bytes);
+        if let Err(e) = &last {
+            eprintln!("blazemq: {e}");
+        }
+    }
+}
+
+/// Make every segment byte written so far durable, then replace the checkpoint that vouches for
+/// them: a power loss can take neither before the checkpoint counts them.
+fn write_checkpoint(log_dir: &Path, bytes: &[u8]) -> Result<(), StorageError> {
+    sync_filesystem(log_dir)
+        .map_err(|e| io_error(&e, format!("cannot sync {}", log_dir.display())))?;
+    let path = log_dir.join(RECOVERY_CHECKPOINT_FILE);
+    write_atomic(&path, bytes).map_err(|e| io_error(&e, format!("cannot write {}", path.display())))
 }
 
 /// What a scan of the data directory found.
@@ -82,6 +188,7 @@ impl FileStorage {
             log_dir,
             syncer: None,
             clean,
+            flusher: None,
         }
     }
 
@@ -307,6 +414,34 @@ impl Storage for FileStorage {
             )),
         }
     }
+
+    /// Handed to the flusher thread, which syncs the file system and then replaces the file;
+    /// returns at once.
+    fn write_recovery_checkpoint(&mut self, bytes: &[u8]) -> Result<(), StorageError> {
+        let flusher = match &mut self.flusher {
+            Some(flusher) => flusher,
+            None => self.flusher.insert(Flusher::start(self.log_dir.clone())?),
+        };
+        flusher.hand(bytes);
+        Ok(())
+    }
+
+    fn read_recovery_checkpoint(&mut self) -> Result<Option<Vec<u8>>, StorageError> {
+        let path = self.log_dir.join(RECOVERY_CHECKPOINT_FILE);
+        match std::fs::read(&path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_error(&e, format!("cannot read {}", path.display()))),
+        }
+    }
+
+    /// The pending checkpoint is written (after a file-system sync) and the thread joined.
+    fn close(&mut self) -> Result<(), StorageError> {
+        match self.flusher.take() {
+            Some(mut flusher) => flusher.finish(),
+            None => Ok(()),
+        }
+    }
 }
 
 /// `00000000000000000042.log` for base offset 42.
@@ -375,7 +510,11 @@ fn scan_partition(
         segments.push(FoundSegment {
             base_offset,
             segment,
-            trusted: clean,
+            recovery: if clean {
+                Recovery::HeadersTrusted
+            } else {
+                Recovery::Checked
+            },
         });
     }
     Ok(FoundPartition {

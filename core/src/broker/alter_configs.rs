@@ -773,7 +773,7 @@ mod tests {
                 segments: vec![FoundSegment {
                     base_offset: 0,
                     segment: MemorySegment::new(4096),
-                    trusted: true,
+                    recovery: crate::storage::Recovery::HeadersTrusted,
                 }],
                 metadata: Some(bytes.clone()),
             })

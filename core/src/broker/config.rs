@@ -25,6 +25,10 @@ pub struct BrokerConfig {
     pub retention_ms: i64,
     /// `group.initial.rebalance.delay.ms`.
     pub group_initial_rebalance_delay_ms: u32,
+    /// How often the recovery checkpoint is written while appends go on, in milliseconds
+    /// (`log.flush.offset.checkpoint.interval.ms`; the server's default is Kafka's, 60000).
+    /// `None`: only at shutdown, and the broker never wakes for it.
+    pub log_flush_offset_checkpoint_interval_ms: Option<u32>,
     /// Seed for producer ids, member ids and topic ids, so a run replays exactly.
     pub seed: u64,
     /// The bounds.
@@ -43,6 +47,7 @@ impl Default for BrokerConfig {
             auto_create_topics: true,
             retention_ms: 7 * 24 * 60 * 60 * 1000,
             group_initial_rebalance_delay_ms: 0,
+            log_flush_offset_checkpoint_interval_ms: None,
             seed: 0,
             limits: Limits::default(),
         }

@@ -14,6 +14,7 @@
 mod admin;
 mod alter_configs;
 mod api_versions;
+mod checkpoint;
 
 mod config;
 mod connection;
@@ -52,6 +53,7 @@ use crate::codec::primitives::{Uuid, Writer};
 use crate::codec::{ApiKey, Message, peek_request_header, request_header_ref, response_frame};
 use crate::group::{GroupConfig, GroupCoordinator};
 use crate::limits::PARTITIONS_CREATED_PER_TURN_MAX;
+use crate::log::RecoveryCheckpoint;
 use crate::storage::{Storage, StorageError};
 use crate::time::Instant;
 use connection::Connection;
@@ -156,6 +158,8 @@ pub struct Broker<S: Storage> {
     group_deadline: Option<Instant>,
     /// When retention looks at the logs next.
     retention: retention::RetentionTimer,
+    /// When the recovery checkpoint is written next.
+    checkpoint: checkpoint::CheckpointTimer,
     /// Idempotent producers' sequence numbers.
     producers: producers::Producers,
     /// CreateTopics requests being worked through, oldest first.
@@ -203,10 +207,19 @@ impl<S: Storage> Broker<S> {
         let mut topics = Topics::new();
         let segment_size = segment_size(&config);
         let found = storage.recover(segment_size).map_err(StartError::Storage)?;
+        // A checkpoint that cannot be read vouches for nothing: every segment is then checked,
+        // which is always correct.
+        let checkpoint = storage
+            .read_recovery_checkpoint()
+            .ok()
+            .flatten()
+            .and_then(|bytes| RecoveryCheckpoint::decode(&bytes))
+            .unwrap_or_default();
         topics
             .load(
                 &mut storage,
                 found,
+                &checkpoint,
                 &mut || new_topic_id(&mut rng),
                 segment_size,
             )
@@ -237,6 +250,7 @@ impl<S: Storage> Broker<S> {
             groups: group_coordinator,
             group_waits: BTreeMap::new(),
             retention: retention::RetentionTimer::at_startup(),
+            checkpoint: checkpoint::CheckpointTimer::default(),
             producers: producers::Producers::default(),
             create_jobs: VecDeque::new(),
             creation_budget: PARTITIONS_CREATED_PER_TURN_MAX,
@@ -289,6 +303,7 @@ impl<S: Storage> Broker<S> {
                 self.tick(now, unix_ms);
                 self.on_bytes(conn, data);
                 self.retention_check();
+                self.checkpoint_arm();
             }
             Input::Closed(conn) => {
                 self.conns.remove(&conn);
@@ -299,6 +314,7 @@ impl<S: Storage> Broker<S> {
                 self.expire_parked();
                 self.group_timer();
                 self.retention_check();
+                self.checkpoint_check();
             }
         }
         self.continue_create_jobs();
@@ -313,15 +329,14 @@ impl<S: Storage> Broker<S> {
                 let fetch = self.parked.next_deadline();
                 // Topics still to create: come back at once, after serving what is ready.
                 let creating = (!self.create_jobs.is_empty()).then_some(self.now);
-                let deadline = [
+                let deadlines = [
                     fetch,
                     self.group_deadline,
                     self.retention.deadline,
+                    self.checkpoint.deadline,
                     creating,
-                ]
-                .into_iter()
-                .flatten()
-                .min();
+                ];
+                let deadline = deadlines.into_iter().flatten().min();
                 Output::Timeout(deadline)
             }
         }
@@ -370,7 +385,9 @@ impl<S: Storage> Broker<S> {
             .sum()
     }
 
-    /// Stop: seal every active segment to its real length so a restart need not scan.
+    /// Stop: seal every active segment to its real length, then write the recovery checkpoint
+    /// that vouches for all of them and let the storage finish writing it ([`Storage::close`]),
+    /// so a restart reads none of the segments' bytes.
     pub fn shutdown(&mut self) -> Result<(), StorageError> {
         let mut first_error = Ok(());
         for p in self.topics.partitions_mut() {
@@ -380,7 +397,10 @@ impl<S: Storage> Broker<S> {
                 }
             }
         }
-        first_error
+        let written = self.write_checkpoint();
+        // Closed even when the checkpoint failed: the storage's background work must stop.
+        let closed = self.storage.close();
+        first_error.and(written).and(closed)
     }
 
     fn tick(&mut self, now: Instant, unix_ms: i64) {

@@ -10,6 +10,7 @@ use alloc::vec::Vec;
 use crate::codec::primitives::Uuid;
 use crate::log::LogError;
 use crate::log::PartitionLog;
+use crate::log::{CheckpointWriter, RecoveryCheckpoint};
 use crate::storage::{FoundPartition, SegmentBuffer, Storage, StorageError, StorageErrorKind};
 
 /// One topic: its name, id, partitions (indices into [`Topics::partition`]) and the configs a
@@ -311,12 +312,27 @@ impl<T: SegmentBuffer> Topics<T> {
         topic
     }
 
-    /// Rebuild the topics from what the runtime found on disk. A partition whose segments cannot
-    /// be recovered is an error; a missing partition in the middle of a topic is recreated empty.
+    /// The recovery checkpoint of every partition's segments as they are now.
+    pub(crate) fn recovery_checkpoint(&self) -> Vec<u8> {
+        let mut writer = CheckpointWriter::default();
+        for (_, topic) in self.iter() {
+            for (p, &pi) in topic.partitions.iter().enumerate() {
+                if let (Some(part), Ok(p)) = (self.partition(pi), i32::try_from(p)) {
+                    writer.partition(&topic.name, &topic.id.0, p, &part.log);
+                }
+            }
+        }
+        writer.finish()
+    }
+
+    /// Rebuild the topics from what the runtime found on disk, trusting the segment bytes that
+    /// `checkpoint` vouches for. A partition whose segments cannot be recovered is an error; a
+    /// missing partition in the middle of a topic is recreated empty.
     pub(crate) fn load<S: Storage<Segment = T>>(
         &mut self,
         storage: &mut S,
         found: Vec<FoundPartition<T>>,
+        checkpoint: &RecoveryCheckpoint,
         new_id: &mut dyn FnMut() -> Uuid,
         segment_size_bytes: usize,
     ) -> Result<(), StorageError> {
@@ -346,7 +362,8 @@ impl<T: SegmentBuffer> Topics<T> {
                     .next_if(|f| f.partition == p)
                     .filter(|f| !f.segments.is_empty());
                 let log = match found {
-                    Some(f) => {
+                    Some(mut f) => {
+                        checkpoint.apply(&name, &id.0, p, &mut f.segments);
                         // A file that disagrees is one a config change did not finish: made
                         // the same as the others again.
                         if f.metadata.as_deref() != Some(meta.as_slice()) {
@@ -398,7 +415,13 @@ mod tests {
         ];
         let mut topics: Topics<MemorySegment> = Topics::new();
         topics
-            .load(&mut storage, found, &mut || Uuid([9; 16]), 4096)
+            .load(
+                &mut storage,
+                found,
+                &RecoveryCheckpoint::default(),
+                &mut || Uuid([9; 16]),
+                4096,
+            )
             .expect("loads");
         let topic = topics.by_name.get("t").copied().expect("topic kept");
         let topic = topics.topics[topic as usize].as_ref().expect("slot");
@@ -417,7 +440,7 @@ mod tests {
                 segments: alloc::vec![crate::storage::FoundSegment {
                     base_offset: 0,
                     segment: MemorySegment::new(4096),
-                    trusted: true,
+                    recovery: crate::storage::Recovery::HeadersTrusted,
                 }],
                 metadata: Some(bytes.clone()),
             })
@@ -442,7 +465,13 @@ mod tests {
         let found = found(&storage);
         let mut again: Topics<MemorySegment> = Topics::new();
         again
-            .load(&mut storage, found, &mut || Uuid([9; 16]), 4096)
+            .load(
+                &mut storage,
+                found,
+                &RecoveryCheckpoint::default(),
+                &mut || Uuid([9; 16]),
+                4096,
+            )
             .expect("loads");
         let t = again.by_name("t").expect("topic kept");
         assert_eq!(again.topic(t).partitions.len(), 3);
@@ -467,7 +496,13 @@ mod tests {
         let found = found(&storage);
         let mut again: Topics<MemorySegment> = Topics::new();
         again
-            .load(&mut storage, found, &mut || Uuid([9; 16]), 4096)
+            .load(
+                &mut storage,
+                found,
+                &RecoveryCheckpoint::default(),
+                &mut || Uuid([9; 16]),
+                4096,
+            )
             .expect("loads");
         let t = again.by_name("t").expect("topic kept");
         assert_eq!(again.topic(t).configs, old);

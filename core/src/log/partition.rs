@@ -5,7 +5,7 @@
 use alloc::vec::Vec;
 
 use crate::records::batch;
-use crate::storage::{FoundSegment, SegmentBuffer, Storage, StorageError};
+use crate::storage::{FoundSegment, Recovery, SegmentBuffer, Storage, StorageError};
 
 use super::error::LogError;
 use super::segment::{Segment, SegmentAppendError};
@@ -87,7 +87,12 @@ impl<T: SegmentBuffer> PartitionLog<T> {
                     base_offset: f.base_offset,
                 });
             }
-            segments.push(Segment::open(f.segment, f.base_offset, f.trusted)?);
+            let segment = match f.recovery {
+                Recovery::Checked => Segment::open(f.segment, f.base_offset, false)?,
+                Recovery::HeadersTrusted => Segment::open(f.segment, f.base_offset, true)?,
+                Recovery::Known(known) => Segment::open_known(f.segment, f.base_offset, known)?,
+            };
+            segments.push(segment);
         }
         let first = segments.first().ok_or(LogError::NoSegments)?;
         let log_start_offset = first.base_offset();
@@ -538,7 +543,11 @@ mod tests {
                 FoundSegment {
                     base_offset: s.base_offset(),
                     segment: MemorySegment::from_bytes(bytes, SEGMENT),
-                    trusted: i + 1 < n,
+                    recovery: if i + 1 < n {
+                        Recovery::HeadersTrusted
+                    } else {
+                        Recovery::Checked
+                    },
                 }
             })
             .collect();
@@ -595,7 +604,7 @@ mod tests {
             .map(|s| FoundSegment {
                 base_offset: s.base_offset(),
                 segment: s.buffer().clone(),
-                trusted: true,
+                recovery: Recovery::HeadersTrusted,
             })
             .collect();
         let clean = PartitionLog::open(found).expect("recovers");
@@ -615,7 +624,7 @@ mod tests {
         let seg = |base| FoundSegment {
             base_offset: base,
             segment: log.segments[0].buffer().clone(),
-            trusted: false,
+            recovery: Recovery::Checked,
         };
         assert_eq!(
             PartitionLog::open(vec![seg(0), seg(2)]).err(),
@@ -632,12 +641,12 @@ mod tests {
         let found = |base| FoundSegment {
             base_offset: base,
             segment: MemorySegment::new(SEGMENT),
-            trusted: false,
+            recovery: Recovery::Checked,
         };
         let data = FoundSegment {
             base_offset: 0,
             segment: log.segments[0].buffer().clone(),
-            trusted: false,
+            recovery: Recovery::Checked,
         };
         // A roll at offset 1 failed after making its file; the log went on to offset 3.
         let mut reopened = PartitionLog::open(vec![data, found(1)]).expect("opens");

@@ -224,7 +224,7 @@ mod tests {
             .map(|s| FoundSegment {
                 base_offset: s.base_offset(),
                 segment: s.buffer().clone(),
-                trusted: true,
+                recovery: crate::storage::Recovery::HeadersTrusted,
             })
             .collect();
         let mut reopened = PartitionLog::open(found).expect("opens");

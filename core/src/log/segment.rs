@@ -3,16 +3,17 @@
 //!
 //! The buffer is the segment file's mapping (or a [`crate::storage::MemorySegment`]), as long as
 //! what was written to it. `len_bytes` of it hold valid batches: all of it, but after a crash,
-//! until recovery cuts a torn tail. Indexes are rebuilt when a segment is opened, so nothing but
-//! the `.log` bytes is ever on disk.
+//! until recovery cuts a torn tail. Indexes are rebuilt when a segment is opened, or on first use
+//! when a recovery checkpoint vouched for its bytes, so nothing but the `.log` bytes is on disk.
 
 use alloc::vec::Vec;
+use core::cell::OnceCell;
 
 use crate::records::batch::{HEADER_LEN, RecordBatch, TimestampType};
 use crate::records::compression::{Compression, decompress};
 use crate::records::legacy::DOWN_CONVERT_DECOMPRESSED_BYTES_MAX;
 use crate::records::{Records, RecordsError};
-use crate::storage::{SegmentBuffer, StorageError};
+use crate::storage::{SegmentBuffer, SegmentSummary, StorageError};
 
 /// Data between two entries of a sparse index (Kafka's `index.interval.bytes`).
 pub const INDEX_INTERVAL_BYTES: usize = 4096;
@@ -30,6 +31,61 @@ struct OffsetEntry {
 struct TimeEntry {
     timestamp: i64,
     position: u32,
+}
+
+/// The sparse indexes of a segment, extended as batches are tracked.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct SparseIndex {
+    offsets: Vec<OffsetEntry>,
+    times: Vec<TimeEntry>,
+    bytes_since_offset_entry: usize,
+    bytes_since_time_entry: usize,
+}
+
+impl SparseIndex {
+    /// Account for the batch of `total` bytes at `position` whose first offset is `first`;
+    /// `max_ts_before` is the largest max timestamp of the batches before it, or -1.
+    fn note(&mut self, position: u32, total: usize, first: i64, max_ts_before: i64) {
+        if self.bytes_since_offset_entry >= INDEX_INTERVAL_BYTES {
+            self.offsets.push(OffsetEntry {
+                offset: first,
+                position,
+            });
+            self.bytes_since_offset_entry = 0;
+        }
+        if self.bytes_since_time_entry >= INDEX_INTERVAL_BYTES
+            && self
+                .times
+                .last()
+                .is_none_or(|e| e.timestamp < max_ts_before)
+        {
+            self.times.push(TimeEntry {
+                timestamp: max_ts_before,
+                position,
+            });
+            self.bytes_since_time_entry = 0;
+        }
+        self.bytes_since_offset_entry += total;
+        self.bytes_since_time_entry += total;
+    }
+
+    /// The indexes of the batches in `data`, walked by their headers (bytes a recovery
+    /// checkpoint vouched for). Stops at anything that is not a batch header rather than panic.
+    fn build(data: &[u8]) -> SparseIndex {
+        let mut index = SparseIndex::default();
+        let mut max_ts = -1;
+        let mut position = 0;
+        while let Ok(batch) = RecordBatch::new_unchecked_header(&data[position..]) {
+            // Positions are below a segment's u32 capacity.
+            let Ok(pos32) = u32::try_from(position) else {
+                break;
+            };
+            index.note(pos32, batch.total_len(), batch.base_offset(), max_ts);
+            max_ts = max_ts.max(batch.max_timestamp());
+            position += batch.total_len();
+        }
+        index
+    }
 }
 
 /// Why a batch was not appended to a segment.
@@ -55,10 +111,10 @@ pub struct Segment<T> {
     max_timestamp_position: u32,
     /// Wall-clock milliseconds of the last write, or -1 if unknown (the file's modification time).
     modified_ms: i64,
-    offset_index: Vec<OffsetEntry>,
-    time_index: Vec<TimeEntry>,
-    bytes_since_offset_entry: usize,
-    bytes_since_time_entry: usize,
+    /// Set from the start, except for a segment opened from a recovery checkpoint: built on
+    /// first use, so a restart reads none of its bytes. Lookups take `&self` (a Fetch reads
+    /// through a shared log), hence the cell; appends extend it only once it is built.
+    index: OnceCell<SparseIndex>,
 }
 
 impl<T: AsRef<[u8]>> Segment<T> {
@@ -118,6 +174,27 @@ impl<T: AsRef<[u8]>> Segment<T> {
         }
     }
 
+    /// The sparse indexes, built from the batch headers on first use.
+    fn index(&self) -> &SparseIndex {
+        self.index.get_or_init(|| SparseIndex::build(self.data()))
+    }
+
+    /// Whether the sparse indexes are built.
+    pub fn is_indexed(&self) -> bool {
+        self.index.get().is_some()
+    }
+
+    /// What a recovery checkpoint records of the segment.
+    pub fn summary(&self) -> SegmentSummary {
+        SegmentSummary {
+            len_bytes: self.len_bytes as u64,
+            next_offset: self.next_offset,
+            max_timestamp: self.max_timestamp,
+            max_timestamp_position: self.max_timestamp_position,
+            modified_ms: self.modified_ms,
+        }
+    }
+
     fn batch_at(&self, position: usize) -> RecordBatch<&[u8]> {
         // Positions come from the indexes or from walking batches this segment checked.
         RecordBatch::new_unchecked(&self.data()[position..])
@@ -144,11 +221,12 @@ impl<T: AsRef<[u8]>> Segment<T> {
         if offset >= self.next_offset {
             return None;
         }
-        let i = self.offset_index.partition_point(|e| e.offset <= offset);
+        let offsets = &self.index().offsets;
+        let i = offsets.partition_point(|e| e.offset <= offset);
         let start = if i == 0 {
             0
         } else {
-            self.offset_index[i - 1].position as usize
+            offsets[i - 1].position as usize
         };
         self.batches_from(start)
             .find(|(_, b)| b.last_offset() >= offset)
@@ -178,16 +256,28 @@ impl<T: AsRef<[u8]>> Segment<T> {
         if self.max_timestamp < ts || self.next_offset <= min_offset {
             return None;
         }
-        let i = self.time_index.partition_point(|e| e.timestamp < ts);
+        let times = &self.index().times;
+        let i = times.partition_point(|e| e.timestamp < ts);
         let start = if i == 0 {
             0
         } else {
-            self.time_index[i - 1].position as usize
+            times[i - 1].position as usize
         };
         self.batches_from(start)
             .filter(|(_, b)| b.max_timestamp() >= ts && b.last_offset() >= min_offset)
             .find_map(|(_, b)| first_record_at_or_after(&b, ts, min_offset, b.base_offset()))
     }
+}
+
+/// The data length `known` vouches for, if it can describe a segment at `base_offset` holding
+/// `written` bytes: within them and the `u32` positions, offsets not below the base, and the max
+/// timestamp's batch header inside the data.
+fn known_len(known: &SegmentSummary, base_offset: i64, written: usize) -> Option<usize> {
+    let len = usize::try_from(known.len_bytes).ok()?;
+    let limit = written.min(u32::MAX as usize);
+    let header_end = known.max_timestamp_position as usize + HEADER_LEN;
+    let max_inside = known.max_timestamp < 0 || header_end <= len;
+    (len <= limit && known.next_offset >= base_offset && max_inside).then_some(len)
 }
 
 /// `(offset, timestamp)` of the first record of `batch` at or after `min_offset` with a timestamp
@@ -253,10 +343,7 @@ impl<T: SegmentBuffer> Segment<T> {
             max_timestamp: -1,
             max_timestamp_position: 0,
             modified_ms: -1,
-            offset_index: Vec::new(),
-            time_index: Vec::new(),
-            bytes_since_offset_entry: 0,
-            bytes_since_time_entry: 0,
+            index: OnceCell::from(SparseIndex::default()),
         }
     }
 
@@ -318,27 +405,10 @@ impl<T: SegmentBuffer> Segment<T> {
     fn track(&mut self, position: usize, total: usize, first: i64, last: i64, max_ts: i64) {
         let pos32 =
             u32::try_from(position).expect("positions are below capacity_bytes (<= u32::MAX)");
-        if self.bytes_since_offset_entry >= INDEX_INTERVAL_BYTES {
-            self.offset_index.push(OffsetEntry {
-                offset: first,
-                position: pos32,
-            });
-            self.bytes_since_offset_entry = 0;
+        // Not built yet: it will be, from every batch, this one included.
+        if let Some(index) = self.index.get_mut() {
+            index.note(pos32, total, first, self.max_timestamp);
         }
-        if self.bytes_since_time_entry >= INDEX_INTERVAL_BYTES
-            && self
-                .time_index
-                .last()
-                .is_none_or(|e| e.timestamp < self.max_timestamp)
-        {
-            self.time_index.push(TimeEntry {
-                timestamp: self.max_timestamp,
-                position: pos32,
-            });
-            self.bytes_since_time_entry = 0;
-        }
-        self.bytes_since_offset_entry += total;
-        self.bytes_since_time_entry += total;
         if max_ts > self.max_timestamp {
             self.max_timestamp = max_ts;
             self.max_timestamp_position = pos32;
@@ -364,6 +434,38 @@ impl<T: SegmentBuffer> Segment<T> {
             segment = Segment::new(segment.buffer, base_offset);
         }
         let valid = segment.walk(true);
+        if valid < written {
+            segment.buffer.truncate(valid)?;
+        }
+        Ok(segment)
+    }
+
+    /// Recover a segment whose first `known.len_bytes` bytes a recovery checkpoint vouches for:
+    /// they are not read (the indexes are built on first use); only the bytes after them,
+    /// written after the checkpoint, are CRC-checked batch by batch, and a torn tail is cut. A
+    /// summary that cannot describe this buffer (longer than its bytes, the max timestamp's
+    /// batch outside them) is not trusted: the segment is checked whole, as after a crash.
+    pub fn open_known(
+        buffer: T,
+        base_offset: i64,
+        known: SegmentSummary,
+    ) -> Result<Self, StorageError> {
+        let written = buffer.as_ref().len();
+        let Some(len) = known_len(&known, base_offset, written) else {
+            return Segment::open(buffer, base_offset, false);
+        };
+        let mut segment = Segment::new(buffer, base_offset);
+        segment.len_bytes = len;
+        segment.next_offset = known.next_offset;
+        segment.max_timestamp = known.max_timestamp;
+        segment.max_timestamp_position = known.max_timestamp_position;
+        segment.modified_ms = known.modified_ms;
+        segment.index = OnceCell::new();
+        let valid = segment.walk(true);
+        if valid > len {
+            // Written after the checkpoint: the last write's time is not known any more.
+            segment.modified_ms = -1;
+        }
         if valid < written {
             segment.buffer.truncate(valid)?;
         }
@@ -505,8 +607,8 @@ mod tests {
             seg.append(&b, next, None).expect("fits");
             next = seg.batch_at(position).last_offset() + 1;
         }
-        assert!(seg.offset_index.len() > 5);
-        assert!(seg.time_index.len() > 5);
+        assert!(seg.index().offsets.len() > 5);
+        assert!(seg.index().times.len() > 5);
         for (i, &(first, position)) in starts.iter().enumerate() {
             let last = starts.get(i + 1).map_or(next, |s| s.0) - 1;
             for o in first..=last {
@@ -576,9 +678,163 @@ mod tests {
         for other in [&clean, &crashed] {
             assert_eq!(other.len_bytes(), len);
             assert_eq!(other.next_offset(), next);
-            assert_eq!(other.offset_index, seg.offset_index);
-            assert_eq!(other.time_index, seg.time_index);
+            assert_eq!(other.index(), seg.index());
             assert_eq!(other.max_timestamp(), seg.max_timestamp());
         }
+    }
+
+    /// A segment of 40 batches of two records (timestamps out of order), its summary after the
+    /// first `at` batches, and its bytes.
+    fn written(at: usize) -> (Segment<MemorySegment>, SegmentSummary) {
+        let mut seg = Segment::new(empty(100_000), 10);
+        let mut summary = seg.summary();
+        for i in 0..40i64 {
+            if i as usize == at {
+                summary = seg.summary();
+            }
+            let ts = if i % 7 == 3 { 90_000 - i } else { 1_000 * i };
+            seg.append(&batch(2, ts, 300), seg.next_offset(), None)
+                .expect("fits");
+            seg.set_modified_ms(5_000 + i);
+        }
+        if at >= 40 {
+            summary = seg.summary();
+        }
+        (seg, summary)
+    }
+
+    #[test]
+    fn open_known_reads_none_of_the_vouched_bytes() {
+        let (seg, known) = written(25);
+        let mut bytes = seg.buffer().clone().into_bytes();
+        let len = known.len_bytes as usize;
+        // Garbage where the checkpoint vouches: were it read (CRC or headers), the data would
+        // end at 0. Only the batch holding the max timestamp is read, and only on demand.
+        bytes[..len].fill(0xee);
+        let opened = Segment::open_known(holding(bytes), 10, known).expect("opens");
+        assert!(!opened.is_indexed());
+        assert_eq!(
+            opened.len_bytes(),
+            seg.len_bytes(),
+            "the tail was checked and kept"
+        );
+        assert_eq!(opened.next_offset(), seg.next_offset());
+        assert_eq!(opened.largest_timestamp(), seg.largest_timestamp());
+        assert_eq!(opened.modified_ms(), -1, "written after the checkpoint");
+        // Nothing after the checkpoint: the numbers are the checkpoint's, the last write too.
+        let (seg, known) = written(40);
+        let mut bytes = seg.buffer().clone().into_bytes();
+        bytes.fill(0xee);
+        let opened = Segment::open_known(holding(bytes), 10, known).expect("opens");
+        assert_eq!(opened.summary(), seg.summary());
+        assert_eq!(opened.modified_ms(), 5_039);
+    }
+
+    #[test]
+    fn open_known_checks_the_tail_and_cuts_it_where_torn() {
+        let (seg, known) = written(30);
+        let good = seg.buffer().clone().into_bytes();
+        let last = seg.len_bytes() - batch(2, 0, 300).len();
+        // The last batch torn: cut, the earlier tail kept.
+        let mut torn = good.clone();
+        torn.truncate(seg.len_bytes() - 20);
+        let opened = Segment::open_known(holding(torn), 10, known).expect("opens");
+        assert_eq!(opened.len_bytes(), last);
+        assert_eq!(
+            opened.buffer().as_ref().len(),
+            last,
+            "the torn bytes are cut"
+        );
+        assert_eq!(opened.next_offset(), seg.next_offset() - 2);
+        // A flipped byte in the first batch after the checkpoint: the data ends at it.
+        let mut flipped = good.clone();
+        flipped[known.len_bytes as usize + 40] ^= 1;
+        let opened = Segment::open_known(holding(flipped), 10, known).expect("opens");
+        assert_eq!(opened.len_bytes(), known.len_bytes as usize);
+        assert_eq!(opened.next_offset(), known.next_offset);
+        assert_eq!(opened.buffer().as_ref().len(), known.len_bytes as usize);
+        // Zeros after the data (a preallocated tail) are cut too.
+        let mut zeros = good;
+        zeros.extend_from_slice(&[0; 500]);
+        let opened = Segment::open_known(holding(zeros), 10, known).expect("opens");
+        assert_eq!(opened.summary().len_bytes, seg.summary().len_bytes);
+        assert_eq!(opened.buffer().as_ref().len(), seg.len_bytes());
+    }
+
+    #[test]
+    fn a_checkpoint_that_cannot_describe_the_bytes_is_not_trusted() {
+        let (seg, known) = written(40);
+        let bytes = seg.buffer().clone().into_bytes();
+        // Longer than the file (a crash lost bytes it vouched for): checked whole.
+        let mut short = bytes.clone();
+        short.truncate(known.len_bytes as usize - 10);
+        let opened = Segment::open_known(holding(short), 10, known).expect("opens");
+        assert!(opened.is_indexed(), "checked, not trusted");
+        assert_eq!(opened.next_offset(), seg.next_offset() - 2);
+        // The max timestamp's batch outside the data, offsets below the base.
+        for bad in [
+            SegmentSummary {
+                max_timestamp_position: known.len_bytes as u32,
+                ..known
+            },
+            SegmentSummary {
+                next_offset: 9,
+                ..known
+            },
+        ] {
+            let opened = Segment::open_known(holding(bytes.clone()), 10, bad).expect("opens");
+            assert!(opened.is_indexed());
+            assert_eq!(opened.summary().len_bytes, known.len_bytes);
+            assert_eq!(opened.max_timestamp(), seg.max_timestamp());
+        }
+    }
+
+    #[test]
+    fn a_lazy_index_answers_as_an_eager_one() {
+        let (eager, known) = written(40);
+        let bytes = eager.buffer().clone().into_bytes();
+        let mut lazy = Segment::open_known(holding(bytes.clone()), 10, known).expect("opens");
+        assert!(!lazy.is_indexed());
+        assert_eq!(lazy.max_timestamp(), eager.max_timestamp());
+        assert!(!lazy.is_indexed(), "the max timestamp needs no index");
+        for o in 0..eager.next_offset() + 1 {
+            assert_eq!(lazy.find_batch(o), eager.find_batch(o), "offset {o}");
+            assert_eq!(lazy.read(o, 1_000), eager.read(o, 1_000), "offset {o}");
+        }
+        assert!(lazy.is_indexed());
+        assert_eq!(lazy.index(), eager.index());
+        for ts in (0..100_000).step_by(997) {
+            for start in [0, 30, 60] {
+                assert_eq!(
+                    lazy.find_timestamp(ts, start),
+                    eager.find_timestamp(ts, start)
+                );
+            }
+        }
+        // Appends before and after the index is built keep it as an eager segment's.
+        let mut eager = Segment::open(holding(bytes.clone()), 10, true).expect("opens");
+        let mut unbuilt = Segment::open_known(holding(bytes), 10, known).expect("opens");
+        for i in 0..30 {
+            let b = batch(3, 200_000 + i, 200);
+            for seg in [&mut eager, &mut lazy, &mut unbuilt] {
+                seg.append(&b, seg.next_offset(), None).expect("fits");
+            }
+        }
+        assert!(!unbuilt.is_indexed());
+        assert_eq!(
+            unbuilt.find_timestamp(200_010, 0),
+            eager.find_timestamp(200_010, 0)
+        );
+        assert_eq!(lazy.index(), eager.index());
+        assert_eq!(unbuilt.index(), eager.index());
+        let known_write = SegmentSummary {
+            modified_ms: -1,
+            ..unbuilt.summary()
+        };
+        assert_eq!(
+            known_write,
+            eager.summary(),
+            "a header walk knows no last write"
+        );
     }
 }

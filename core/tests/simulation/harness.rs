@@ -147,6 +147,9 @@ impl Sim {
             // Retention must not delete what the model expects to read.
             retention_ms: -1,
             seed: self.scenario.seed,
+            // Often enough that crashes come after checkpoints: recovery then trusts what one
+            // vouches for and checks only the rest.
+            log_flush_offset_checkpoint_interval_ms: Some(1_000),
             ..BrokerConfig::default()
         }
     }

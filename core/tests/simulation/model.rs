@@ -48,7 +48,13 @@ pub struct Topic {
 #[derive(Clone, Debug, Default)]
 struct Commits {
     sent: BTreeSet<i64>,
-    acked_max: Option<i64>,
+    /// Commits sent and never acknowledged: the broker may have applied them (a crash can
+    /// take the answer), so OffsetFetch may return one.
+    unconfirmed: BTreeSet<i64>,
+    /// The commit acknowledged last. Members commit concurrently, so a later acknowledged
+    /// commit may be lower than an earlier one: the broker applies them in the order it
+    /// answers them.
+    acked_last: Option<i64>,
 }
 
 #[derive(Debug, Default)]
@@ -358,12 +364,17 @@ impl Model {
     pub fn next_commit(&mut self, group: &str, tp: &Tp) -> i64 {
         self.next_commit += 1;
         let key = (group.to_string(), tp.clone());
-        self.commits
-            .entry(key)
-            .or_default()
-            .sent
-            .insert(self.next_commit);
+        let c = self.commits.entry(key).or_default();
+        c.sent.insert(self.next_commit);
+        c.unconfirmed.insert(self.next_commit);
         self.next_commit
+    }
+
+    /// A commit answered with an error: the broker did not apply it.
+    pub fn commit_refused(&mut self, group: &str, tp: &Tp, offset: i64) {
+        if let Some(c) = self.commits.get_mut(&(group.to_string(), tp.clone())) {
+            c.unconfirmed.remove(&offset);
+        }
     }
 
     pub fn commit_acked(&mut self, group: &str, tp: &Tp, offset: i64) {
@@ -371,14 +382,15 @@ impl Model {
             .commits
             .entry((group.to_string(), tp.clone()))
             .or_default();
-        c.acked_max = c.acked_max.max(Some(offset));
+        c.acked_last = Some(offset);
+        c.unconfirmed.remove(&offset);
         self.acked_commits += 1;
     }
 
     /// OffsetFetch answered `offset` (-1: none) for a group partition.
     pub fn offset_fetched(&self, group: &str, tp: &Tp, offset: i64) -> Result<(), String> {
         let c = self.commits.get(&(group.to_string(), tp.clone()));
-        let acked = c.and_then(|c| c.acked_max);
+        let acked = c.and_then(|c| c.acked_last);
         if offset == -1 {
             ensure!(
                 acked.is_none(),
@@ -391,7 +403,7 @@ impl Model {
             "{group} {tp:?}: offset {offset} fetched, never committed"
         );
         ensure!(
-            Some(offset) >= acked,
+            Some(offset) == acked || c.is_some_and(|c| c.unconfirmed.contains(&offset)),
             "{group} {tp:?}: offset {offset} fetched, {acked:?} was committed since: it went back"
         );
         Ok(())
@@ -448,7 +460,14 @@ mod tests {
         m.offset_fetched("g", &tp(), -1)
             .expect("nothing acknowledged yet");
         m.commit_acked("g", &tp(), two);
-        assert!(m.offset_fetched("g", &tp(), one).is_err());
-        m.offset_fetched("g", &tp(), two).expect("the latest");
+        m.offset_fetched("g", &tp(), one)
+            .expect("unanswered: the broker may apply it after the other");
+        m.commit_acked("g", &tp(), one);
+        m.offset_fetched("g", &tp(), one)
+            .expect("acknowledged last, though lower");
+        assert!(m.offset_fetched("g", &tp(), two).is_err(), "overwritten");
+        let three = m.next_commit("g", &tp());
+        m.commit_refused("g", &tp(), three);
+        assert!(m.offset_fetched("g", &tp(), three).is_err(), "refused");
     }
 }

@@ -84,8 +84,13 @@ impl Client {
                     .members
                     .first()
                     .map_or(r.error_code, |m| m.error_code.max(r.error_code));
+                // A leave whose record the offsets log did not store gets the coordinator's
+                // error; the member is gone from the group all the same, as in Kafka.
                 ensure!(
-                    matches!(code, NONE | UNKNOWN_MEMBER_ID),
+                    matches!(
+                        code,
+                        NONE | UNKNOWN_MEMBER_ID | NOT_COORDINATOR | COORDINATOR_NOT_AVAILABLE
+                    ),
                     "LeaveGroup error {code}"
                 );
                 self.membership = Membership::Out;
@@ -222,10 +227,18 @@ impl Client {
             NONE => model.commit_acked(group, tp, offset),
             // A commit the offsets log did not store is refused with the coordinator's error
             // and changes nothing.
-            KAFKA_STORAGE_ERROR | NOT_COORDINATOR | COORDINATOR_NOT_AVAILABLE => {}
-            UNKNOWN_TOPIC_OR_PARTITION => unknown_topic(model, tp)?,
+            KAFKA_STORAGE_ERROR | NOT_COORDINATOR | COORDINATOR_NOT_AVAILABLE => {
+                model.commit_refused(group, tp, offset);
+            }
+            UNKNOWN_TOPIC_OR_PARTITION => {
+                model.commit_refused(group, tp, offset);
+                unknown_topic(model, tp)?;
+            }
             e if *group == self.solo_group() => return Err(format!("solo OffsetCommit error {e}")),
-            e => self.group_error(e)?,
+            e => {
+                model.commit_refused(group, tp, offset);
+                self.group_error(e)?;
+            }
         }
         Ok(())
     }

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use blazemq_core::storage::{
-    FoundPartition, FoundSegment, SegmentBuffer, Storage, StorageError, StorageErrorKind,
+    FoundPartition, FoundSegment, Recovery, SegmentBuffer, Storage, StorageError, StorageErrorKind,
 };
 
 use super::rng::Rng;
@@ -62,6 +62,8 @@ pub struct Dir {
 #[derive(Debug)]
 pub struct DiskState {
     pub dirs: BTreeMap<(String, i32), Dir>,
+    /// The recovery checkpoint as last written: durable, as everything written before it.
+    checkpoint: Option<Vec<u8>>,
     pub plan: FaultPlan,
     pub stats: FaultStats,
     rng: Rng,
@@ -138,6 +140,7 @@ impl Disk {
     pub fn new(rng: Rng, plan: FaultPlan) -> Self {
         Disk(Rc::new(RefCell::new(DiskState {
             dirs: BTreeMap::new(),
+            checkpoint: None,
             plan,
             stats: FaultStats::default(),
             rng,
@@ -300,6 +303,23 @@ impl SimStorage {
 impl Storage for SimStorage {
     type Segment = SimSegment;
 
+    /// As the server's flusher does: every byte written so far is made durable (a power loss can
+    /// no longer tear it), then the checkpoint that vouches for them replaces the last one.
+    fn write_recovery_checkpoint(&mut self, bytes: &[u8]) -> Result<(), StorageError> {
+        let mut state = self.disk.0.borrow_mut();
+        for dir in state.dirs.values() {
+            for file in dir.segments.values() {
+                file.borrow_mut().last_write = None;
+            }
+        }
+        state.checkpoint = Some(bytes.to_vec());
+        Ok(())
+    }
+
+    fn read_recovery_checkpoint(&mut self) -> Result<Option<Vec<u8>>, StorageError> {
+        Ok(self.disk.0.borrow().checkpoint.clone())
+    }
+
     fn recover(
         &mut self,
         segment_size_bytes: usize,
@@ -324,7 +344,11 @@ impl Storage for SimStorage {
                     FoundSegment {
                         base_offset,
                         segment: self.segment(&topic, file, capacity),
-                        trusted: self.clean,
+                        recovery: if self.clean {
+                            Recovery::HeadersTrusted
+                        } else {
+                            Recovery::Checked
+                        },
                     }
                 })
                 .collect();

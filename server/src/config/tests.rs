@@ -46,6 +46,7 @@ fn defaults() {
     assert_eq!(c.retention_ms, 604_800_000);
     assert_eq!(c.request_size_bytes_max, 104_857_600);
     assert_eq!(c.group_initial_rebalance_delay_ms, 0);
+    assert_eq!(c.log_flush_offset_checkpoint_interval_ms, 60_000);
     assert_eq!(c.num_io_threads, 1);
     assert_eq!(c.connection_output_bytes_max, 4 << 20);
     assert_eq!(c.limits().request_size_bytes_max, 104_857_600);
@@ -157,6 +158,8 @@ fn bad_values_name_the_setting_the_value_and_the_source() {
     assert!(error(&["--retention-ms", "-2"], &[]).contains("retention_ms"));
     assert!(error(&["--auto-create-topics=maybe"], &[]).contains("auto_create_topics"));
     assert!(error(&["--num-io-threads", "0"], &[]).contains("num_io_threads"));
+    let e = error(&["--log-flush-offset-checkpoint-interval-ms", "-1"], &[]);
+    assert!(e.contains("log_flush_offset_checkpoint_interval_ms"), "{e}");
 }
 
 #[test]

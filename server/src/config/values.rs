@@ -49,6 +49,11 @@ pub fn build(layers: &Layers) -> Result<Config, ConfigError> {
         group_initial_rebalance_delay_ms: get(layers, "group_initial_rebalance_delay_ms", |s| {
             int(s, 0, i32::MAX as u32)
         })?,
+        log_flush_offset_checkpoint_interval_ms: get(
+            layers,
+            "log_flush_offset_checkpoint_interval_ms",
+            |s| int(s, 0, i32::MAX as u32),
+        )?,
         num_io_threads: get(layers, "num_io_threads", |s| int(s, 1, 1024))?,
         connection_output_bytes_max: get(layers, "max_connection_output_bytes", |s| {
             size(s, CONNECTION_OUTPUT_BYTES_MIN, CONNECTION_OUTPUT_BYTES_MAX)

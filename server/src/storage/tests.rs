@@ -85,7 +85,7 @@ fn scan_round_trip_after_clean_and_unclean_shutdown() {
     assert_eq!(p.segments.len(), 2);
     assert_eq!(p.segments[0].base_offset, 0);
     assert_eq!(p.segments[0].segment.as_ref(), b"first");
-    assert!(!p.segments[0].trusted);
+    assert_eq!(p.segments[0].recovery, Recovery::Checked);
     assert_eq!(p.segments[0].segment.capacity_bytes(), 5, "sealed");
     assert_eq!(p.segments[1].base_offset, 10);
     assert_eq!(
@@ -94,7 +94,7 @@ fn scan_round_trip_after_clean_and_unclean_shutdown() {
         "what was written"
     );
     assert_eq!(p.segments[1].segment.capacity_bytes(), capacity);
-    assert!(!p.segments[1].trusted);
+    assert_eq!(p.segments[1].recovery, Recovery::Checked);
     assert_eq!(scan.partitions[1].topic, "other");
     drop(scan);
 
@@ -114,7 +114,8 @@ fn scan_round_trip_after_clean_and_unclean_shutdown() {
         .scan(capacity, true)
         .expect("scan after clean shutdown");
     let p = &scan.partitions[0];
-    assert!(p.segments[0].trusted && p.segments[1].trusted);
+    assert_eq!(p.segments[0].recovery, Recovery::HeadersTrusted);
+    assert_eq!(p.segments[1].recovery, Recovery::HeadersTrusted);
     assert_eq!(p.segments[1].segment.as_ref(), b"second");
     assert_eq!(p.segments[1].segment.capacity_bytes(), capacity);
 }
@@ -194,4 +195,53 @@ fn the_log_start_offset_file_round_trips_and_is_not_a_stray() {
     std::fs::write(&file, b"-3\n").expect("damage");
     assert!(storage.read_log_start_offset("t", 0).is_err());
     assert!(storage.read_log_start_offset("../x", 0).is_err());
+}
+
+#[test]
+fn the_recovery_checkpoint_is_written_by_the_flusher_and_read_back() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut storage = FileStorage::new(dir.path().to_path_buf(), false);
+    assert_eq!(storage.read_recovery_checkpoint(), Ok(None));
+    assert_eq!(
+        storage.close(),
+        Ok(()),
+        "nothing started, nothing to finish"
+    );
+    // Handed over in a row: the newest wins, whichever the thread took in between.
+    for i in 0..50u32 {
+        storage
+            .write_recovery_checkpoint(format!("checkpoint {i}\n").as_bytes())
+            .expect("handed over");
+    }
+    storage.close().expect("written and joined");
+    let path = dir.path().join(RECOVERY_CHECKPOINT_FILE);
+    assert_eq!(std::fs::read(&path).expect("file"), b"checkpoint 49\n");
+    assert!(!temp_path(&path).exists(), "replaced atomically");
+    // A restart reads it; a later write starts the thread again.
+    let mut again = FileStorage::new(dir.path().to_path_buf(), true);
+    assert_eq!(
+        again.read_recovery_checkpoint(),
+        Ok(Some(b"checkpoint 49\n".to_vec()))
+    );
+    again
+        .write_recovery_checkpoint(b"newer")
+        .expect("handed over");
+    drop(again);
+    assert_eq!(
+        std::fs::read(&path).expect("file"),
+        b"newer",
+        "written on drop too"
+    );
+}
+
+#[test]
+fn a_checkpoint_that_cannot_be_written_is_an_error_at_close() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let gone = dir.path().join("gone");
+    let mut storage = FileStorage::new(gone, false);
+    storage
+        .write_recovery_checkpoint(b"x")
+        .expect("handed over");
+    let e = storage.close().expect_err("no directory to sync");
+    assert_eq!(e.kind, StorageErrorKind::NotFound, "{e}");
 }

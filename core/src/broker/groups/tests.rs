@@ -166,7 +166,7 @@ fn crash(mut b: Broker<FillingStorage>) -> (FillingStorage, Vec<FoundPartition<S
                     .map(|s| FoundSegment {
                         base_offset: s.base_offset(),
                         segment: s.buffer().clone(),
-                        trusted: false,
+                        recovery: crate::storage::Recovery::Checked,
                     })
                     .collect(),
                 metadata: None,

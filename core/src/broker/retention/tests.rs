@@ -261,7 +261,7 @@ impl Harness {
                         .map(|s| FoundSegment {
                             base_offset: s.base_offset(),
                             segment: s.buffer().clone(),
-                            trusted: false,
+                            recovery: crate::storage::Recovery::Checked,
                         })
                         .collect(),
                     metadata: storage.metadata.get(&key).cloned(),

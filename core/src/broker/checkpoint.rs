@@ -1,0 +1,225 @@
+//! When the recovery checkpoint is written: at shutdown, and while appends go on, once every
+//! `log.flush.offset.checkpoint.interval.ms` (as Kafka checkpoints its recovery points). Client
+//! bytes arm the deadline; an idle broker never wakes for it, and a checkpoint that would say
+//! what the last one said is not written again.
+
+use alloc::vec::Vec;
+use core::time::Duration;
+
+use super::Broker;
+use crate::storage::{Storage, StorageError};
+use crate::time::Instant;
+
+/// The checkpoint's deadline and what was last written.
+#[derive(Debug, Default)]
+pub(super) struct CheckpointTimer {
+    /// When the next checkpoint is due; `None` until something may have been appended.
+    pub deadline: Option<Instant>,
+    /// The bytes last handed to the storage.
+    last: Vec<u8>,
+}
+
+impl<S: Storage> Broker<S> {
+    /// Bytes came from a client and may have been appended: a checkpoint is due within the
+    /// interval, unless one already is.
+    pub(super) fn checkpoint_arm(&mut self) {
+        let interval = self.config.log_flush_offset_checkpoint_interval_ms;
+        if let (None, Some(ms)) = (self.checkpoint.deadline, interval) {
+            self.checkpoint.deadline = Some(self.now + Duration::from_millis(u64::from(ms)));
+        }
+    }
+
+    /// Write the checkpoint if its deadline has come. A failed write is retried at the next
+    /// deadline; meanwhile the last checkpoint written stays correct, it vouches for less.
+    pub(super) fn checkpoint_check(&mut self) {
+        if self.checkpoint.deadline.is_some_and(|d| d <= self.now) {
+            self.checkpoint.deadline = None;
+            if self.write_checkpoint().is_err() {
+                self.checkpoint_arm();
+            }
+        }
+    }
+
+    /// Hand the checkpoint of every segment as it is now to the storage, unless it is the one
+    /// handed last.
+    pub(super) fn write_checkpoint(&mut self) -> Result<(), StorageError> {
+        let bytes = self.topics.recovery_checkpoint();
+        if bytes != self.checkpoint.last {
+            self.storage.write_recovery_checkpoint(&bytes)?;
+            self.checkpoint.last = bytes;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::broker::testing::{create, produce_batch};
+    use crate::broker::{BrokerConfig, ConnId, Input, Output};
+    use crate::codec::messages::RequestHeader;
+    use crate::codec::{Message, Writer, request_header_version};
+    use crate::log::RecoveryCheckpoint;
+    use crate::records::BatchBuilder;
+    use crate::storage::{FoundPartition, FoundSegment, MemoryStorage, Recovery};
+    use alloc::string::String;
+
+    const INTERVAL_MS: u32 = 1_000;
+
+    fn start(storage: MemoryStorage) -> Broker<MemoryStorage> {
+        let config = BrokerConfig {
+            segment_size_bytes: 2_000,
+            log_flush_offset_checkpoint_interval_ms: Some(INTERVAL_MS),
+            ..BrokerConfig::default()
+        };
+        let mut b = Broker::new(config, storage, 1).expect("starts");
+        b.handle(Input::Accepted {
+            conn: ConnId(1),
+            now: Instant::default(),
+            peer: "127.0.0.1",
+        });
+        b
+    }
+
+    fn at(ms: u64) -> Instant {
+        Instant::default() + Duration::from_millis(ms)
+    }
+
+    /// Produce one batch to `t-0` through the broker's input at `ms`; returns the deadline.
+    fn produce(b: &mut Broker<MemoryStorage>, ms: u64) -> Option<Instant> {
+        let mut batch = BatchBuilder::new(0);
+        batch.push(ms as i64, None, Some(&[5; 200]), &[]);
+        let req = produce_batch("t", 0, batch.finish());
+        let header = RequestHeader {
+            request_api_key: 0,
+            request_api_version: 9,
+            correlation_id: 1,
+            client_id: Some("c".into()),
+        };
+        let mut w = Writer::new();
+        w.put_i32(0);
+        header
+            .encode(&mut w, request_header_version(0, 9))
+            .expect("header encodes");
+        req.encode(&mut w, 9).expect("body encodes");
+        let mut bytes = w.into_bytes();
+        let size = (bytes.len() - 4) as i32;
+        bytes[..4].copy_from_slice(&size.to_be_bytes());
+        b.handle(Input::Bytes {
+            conn: ConnId(1),
+            now: at(ms),
+            unix_ms: 1 + ms as i64,
+            data: &bytes,
+        });
+        drain(b)
+    }
+
+    fn drain(b: &mut Broker<MemoryStorage>) -> Option<Instant> {
+        for _ in 0..100 {
+            if let Output::Timeout(deadline) = b.poll_output() {
+                return deadline;
+            }
+        }
+        panic!("outputs never end")
+    }
+
+    fn tick(b: &mut Broker<MemoryStorage>, ms: u64) -> Option<Instant> {
+        b.handle(Input::Timeout {
+            now: at(ms),
+            unix_ms: 1 + ms as i64,
+        });
+        drain(b)
+    }
+
+    #[test]
+    fn written_on_its_deadline_only_when_something_changed() {
+        let mut b = start(MemoryStorage::default());
+        create(&mut b, "t", 1, &[]);
+        // Retention's first look is due at once; after it, an idle broker has no deadline.
+        assert_eq!(tick(&mut b, 0), None);
+        assert_eq!(produce(&mut b, 10), Some(at(10 + u64::from(INTERVAL_MS))));
+        assert_eq!(produce(&mut b, 500), Some(at(1_010)), "already due");
+        tick(&mut b, 1_009);
+        assert_eq!(b.storage.recovery_checkpoints_written, 0);
+        assert_eq!(tick(&mut b, 1_010), None);
+        assert_eq!(b.storage.recovery_checkpoints_written, 1);
+        let cp = b.storage.recovery_checkpoint.clone().expect("written");
+        let decoded = RecoveryCheckpoint::decode(&cp).expect("decodes");
+        assert_eq!(decoded.len(), 1);
+        // Nothing appended since: due again after client bytes, but not written again.
+        let fetchless = produce_nothing(&mut b, 2_000);
+        assert_eq!(fetchless, Some(at(3_000)));
+        tick(&mut b, 3_000);
+        assert_eq!(b.storage.recovery_checkpoints_written, 1);
+        // Appends: written again, once.
+        for ms in 4_000..4_020 {
+            produce(&mut b, ms);
+        }
+        tick(&mut b, 5_000);
+        assert_eq!(b.storage.recovery_checkpoints_written, 2);
+        assert_ne!(b.storage.recovery_checkpoint, Some(cp));
+    }
+
+    /// Bytes that append nothing (half a frame, on another connection) at `ms`; returns the
+    /// deadline.
+    fn produce_nothing(b: &mut Broker<MemoryStorage>, ms: u64) -> Option<Instant> {
+        b.handle(Input::Bytes {
+            conn: ConnId(2),
+            now: at(ms),
+            unix_ms: 1 + ms as i64,
+            data: &[0, 0],
+        });
+        drain(b)
+    }
+
+    #[test]
+    fn shutdown_vouches_for_everything_and_a_restart_reads_nothing() {
+        let mut b = start(MemoryStorage::default());
+        create(&mut b, "t", 1, &[]);
+        for ms in 0..40 {
+            produce(&mut b, ms);
+        }
+        let end = b
+            .topics
+            .partition(0)
+            .expect("partition")
+            .log
+            .log_end_offset();
+        b.shutdown().expect("shuts down");
+        let mut storage = core::mem::take(&mut b.storage);
+        // The restart finds the segments as after a crash, with the checkpoint.
+        let mut found = Vec::new();
+        for (_, topic) in b.topics.iter() {
+            for (p, &pi) in topic.partitions.iter().enumerate() {
+                let log = &b.topics.partition(pi).expect("partition").log;
+                found.push(FoundPartition {
+                    topic: String::from(topic.name.as_str()),
+                    partition: p as i32,
+                    segments: log
+                        .segments()
+                        .iter()
+                        .map(|s| FoundSegment {
+                            base_offset: s.base_offset(),
+                            segment: s.buffer().clone(),
+                            recovery: Recovery::Checked,
+                        })
+                        .collect(),
+                    metadata: storage
+                        .metadata
+                        .get(&(topic.name.clone(), p as i32))
+                        .cloned(),
+                });
+            }
+        }
+        storage.found = found;
+        let again = start(storage);
+        let log = &again.topics.partition(0).expect("partition").log;
+        assert!(log.segment_count() > 3);
+        assert_eq!(log.log_end_offset(), end);
+        assert!(
+            log.segments().iter().all(|s| !s.is_indexed()),
+            "every segment opened from the checkpoint"
+        );
+        assert_eq!(log.read(end - 1, 1).map(|r| r.is_some()), Ok(true));
+    }
+}

@@ -1,0 +1,199 @@
+//! The recovery checkpoint: for every segment of every partition, how many of its bytes were
+//! durable when it was written, and what they hold (Kafka's `recovery-point-offset-checkpoint`,
+//! per segment and in our own format). A restart trusts those bytes without reading them and
+//! checks only what was written after (see [`super::Segment::open_known`]).
+//!
+//! The file is text, one segment a line, and ends with a CRC-32C of everything before it, so a
+//! torn or damaged file is detected and ignored as a whole:
+//!
+//! ```text
+//! blazemq-recovery-checkpoint 0
+//! <partition> <topic id, 32 hex> <base offset> <len bytes> <next offset> <max timestamp> <max timestamp position> <modified ms> <topic>
+//! crc32c <8 hex>
+//! ```
+
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::fmt::Write;
+
+use crate::records::crc::crc32c;
+use crate::storage::{FoundSegment, Recovery, SegmentSummary};
+
+use super::PartitionLog;
+
+/// The first line: the format and its version.
+const HEADER: &str = "blazemq-recovery-checkpoint 0\n";
+/// The prefix of the last line.
+const CRC_PREFIX: &str = "crc32c ";
+
+/// A checkpoint being written, partition by partition.
+#[derive(Debug)]
+pub struct CheckpointWriter {
+    text: String,
+}
+
+impl Default for CheckpointWriter {
+    fn default() -> Self {
+        CheckpointWriter {
+            text: String::from(HEADER),
+        }
+    }
+}
+
+impl CheckpointWriter {
+    /// Record every segment of partition `partition` of topic `topic` (id `topic_id`).
+    pub fn partition<T: AsRef<[u8]>>(
+        &mut self,
+        topic: &str,
+        topic_id: &[u8; 16],
+        partition: i32,
+        log: &PartitionLog<T>,
+    ) {
+        let id = hex16(topic_id);
+        for segment in log.segments() {
+            let s = segment.summary();
+            // Writing into a String cannot fail.
+            let _ = writeln!(
+                self.text,
+                "{partition} {id} {} {} {} {} {} {} {topic}",
+                segment.base_offset(),
+                s.len_bytes,
+                s.next_offset,
+                s.max_timestamp,
+                s.max_timestamp_position,
+                s.modified_ms,
+            );
+        }
+    }
+
+    /// The file's bytes, with the CRC line.
+    pub fn finish(mut self) -> Vec<u8> {
+        let crc = crc32c(self.text.as_bytes());
+        self.text.push_str(&format!("{CRC_PREFIX}{crc:08x}\n"));
+        self.text.into_bytes()
+    }
+}
+
+/// One segment's entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Entry {
+    topic_id: [u8; 16],
+    summary: SegmentSummary,
+}
+
+/// A checkpoint as read back at startup.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct RecoveryCheckpoint {
+    /// By `(topic, partition, base offset)`.
+    entries: BTreeMap<(String, i32, i64), Entry>,
+}
+
+impl RecoveryCheckpoint {
+    /// Parse a checkpoint file; `None` if it is torn, damaged or of another version: then no
+    /// segment is vouched for, and recovery checks them as it would without it.
+    pub fn decode(bytes: &[u8]) -> Option<RecoveryCheckpoint> {
+        let text = core::str::from_utf8(bytes).ok()?;
+        let body = text.strip_suffix('\n')?;
+        let (body, crc_line) = body.rsplit_once('\n')?;
+        let body = &text[..body.len() + 1];
+        let crc = u32::from_str_radix(crc_line.strip_prefix(CRC_PREFIX)?, 16).ok()?;
+        if crc != crc32c(body.as_bytes()) {
+            return None;
+        }
+        let mut entries = BTreeMap::new();
+        for line in body.strip_prefix(HEADER)?.lines() {
+            let (key, entry) = parse_line(line)?;
+            entries.insert(key, entry);
+        }
+        Some(RecoveryCheckpoint { entries })
+    }
+
+    /// Number of segments vouched for.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Bytes vouched for, over every segment.
+    pub fn vouched_bytes(&self) -> u64 {
+        self.entries.values().map(|e| e.summary.len_bytes).sum()
+    }
+
+    /// Whether no segment is vouched for.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Mark each of a partition's found segments that the checkpoint vouches for as
+    /// [`Recovery::Known`]: same topic (name and id), partition and base offset, and no more
+    /// bytes than the file holds (a shorter file lost what the entry counts, so it is checked).
+    /// Segments without an entry keep how the runtime found them.
+    pub fn apply<T: AsRef<[u8]>>(
+        &self,
+        topic: &str,
+        topic_id: &[u8; 16],
+        partition: i32,
+        segments: &mut [FoundSegment<T>],
+    ) {
+        for found in segments {
+            let key = (topic.to_string(), partition, found.base_offset);
+            let Some(entry) = self.entries.get(&key) else {
+                continue;
+            };
+            let fits = usize::try_from(entry.summary.len_bytes)
+                .is_ok_and(|len| len <= found.segment.as_ref().len());
+            if entry.topic_id == *topic_id && fits {
+                found.recovery = Recovery::Known(entry.summary);
+            }
+        }
+    }
+}
+
+/// One entry line.
+fn parse_line(line: &str) -> Option<((String, i32, i64), Entry)> {
+    let mut fields = line.splitn(9, ' ');
+    let mut next = || fields.next();
+    let partition = next()?.parse().ok()?;
+    let topic_id = parse_hex16(next()?)?;
+    let base_offset = next()?.parse().ok()?;
+    let summary = SegmentSummary {
+        len_bytes: next()?.parse().ok()?,
+        next_offset: next()?.parse().ok()?,
+        max_timestamp: next()?.parse().ok()?,
+        max_timestamp_position: next()?.parse().ok()?,
+        modified_ms: next()?.parse().ok()?,
+    };
+    let topic = next()?;
+    if topic.is_empty() {
+        return None;
+    }
+    let entry = Entry { topic_id, summary };
+    Some(((topic.to_string(), partition, base_offset), entry))
+}
+
+fn hex16(bytes: &[u8; 16]) -> String {
+    let mut out = String::with_capacity(32);
+    for b in bytes {
+        // Writing into a String cannot fail.
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}
+
+fn parse_hex16(s: &str) -> Option<[u8; 16]> {
+    let s = s.as_bytes();
+    if s.len() != 32 {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    for (i, pair) in s.chunks_exact(2).enumerate() {
+        let hi = (pair[0] as char).to_digit(16)?;
+        let lo = (pair[1] as char).to_digit(16)?;
+        out[i] = (hi * 16 + lo) as u8;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests;
