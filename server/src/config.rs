@@ -63,7 +63,7 @@ pub const SETTINGS: &[Setting] = &[
     setting("log_dir", "log-dir", "BLAZEMQ_LOG_DIR", "DIR", "/tmp/blazemq/data",
         "directory holding the partition logs"),
     setting("segment_size", "segment-size", "BLAZEMQ_SEGMENT_SIZE", "BYTES", "1073741824",
-        "capacity of a log segment file (sparse); accepts suffixes KiB, MiB, GiB, KB, MB, GB"),
+        "largest size a segment file grows to before the log rolls; accepts suffixes KiB, MiB, GiB, KB, MB, GB"),
     setting("broker_id", "broker-id", "BLAZEMQ_BROKER_ID", "ID", "0",
         "this broker's node id"),
     setting("num_partitions", "num-partitions", "BLAZEMQ_NUM_PARTITIONS", "N", "1",
