@@ -72,11 +72,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Magic 1 sets as Fetch v2-v3 returns them (librdkafka sends magic 1 only to brokers it
     // takes for 0.10, which this capture could not make it believe).
     for batch in &v2_batches {
-        if let Ok(set) = legacy::down_convert(batch, 1, 0) {
-            if !set.is_empty() {
-                add(&mut legacy_sets, set.clone());
-                add(&mut batches, set);
-            }
+        if let Ok(set) = legacy::down_convert(batch, 1, 0)
+            && !set.is_empty()
+        {
+            add(&mut legacy_sets, set.clone());
+            add(&mut batches, set);
         }
     }
     let segments = segment_seeds(&v2_batches);

@@ -65,8 +65,11 @@ struct Harness {
 /// that the offsets log replays to the same committed offsets.
 pub fn group(data: &[u8]) {
     let mut input = Input::new(data);
-    let mut config = GroupConfig::default();
-    config.initial_rebalance_delay = input.pick(&[Duration::ZERO, Duration::from_millis(3_000)]);
+    let initial_rebalance_delay = input.pick(&[Duration::ZERO, Duration::from_millis(3_000)]);
+    let mut config = GroupConfig {
+        initial_rebalance_delay,
+        ..GroupConfig::default()
+    };
     config.limits.members_per_group_max = input.pick(&[1_000, 2]);
     let mut h = Harness {
         c: GroupCoordinator::new(config),

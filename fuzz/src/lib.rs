@@ -20,8 +20,11 @@ pub use records::{legacy, record_batch};
 pub use request::request;
 pub use segment::segment_recovery;
 
+/// A target: bytes in, a panic when a property breaks.
+pub type Target = fn(&[u8]);
+
 /// Every target by name, as the corpus directories are named.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("frame", frame),
     ("request", request),
     ("record_batch", record_batch),
