@@ -362,17 +362,28 @@ impl Harness {
         if answer.error != ErrorCode::None {
             return;
         }
-        let group = group_of(slot);
-        let member_id = &self.slots[slot].member_id;
-        if let Some(sent) = self.assignments.get(&(group, generation)) {
-            let expected = sent
-                .iter()
-                .find(|a| a.member_id == *member_id)
-                .map_or(&[][..], |a| &a.assignment[..]);
+        // Every assignment the test sends names its slot in its last byte.
+        if let Some(&owner) = answer.assignment.last() {
             assert_eq!(
-                answer.assignment, expected,
+                usize::from(owner),
+                slot,
                 "a member got another's assignment"
             );
+        }
+        let group = group_of(slot);
+        let member_id = &self.slots[slot].member_id;
+        let Some(sent) = self.assignments.get(&(group, generation)) else {
+            return;
+        };
+        match sent.iter().find(|a| a.member_id == *member_id) {
+            Some(a) => assert_eq!(
+                answer.assignment, a.assignment,
+                "not the leader's assignment"
+            ),
+            // A static member that rejoined under a new member id keeps the assignment its
+            // instance had (KIP-345), which the leader sent under the old id.
+            None if slot == STATIC_SLOT => {}
+            None => assert!(answer.assignment.is_empty(), "an assignment nobody sent"),
         }
     }
 
