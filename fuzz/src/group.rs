@@ -321,9 +321,12 @@ impl Harness {
             self.slots[slot] = Slot::default();
             return;
         }
-        if !answer.member_id.is_empty() {
-            self.slots[slot].member_id = answer.member_id.clone();
-        }
+        let previous_id = core::mem::take(&mut self.slots[slot].member_id);
+        self.slots[slot].member_id = if answer.member_id.is_empty() {
+            previous_id.clone()
+        } else {
+            answer.member_id.clone()
+        };
         if answer.error != ErrorCode::None {
             return;
         }
@@ -335,12 +338,29 @@ impl Harness {
         );
         self.generations[group] = generation;
         self.slots[slot].generation = generation;
+        let replaced =
+            slot == STATIC_SLOT && !previous_id.is_empty() && previous_id != answer.member_id;
+        if replaced {
+            // KIP-345: a static member rejoining under a new member id takes its old id's
+            // place, leadership included. Before v9 (KIP-814) its answer still names the old id
+            // as leader, so that it does not reassign a Stable group.
+            for (leader, _) in self.leaders.values_mut() {
+                if *leader == previous_id {
+                    leader.clone_from(&answer.member_id);
+                }
+            }
+        }
         let chosen = (answer.leader.clone(), answer.protocol_name.clone());
         let first = self
             .leaders
             .entry((group, generation))
             .or_insert(chosen.clone());
-        assert_eq!(*first, chosen, "one generation, two leaders or protocols");
+        assert_eq!(first.1, chosen.1, "one generation, two protocols");
+        let stale_leader = replaced && answer.leader == previous_id;
+        assert!(
+            first.0 == chosen.0 || stale_leader,
+            "one generation, two leaders: {first:?} {chosen:?}"
+        );
         if answer.member_id == answer.leader {
             assert!(
                 answer.members.iter().any(|m| m.member_id == answer.leader),
