@@ -17,7 +17,6 @@ Usage: python3 scripts/capture-corpus.py   (needs kcat; rerun to refresh the see
 import hashlib
 import os
 import select
-import shutil
 import signal
 import socket
 import subprocess
@@ -196,8 +195,11 @@ def main():
             listener.close()
             broker.terminate()
             broker.wait(timeout=10)
+    # Captured seeds are replaced; inputs kept because they once failed (regression-*) stay.
     frames_dir = os.path.join(CORPUS, "frame")
-    shutil.rmtree(frames_dir, ignore_errors=True)
+    for name in os.listdir(frames_dir) if os.path.isdir(frames_dir) else []:
+        if not name.startswith("regression-"):
+            os.remove(os.path.join(frames_dir, name))
     streams = {f"stream-{k}": v for k, v in recorder.streams.items()}
     write_corpus("frame", {**recorder.frames, **streams})
     print(f"{len(recorder.frames)} frames, {len(streams)} streams captured")
