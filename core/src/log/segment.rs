@@ -319,6 +319,11 @@ fn first_record_at_or_after(
         let offset = batch
             .base_offset()
             .wrapping_add(i64::from(record.offset_delta));
+        if offset < batch.base_offset() || offset > batch.last_offset() {
+            // A record outside its batch (bytes a trusted open did not checksum) cannot be
+            // believed: answer as for records that cannot be read.
+            return fallback;
+        }
         if record_ts >= ts && offset >= min_offset {
             return Some((offset, record_ts));
         }
@@ -485,7 +490,16 @@ impl<T: SegmentBuffer> Segment<T> {
                 RecordBatch::new_unchecked_header(rest)
             };
             let Ok(batch) = batch else { return position };
-            if batch.base_offset() < self.next_offset || batch.last_offset_delta() < 0 {
+            // A batch must leave an offset after it: one ending at i64::MAX (or wrapping past
+            // it) would overflow the next offset.
+            let ends_in_range = batch
+                .base_offset()
+                .checked_add(i64::from(batch.last_offset_delta()))
+                .is_some_and(|last| last < i64::MAX);
+            if batch.base_offset() < self.next_offset
+                || batch.last_offset_delta() < 0
+                || !ends_in_range
+            {
                 return position;
             }
             let total = batch.total_len();
@@ -661,6 +675,33 @@ mod tests {
         assert_eq!(seg.append(&b, 3, None), Ok(b.len()));
         assert_eq!(seg.next_offset(), 6);
         assert!(RecordBatch::new_checked(&seg.data()[b.len()..]).is_ok());
+    }
+
+    #[test]
+    fn recovery_stops_before_a_batch_whose_offsets_overflow() {
+        let b = batch(1, 5, 10);
+        let mut last = b.clone();
+        last[..8].copy_from_slice(&i64::MAX.to_be_bytes());
+        let mut bytes = b.clone();
+        bytes.extend_from_slice(&last);
+        for trusted in [false, true] {
+            let seg = Segment::open(holding(bytes.clone()), 0, trusted).expect("opens");
+            assert_eq!((seg.len_bytes(), seg.next_offset()), (b.len(), 1));
+        }
+    }
+
+    #[test]
+    fn lookups_ignore_records_outside_their_batch() {
+        // A trusted segment whose record claims offset delta 5 in a batch of one record, as a
+        // flipped bit after a clean shutdown would leave it.
+        let mut b = batch(1, 5, 10);
+        let delta_at = HEADER_LEN + 1 + 1 + 1; // length, attributes, timestamp delta
+        assert_eq!(b[delta_at], 0, "offset delta 0 as a varint");
+        b[delta_at] = 10; // zigzag 5
+        let seg = Segment::open(holding(b), 0, true).expect("opens");
+        assert_eq!(seg.next_offset(), 1);
+        assert_eq!(seg.max_timestamp(), Some((5, 0)));
+        assert_eq!(seg.find_timestamp(0, 0), Some((0, 5)));
     }
 
     #[test]
