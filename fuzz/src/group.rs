@@ -410,9 +410,8 @@ impl Harness {
     /// Appends records to the log, then hands parked answers to their slots (the drain order
     /// of the coordinator's contract).
     fn drain(&mut self) {
-        while let Some(record) = self.c.poll_record() {
-            self.log.push(record);
-        }
+        self.log.extend(self.c.records().cloned());
+        self.c.records_stored();
         while let Some((ticket, completed)) = self.c.poll_completed() {
             let parked = self.parked.remove(&ticket);
             match (parked, completed) {
