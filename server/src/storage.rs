@@ -28,32 +28,58 @@ const SEGMENT_NAME_DIGITS: usize = 20;
 
 /// A segment file: written with `pwritev`, read through a read-only map.
 #[derive(Debug)]
-pub struct SegmentFile(MappedFile);
+pub struct SegmentFile {
+    file: MappedFile,
+    /// Its last write failed and was logged: a full disk fails every append until space
+    /// returns, and one line says so, not one per request.
+    failing: bool,
+}
+
+impl SegmentFile {
+    fn new(file: MappedFile) -> SegmentFile {
+        SegmentFile {
+            file,
+            failing: false,
+        }
+    }
+}
 
 impl AsRef<[u8]> for SegmentFile {
     fn as_ref(&self) -> &[u8] {
-        self.0.as_ref()
+        self.file.as_ref()
     }
 }
 
 impl SegmentBuffer for SegmentFile {
     fn capacity_bytes(&self) -> usize {
-        self.0.capacity()
+        self.file.capacity()
     }
 
     fn write_at(&mut self, position: usize, head: &[u8], tail: &[u8]) -> Result<(), StorageError> {
-        self.0
-            .write_at(position, head, tail)
-            .map_err(|e| io_error(&e, format!("cannot write {}", self.0.path().display())))
+        match self.file.write_at(position, head, tail) {
+            Ok(()) => {
+                if std::mem::take(&mut self.failing) {
+                    eprintln!("blazemq: {} is written again", self.file.path().display());
+                }
+                Ok(())
+            }
+            Err(e) => {
+                let error = io_error(&e, format!("cannot write {}", self.file.path().display()));
+                if !std::mem::replace(&mut self.failing, true) {
+                    eprintln!("blazemq: storage error: {error}");
+                }
+                Err(error)
+            }
+        }
     }
 
     fn truncate(&mut self, len_bytes: usize) -> Result<(), StorageError> {
-        self.0.truncate(len_bytes).map_err(|e| {
+        self.file.truncate(len_bytes).map_err(|e| {
             io_error(
                 &e,
                 format!(
                     "cannot cut {} to {len_bytes} bytes",
-                    self.0.path().display()
+                    self.file.path().display()
                 ),
             )
         })
@@ -311,7 +337,7 @@ impl Storage for FileStorage {
         self.ensure_dir(&dir)?;
         let path = dir.join(segment_file_name(base_offset));
         let segment = MappedFile::create(&path, capacity_bytes)
-            .map(SegmentFile)
+            .map(SegmentFile::new)
             .map_err(|e| io_error(&e, format!("cannot create {}", path.display())))?;
         // The new file's name becomes durable soon: a kill loses nothing meanwhile (see
         // blazemq_platform::syncer), and the loop does not wait for the disk.
@@ -324,12 +350,12 @@ impl Storage for FileStorage {
         segment: &mut SegmentFile,
         len_bytes: usize,
     ) -> Result<(), StorageError> {
-        segment.0.trim(len_bytes).map_err(|e| {
+        segment.file.trim(len_bytes).map_err(|e| {
             io_error(
                 &e,
                 format!(
                     "cannot trim {} to {len_bytes} bytes",
-                    segment.0.path().display()
+                    segment.file.path().display()
                 ),
             )
         })
@@ -372,7 +398,7 @@ impl Storage for FileStorage {
     /// brings back is below the recorded log start offset, or still past its retention, and is
     /// deleted again after the restart.
     fn delete_segment(&mut self, segment: SegmentFile) -> Result<(), StorageError> {
-        let path = segment.0.path().to_path_buf();
+        let path = segment.file.path().to_path_buf();
         drop(segment);
         match std::fs::remove_file(&path) {
             Ok(()) => Ok(()),
@@ -505,7 +531,7 @@ fn scan_partition(
         let newest = i + 1 == bases.len();
         let capacity_bytes = if newest { segment_size_bytes } else { 0 };
         let segment = MappedFile::open(&path, capacity_bytes)
-            .map(SegmentFile)
+            .map(SegmentFile::new)
             .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
         segments.push(FoundSegment {
             base_offset,
