@@ -25,10 +25,7 @@ pub(crate) fn try_call<S: Storage, Req: Message, Resp: Message>(
     b: &mut Broker<S>,
     version: i16,
     req: &Req,
-) -> Option<Resp>
-where
-    S::Segment: core::fmt::Debug,
-{
+) -> Option<Resp> {
     let header = RequestHeader {
         request_api_key: Req::API_KEY,
         request_api_version: version,
@@ -58,10 +55,7 @@ pub(crate) fn call<S: Storage, Req: Message, Resp: Message>(
     b: &mut Broker<S>,
     version: i16,
     req: &Req,
-) -> Resp
-where
-    S::Segment: core::fmt::Debug,
-{
+) -> Resp {
     try_call(b, version, req).expect("answered")
 }
 
@@ -71,9 +65,7 @@ pub(crate) fn create<S: Storage>(
     name: &str,
     partitions: i32,
     configs: &[(&str, &str)],
-) where
-    S::Segment: core::fmt::Debug,
-{
+) {
     let req = CreateTopicsRequest {
         topics: alloc::vec![CreatableTopic {
             name: name.into(),
