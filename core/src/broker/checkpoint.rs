@@ -55,13 +55,13 @@ impl<S: Storage> Broker<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::broker::testing::{create, produce_batch};
+    use crate::broker::testing::{create, found_after_crash, produce_batch};
     use crate::broker::{BrokerConfig, ConnId, Input, Output};
     use crate::codec::messages::RequestHeader;
     use crate::codec::{Message, Writer, request_header_version};
     use crate::log::RecoveryCheckpoint;
     use crate::records::BatchBuilder;
-    use crate::storage::{FoundPartition, FoundSegment, MemoryStorage, Recovery};
+    use crate::storage::MemoryStorage;
     use alloc::string::String;
 
     const INTERVAL_MS: u32 = 1_000;
@@ -186,31 +186,10 @@ mod tests {
             .log
             .log_end_offset();
         b.shutdown().expect("shuts down");
-        let mut storage = core::mem::take(&mut b.storage);
         // The restart finds the segments as after a crash, with the checkpoint.
-        let mut found = Vec::new();
-        for (_, topic) in b.topics.iter() {
-            for (p, &pi) in topic.partitions.iter().enumerate() {
-                let log = &b.topics.partition(pi).expect("partition").log;
-                found.push(FoundPartition {
-                    topic: String::from(topic.name.as_str()),
-                    partition: p as i32,
-                    segments: log
-                        .segments()
-                        .iter()
-                        .map(|s| FoundSegment {
-                            base_offset: s.base_offset(),
-                            segment: s.buffer().clone(),
-                            recovery: Recovery::Checked,
-                        })
-                        .collect(),
-                    metadata: storage
-                        .metadata
-                        .get(&(topic.name.clone(), p as i32))
-                        .cloned(),
-                });
-            }
-        }
+        let metadata = &b.storage.metadata;
+        let found = found_after_crash(&b, |t, p| metadata.get(&(String::from(t), p)).cloned());
+        let mut storage = core::mem::take(&mut b.storage);
         storage.found = found;
         let again = start(storage);
         let log = &again.topics.partition(0).expect("partition").log;

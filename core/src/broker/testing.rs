@@ -9,7 +9,7 @@ use crate::codec::messages::{
     CreateTopicsRequest, CreateTopicsResponse, ProduceRequest, RequestHeader, ResponseHeader,
 };
 use crate::codec::{Message, Writer, request_header_version, response_header_version};
-use crate::storage::{MemoryStorage, Storage};
+use crate::storage::{FoundPartition, FoundSegment, MemoryStorage, Recovery, Storage};
 use alloc::vec::Vec;
 
 pub(crate) fn broker() -> Broker<MemoryStorage> {
@@ -101,4 +101,41 @@ pub(crate) fn produce_batch(topic: &str, partition: i32, batch: Vec<u8>) -> Prod
         }],
         ..Default::default()
     }
+}
+
+/// Every partition's segments as a restart after a crash finds them (each to be checked whole),
+/// with the metadata file `metadata` gives for each.
+pub(crate) fn found_after_crash<S: Storage>(
+    b: &Broker<S>,
+    metadata: impl Fn(&str, i32) -> Option<Vec<u8>>,
+) -> Vec<FoundPartition<S::Segment>>
+where
+    S::Segment: Clone,
+{
+    let mut found = Vec::new();
+    for (_, topic) in b.topics.iter() {
+        for (p, &pi) in topic.partitions.iter().enumerate() {
+            let log = &b
+                .topics
+                .partition(pi)
+                .expect("a topic's partitions are live")
+                .log;
+            let partition = i32::try_from(p).expect("partition indexes fit in i32");
+            found.push(FoundPartition {
+                topic: topic.name.clone(),
+                partition,
+                segments: log
+                    .segments()
+                    .iter()
+                    .map(|s| FoundSegment {
+                        base_offset: s.base_offset(),
+                        segment: s.buffer().clone(),
+                        recovery: Recovery::Checked,
+                    })
+                    .collect(),
+                metadata: metadata(&topic.name, partition),
+            });
+        }
+    }
+    found
 }

@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 use core::cell::Cell;
 
 use crate::ErrorCode;
-use crate::broker::testing::{call, create};
+use crate::broker::testing::{call, create, found_after_crash};
 use crate::broker::{Broker, BrokerConfig};
 use crate::codec::messages::join_group_request::JoinGroupRequestProtocol;
 use crate::codec::messages::offset_commit_request::{
@@ -17,8 +17,8 @@ use crate::codec::messages::offset_fetch_request::OffsetFetchRequestTopic;
 use crate::codec::messages::sync_group_request::SyncGroupRequestAssignment;
 use crate::codec::messages::*;
 use crate::storage::{
-    FoundPartition, FoundSegment, MemorySegment, MemoryStorage, SegmentBuffer, Storage,
-    StorageError, StorageErrorKind,
+    FoundPartition, MemorySegment, MemoryStorage, SegmentBuffer, Storage, StorageError,
+    StorageErrorKind,
 };
 
 /// A segment whose writes fail while its disk is full.
@@ -152,28 +152,8 @@ fn start(
 
 /// What a restart after a crash finds: the storage and every partition's segments.
 fn crash(mut b: Broker<FillingStorage>) -> (FillingStorage, Vec<FoundPartition<Segment>>) {
-    let storage = core::mem::take(&mut b.storage);
-    let mut found = Vec::new();
-    for (_, topic) in b.topics.iter() {
-        for (p, &pi) in topic.partitions.iter().enumerate() {
-            let log = &b.topics.partition(pi).expect("live").log;
-            found.push(FoundPartition {
-                topic: topic.name.clone(),
-                partition: p as i32,
-                segments: log
-                    .segments()
-                    .iter()
-                    .map(|s| FoundSegment {
-                        base_offset: s.base_offset(),
-                        segment: s.buffer().clone(),
-                        recovery: crate::storage::Recovery::Checked,
-                    })
-                    .collect(),
-                metadata: None,
-            });
-        }
-    }
-    (storage, found)
+    let found = found_after_crash(&b, |_, _| None);
+    (core::mem::take(&mut b.storage), found)
 }
 
 /// A simple consumer's commit (no generation) of `offset` for `t`-0; the partition's error.

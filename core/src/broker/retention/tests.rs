@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 use core::time::Duration;
 
 use crate::ErrorCode;
-use crate::broker::testing::produce_batch;
+use crate::broker::testing::{found_after_crash, produce_batch};
 use crate::broker::{Broker, BrokerConfig, Chunk, ConnId, Input, Output};
 use crate::codec::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use crate::codec::messages::delete_records_request::{DeleteRecordsPartition, DeleteRecordsTopic};
@@ -18,7 +18,7 @@ use crate::codec::messages::produce_response::PartitionProduceResponse;
 use crate::codec::messages::*;
 use crate::codec::{Message, Records, Writer, request_header_version, response_header_version};
 use crate::records::{BatchBuilder, RecordBatch};
-use crate::storage::{FoundPartition, FoundSegment, MemorySegment, MemoryStorage};
+use crate::storage::{FoundPartition, MemorySegment, MemoryStorage};
 use crate::time::Instant;
 
 /// The wall clock when the broker starts.
@@ -246,29 +246,11 @@ impl Harness {
 
     /// What a restart would find: the storage, and every partition's segments as after a crash.
     fn crash(mut self) -> (MemoryStorage, Vec<FoundPartition<MemorySegment>>) {
-        let storage = core::mem::take(&mut self.broker.storage);
-        let mut found = Vec::new();
-        for (_, topic) in self.broker.topics.iter() {
-            for (p, &pi) in topic.partitions.iter().enumerate() {
-                let log = &self.broker.topics.partition(pi).expect("live").log;
-                let key = (topic.name.clone(), p as i32);
-                found.push(FoundPartition {
-                    topic: topic.name.clone(),
-                    partition: p as i32,
-                    segments: log
-                        .segments()
-                        .iter()
-                        .map(|s| FoundSegment {
-                            base_offset: s.base_offset(),
-                            segment: s.buffer().clone(),
-                            recovery: crate::storage::Recovery::Checked,
-                        })
-                        .collect(),
-                    metadata: storage.metadata.get(&key).cloned(),
-                });
-            }
-        }
-        (storage, found)
+        let metadata = &self.broker.storage.metadata;
+        let found = found_after_crash(&self.broker, |t, p| {
+            metadata.get(&(String::from(t), p)).cloned()
+        });
+        (core::mem::take(&mut self.broker.storage), found)
     }
 }
 
