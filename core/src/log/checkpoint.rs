@@ -54,8 +54,7 @@ impl CheckpointWriter {
         let id = hex16(topic_id);
         for segment in log.segments() {
             let s = segment.summary();
-            // Writing into a String cannot fail.
-            let _ = writeln!(
+            writeln!(
                 self.text,
                 "{partition} {id} {} {} {} {} {} {} {topic}",
                 segment.base_offset(),
@@ -64,7 +63,8 @@ impl CheckpointWriter {
                 s.max_timestamp,
                 s.max_timestamp_position,
                 s.modified_ms,
-            );
+            )
+            .expect("writing into a String cannot fail");
         }
     }
 
@@ -175,8 +175,7 @@ fn parse_line(line: &str) -> Option<((String, i32, i64), Entry)> {
 fn hex16(bytes: &[u8; 16]) -> String {
     let mut out = String::with_capacity(32);
     for b in bytes {
-        // Writing into a String cannot fail.
-        let _ = write!(out, "{b:02x}");
+        write!(out, "{b:02x}").expect("writing into a String cannot fail");
     }
     out
 }
