@@ -20,6 +20,7 @@ pub mod broker;
 pub mod codec;
 pub mod error;
 pub mod group;
+mod hex;
 pub mod limits;
 pub mod log;
 pub mod records;

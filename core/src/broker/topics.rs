@@ -8,6 +8,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use crate::codec::primitives::Uuid;
+use crate::hex::{hex16, parse_hex16};
 use crate::log::LogError;
 use crate::log::PartitionLog;
 use crate::log::{CheckpointWriter, RecoveryCheckpoint};
@@ -59,24 +60,6 @@ fn metadata_bytes(id: &Uuid, configs: &[(String, String)]) -> Vec<u8> {
         out.push_str(&format!("config.{k}: {v}\n"));
     }
     out.into_bytes()
-}
-
-fn hex16(bytes: &[u8; 16]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn parse_hex16(s: &str) -> Option<[u8; 16]> {
-    let s = s.as_bytes();
-    if s.len() != 32 {
-        return None;
-    }
-    let mut out = [0u8; 16];
-    for (i, pair) in s.chunks_exact(2).enumerate() {
-        let hi = (pair[0] as char).to_digit(16)?;
-        let lo = (pair[1] as char).to_digit(16)?;
-        out[i] = (hi * 16 + lo) as u8;
-    }
-    Some(out)
 }
 
 /// A topic's configs as `(name, value)` pairs.

@@ -22,6 +22,7 @@ use crate::records::crc::crc32c;
 use crate::storage::{FoundSegment, Recovery, SegmentSummary};
 
 use super::PartitionLog;
+use crate::hex::{hex16, parse_hex16};
 
 /// The first line: the format and its version.
 const HEADER: &str = "blazemq-recovery-checkpoint 0\n";
@@ -170,28 +171,6 @@ fn parse_line(line: &str) -> Option<((String, i32, i64), Entry)> {
     }
     let entry = Entry { topic_id, summary };
     Some(((topic.to_string(), partition, base_offset), entry))
-}
-
-fn hex16(bytes: &[u8; 16]) -> String {
-    let mut out = String::with_capacity(32);
-    for b in bytes {
-        write!(out, "{b:02x}").expect("writing into a String cannot fail");
-    }
-    out
-}
-
-fn parse_hex16(s: &str) -> Option<[u8; 16]> {
-    let s = s.as_bytes();
-    if s.len() != 32 {
-        return None;
-    }
-    let mut out = [0u8; 16];
-    for (i, pair) in s.chunks_exact(2).enumerate() {
-        let hi = (pair[0] as char).to_digit(16)?;
-        let lo = (pair[1] as char).to_digit(16)?;
-        out[i] = (hi * 16 + lo) as u8;
-    }
-    Some(out)
 }
 
 #[cfg(test)]
