@@ -43,28 +43,32 @@ impl Banner<'_> {
             PreviousRun::Clean => "clean restart",
             PreviousRun::Crashed => "recovered after an unclean stop",
         };
-        // `write!` to a String cannot fail.
-        let _ = writeln!(
+        writeln!(
             out,
             "BlazeMQ {} ({}, {})",
             env!("CARGO_PKG_VERSION"),
             blazemq_platform::platform_name(),
             blazemq_platform::poll::POLLER_NAME
-        );
-        let _ = writeln!(out, "  listening   {}", self.listening);
-        let _ = writeln!(out, "  advertised  {advertised}");
-        let _ = writeln!(
+        )
+        .expect("writing into a String cannot fail");
+        writeln!(out, "  listening   {}", self.listening)
+            .expect("writing into a String cannot fail");
+        writeln!(out, "  advertised  {advertised}").expect("writing into a String cannot fail");
+        writeln!(
             out,
             "  data dir    {} ({previous}, {} partitions)",
             self.log_dir.display(),
             self.partitions
-        );
-        let _ = writeln!(out, "  cluster id  {}", self.cluster_id);
-        let _ = writeln!(
+        )
+        .expect("writing into a String cannot fail");
+        writeln!(out, "  cluster id  {}", self.cluster_id)
+            .expect("writing into a String cannot fail");
+        writeln!(
             out,
             "  segments    {}",
             human_bytes(self.segment_size_bytes)
-        );
+        )
+        .expect("writing into a String cannot fail");
         out.push_str(READY_LINE);
         out
     }

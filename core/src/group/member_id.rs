@@ -25,8 +25,7 @@ impl IdGenerator {
         let (hi, lo) = (self.next_u64(), self.next_u64());
         let mut id = String::with_capacity(client_id.len() + 37);
         id.push_str(client_id);
-        // Writing to a String cannot fail.
-        let _ = write!(
+        write!(
             id,
             "-{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
             hi >> 32,
@@ -34,7 +33,8 @@ impl IdGenerator {
             hi & 0xffff,
             lo >> 48,
             lo & 0xffff_ffff_ffff
-        );
+        )
+        .expect("writing into a String cannot fail");
         id
     }
 }

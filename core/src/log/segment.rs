@@ -606,7 +606,8 @@ mod tests {
         let b = batch(2, 0, 1);
         let mut seg = Segment::new(empty(1_000), 0);
         seg.append(&b, 0, None).expect("fits");
-        let _ = seg.append(&b, 1, None);
+        let result = seg.append(&b, 1, None);
+        unreachable!("an append going back returned {result:?}");
     }
 
     #[test]
