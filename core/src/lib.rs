@@ -9,8 +9,7 @@
 //! Every call to `handle` must be followed by draining `poll_output` until it returns
 //! [`broker::Output::Timeout`], which carries the next deadline (or none).
 #![no_std]
-// One `unsafe` block exists: the CRC-32C instruction (records/crc.rs), where the build targets it.
-#![deny(unsafe_code)]
+#![forbid(unsafe_code)]
 #![forbid(unused_must_use)]
 #![warn(missing_docs)]
 
