@@ -15,7 +15,7 @@ USAGE:
   blazemq-bench --bootstrap HOST:PORT [OPTIONS] use a running broker
 
 OPTIONS:
-  --modes LIST            floor,produce,throughput,fetch,e2e (default: all)
+  --modes LIST            floor,produce,throughput,fetch,e2e,create (default: all but create)
   --duration SECS         length of each run (default 10; --quick: 2)
   --requests N            stop each run after N requests (or records, for fetch and e2e)
   --quick                 short runs (~2 s per mode) and a 1 s idle measurement, for CI
@@ -35,6 +35,8 @@ OPTIONS:
                           Anonymous memory per partition (default 0: not measured)
   --starts N              start and SIGTERM the broker N more times with an empty data dir:
                           startup and exit times (median, min, max) (default 0)
+  --create-topics N       topics (1 partition each) of the create run's one CreateTopics,
+                          sent while another connection produces (default 10000)
   --restart-partitions P  write a batch to each of P partitions, then restart the broker on that
                           data --starts times (at least once): startup with data (default 0)
   --json FILE             also write the results as JSON
@@ -57,11 +59,24 @@ pub enum Mode {
     Fetch,
     /// A producer and a long-polling consumer: send to receipt.
     E2e,
+    /// One CreateTopics of many topics while another connection produces.
+    Create,
 }
 
 impl Mode {
     /// Every mode, in the order they run.
-    pub const ALL: [Mode; 5] = [
+    pub const ALL: [Mode; 6] = [
+        Mode::Floor,
+        Mode::Produce,
+        Mode::Throughput,
+        Mode::Fetch,
+        Mode::E2e,
+        Mode::Create,
+    ];
+
+    /// The modes run when `--modes` is not given: creating thousands of topics leaves them
+    /// behind in the broker's data, so it runs only when asked for.
+    pub const DEFAULT: [Mode; 5] = [
         Mode::Floor,
         Mode::Produce,
         Mode::Throughput,
@@ -77,6 +92,7 @@ impl Mode {
             Mode::Throughput => "throughput",
             Mode::Fetch => "fetch",
             Mode::E2e => "e2e",
+            Mode::Create => "create",
         }
     }
 
@@ -134,6 +150,8 @@ pub struct Options {
     pub starts: usize,
     /// Partitions written before restart measurements (0: none).
     pub restart_partitions: usize,
+    /// Topics of the create run's CreateTopics request.
+    pub create_topics: usize,
     /// Where to write the JSON report.
     pub json: Option<PathBuf>,
     /// Short runs.
@@ -198,7 +216,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Parsed> {
     }
     let mut o = Options {
         target: Target::Bootstrap(SocketAddr::from(([127, 0, 0, 1], 9092))),
-        modes: Mode::ALL.to_vec(),
+        modes: Mode::DEFAULT.to_vec(),
         duration: Duration::from_secs(if quick { 2 } else { 10 }),
         requests: None,
         warmup: Duration::from_millis(if quick { 200 } else { 1_000 }),
@@ -214,6 +232,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Parsed> {
         memory_partitions: 0,
         starts: 0,
         restart_partitions: 0,
+        create_topics: 10_000,
         json: None,
         quick,
     };
@@ -257,6 +276,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Parsed> {
             "--memory-partitions" => o.memory_partitions = number(f, &v)?,
             "--starts" => o.starts = number(f, &v)?,
             "--restart-partitions" => o.restart_partitions = number(f, &v)?,
+            "--create-topics" => o.create_topics = positive(f, &v)? as usize,
             "--inflight" => o.inflight = positive(f, &v)? as usize,
             "--batch" => o.batch = positive(f, &v)? as usize,
             "--fetch-max-bytes" => {
@@ -292,6 +312,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Parsed> {
     if o.partitions.iter().any(|&p| p > partitions_max)
         || o.memory_partitions > partitions_max
         || o.restart_partitions > partitions_max
+        || o.create_topics > partitions_max
     {
         return Err(BenchError::Usage(format!(
             "partition counts are at most {PARTITIONS_MAX}"
@@ -324,7 +345,8 @@ mod tests {
             o.target,
             Target::Bootstrap("127.0.0.1:9999".parse().unwrap())
         );
-        assert_eq!(o.modes, Mode::ALL);
+        assert_eq!(o.modes, Mode::DEFAULT);
+        assert_eq!(o.create_topics, 10_000);
         assert_eq!(o.duration, Duration::from_secs(10));
         assert_eq!((o.value_size, o.inflight, o.batch), (100, 8, 100));
         assert_eq!(o.connections, [1, 4]);
@@ -381,9 +403,12 @@ mod tests {
             "20",
             "--restart-partitions",
             "1000",
+            "--create-topics",
+            "500",
         ])
         .unwrap();
         assert_eq!(o.partitions, [1, 100]);
+        assert_eq!(o.create_topics, 500);
         assert_eq!(
             (
                 o.idle_connections,

@@ -189,6 +189,13 @@ fn run_mode(
             bounds,
         )?],
         Mode::E2e => vec![modes::e2e::run(addr, o.value_size, o.e2e_rate, bounds)?],
+        Mode::Create => vec![modes::create::run(
+            addr,
+            o.create_topics,
+            o.value_size,
+            warmup,
+            bounds,
+        )?],
     })
 }
 
