@@ -88,11 +88,12 @@ impl<S: Storage> Broker<S> {
         Reply::Parked
     }
 
-    /// Go on with the waiting CreateTopics requests for one turn's budget; answer those done.
+    /// Go on with the waiting CreateTopics requests, then the topics auto-creation left for
+    /// later, for one turn's budget; answer the requests done.
     pub(super) fn continue_create_jobs(&mut self) {
         while self.creation_budget > 0 {
             let Some(mut job) = self.create_jobs.pop_front() else {
-                return;
+                return self.continue_auto_create();
             };
             if !self.work_on(&mut job) {
                 self.create_jobs.push_front(job);
@@ -100,6 +101,39 @@ impl<S: Storage> Broker<S> {
             }
             let conn = job.conn;
             self.unpark(conn, finish(job));
+        }
+    }
+
+    /// Queue a topic that Metadata may auto-create for a later turn. The queue holds at most
+    /// as many names as topics may still be created, so a request naming more cannot grow it.
+    pub(super) fn create_later(&mut self, name: &str) {
+        let room = (self.config.limits.topics_max as usize).saturating_sub(self.topics.len());
+        if self.auto_create.len() < room && !self.auto_create.contains(name) {
+            self.auto_create.insert(String::from(name));
+        }
+    }
+
+    /// Create queued auto-created topics while the turn's budget lasts.
+    fn continue_auto_create(&mut self) {
+        let cost = u32::try_from(self.config.num_partitions)
+            .unwrap_or(u32::MAX)
+            .max(1);
+        while self.creation_budget > 0 {
+            let Some(name) = self.auto_create.pop_first() else {
+                return;
+            };
+            if self.topics.by_name(&name).is_some() {
+                continue;
+            }
+            self.creation_budget = self.creation_budget.saturating_sub(cost);
+            // A topic that cannot be created now (a full disk) is not queued again: the client's
+            // next Metadata request tries it itself and gets the error in its answer.
+            if self
+                .create_topic(&name, self.config.num_partitions, Vec::new())
+                .is_err()
+            {
+                continue;
+            }
         }
     }
 
@@ -412,13 +446,70 @@ mod tests {
             turns += 1;
             assert!(turns < 100, "livelock");
         };
-        assert_eq!(turns, 5, "32 partitions a turn");
+        assert_eq!(turns, 5, "a turn's budget of partitions a turn");
         let (rest, _) = ResponseHeader::decode(&answer, response_header_version(19, 7))
             .expect("header decodes");
         let resp = CreateTopicsResponse::decode_complete(rest, 7).expect("body decodes");
         assert_eq!(resp.topics.len(), n);
         assert!(resp.topics.iter().all(|t| t.error_code == 0));
         assert_eq!(b.partition_count(), n);
+    }
+
+    #[test]
+    fn topics_auto_created_past_the_budget_are_created_in_the_next_turns_unasked() {
+        let mut b = broker();
+        let conn = ConnId(1);
+        let now = Instant::default();
+        b.handle(Input::Accepted {
+            conn,
+            now,
+            peer: "127.0.0.1",
+        });
+        let max = PARTITIONS_CREATED_PER_TURN_MAX as usize;
+        let n = 3 * max + 1;
+        let req = MetadataRequest {
+            topics: Some(
+                (0..n)
+                    .map(|i| MetadataRequestTopic {
+                        name: Some(format!("a{i}")),
+                        ..Default::default()
+                    })
+                    .collect(),
+            ),
+            allow_auto_topic_creation: true,
+            ..Default::default()
+        };
+        let data = frame(9, 1, &req);
+        b.handle(Input::Bytes {
+            conn,
+            now,
+            unix_ms: 1,
+            data: &data,
+        });
+        let mut answered = 0;
+        let mut turns = 0;
+        loop {
+            match b.poll_output() {
+                Output::Send { .. } => answered += 1,
+                Output::Close(conn) => panic!("{conn:?} closed"),
+                Output::Timeout(deadline) => {
+                    if b.partition_count() == n {
+                        break;
+                    }
+                    assert_eq!(deadline, Some(now), "comes back at once while creating");
+                    b.handle(Input::Timeout { now, unix_ms: 1 });
+                    turns += 1;
+                    assert!(turns < 100, "livelock");
+                }
+            }
+        }
+        assert_eq!(answered, 1, "the Metadata request is answered at once");
+        assert_eq!(
+            turns, 3,
+            "a turn's worth in the request, the rest a turn's worth a turn"
+        );
+        let again: MetadataResponse = call(&mut b, 9, &req);
+        assert!(again.topics.iter().all(|t| t.error_code == 0));
     }
 
     #[test]

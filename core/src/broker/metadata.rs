@@ -124,11 +124,12 @@ impl<S: Storage> Broker<S> {
             );
         }
         let partitions = self.config.num_partitions;
-        // The turn's budget (see create_topics.rs) spent, the topic is left to the client's next
-        // Metadata request: it retries on Kafka's answer for a topic being created.
+        // Past the turn's budget (see create_topics.rs) the topic is created in a later turn,
+        // and the client retries on Kafka's answer for a topic being created.
         let budget = self.creation_budget;
         let cost = u32::try_from(partitions).unwrap_or(u32::MAX).max(1);
         if budget == 0 || (cost > budget && budget < PARTITIONS_CREATED_PER_TURN_MAX) {
+            self.create_later(name);
             return unknown(Some(name), Uuid::default(), ErrorCode::LeaderNotAvailable);
         }
         self.creation_budget = budget.saturating_sub(cost);

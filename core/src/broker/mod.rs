@@ -164,6 +164,9 @@ pub struct Broker<S: Storage> {
     producers: producers::Producers,
     /// CreateTopics requests being worked through, oldest first.
     create_jobs: VecDeque<create_topics::CreateJob>,
+    /// Topics Metadata requests asked to auto-create past a turn's budget, created in later
+    /// turns (each name once).
+    auto_create: alloc::collections::BTreeSet<alloc::string::String>,
     /// Partitions the current turn may still create ([`PARTITIONS_CREATED_PER_TURN_MAX`] a turn).
     creation_budget: u32,
     /// Parked fetch ids, kept to reuse its allocation.
@@ -253,6 +256,7 @@ impl<S: Storage> Broker<S> {
             checkpoint: checkpoint::CheckpointTimer::default(),
             producers: producers::Producers::default(),
             create_jobs: VecDeque::new(),
+            auto_create: alloc::collections::BTreeSet::new(),
             creation_budget: PARTITIONS_CREATED_PER_TURN_MAX,
             woken: Vec::new(),
             fetch_partitions: Vec::new(),
@@ -328,7 +332,8 @@ impl<S: Storage> Broker<S> {
             None => {
                 let fetch = self.parked.next_deadline();
                 // Topics still to create: come back at once, after serving what is ready.
-                let creating = (!self.create_jobs.is_empty()).then_some(self.now);
+                let creating = (!self.create_jobs.is_empty() || !self.auto_create.is_empty())
+                    .then_some(self.now);
                 let deadlines = [
                     fetch,
                     self.group_deadline,
