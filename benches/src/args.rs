@@ -4,6 +4,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::codecs::Codec;
 use crate::error::{BenchError, Result};
 
 /// The usage text for `--help` and for a wrong command line.
@@ -23,6 +24,8 @@ OPTIONS:
   --connections LIST      connections for throughput runs (default 1,4)
   --partitions LIST       partitions of the throughput topic; each connection's requests go to
                           them in turn (default 1); one run per connections x partitions pair
+  --compression LIST      codecs of the throughput runs' batches: none,gzip,snappy,lz4,zstd
+                          (default none); one run per codec, with JSON-like values
   --inflight N            pipelined requests per connection in throughput runs (default 8)
   --batch N               records per request in throughput and fetch runs (default 100)
   --fetch-max-bytes N     Fetch max_bytes (default 1048576)
@@ -132,6 +135,8 @@ pub struct Options {
     pub connections: Vec<usize>,
     /// Partition counts of the throughput runs.
     pub partitions: Vec<usize>,
+    /// Codecs of the throughput runs' batches.
+    pub compression: Vec<Codec>,
     /// Requests in flight per connection in throughput runs.
     pub inflight: usize,
     /// Records per request in throughput and fetch runs.
@@ -223,6 +228,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Parsed> {
         value_size: 100,
         connections: vec![1, 4],
         partitions: vec![1],
+        compression: vec![Codec::None],
         inflight: 8,
         batch: 100,
         fetch_max_bytes: 1 << 20,
@@ -270,6 +276,12 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Parsed> {
                 o.partitions = v
                     .split(',')
                     .map(|c| positive(f, c.trim()).map(|n| n as usize))
+                    .collect::<Result<_>>()?
+            }
+            "--compression" => {
+                o.compression = v
+                    .split(',')
+                    .map(|c| Codec::parse(c.trim()))
                     .collect::<Result<_>>()?
             }
             "--idle-connections" => o.idle_connections = number(f, &v)?,
@@ -347,6 +359,7 @@ mod tests {
         );
         assert_eq!(o.modes, Mode::DEFAULT);
         assert_eq!(o.create_topics, 10_000);
+        assert_eq!(o.compression, [Codec::None]);
         assert_eq!(o.duration, Duration::from_secs(10));
         assert_eq!((o.value_size, o.inflight, o.batch), (100, 8, 100));
         assert_eq!(o.connections, [1, 4]);
@@ -405,8 +418,11 @@ mod tests {
             "1000",
             "--create-topics",
             "500",
+            "--compression",
+            "none, zstd",
         ])
         .unwrap();
+        assert_eq!(o.compression, [Codec::None, Codec::Zstd]);
         assert_eq!(o.partitions, [1, 100]);
         assert_eq!(o.create_topics, 500);
         assert_eq!(

@@ -4,6 +4,7 @@
 //! The load generator is built from small parts, one job each:
 //! - [`wire`]: a blocking Kafka connection written on `core`'s codec;
 //! - [`stats`]: latency histograms and their percentiles;
+//! - [`codecs`]: batches compressed as clients compress them;
 //! - [`modes`]: the runs (floor, produce, throughput, fetch, e2e);
 //! - [`broker`] and [`procfs`]: a broker started by the tool, and what `/proc` says of it;
 //! - [`lifecycle`]: repeated starts and stops of that broker;
@@ -14,6 +15,7 @@
 
 pub mod args;
 pub mod broker;
+pub mod codecs;
 pub mod error;
 pub mod lifecycle;
 pub mod modes;

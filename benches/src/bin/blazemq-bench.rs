@@ -166,17 +166,19 @@ fn run_mode(
         )?],
         Mode::Throughput => {
             let mut runs = Vec::new();
-            for &p in &o.partitions {
-                for &c in &o.connections {
-                    runs.push(modes::throughput::run(
-                        addr,
-                        c,
-                        p,
-                        o.inflight,
-                        o.batch,
-                        o.value_size,
-                        bounds,
-                    )?);
+            for &codec in &o.compression {
+                for &p in &o.partitions {
+                    for &c in &o.connections {
+                        let shape = modes::throughput::Shape {
+                            connections: c,
+                            partitions: p,
+                            inflight: o.inflight,
+                            records_per_batch: o.batch,
+                            value_size: o.value_size,
+                            codec,
+                        };
+                        runs.push(modes::throughput::run(addr, &shape, bounds)?);
+                    }
                 }
             }
             runs

@@ -9,6 +9,7 @@ use super::floor::worker_panicked;
 use super::produce::Producer;
 use super::{Bounds, Progress, RunResult, batch, topic_name};
 use crate::args::Mode;
+use crate::codecs::{Codec, compressed, json_batch};
 use crate::error::Result;
 use crate::stats::Latencies;
 
@@ -48,20 +49,48 @@ pub fn pipelined(
     Ok((latencies, started.elapsed()))
 }
 
+/// What a throughput run sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shape {
+    /// Connections, each with its own window of requests.
+    pub connections: usize,
+    /// Partitions of the topic.
+    pub partitions: usize,
+    /// Requests in flight per connection.
+    pub inflight: usize,
+    /// Records per request (one batch).
+    pub records_per_batch: usize,
+    /// Bytes per record value.
+    pub value_size: usize,
+    /// The batch's compression.
+    pub codec: Codec,
+}
+
+/// The batch every request of a run carries. Uncompressed runs keep their values of one
+/// repeated byte; compressed ones send JSON-like values, which compress as real data does.
+fn run_batch(shape: &Shape) -> Vec<u8> {
+    match shape.codec {
+        Codec::None => batch(shape.records_per_batch, shape.value_size),
+        codec => compressed(
+            &json_batch(shape.records_per_batch, shape.value_size, false),
+            codec,
+        ),
+    }
+}
+
 /// Runs the throughput test with `connections` connections over one topic of `partitions`
 /// partitions: connection `c` starts at partition `c mod partitions` and sends each request to
 /// the next partition in turn, so the records are spread evenly over all of them.
-#[allow(clippy::too_many_arguments)] // One argument per command-line setting of the run.
-pub fn run(
-    addr: SocketAddr,
-    connections: usize,
-    partitions: usize,
-    inflight: usize,
-    records_per_batch: usize,
-    value_size: usize,
-    bounds: &Bounds,
-) -> Result<RunResult> {
-    let records = batch(records_per_batch, value_size);
+pub fn run(addr: SocketAddr, shape: &Shape, bounds: &Bounds) -> Result<RunResult> {
+    let Shape {
+        connections,
+        partitions,
+        inflight,
+        records_per_batch,
+        value_size,
+        codec,
+    } = *shape;
+    let records = run_batch(shape);
     let batch_len = records.len() as u64;
     let topic = topic_name("throughput");
     let partition_count = i32::try_from(partitions).unwrap_or(i32::MAX).max(1);
@@ -104,9 +133,15 @@ pub fn run(
     let requests = latencies.count();
     Ok(RunResult {
         mode: Mode::Throughput,
-        label: format!(
-            "{connections} conn x {inflight} in flight x {records_per_batch} x {value_size} B, {partitions} part"
-        ),
+        label: match codec {
+            Codec::None => format!(
+                "{connections} conn x {inflight} in flight x {records_per_batch} x {value_size} B, {partitions} part"
+            ),
+            codec => format!(
+                "{connections} conn x {inflight} in flight x {records_per_batch} x {value_size} B, {partitions} part, {}",
+                codec.name()
+            ),
+        },
         elapsed,
         requests,
         records: requests * records_per_batch as u64,
