@@ -8,12 +8,14 @@
 //! - [`clock`]: a monotonic clock in nanoseconds and wall-clock Unix milliseconds.
 //! - [`random`]: bytes from the OS's random source.
 //! - [`memory`]: freed heap memory handed back to the OS.
+//! - [`crc`]: the CPU's CRC-32C instruction, where it has one.
 //! - [`syncer`]: fsyncs of new files and directories on a thread of their own.
 #![warn(missing_docs)]
 // The workspace lint steers no_std-capable code to `core`; this crate is std by nature.
 #![allow(clippy::std_instead_of_core)]
 
 pub mod clock;
+pub mod crc;
 pub mod fs;
 pub mod mapped_file;
 pub mod memory;

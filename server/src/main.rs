@@ -81,6 +81,12 @@ fn run(config: &Config) -> Result<(), RunError> {
         );
     }
     blazemq_platform::fs::raise_open_files_limit();
+    if let Some(update) = blazemq_platform::crc::crc32c_instruction() {
+        // Before recovery, whose CRC checks are the first to profit. Only this call installs
+        // one, so it cannot have been installed before.
+        let installed = blazemq_core::records::crc::install_crc32c(update);
+        debug_assert!(installed, "the CRC-32C instruction is installed once");
+    }
     // Installed first, so a signal during recovery stops the broker cleanly instead of killing it.
     let signal = ShutdownSignal::install().map_err(|e| RunError::Io("signal handlers", e))?;
     let data_dir = DataDir::open(&config.log_dir, new_cluster_id).map_err(RunError::DataDir)?;
