@@ -216,8 +216,11 @@ pub trait Storage {
     type Segment: SegmentBuffer;
 
     /// Every partition stored, with its segments oldest first, for
-    /// [`crate::broker::Broker::new`] to recover: the newest segment of each opened with
-    /// `segment_size_bytes` of capacity so appends go on, older ones sealed at their length.
+    /// [`crate::broker::Broker::new`] to recover: the newest segment of each growable to
+    /// `segment_size_bytes` so appends go on, older ones sealed at their length. The segments
+    /// may come closed (no file open, nothing mapped): recovery opens each in turn with
+    /// [`Storage::open_segment`] and closes it again, so ten thousand partitions never hold ten
+    /// thousand files open.
     fn recover(
         &mut self,
         segment_size_bytes: usize,
@@ -233,8 +236,25 @@ pub trait Storage {
         capacity_bytes: usize,
     ) -> Result<Self::Segment, StorageError>;
 
+    /// Make a closed segment's bytes readable and writable again (open and map its file), as
+    /// long as its file: `core` closes segments it has not used lately, and every segment
+    /// [`Storage::recover`] hands over may come closed. Opening an open segment changes nothing.
+    ///
+    /// A storage that holds segments in memory may keep them open all along: the default does
+    /// nothing.
+    fn open_segment(&mut self, _segment: &mut Self::Segment) -> Result<(), StorageError> {
+        Ok(())
+    }
+
+    /// Release a segment's file descriptor and mapping; its bytes stay stored, and `core`
+    /// neither reads nor writes the buffer until [`Storage::open_segment`] opens it again. A
+    /// closed segment may still be sealed ([`Storage::seal_segment`]) or deleted.
+    fn close_segment(&mut self, _segment: &mut Self::Segment) -> Result<(), StorageError> {
+        Ok(())
+    }
+
     /// The segment is full or the broker is stopping: keep only its first `len_bytes` bytes and
-    /// let it grow no more.
+    /// let it grow no more. A closed segment's file already holds exactly what was written.
     fn seal_segment(
         &mut self,
         segment: &mut Self::Segment,
