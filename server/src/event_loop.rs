@@ -479,6 +479,10 @@ where
             return;
         };
         self.freed_burst_bytes += burst_freed(&mut connection.out);
+        // Unsent responses come back too: a segment they read from is held open until then.
+        for response in connection.out.take_all() {
+            self.broker.recycle(response);
+        }
         drop(connection);
         if tell_broker {
             self.broker.handle(Input::Closed(ConnId(id)));
