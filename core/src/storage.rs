@@ -3,6 +3,12 @@
 //! A server maps files (`memmap2`) and writes them with `pwrite`; a test or another runtime hands
 //! out [`MemorySegment`]s. Calls are synchronous and cheap: creating a segment makes an empty file.
 //!
+//! A segment is open (a file descriptor and a mapping on a server) only while `core` uses it:
+//! recovery opens one at a time, and the broker keeps at most `max_open_segments` open, closing
+//! the least recently used ([`Storage::close_segment`]) and opening it again when it is next
+//! read or written ([`Storage::open_segment`]). A closed segment keeps its length, offsets and
+//! indexes in `core`, so it is never taken for an empty one.
+//!
 //! A segment buffer holds what was written to it and nothing more: it grows with each write up to
 //! its capacity, so reading it never touches space that was only reserved, and a write that cannot
 //! be stored (a full disk) comes back as a [`StorageError`], never as a signal.
@@ -86,8 +92,9 @@ pub struct FoundPartition<S> {
 pub struct FoundSegment<S> {
     /// The base offset its file name carries.
     pub base_offset: i64,
-    /// Its bytes, as long as its file. The runtime opens the newest segment of a partition with
-    /// `segment_size` capacity so appends can go on, older ones with their length.
+    /// Its bytes, as long as its file, once opened with [`Storage::open_segment`] (it may come
+    /// closed). The newest segment of a partition grows to `segment_size` so appends can go on,
+    /// older ones stay at their length.
     pub segment: S,
     /// How much of its bytes recovery may trust.
     pub recovery: Recovery,
@@ -314,7 +321,9 @@ pub trait Storage {
     }
 }
 
-/// Storage in memory: segments are [`MemorySegment`]s, nothing survives the process.
+/// Storage in memory: segments are [`MemorySegment`]s, nothing survives the process. Closing a
+/// segment keeps its bytes where they are (there is no descriptor to give back), so
+/// [`Storage::open_segment`] and [`Storage::close_segment`] do nothing.
 #[derive(Debug, Default)]
 pub struct MemoryStorage {
     /// Every metadata file written, by `(topic, partition)`.
