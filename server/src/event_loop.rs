@@ -414,6 +414,9 @@ where
                         if self.touched.last() != Some(&conn.0) {
                             self.touched.push(conn.0);
                         }
+                    } else {
+                        // Its connection is gone: given back unsent, so its segments may close.
+                        self.broker.recycle(response);
                     }
                 }
                 Output::Close(conn) => {
