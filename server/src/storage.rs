@@ -379,12 +379,23 @@ impl Storage for FileStorage {
 
     /// Open the file and map it, growable to the segment's capacity.
     fn open_segment(&mut self, segment: &mut SegmentFile) -> Result<(), StorageError> {
-        if segment.file.is_none() {
-            let file = MappedFile::open(&segment.path, segment.capacity_bytes)
-                .map_err(|e| io_error(&e, format!("cannot open {}", segment.path.display())))?;
-            segment.file = Some(file);
+        if segment.file.is_some() {
+            return Ok(());
         }
-        Ok(())
+        match MappedFile::open(&segment.path, segment.capacity_bytes) {
+            Ok(file) => {
+                segment.file = Some(file);
+                Ok(())
+            }
+            Err(e) => {
+                // Logged once until it works again, as a failing write is.
+                let error = io_error(&e, format!("cannot open {}", segment.path.display()));
+                if !std::mem::replace(&mut segment.failing, true) {
+                    eprintln!("blazemq: storage error: {error}");
+                }
+                Err(error)
+            }
+        }
     }
 
     /// Unmap and close the file; nothing is written.

@@ -171,6 +171,19 @@ fn a_segment_closes_and_opens_again() {
 }
 
 #[test]
+fn a_segment_whose_file_is_gone_fails_to_open_with_not_found() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut storage = FileStorage::new(dir.path().to_path_buf(), false);
+    let mut segment = storage.create_segment("t", 0, 0, 64).expect("create");
+    storage.close_segment(&mut segment).expect("close");
+    std::fs::remove_file(dir.path().join("t-0").join(segment_file_name(0))).expect("remove");
+    let e = storage.open_segment(&mut segment).expect_err("gone");
+    assert_eq!(e.kind, StorageErrorKind::NotFound);
+    assert!(e.reason.contains("t-0"), "{e}");
+    assert!(!segment.is_open());
+}
+
+#[test]
 fn interrupted_metadata_writes_are_discarded() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut storage = FileStorage::new(dir.path().to_path_buf(), false);
