@@ -3,6 +3,12 @@
 //! A server maps files (`memmap2`) and writes them with `pwrite`; a test or another runtime hands
 //! out [`MemorySegment`]s. Calls are synchronous and cheap: creating a segment makes an empty file.
 //!
+//! A segment is open (a file descriptor and a mapping on a server) only while `core` uses it:
+//! recovery opens one at a time, and the broker keeps at most `max_open_segments` open, closing
+//! the least recently used ([`Storage::close_segment`]) and opening it again when it is next
+//! read or written ([`Storage::open_segment`]). A closed segment keeps its length, offsets and
+//! indexes in `core`, so it is never taken for an empty one.
+//!
 //! A segment buffer holds what was written to it and nothing more: it grows with each write up to
 //! its capacity, so reading it never touches space that was only reserved, and a write that cannot
 //! be stored (a full disk) comes back as a [`StorageError`], never as a signal.
@@ -86,8 +92,9 @@ pub struct FoundPartition<S> {
 pub struct FoundSegment<S> {
     /// The base offset its file name carries.
     pub base_offset: i64,
-    /// Its bytes, as long as its file. The runtime opens the newest segment of a partition with
-    /// `segment_size` capacity so appends can go on, older ones with their length.
+    /// Its bytes, as long as its file, once opened with [`Storage::open_segment`] (it may come
+    /// closed). The newest segment of a partition grows to `segment_size` so appends can go on,
+    /// older ones stay at their length.
     pub segment: S,
     /// How much of its bytes recovery may trust.
     pub recovery: Recovery,
@@ -216,8 +223,11 @@ pub trait Storage {
     type Segment: SegmentBuffer;
 
     /// Every partition stored, with its segments oldest first, for
-    /// [`crate::broker::Broker::new`] to recover: the newest segment of each opened with
-    /// `segment_size_bytes` of capacity so appends go on, older ones sealed at their length.
+    /// [`crate::broker::Broker::new`] to recover: the newest segment of each growable to
+    /// `segment_size_bytes` so appends go on, older ones sealed at their length. The segments
+    /// may come closed (no file open, nothing mapped): recovery opens each in turn with
+    /// [`Storage::open_segment`] and closes it again, so ten thousand partitions never hold ten
+    /// thousand files open.
     fn recover(
         &mut self,
         segment_size_bytes: usize,
@@ -233,8 +243,25 @@ pub trait Storage {
         capacity_bytes: usize,
     ) -> Result<Self::Segment, StorageError>;
 
+    /// Make a closed segment's bytes readable and writable again (open and map its file), as
+    /// long as its file: `core` closes segments it has not used lately, and every segment
+    /// [`Storage::recover`] hands over may come closed. Opening an open segment changes nothing.
+    ///
+    /// A storage that holds segments in memory may keep them open all along: the default does
+    /// nothing.
+    fn open_segment(&mut self, _segment: &mut Self::Segment) -> Result<(), StorageError> {
+        Ok(())
+    }
+
+    /// Release a segment's file descriptor and mapping; its bytes stay stored, and `core`
+    /// neither reads nor writes the buffer until [`Storage::open_segment`] opens it again. A
+    /// closed segment may still be sealed ([`Storage::seal_segment`]) or deleted.
+    fn close_segment(&mut self, _segment: &mut Self::Segment) -> Result<(), StorageError> {
+        Ok(())
+    }
+
     /// The segment is full or the broker is stopping: keep only its first `len_bytes` bytes and
-    /// let it grow no more.
+    /// let it grow no more. A closed segment's file already holds exactly what was written.
     fn seal_segment(
         &mut self,
         segment: &mut Self::Segment,
@@ -294,7 +321,9 @@ pub trait Storage {
     }
 }
 
-/// Storage in memory: segments are [`MemorySegment`]s, nothing survives the process.
+/// Storage in memory: segments are [`MemorySegment`]s, nothing survives the process. Closing a
+/// segment keeps its bytes where they are (there is no descriptor to give back), so
+/// [`Storage::open_segment`] and [`Storage::close_segment`] do nothing.
 #[derive(Debug, Default)]
 pub struct MemoryStorage {
     /// Every metadata file written, by `(topic, partition)`.

@@ -67,6 +67,8 @@ struct Summary {
     restarts: u64,
     torn: u64,
     faults: u64,
+    /// Segments opened again after the cap closed them.
+    reopens: u64,
     digest: u64,
 }
 
@@ -95,6 +97,7 @@ fn run(seed: u64, steps: usize, verbose: bool) -> Result<Summary, String> {
         restarts: sim.counts.restarts,
         torn: sim.counts.torn,
         faults: f.no_space + f.io + f.short_writes + f.created_then_failed,
+        reopens: f.opens,
         digest: sim.digest,
     })
 }
@@ -230,6 +233,7 @@ fn seeds_hold_every_invariant() {
                 total.restarts += s.restarts;
                 total.torn += s.torn;
                 total.faults += s.faults;
+                total.reopens += s.reopens;
             }
             Err(e) => panic!("simulation seed {seed} failed {e}\n{}", replay_hint(seed)),
         }
@@ -243,6 +247,7 @@ fn seeds_hold_every_invariant() {
         total.responses > total.requests / 2,
         "most requests answered"
     );
+    assert!(total.reopens > 0, "segments were closed and opened again");
 }
 
 #[test]

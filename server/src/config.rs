@@ -81,6 +81,9 @@ pub const SETTINGS: &[Setting] = &[
         "BLAZEMQ_LOG_FLUSH_OFFSET_CHECKPOINT_INTERVAL_MS", "MS", "60000",
         "how often the recovery checkpoint is written while records arrive; a restart after a \
          crash checks only what was written since the last one"),
+    setting("max_open_segments", "max-open-segments", "BLAZEMQ_MAX_OPEN_SEGMENTS", "N", "512",
+        "segment files kept open and mapped at once; past it the least recently used one closes \
+         and reopens when next used (each holds a file descriptor)"),
     setting("num_io_threads", "num-io-threads", "BLAZEMQ_NUM_IO_THREADS", "N", "1",
         "accepted for compatibility: the event loop is single-threaded"),
     setting("max_connection_output_bytes", "max-connection-output-bytes",
@@ -122,6 +125,8 @@ pub struct Config {
     pub group_initial_rebalance_delay_ms: u32,
     /// `log_flush_offset_checkpoint_interval_ms`.
     pub log_flush_offset_checkpoint_interval_ms: u32,
+    /// `max_open_segments`.
+    pub open_segments_max: u32,
     /// `num_io_threads` as given (only 1 is used).
     pub num_io_threads: u32,
     /// `max_connection_output_bytes`.

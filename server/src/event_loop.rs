@@ -414,6 +414,9 @@ where
                         if self.touched.last() != Some(&conn.0) {
                             self.touched.push(conn.0);
                         }
+                    } else {
+                        // Its connection is gone: given back unsent, so its segments may close.
+                        self.broker.recycle(response);
                     }
                 }
                 Output::Close(conn) => {
@@ -479,6 +482,10 @@ where
             return;
         };
         self.freed_burst_bytes += burst_freed(&mut connection.out);
+        // Unsent responses come back too: a segment they read from is held open until then.
+        for response in connection.out.take_all() {
+            self.broker.recycle(response);
+        }
         drop(connection);
         if tell_broker {
             self.broker.handle(Input::Closed(ConnId(id)));

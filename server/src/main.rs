@@ -108,6 +108,7 @@ fn run(config: &Config) -> Result<(), RunError> {
         log_flush_offset_checkpoint_interval_ms: Some(
             config.log_flush_offset_checkpoint_interval_ms,
         ),
+        open_segments_max: config.open_segments_max,
         seed: blazemq_platform::random::u64().map_err(|e| RunError::Io("random seed", e))?,
         limits: config.limits(),
     };

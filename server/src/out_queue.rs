@@ -56,6 +56,15 @@ impl OutQueue {
         self.written.drain(..)
     }
 
+    /// Take every response, written or not (the connection is closing): the broker gets them
+    /// back so the segments they read from may close.
+    pub fn take_all(&mut self) -> impl Iterator<Item = Response> + '_ {
+        self.head_written_bytes = 0;
+        self.unsent_bytes = 0;
+        self.held_bytes = 0;
+        self.written.drain(..).chain(self.responses.drain(..))
+    }
+
     /// Whether everything was written.
     pub fn is_empty(&self) -> bool {
         self.responses.is_empty()
@@ -265,6 +274,20 @@ mod tests {
         assert!(queue.take_written().next().is_none());
         assert!(queue.responses.capacity() <= KEPT_SLOTS_MAX);
         assert!(queue.written.capacity() <= KEPT_SLOTS_MAX);
+    }
+
+    #[test]
+    fn a_closing_queue_gives_back_written_and_unsent_responses() {
+        let mut queue = OutQueue::default();
+        for text in [&b"one"[..], b"two", b"three"] {
+            queue.push(plain(text));
+        }
+        // The first written, part of the second.
+        queue.advance(5);
+        let all: Vec<Response> = queue.take_all().collect();
+        assert_eq!(all.len(), 3, "every response, once");
+        assert!(queue.is_empty());
+        assert_eq!((queue.unsent_bytes(), queue.held_bytes()), (0, 0));
     }
 
     #[test]

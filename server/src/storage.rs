@@ -26,10 +26,16 @@ const SEGMENT_EXTENSION: &str = "log";
 /// Digits of a segment file's name: Kafka pads base offsets to 20.
 const SEGMENT_NAME_DIGITS: usize = 20;
 
-/// A segment file: written with `pwritev`, read through a read-only map.
+/// A segment file: written with `pwritev`, read through a read-only map, while open. Closed, it
+/// is only its path and capacity: no file descriptor, no mapping (`core` opens it when the
+/// partition is used, and closes the least recently used past `max_open_segments`).
 #[derive(Debug)]
 pub struct SegmentFile {
-    file: MappedFile,
+    path: PathBuf,
+    /// The open file; `None` while closed.
+    file: Option<MappedFile>,
+    /// Bytes the file may grow to, kept while it is closed.
+    capacity_bytes: usize,
     /// Its last write failed and was logged: a full disk fails every append until space
     /// returns, and one line says so, not one per request.
     failing: bool,
@@ -38,33 +44,64 @@ pub struct SegmentFile {
 impl SegmentFile {
     fn new(file: MappedFile) -> SegmentFile {
         SegmentFile {
-            file,
+            path: file.path().to_path_buf(),
+            capacity_bytes: file.capacity(),
+            file: Some(file),
             failing: false,
         }
+    }
+
+    /// The segment at `path`, not opened: opening it grows it to `capacity_bytes` at most.
+    fn closed(path: PathBuf, capacity_bytes: usize) -> SegmentFile {
+        SegmentFile {
+            path,
+            file: None,
+            capacity_bytes,
+            failing: false,
+        }
+    }
+
+    /// Whether its file is open and mapped.
+    #[cfg(test)]
+    pub fn is_open(&self) -> bool {
+        self.file.is_some()
+    }
+
+    fn open_file(&mut self) -> Result<&mut MappedFile, StorageError> {
+        self.file.as_mut().ok_or_else(|| {
+            StorageError::new(
+                StorageErrorKind::Invalid,
+                format!("{} is closed", self.path.display()),
+            )
+        })
     }
 }
 
 impl AsRef<[u8]> for SegmentFile {
+    /// The file's bytes; nothing while closed (`core` never reads a segment it closed).
     fn as_ref(&self) -> &[u8] {
-        self.file.as_ref()
+        self.file.as_ref().map_or(&[], MappedFile::as_ref)
     }
 }
 
 impl SegmentBuffer for SegmentFile {
     fn capacity_bytes(&self) -> usize {
-        self.file.capacity()
+        self.file
+            .as_ref()
+            .map_or(self.capacity_bytes, MappedFile::capacity)
     }
 
     fn write_at(&mut self, position: usize, head: &[u8], tail: &[u8]) -> Result<(), StorageError> {
-        match self.file.write_at(position, head, tail) {
+        let file = self.open_file()?;
+        match file.write_at(position, head, tail) {
             Ok(()) => {
                 if std::mem::take(&mut self.failing) {
-                    eprintln!("blazemq: {} is written again", self.file.path().display());
+                    eprintln!("blazemq: {} is written again", self.path.display());
                 }
                 Ok(())
             }
             Err(e) => {
-                let error = io_error(&e, format!("cannot write {}", self.file.path().display()));
+                let error = io_error(&e, format!("cannot write {}", self.path.display()));
                 if !std::mem::replace(&mut self.failing, true) {
                     eprintln!("blazemq: storage error: {error}");
                 }
@@ -74,15 +111,10 @@ impl SegmentBuffer for SegmentFile {
     }
 
     fn truncate(&mut self, len_bytes: usize) -> Result<(), StorageError> {
-        self.file.truncate(len_bytes).map_err(|e| {
-            io_error(
-                &e,
-                format!(
-                    "cannot cut {} to {len_bytes} bytes",
-                    self.file.path().display()
-                ),
-            )
-        })
+        let path = self.path.display().to_string();
+        self.open_file()?
+            .truncate(len_bytes)
+            .map_err(|e| io_error(&e, format!("cannot cut {path} to {len_bytes} bytes")))
     }
 }
 
@@ -259,8 +291,8 @@ impl FileStorage {
         Ok(self.log_dir.join(format!("{topic}-{partition}")))
     }
 
-    /// Every partition under the data directory with its segments mapped: the newest with
-    /// `segment_size_bytes` capacity so appends can go on, older ones sealed at their length.
+    /// Every partition under the data directory with its segments, none opened: the newest
+    /// growable to `segment_size_bytes` so appends can go on, older ones sealed at their length.
     /// After a `clean` shutdown the segments are trusted; after a crash recovery checks them.
     pub fn scan(&self, segment_size_bytes: usize, clean: bool) -> io::Result<Scan> {
         let mut scan = Scan {
@@ -345,20 +377,63 @@ impl Storage for FileStorage {
         Ok(segment)
     }
 
+    /// Open the file and map it, growable to the segment's capacity.
+    fn open_segment(&mut self, segment: &mut SegmentFile) -> Result<(), StorageError> {
+        if segment.file.is_some() {
+            return Ok(());
+        }
+        match MappedFile::open(&segment.path, segment.capacity_bytes) {
+            Ok(file) => {
+                segment.file = Some(file);
+                Ok(())
+            }
+            Err(e) => {
+                // Logged once until it works again, as a failing write is.
+                let error = io_error(&e, format!("cannot open {}", segment.path.display()));
+                if !std::mem::replace(&mut segment.failing, true) {
+                    eprintln!("blazemq: storage error: {error}");
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// Unmap and close the file; nothing is written.
+    fn close_segment(&mut self, segment: &mut SegmentFile) -> Result<(), StorageError> {
+        if let Some(file) = segment.file.take() {
+            segment.capacity_bytes = file.capacity();
+        }
+        Ok(())
+    }
+
+    /// Open: trimmed and unmapped past `len_bytes`. Closed: its file holds what was written
+    /// (writes go through `pwritev` and a failed one is cut back), so only a longer file, which
+    /// should not be, is cut.
     fn seal_segment(
         &mut self,
         segment: &mut SegmentFile,
         len_bytes: usize,
     ) -> Result<(), StorageError> {
-        segment.file.trim(len_bytes).map_err(|e| {
-            io_error(
-                &e,
-                format!(
-                    "cannot trim {} to {len_bytes} bytes",
-                    segment.file.path().display()
-                ),
-            )
-        })
+        let what = |e: &io::Error| {
+            let path = segment.path.display();
+            io_error(e, format!("cannot trim {path} to {len_bytes} bytes"))
+        };
+        if let Some(file) = &mut segment.file {
+            return file.trim(len_bytes).map_err(|e| what(&e));
+        }
+        let len = u64::try_from(len_bytes).unwrap_or(u64::MAX);
+        let stored = std::fs::metadata(&segment.path)
+            .map_err(|e| what(&e))?
+            .len();
+        if stored > len {
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&segment.path)
+                .map_err(|e| what(&e))?;
+            file.set_len(len).map_err(|e| what(&e))?;
+        }
+        segment.capacity_bytes = len_bytes;
+        Ok(())
     }
 
     fn write_metadata(
@@ -398,7 +473,7 @@ impl Storage for FileStorage {
     /// brings back is below the recorded log start offset, or still past its retention, and is
     /// deleted again after the restart.
     fn delete_segment(&mut self, segment: SegmentFile) -> Result<(), StorageError> {
-        let path = segment.file.path().to_path_buf();
+        let path = segment.path.clone();
         drop(segment);
         match std::fs::remove_file(&path) {
             Ok(()) => Ok(()),
@@ -530,12 +605,11 @@ fn scan_partition(
         let path = dir.join(segment_file_name(base_offset));
         let newest = i + 1 == bases.len();
         let capacity_bytes = if newest { segment_size_bytes } else { 0 };
-        let segment = MappedFile::open(&path, capacity_bytes)
-            .map(SegmentFile::new)
-            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+        // Not opened: recovery opens one segment at a time, and a partition no one uses holds
+        // no file descriptor.
         segments.push(FoundSegment {
             base_offset,
-            segment,
+            segment: SegmentFile::closed(path, capacity_bytes),
             recovery: if clean {
                 Recovery::HeadersTrusted
             } else {

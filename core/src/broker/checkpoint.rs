@@ -191,7 +191,7 @@ mod tests {
         let found = found_after_crash(&b, |t, p| metadata.get(&(String::from(t), p)).cloned());
         let mut storage = core::mem::take(&mut b.storage);
         storage.found = found;
-        let again = start(storage);
+        let mut again = start(storage);
         let log = &again.topics.partition(0).expect("partition").log;
         assert!(log.segment_count() > 3);
         assert_eq!(log.log_end_offset(), end);
@@ -199,6 +199,12 @@ mod tests {
             log.segments().iter().all(|s| !s.is_indexed()),
             "every segment opened from the checkpoint"
         );
-        assert_eq!(log.read(end - 1, 1).map(|r| r.is_some()), Ok(true));
+        assert!(
+            log.segments().iter().all(|s| !s.is_open()),
+            "a restart leaves every segment closed"
+        );
+        let read = again.read_log(0, |log| log.read(end - 1, 1).map(|r| r.is_some()));
+        assert_eq!(read, Some(Ok(true)), "a read opens the segment it needs");
+        assert_eq!(again.open_segment_count(), 1);
     }
 }

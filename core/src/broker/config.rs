@@ -4,6 +4,11 @@ use alloc::string::String;
 
 use crate::limits::Limits;
 
+/// The default cap on open segments: half of the 1024 file descriptors a process typically
+/// gets (the soft `RLIMIT_NOFILE`), leaving the other half to connections and the broker's own
+/// files. Partitions beyond it that are all in use reopen their segments as they take turns.
+pub const OPEN_SEGMENTS_MAX_DEFAULT: u32 = 512;
+
 /// Settings for [`super::Broker`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BrokerConfig {
@@ -29,6 +34,10 @@ pub struct BrokerConfig {
     /// (`log.flush.offset.checkpoint.interval.ms`; the server's default is Kafka's, 60000).
     /// `None`: only at shutdown, and the broker never wakes for it.
     pub log_flush_offset_checkpoint_interval_ms: Option<u32>,
+    /// Segments open at once (`max_open_segments`): past it the least recently used one that no
+    /// unsent response reads from is closed (see `open_segments.rs`). Each open segment holds a
+    /// file descriptor and a mapping on a server.
+    pub open_segments_max: u32,
     /// Seed for producer ids, member ids and topic ids, so a run replays exactly.
     pub seed: u64,
     /// The bounds.
@@ -48,6 +57,7 @@ impl Default for BrokerConfig {
             retention_ms: 7 * 24 * 60 * 60 * 1000,
             group_initial_rebalance_delay_ms: 0,
             log_flush_offset_checkpoint_interval_ms: None,
+            open_segments_max: OPEN_SEGMENTS_MAX_DEFAULT,
             seed: 0,
             limits: Limits::default(),
         }

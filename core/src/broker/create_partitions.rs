@@ -106,6 +106,7 @@ impl<S: Storage> Broker<S> {
             return Ok(());
         }
         let size = segment_size(&self.config);
+        self.make_room_for_new_segment();
         self.topics
             .add_partitions(&mut self.storage, ti, t.count, size)
             .or_else(|_| {

@@ -59,6 +59,7 @@ impl<S: Storage> Broker<S> {
         }
         let id = self.new_topic_id();
         let size = segment_size(&self.config);
+        self.make_room_for_new_segment();
         self.topics
             .create(&mut self.storage, name, id, partitions, configs, size)
             .map_err(|_| ErrorCode::KafkaStorageError)

@@ -138,13 +138,18 @@ impl<S: Storage> Broker<S> {
             return;
         };
         let mut w = self.fetch_writer(hdr);
-        let outcome = self.parked.get(id).map(|p| {
+        // Copied out of the slot: answering may open segments, which needs the broker mutably.
+        let mut body = core::mem::take(&mut self.parked_body);
+        body.clear();
+        let outcome = self.parked.get(id).map(|p| body.extend_from_slice(p.body));
+        let outcome = outcome.map(|()| {
             // The body was validated when it parked; a failure here would be a bug, answered as
             // one that cannot be serialized: by closing.
-            let request = FetchView::decode(p.body, hdr.api_version).map_err(|_| ())?;
+            let request = FetchView::decode(&body, hdr.api_version).map_err(|_| ())?;
             let built = self.write_fetch(&request, &mut w, None).map_err(|_| ())?;
             Ok::<_, ()>(built.error || built.bytes >= request.min_bytes.max(0) as usize)
         });
+        self.parked_body = body;
         let reply = match outcome {
             Some(Ok(false)) if !expired => {
                 // Not enough data yet: the fetch stays parked.
@@ -170,7 +175,7 @@ impl<S: Storage> Broker<S> {
 
     /// Write the response body to `request` into `w`; known partitions go to `partitions`.
     fn write_fetch(
-        &self,
+        &mut self,
         request: &FetchView<'_>,
         w: &mut Writer,
         mut partitions: Option<&mut Vec<u32>>,
@@ -214,6 +219,10 @@ impl<S: Storage> Broker<S> {
                 built.error |= answer.error_code != 0;
                 built.bytes += len;
                 out.partition(w, &answer.fetched())?;
+                if let (AnswerRecords::Segment(seg), Some(pi)) = (&answer.records, pi) {
+                    // Spliced into the response: its segment stays open until it comes back.
+                    self.hold_segment(pi, seg.base_offset);
+                }
             }
             out.end_topic(w);
         }
@@ -221,9 +230,9 @@ impl<S: Storage> Broker<S> {
         Ok(built)
     }
 
-    /// One partition's data and its length in bytes.
+    /// One partition's data and its length in bytes; the segment read is opened if closed.
     fn fetch_partition(
-        &self,
+        &mut self,
         v: i16,
         pi: u32,
         fp: &FetchPartitionView,
@@ -259,8 +268,10 @@ impl<S: Storage> Broker<S> {
         if limit == 0 && !first {
             return Ok((data, 0));
         }
-        let slice = log
-            .read(fp.fetch_offset, limit.max(1))
+        let offset = fp.fetch_offset;
+        let slice = self
+            .read_log(pi, |log| log.read(offset, limit.max(1)))
+            .ok_or(ErrorCode::UnknownTopicOrPartition)?
             .map_err(|e| e.error_code())?;
         let Some(slice) = slice else {
             return Ok((data, 0));
@@ -279,6 +290,11 @@ impl<S: Storage> Broker<S> {
         data.records = if v >= 4 {
             AnswerRecords::Segment(seg)
         } else {
+            let log = &self
+                .topics
+                .partition(pi)
+                .ok_or(ErrorCode::UnknownTopicOrPartition)?
+                .log;
             let bytes = log
                 .segment_bytes(seg.base_offset, seg.start, seg.len)
                 .ok_or(ErrorCode::KafkaStorageError)?;

@@ -17,9 +17,9 @@ use crate::group::{
     Completed, GroupCoordinator, JoinAnswer, LeaveAnswer, Reply as GroupReply, SyncAnswer, Ticket,
     find_coordinator, wire,
 };
-use crate::log::PartitionLog;
+use crate::log::{AppendAt, LogError, PartitionLog};
 use crate::records::{BatchBuilder, RecordBatch, Records as RecordIter};
-use crate::storage::{SegmentBuffer, Storage};
+use crate::storage::{Storage, StorageError};
 use crate::time::Instant;
 
 /// Kafka's name for the internal log of committed offsets and group metadata.
@@ -260,21 +260,12 @@ impl<S: Storage> Broker<S> {
             .topics
             .partition_of(ti, 0)
             .ok_or(ErrorCode::UnknownTopicOrPartition)?;
-        let size = segment_size(&self.config);
-        let partition = self
-            .topics
-            .partition_mut(pi)
-            .ok_or(ErrorCode::UnknownTopicOrPartition)?;
-        partition
-            .log
-            .append(
-                &mut self.storage,
-                OFFSETS_TOPIC,
-                0,
-                bytes,
-                size,
-                self.unix_ms,
-            )
+        let at = AppendAt {
+            segment_size: segment_size(&self.config),
+            unix_ms: self.unix_ms,
+            log_append_time: false,
+        };
+        self.append_log(pi, OFFSETS_TOPIC, 0, bytes, at)
             .map(|_| ())
             .map_err(|e| e.error_code())
     }
@@ -305,25 +296,56 @@ fn encode_completed(hdr: Hdr, answer: Completed) -> Reply {
 }
 /// Rebuild the coordinator's state from the offsets log, oldest record first. Records that do
 /// not parse are skipped: they cannot have been acknowledged to anyone as something else.
-pub(crate) fn replay<T: SegmentBuffer>(
+/// Each segment is opened through `storage` as the replay reaches it and closed after it, so
+/// the replay holds one open; a segment that cannot be opened is an error.
+pub(crate) fn replay<S: Storage>(
     groups: &mut GroupCoordinator,
-    log: &PartitionLog<T>,
+    log: &mut PartitionLog<S::Segment>,
+    storage: &mut S,
     now: Instant,
-) {
+) -> Result<(), StorageError> {
+    let mut opened = None;
+    replay_open(groups, log, storage, now, &mut opened)?;
+    match opened.and_then(|base| log.segment_mut(base)) {
+        Some(segment) => segment.close(storage),
+        None => Ok(()),
+    }
+}
+
+/// [`replay`], leaving the segment it opened last in `opened`.
+fn replay_open<S: Storage>(
+    groups: &mut GroupCoordinator,
+    log: &mut PartitionLog<S::Segment>,
+    storage: &mut S,
+    now: Instant,
+    opened: &mut Option<i64>,
+) -> Result<(), StorageError> {
     let mut offset = log.log_start_offset();
-    // Each step moves past at least one batch, so this ends at the log end.
+    // Each step moves past at least one batch or opens one segment (at most once each, as the
+    // previous one is closed first), so this ends at the log end.
     while offset < log.log_end_offset() {
-        let Ok(Some(slice)) = log.read(offset, REPLAY_READ_BYTES) else {
-            return;
+        let slice = match log.read(offset, REPLAY_READ_BYTES) {
+            Err(LogError::SegmentClosed { base_offset }) => {
+                if let Some(done) = opened.take().and_then(|b| log.segment_mut(b)) {
+                    done.close(storage)?;
+                }
+                if !log.open_segment(storage, base_offset)? {
+                    return Ok(());
+                }
+                *opened = Some(base_offset);
+                continue;
+            }
+            Ok(Some(slice)) => slice,
+            _ => return Ok(()),
         };
         let Some(mut bytes) = log.segment_bytes(slice.segment_base_offset, slice.start, slice.len)
         else {
-            return;
+            return Ok(());
         };
         let before = offset;
         while !bytes.is_empty() {
             let Ok(batch) = RecordBatch::new_checked(bytes) else {
-                return;
+                return Ok(());
             };
             let len = batch.total_len();
             offset = batch.last_offset() + 1;
@@ -335,9 +357,10 @@ pub(crate) fn replay<T: SegmentBuffer>(
             bytes = &bytes[len..];
         }
         if offset <= before {
-            return;
+            return Ok(());
         }
     }
+    Ok(())
 }
 
 #[cfg(test)]

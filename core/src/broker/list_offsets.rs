@@ -52,7 +52,7 @@ impl<S: Storage> Broker<S> {
                             {
                                 Err(ErrorCode::FencedLeaderEpoch)
                             }
-                            Some(pi) => Ok(self.lookup(pi, p.timestamp)),
+                            Some(pi) => self.lookup(pi, p.timestamp),
                         };
                         partition_response(v, p.partition_index, answer)
                     })
@@ -68,21 +68,27 @@ impl<S: Storage> Broker<S> {
         )
     }
 
-    /// `(timestamp, offset)` for one partition; `(-1, -1)` when no record qualifies.
-    fn lookup(&self, pi: u32, timestamp: i64) -> (i64, i64) {
+    /// `(timestamp, offset)` for one partition; `(-1, -1)` when no record qualifies. A search
+    /// by timestamp opens the segment it reads; failing to is KAFKA_STORAGE_ERROR.
+    fn lookup(&mut self, pi: u32, timestamp: i64) -> Result<(i64, i64), ErrorCode> {
         let Some(p) = self.topics.partition(pi) else {
-            return (-1, -1);
+            return Ok((-1, -1));
         };
         let log = &p.log;
-        match timestamp {
-            LATEST => (-1, log.log_end_offset()),
-            EARLIEST | EARLIEST_LOCAL => (-1, log.log_start_offset()),
-            MAX_TIMESTAMP => log.max_timestamp().unwrap_or((-1, -1)),
-            LATEST_TIERED => (-1, -1),
-            ts => log
-                .offset_for_timestamp(ts)
-                .map(|(o, t)| (t, o))
-                .unwrap_or((-1, -1)),
+        let found = match timestamp {
+            LATEST => return Ok((-1, log.log_end_offset())),
+            EARLIEST | EARLIEST_LOCAL => return Ok((-1, log.log_start_offset())),
+            LATEST_TIERED => return Ok((-1, -1)),
+            MAX_TIMESTAMP => self.read_log(pi, |log| log.max_timestamp()),
+            ts => self.read_log(pi, |log| {
+                log.offset_for_timestamp(ts)
+                    .map(|found| found.map(|(o, t)| (t, o)))
+            }),
+        };
+        match found {
+            None | Some(Ok(None)) => Ok((-1, -1)),
+            Some(Ok(Some(answer))) => Ok(answer),
+            Some(Err(e)) => Err(e.error_code()),
         }
     }
 }

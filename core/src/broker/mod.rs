@@ -29,6 +29,7 @@ mod init_producer_id;
 mod list_offsets;
 mod metadata;
 mod names;
+mod open_segments;
 mod parked;
 
 mod produce;
@@ -41,7 +42,7 @@ mod topic_config;
 mod topics;
 
 pub use crate::codec::{Chunk, Response, SegmentRef, Splice};
-pub use config::BrokerConfig;
+pub use config::{BrokerConfig, OPEN_SEGMENTS_MAX_DEFAULT};
 
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
@@ -186,6 +187,10 @@ pub struct Broker<S: Storage> {
     spare_buffers: Vec<Vec<u8>>,
     /// Splice lists of Fetch responses the runtime gave back, reused likewise.
     spare_splices: Vec<Vec<Splice>>,
+    /// The segments open now, for the cap on them.
+    open_segments: open_segments::OpenSegments,
+    /// A parked Fetch's body while it is answered again, kept to reuse its allocation.
+    parked_body: Vec<u8>,
     now: Instant,
     unix_ms: i64,
 }
@@ -237,10 +242,15 @@ impl<S: Storage> Broker<S> {
         });
         let offsets_log = topics
             .by_name(groups::OFFSETS_TOPIC)
-            .and_then(|ti| topics.partition_of(ti, 0))
-            .and_then(|pi| topics.partition(pi));
-        if let Some(p) = offsets_log {
-            groups::replay(&mut group_coordinator, &p.log, Instant::default());
+            .and_then(|ti| topics.partition_of(ti, 0));
+        if let Some(p) = offsets_log.and_then(|pi| topics.partition_mut(pi)) {
+            groups::replay(
+                &mut group_coordinator,
+                &mut p.log,
+                &mut storage,
+                Instant::default(),
+            )
+            .map_err(StartError::Storage)?;
         }
         Ok(Broker {
             config,
@@ -266,6 +276,8 @@ impl<S: Storage> Broker<S> {
             touched: Vec::new(),
             spare_buffers: Vec::new(),
             spare_splices: Vec::new(),
+            open_segments: open_segments::OpenSegments::default(),
+            parked_body: Vec::new(),
             // Milliseconds since the epoch, times 1000: room for 1000 ids a millisecond of uptime.
             next_producer_id: unix_ms.max(0).saturating_mul(1000),
             now: Instant::default(),
@@ -362,8 +374,10 @@ impl<S: Storage> Broker<S> {
         self.conns.get(&conn).is_some_and(|c| c.parked)
     }
 
-    /// Give back a response once written, so its buffer and splice list serve a later response.
+    /// Give back a response once written (or dropped with its connection), so its buffer and
+    /// splice list serve a later response and the segments it sent from may close.
     pub fn recycle(&mut self, response: Response) {
+        self.release_segments(&response);
         self.recycle_buffer(response.bytes);
         let splices = response.splices;
         // An empty list holds no allocation: nothing to keep.

@@ -221,19 +221,18 @@ impl<S: Storage> Broker<S> {
         let size = segment_size(&self.config);
         let unix_ms = self.unix_ms;
         let log_append_time = self.log_append_time(ti);
-        let partition = self
-            .topics
-            .partition_mut(pi)
-            .ok_or(ErrorCode::UnknownTopicOrPartition)?;
         let at = AppendAt {
             segment_size: size,
             unix_ms,
             log_append_time,
         };
-        let info = partition
-            .log
-            .append_at(&mut self.storage, topic, index, batches, at)
+        let info = self
+            .append_log(pi, topic, index, batches, at)
             .map_err(|e| e.error_code())?;
+        let partition = self
+            .topics
+            .partition_mut(pi)
+            .ok_or(ErrorCode::UnknownTopicOrPartition)?;
         let mut log_start_offset = partition.log.log_start_offset();
         if let Some(s) = &sequenced {
             self.producers.appended(pi, s, info.base_offset);

@@ -189,9 +189,10 @@ impl<T: SegmentBuffer> Topics<T> {
         for p in 0..n {
             let made = storage
                 .create_segment(name, p, 0, segment_size_bytes)
-                .and_then(|seg| storage.write_metadata(name, p, &meta).map(|()| seg));
+                .and_then(|seg| storage.write_metadata(name, p, &meta).map(|()| seg))
+                .and_then(|seg| closed_log(storage, seg));
             match made {
-                Ok(seg) => logs.push(PartitionLog::new(seg, 0)),
+                Ok(log) => logs.push(log),
                 Err(e) => {
                     for q in 0..=p {
                         let _ = storage.delete_partition(name, q);
@@ -220,9 +221,10 @@ impl<T: SegmentBuffer> Topics<T> {
         for p in first..count {
             let made = storage
                 .create_segment(&name, p, 0, segment_size_bytes)
-                .and_then(|seg| storage.write_metadata(&name, p, &meta).map(|()| seg));
+                .and_then(|seg| storage.write_metadata(&name, p, &meta).map(|()| seg))
+                .and_then(|seg| closed_log(storage, seg));
             match made {
-                Ok(seg) => logs.push(PartitionLog::new(seg, 0)),
+                Ok(log) => logs.push(log),
                 Err(e) => {
                     for q in (first..=p).rev() {
                         let _ = storage.delete_partition(&name, q);
@@ -352,7 +354,7 @@ impl<T: SegmentBuffer> Topics<T> {
                         if f.metadata.as_deref() != Some(meta.as_slice()) {
                             storage.write_metadata(&name, p, &meta)?;
                         }
-                        PartitionLog::open(f.segments).map_err(|e| match e {
+                        PartitionLog::open(f.segments, storage).map_err(|e| match e {
                             LogError::Storage(e) => e,
                             e => StorageError::new(
                                 StorageErrorKind::Corrupt,
@@ -363,7 +365,7 @@ impl<T: SegmentBuffer> Topics<T> {
                     None => {
                         let seg = storage.create_segment(&name, p, 0, segment_size_bytes)?;
                         storage.write_metadata(&name, p, &meta)?;
-                        PartitionLog::new(seg, 0)
+                        closed_log(storage, seg)?
                     }
                 };
                 logs.push(log);
@@ -372,6 +374,17 @@ impl<T: SegmentBuffer> Topics<T> {
         }
         Ok(())
     }
+}
+
+/// A new partition's log over its new, empty `segment`, closed: a partition holds no file open
+/// until it is written or read, so creating ten thousand opens none at once.
+fn closed_log<S: Storage>(
+    storage: &mut S,
+    segment: S::Segment,
+) -> Result<PartitionLog<S::Segment>, StorageError> {
+    let mut log = PartitionLog::new(segment, 0);
+    log.close_all(storage)?;
+    Ok(log)
 }
 
 #[cfg(test)]

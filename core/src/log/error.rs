@@ -23,6 +23,12 @@ pub enum LogError {
         /// Base offset of the later segment.
         base_offset: i64,
     },
+    /// The segment the operation needs is closed: the caller opens it
+    /// ([`super::PartitionLog::open_segment`]) and asks again. Never an answer to a client.
+    SegmentClosed {
+        /// Base offset of the closed segment.
+        base_offset: i64,
+    },
 }
 
 impl LogError {
@@ -32,9 +38,10 @@ impl LogError {
             LogError::OffsetOutOfRange => ErrorCode::OffsetOutOfRange,
             LogError::BatchTooLarge => ErrorCode::RecordListTooLarge,
             LogError::InvalidBatch(e) => e.error_code(),
-            LogError::Storage(_) | LogError::NoSegments | LogError::OverlappingSegments { .. } => {
-                ErrorCode::KafkaStorageError
-            }
+            LogError::Storage(_)
+            | LogError::NoSegments
+            | LogError::OverlappingSegments { .. }
+            | LogError::SegmentClosed { .. } => ErrorCode::KafkaStorageError,
         }
     }
 }

@@ -67,12 +67,17 @@ impl<T: SegmentBuffer> PartitionLog<T> {
     }
 
     /// Recover a log from the segments the runtime found, oldest first (they are sorted here
-    /// anyway). Each is opened as [`Segment::open`] says; the newest must have been opened with
-    /// `segment_size` capacity so appends can go on.
-    pub fn open(mut found: Vec<FoundSegment<T>>) -> Result<Self, LogError> {
+    /// anyway). Each is opened through `storage`, recovered as [`Segment::open`] says, and
+    /// closed again, so recovering holds one segment open at a time and a recovered log none;
+    /// the newest must be growable to `segment_size` so appends can go on.
+    pub fn open<S: Storage<Segment = T>>(
+        mut found: Vec<FoundSegment<T>>,
+        storage: &mut S,
+    ) -> Result<Self, LogError> {
         found.sort_by_key(|f| f.base_offset);
         let mut segments: Vec<Segment<T>> = Vec::with_capacity(found.len());
-        for f in found {
+        for mut f in found {
+            storage.open_segment(&mut f.segment)?;
             if segments
                 .last()
                 .is_some_and(|prev| prev.next_offset() > f.base_offset)
@@ -81,6 +86,7 @@ impl<T: SegmentBuffer> PartitionLog<T> {
                 // was reported failed (its directory sync failed, or a crash came first): the
                 // log went on in the previous segment, and the file holds nothing to lose.
                 if f.segment.as_ref().is_empty() {
+                    storage.close_segment(&mut f.segment)?;
                     continue;
                 }
                 return Err(LogError::OverlappingSegments {
@@ -92,6 +98,8 @@ impl<T: SegmentBuffer> PartitionLog<T> {
                 Recovery::HeadersTrusted => Segment::open(f.segment, f.base_offset, true)?,
                 Recovery::Known(known) => Segment::open_known(f.segment, f.base_offset, known)?,
             };
+            let mut segment = segment;
+            segment.close(storage)?;
             segments.push(segment);
         }
         let first = segments.first().ok_or(LogError::NoSegments)?;
@@ -170,6 +178,12 @@ impl<T: SegmentBuffer> PartitionLog<T> {
             }
             rest = &rest[total..];
         }
+        let active = self.active();
+        if !active.is_open() {
+            return Err(LogError::SegmentClosed {
+                base_offset: active.base_offset(),
+            });
+        }
         let base_offset = self.log_end_offset();
         let mut rest = batches;
         while !rest.is_empty() {
@@ -216,6 +230,10 @@ impl<T: SegmentBuffer> PartitionLog<T> {
 
     /// Create the next segment at the log end, then seal the old active one to its length. If
     /// sealing fails the old segment stays valid (only untrimmed: recovery scans it).
+    ///
+    /// The old segment is closed first, so a roll opens no more segments than it finds open
+    /// (the cap on open segments holds through it); a reader of its tail opens it again. One
+    /// that an unsent response reads from stays open until the response comes back.
     fn roll<S: Storage<Segment = T>>(
         &mut self,
         storage: &mut S,
@@ -224,6 +242,9 @@ impl<T: SegmentBuffer> PartitionLog<T> {
         segment_size: usize,
     ) -> Result<(), LogError> {
         let base_offset = self.log_end_offset();
+        if self.active().refs() == 0 {
+            self.active().close(storage)?;
+        }
         let buffer = storage.create_segment(topic, partition, base_offset, segment_size)?;
         let old = self.active();
         let len = old.len_bytes();
@@ -242,6 +263,61 @@ impl<T: SegmentBuffer> PartitionLog<T> {
         let active = self.active();
         let len = active.len_bytes();
         storage.seal_segment(active.buffer_mut(), len)
+    }
+
+    /// Open the segment with base offset `base_offset` through `storage` (see
+    /// [`Segment::reopen`]); `Ok(true)` if it was closed. `Ok(false)` also when no such segment
+    /// is left (retention deleted it).
+    pub fn open_segment<S: Storage<Segment = T>>(
+        &mut self,
+        storage: &mut S,
+        base_offset: i64,
+    ) -> Result<bool, StorageError> {
+        match self.segment_mut(base_offset) {
+            Some(segment) if !segment.is_open() => segment.reopen(storage).map(|()| true),
+            _ => Ok(false),
+        }
+    }
+
+    /// Close every segment (a new partition's first one, once created).
+    pub fn close_all<S: Storage<Segment = T>>(
+        &mut self,
+        storage: &mut S,
+    ) -> Result<(), StorageError> {
+        self.segments
+            .iter_mut()
+            .try_for_each(|segment| segment.close(storage))
+    }
+
+    /// Open every segment (tests reading a recovered log directly).
+    #[cfg(test)]
+    pub(crate) fn open_all<S: Storage<Segment = T>>(
+        &mut self,
+        storage: &mut S,
+    ) -> Result<(), StorageError> {
+        self.segments
+            .iter_mut()
+            .try_for_each(|segment| segment.reopen(storage))
+    }
+
+    /// The segments after the one with base offset `base_offset`.
+    pub fn segments_mut_after(
+        &mut self,
+        base_offset: i64,
+    ) -> impl Iterator<Item = &mut Segment<T>> {
+        let from = self
+            .segments
+            .partition_point(|s| s.base_offset() <= base_offset);
+        self.segments[from..].iter_mut()
+    }
+
+    /// The segment with base offset `base_offset`.
+    pub fn segment_mut(&mut self, base_offset: i64) -> Option<&mut Segment<T>> {
+        let i = self
+            .segments
+            .binary_search_by_key(&base_offset, Segment::base_offset)
+            .ok()?;
+        self.segments.get_mut(i)
     }
 
     /// Raise the log start offset to `offset` (DeleteRecords, or the recorded offset at
@@ -297,6 +373,22 @@ impl<T: AsRef<[u8]>> PartitionLog<T> {
             .map_or(self.log_start_offset, Segment::next_offset)
     }
 
+    /// The segment with base offset `base_offset`.
+    pub fn segment(&self, base_offset: i64) -> Option<&Segment<T>> {
+        let i = self
+            .segments
+            .binary_search_by_key(&base_offset, Segment::base_offset)
+            .ok()?;
+        self.segments.get(i)
+    }
+
+    /// Base offset of the active segment (the newest, appended to).
+    pub fn active_base_offset(&self) -> i64 {
+        self.segments
+            .last()
+            .map_or(self.log_start_offset, Segment::base_offset)
+    }
+
     /// Number of segments (at least one).
     pub fn segment_count(&self) -> usize {
         self.segments.len()
@@ -315,7 +407,8 @@ impl<T: AsRef<[u8]>> PartitionLog<T> {
 
     /// Whole batches from the one holding `offset`, up to `max_bytes` but at least one batch
     /// (KIP-74), within one segment (ask again from the next offset for more). `Ok(None)` at the
-    /// log end; OFFSET_OUT_OF_RANGE below the start or past the end.
+    /// log end; OFFSET_OUT_OF_RANGE below the start or past the end; [`LogError::SegmentClosed`]
+    /// when the segment holding `offset` is closed.
     pub fn read(&self, offset: i64, max_bytes: usize) -> Result<Option<ReadSlice>, LogError> {
         if offset < self.log_start_offset || offset > self.log_end_offset() {
             return Err(LogError::OffsetOutOfRange);
@@ -327,6 +420,9 @@ impl<T: AsRef<[u8]>> PartitionLog<T> {
             .partition_point(|s| s.base_offset() <= offset)
             .saturating_sub(1);
         for segment in &self.segments[first..] {
+            if offset < segment.next_offset() && !segment.is_open() {
+                return Err(closed(segment));
+            }
             if let Some((start, len)) = segment.read(offset, max_bytes) {
                 return Ok(Some(ReadSlice {
                     segment_base_offset: segment.base_offset(),
@@ -339,46 +435,72 @@ impl<T: AsRef<[u8]>> PartitionLog<T> {
     }
 
     /// `len` bytes from `start` of the segment with base offset `segment_base_offset`, or `None`
-    /// if there is no such segment or range.
+    /// if there is no such segment or range, or the segment is closed.
     pub fn segment_bytes(&self, segment_base_offset: i64, start: u32, len: u32) -> Option<&[u8]> {
         let i = self
             .segments
             .binary_search_by_key(&segment_base_offset, Segment::base_offset)
             .ok()?;
         let start = start as usize;
-        self.segments[i]
-            .data()
-            .get(start..start.checked_add(len as usize)?)
+        let segment = &self.segments[i];
+        if !segment.is_open() {
+            return None;
+        }
+        segment.data().get(start..start.checked_add(len as usize)?)
     }
 
     /// `(offset, timestamp)` of the first record at or after the log start offset with a
     /// timestamp at least `ts`, searched from the first batch whose max timestamp is at least `ts`
-    /// (ListOffsets by timestamp).
-    pub fn offset_for_timestamp(&self, ts: i64) -> Option<(i64, i64)> {
+    /// (ListOffsets by timestamp). [`LogError::SegmentClosed`] when a segment it must read is
+    /// closed.
+    pub fn offset_for_timestamp(&self, ts: i64) -> Result<Option<(i64, i64)>, LogError> {
         let start = self.log_start_offset;
-        self.segments
-            .iter()
-            .find_map(|s| s.find_timestamp(ts, start))
+        for segment in &self.segments {
+            // Only a segment that may hold such a record is read (as `find_timestamp` decides).
+            if segment.max_timestamp_at_least(ts) && segment.next_offset() > start {
+                if !segment.is_open() {
+                    return Err(closed(segment));
+                }
+                if let Some(found) = segment.find_timestamp(ts, start) {
+                    return Ok(Some(found));
+                }
+            }
+        }
+        Ok(None)
     }
 
     /// `(timestamp, offset)` of the record with the largest timestamp (ListOffsets -3); the
-    /// earliest segment wins a tie, as in Kafka.
-    pub fn max_timestamp(&self) -> Option<(i64, i64)> {
-        let mut best: Option<(i64, i64)> = None;
+    /// earliest segment wins a tie, as in Kafka. [`LogError::SegmentClosed`] when that segment
+    /// is closed (its record is read to find the offset).
+    pub fn max_timestamp(&self) -> Result<Option<(i64, i64)>, LogError> {
+        let mut best: Option<&Segment<T>> = None;
         for segment in &self.segments {
-            let candidate = segment.max_timestamp();
-            best = match (best, candidate) {
-                (Some((b, _)), Some((ts, _))) if ts > b => candidate,
-                (None, _) => candidate,
-                _ => best,
+            let Some(ts) = segment.max_timestamp_value() else {
+                continue;
             };
+            if best
+                .and_then(Segment::max_timestamp_value)
+                .is_none_or(|b| ts > b)
+            {
+                best = Some(segment);
+            }
         }
-        best
+        match best {
+            None => Ok(None),
+            Some(segment) if !segment.is_open() => Err(closed(segment)),
+            Some(segment) => Ok(segment.max_timestamp()),
+        }
+    }
+}
+
+fn closed<T: AsRef<[u8]>>(segment: &Segment<T>) -> LogError {
+    LogError::SegmentClosed {
+        base_offset: segment.base_offset(),
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::ErrorCode;
     use crate::records::{BatchBuilder, RecordBatch};
@@ -386,6 +508,21 @@ mod tests {
     use alloc::vec;
 
     const SEGMENT: usize = 2_000;
+
+    /// The log recovered from `found`, every segment opened again to be read directly.
+    pub(crate) fn recovered(
+        found: Vec<FoundSegment<MemorySegment>>,
+        what: &str,
+    ) -> PartitionLog<MemorySegment> {
+        let mut storage = MemoryStorage::default();
+        let mut log = PartitionLog::open(found, &mut storage).expect(what);
+        assert!(
+            log.segments().iter().all(|s| !s.is_open()),
+            "recovered closed"
+        );
+        log.open_all(&mut storage).expect("opens");
+        log
+    }
 
     /// A batch of `n` records with timestamps `ts, ts+1, ...` and 100-byte values.
     fn batch(n: usize, ts: i64) -> Vec<u8> {
@@ -403,6 +540,13 @@ mod tests {
             log.append(&mut storage, "t", 0, b, SEGMENT, 0)
                 .expect("append");
         }
+        let n = log.segments.len();
+        assert!(
+            log.segments[..n - 1].iter().all(|s| !s.is_open()),
+            "a roll closes the segment it seals"
+        );
+        // Opened again to be read here.
+        log.open_all(&mut storage).expect("opens");
         (log, storage)
     }
 
@@ -428,6 +572,42 @@ mod tests {
     }
 
     #[test]
+    fn a_closed_segment_is_reported_never_read_as_empty() {
+        let batches: Vec<_> = (0..30).map(|i| batch(1, i)).collect();
+        let (mut log, mut storage) = log_with(&batches);
+        let first = log.segments[0].base_offset();
+        let second = log.segments[1].base_offset();
+        log.close_all(&mut storage).expect("closes");
+        let closed = Err(LogError::SegmentClosed { base_offset: first });
+        assert_eq!(log.read(0, 100).map(|_| ()), closed);
+        assert_eq!(log.offset_for_timestamp(0).map(|_| ()), closed);
+        assert_eq!(log.segment_bytes(first, 0, 1), None);
+        let in_second = Err(LogError::SegmentClosed {
+            base_offset: second,
+        });
+        assert_eq!(log.read(second, 100).map(|_| ()), in_second);
+        let active = log.active_base_offset();
+        assert_eq!(
+            log.max_timestamp().map(|_| ()),
+            Err(LogError::SegmentClosed {
+                base_offset: active
+            })
+        );
+        assert_eq!(
+            log.append(&mut storage, "t", 0, &batch(1, 0), SEGMENT, 0),
+            Err(LogError::SegmentClosed {
+                base_offset: active
+            })
+        );
+        // Opened again, everything reads as before, and the log end did not move.
+        assert_eq!(log.open_segment(&mut storage, first), Ok(true));
+        assert_eq!(log.open_segment(&mut storage, first), Ok(false), "open");
+        assert!(log.read(0, 100).expect("reads").is_some());
+        log.open_all(&mut storage).expect("opens");
+        assert_eq!(read_all(&log, 1 << 20), (0..30).collect::<Vec<_>>());
+    }
+
+    #[test]
     fn empty_log() {
         let (log, _) = log_with(&[]);
         assert_eq!((log.log_start_offset(), log.log_end_offset()), (0, 0));
@@ -437,8 +617,8 @@ mod tests {
             log.read(-1, 100).map_err(|e| e.error_code()),
             Err(ErrorCode::OffsetOutOfRange)
         );
-        assert_eq!(log.offset_for_timestamp(0), None);
-        assert_eq!(log.max_timestamp(), None);
+        assert_eq!(log.offset_for_timestamp(0), Ok(None));
+        assert_eq!(log.max_timestamp(), Ok(None));
     }
 
     #[test]
@@ -511,17 +691,17 @@ mod tests {
             .map(|&t| batch(3, t))
             .collect();
         let (log, _) = log_with(&batches);
-        assert_eq!(log.offset_for_timestamp(0), Some((0, 5_000)));
-        assert_eq!(log.offset_for_timestamp(5_001), Some((1, 5_001)));
-        assert_eq!(log.offset_for_timestamp(5_003), Some((6, 9_000)));
-        assert_eq!(log.offset_for_timestamp(9_002), Some((8, 9_002)));
-        assert_eq!(log.offset_for_timestamp(9_003), None);
-        assert_eq!(log.max_timestamp(), Some((9_002, 8)));
+        assert_eq!(log.offset_for_timestamp(0), Ok(Some((0, 5_000))));
+        assert_eq!(log.offset_for_timestamp(5_001), Ok(Some((1, 5_001))));
+        assert_eq!(log.offset_for_timestamp(5_003), Ok(Some((6, 9_000))));
+        assert_eq!(log.offset_for_timestamp(9_002), Ok(Some((8, 9_002))));
+        assert_eq!(log.offset_for_timestamp(9_003), Ok(None));
+        assert_eq!(log.max_timestamp(), Ok(Some((9_002, 8))));
         // Nothing below the log start offset is found (Kafka searches from it).
         let mut log = log;
         log.raise_log_start_offset(4).expect("in range");
-        assert_eq!(log.offset_for_timestamp(0), Some((4, 1_001)));
-        assert_eq!(log.offset_for_timestamp(5_001), Some((6, 9_000)));
+        assert_eq!(log.offset_for_timestamp(0), Ok(Some((4, 1_001))));
+        assert_eq!(log.offset_for_timestamp(5_001), Ok(Some((6, 9_000))));
     }
 
     /// The log's segments as a restart after a crash finds them, the newest changed by `last`
@@ -551,7 +731,7 @@ mod tests {
                 }
             })
             .collect();
-        PartitionLog::open(found).expect("recovers")
+        recovered(found, "recovers")
     }
 
     #[test]
@@ -607,7 +787,7 @@ mod tests {
                 recovery: Recovery::HeadersTrusted,
             })
             .collect();
-        let clean = PartitionLog::open(found).expect("recovers");
+        let clean = recovered(found, "recovers");
         assert_eq!(clean.log_end_offset(), end);
         assert_eq!(clean.size_bytes(), log.size_bytes());
         assert_eq!(same.size_bytes(), log.size_bytes());
@@ -617,7 +797,7 @@ mod tests {
     #[test]
     fn open_refuses_nothing_and_overlaps() {
         assert_eq!(
-            PartitionLog::<MemorySegment>::open(Vec::new()).err(),
+            PartitionLog::<MemorySegment>::open(Vec::new(), &mut MemoryStorage::default()).err(),
             Some(LogError::NoSegments)
         );
         let (log, _) = log_with(&[batch(3, 0)]);
@@ -627,11 +807,11 @@ mod tests {
             recovery: Recovery::Checked,
         };
         assert_eq!(
-            PartitionLog::open(vec![seg(0), seg(2)]).err(),
+            PartitionLog::open(vec![seg(0), seg(2)], &mut MemoryStorage::default()).err(),
             Some(LogError::OverlappingSegments { base_offset: 2 })
         );
         // A base offset past the data recovers as empty, not as the old offsets.
-        let later = PartitionLog::open(vec![seg(10)]).expect("opens");
+        let later = recovered(vec![seg(10)], "opens");
         assert_eq!(later.log_end_offset(), 10);
     }
 
@@ -649,7 +829,7 @@ mod tests {
             recovery: Recovery::Checked,
         };
         // A roll at offset 1 failed after making its file; the log went on to offset 3.
-        let mut reopened = PartitionLog::open(vec![data, found(1)]).expect("opens");
+        let mut reopened = recovered(vec![data, found(1)], "opens");
         assert_eq!(reopened.log_end_offset(), 3);
         assert_eq!(reopened.segment_count(), 1);
         reopened

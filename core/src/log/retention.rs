@@ -95,6 +95,8 @@ mod tests {
             log.append(&mut storage, "t", 0, &batch(i * 1_000), SEGMENT, 5)
                 .expect("append");
         }
+        // Rolls closed the sealed segments: opened again to be read here.
+        log.open_all(&mut storage).expect("opens");
         (log, storage)
     }
 
@@ -227,7 +229,7 @@ mod tests {
                 recovery: crate::storage::Recovery::HeadersTrusted,
             })
             .collect();
-        let mut reopened = PartitionLog::open(found).expect("opens");
+        let mut reopened = crate::log::partition::tests::recovered(found, "opens");
         assert_eq!(reopened.segments()[0].largest_timestamp(), -1);
         assert_eq!(reopened.retention_due_ms(retention), None, "never ages out");
         assert_eq!(

@@ -13,7 +13,7 @@ use crate::records::batch::{HEADER_LEN, RecordBatch, TimestampType};
 use crate::records::compression::{Compression, decompress};
 use crate::records::legacy::DOWN_CONVERT_DECOMPRESSED_BYTES_MAX;
 use crate::records::{Records, RecordsError};
-use crate::storage::{SegmentBuffer, SegmentSummary, StorageError};
+use crate::storage::{SegmentBuffer, SegmentSummary, Storage, StorageError, StorageErrorKind};
 
 /// Data between two entries of a sparse index (Kafka's `index.interval.bytes`).
 pub const INDEX_INTERVAL_BYTES: usize = 4096;
@@ -115,6 +115,14 @@ pub struct Segment<T> {
     /// first use, so a restart reads none of its bytes. Lookups take `&self` (a Fetch reads
     /// through a shared log), hence the cell; appends extend it only once it is built.
     index: OnceCell<SparseIndex>,
+    /// Whether the buffer is open: a closed segment keeps its length, offsets and indexes here,
+    /// and its bytes in the storage, so it is never mistaken for an empty one.
+    open: bool,
+    /// Responses not yet given back that send bytes of this segment: it stays open until 0.
+    refs: u32,
+    /// When the broker last used it, on the broker's own counter (least recently used closes
+    /// first).
+    last_used: u64,
 }
 
 impl<T: AsRef<[u8]>> Segment<T> {
@@ -143,15 +151,58 @@ impl<T: AsRef<[u8]>> Segment<T> {
         &self.buffer
     }
 
-    /// The stored batches.
+    /// The stored batches. The segment must be open ([`Segment::is_open`]): the log checks it
+    /// before every read, and reports a closed segment as [`super::LogError::SegmentClosed`].
     pub fn data(&self) -> &[u8] {
+        assert!(self.open, "a closed segment is opened before it is read");
         &self.buffer.as_ref()[..self.len_bytes]
+    }
+
+    /// Whether its buffer is open (readable and writable).
+    pub fn is_open(&self) -> bool {
+        self.open
+    }
+
+    /// Responses holding bytes of this segment, not yet given back.
+    pub fn refs(&self) -> u32 {
+        self.refs
+    }
+
+    /// A response now sends bytes of this segment.
+    pub fn hold(&mut self) {
+        self.refs = self.refs.saturating_add(1);
+    }
+
+    /// A response that sent bytes of this segment was given back.
+    pub fn release(&mut self) {
+        self.refs = self.refs.saturating_sub(1);
+    }
+
+    /// The broker's counter at its last use.
+    pub fn last_used(&self) -> u64 {
+        self.last_used
+    }
+
+    /// Note a use at the broker's counter `tick`.
+    pub fn set_last_used(&mut self, tick: u64) {
+        self.last_used = tick;
     }
 
     /// The largest batch max timestamp and the batch position holding it.
     fn max_timestamp_batch(&self) -> Option<(i64, usize)> {
         (self.max_timestamp >= 0)
             .then_some((self.max_timestamp, self.max_timestamp_position as usize))
+    }
+
+    /// The largest batch max timestamp, if any batch has one (known without reading).
+    pub fn max_timestamp_value(&self) -> Option<i64> {
+        (self.max_timestamp >= 0).then_some(self.max_timestamp)
+    }
+
+    /// Whether some batch has a max timestamp at least `ts`: only then does
+    /// [`Segment::find_timestamp`] read the segment.
+    pub fn max_timestamp_at_least(&self, ts: i64) -> bool {
+        self.max_timestamp >= ts
     }
 
     /// `(timestamp, offset)` of the record with the largest timestamp (ListOffsets -3).
@@ -349,7 +400,49 @@ impl<T: SegmentBuffer> Segment<T> {
             max_timestamp_position: 0,
             modified_ms: -1,
             index: OnceCell::from(SparseIndex::default()),
+            open: true,
+            refs: 0,
+            last_used: 0,
         }
+    }
+
+    /// Open the buffer again through `storage` after [`Segment::close`]. The file must hold at
+    /// least the bytes this segment knows of: a shorter one lost acknowledged data (an error,
+    /// the segment stays closed); bytes past them were never acknowledged (a failed write's
+    /// remains) and are cut, as recovery would cut them.
+    pub fn reopen<S: Storage<Segment = T>>(&mut self, storage: &mut S) -> Result<(), StorageError> {
+        if self.open {
+            return Ok(());
+        }
+        storage.open_segment(&mut self.buffer)?;
+        let stored = self.buffer.as_ref().len();
+        if stored < self.len_bytes {
+            let closed = storage.close_segment(&mut self.buffer);
+            let lost = StorageError::new(
+                StorageErrorKind::Corrupt,
+                alloc::format!(
+                    "segment {} holds {stored} bytes, {} were written",
+                    self.base_offset,
+                    self.len_bytes
+                ),
+            );
+            return Err(closed.err().unwrap_or(lost));
+        }
+        if stored > self.len_bytes {
+            self.buffer.truncate(self.len_bytes)?;
+        }
+        self.open = true;
+        Ok(())
+    }
+
+    /// Release the buffer (its file descriptor and mapping) through `storage`; what the log
+    /// knows of the segment stays. Closing a closed segment changes nothing.
+    pub fn close<S: Storage<Segment = T>>(&mut self, storage: &mut S) -> Result<(), StorageError> {
+        if self.open {
+            storage.close_segment(&mut self.buffer)?;
+            self.open = false;
+        }
+        Ok(())
     }
 
     /// Write the v2 batch at the start of `batch` into the segment as offsets `base_offset..`,
@@ -365,6 +458,12 @@ impl<T: SegmentBuffer> Segment<T> {
         base_offset: i64,
         log_append_time: Option<i64>,
     ) -> Result<usize, SegmentAppendError> {
+        if !self.open {
+            return Err(SegmentAppendError::Storage(StorageError::new(
+                StorageErrorKind::Invalid,
+                "an append into a closed segment",
+            )));
+        }
         let view = RecordBatch::new_unchecked_header(batch).map_err(SegmentAppendError::Invalid)?;
         let total = view.total_len();
         if view.last_offset_delta() < 0 {
@@ -422,7 +521,7 @@ impl<T: SegmentBuffer> Segment<T> {
         self.next_offset = last + 1;
     }
 
-    /// Recover a segment from its bytes.
+    /// Recover a segment from its bytes (an open buffer).
     ///
     /// `trusted` (a clean shutdown): the batch headers are walked to rebuild the indexes; if they
     /// do not add up to the buffer's length, the segment is checked as after a crash. Otherwise

@@ -33,6 +33,8 @@ pub struct Scenario {
     /// Crashes are power losses that may tear the last write.
     pub power_loss: bool,
     pub segment_size_bytes: u64,
+    /// A cap small enough that segments close and reopen all the time.
+    pub open_segments_max: u32,
 }
 
 impl Scenario {
@@ -56,6 +58,7 @@ impl Scenario {
             restart_per_mille: rng.range(0, 4) as u32,
             power_loss: seed % 5 == 4,
             segment_size_bytes: rng.range(700, 16384),
+            open_segments_max: rng.range(1, 5) as u32,
         }
     }
 }
@@ -143,6 +146,7 @@ impl Sim {
     fn config(&self) -> BrokerConfig {
         BrokerConfig {
             segment_size_bytes: self.scenario.segment_size_bytes,
+            open_segments_max: self.scenario.open_segments_max,
             auto_create_topics: false,
             // Retention must not delete what the model expects to read.
             retention_ms: -1,

@@ -40,6 +40,8 @@ pub struct FaultStats {
     pub short_writes: u64,
     pub created_then_failed: u64,
     pub torn: u64,
+    /// Segments opened again after the broker closed them (the cap on open segments).
+    pub opens: u64,
 }
 
 /// One file on the disk.
@@ -206,10 +208,13 @@ impl Disk {
     }
 }
 
-/// A segment: the broker's view of its bytes, and its file on the disk.
+/// A segment: the broker's view of its bytes, and its file on the disk. Closed, it holds no
+/// bytes (as a closed file holds no mapping): a read of a closed segment would find it empty,
+/// which the broker must never take for its contents.
 #[derive(Debug)]
 pub struct SimSegment {
     bytes: Vec<u8>,
+    open: bool,
     capacity_bytes: usize,
     topic: String,
     file: Rc<RefCell<File>>,
@@ -228,6 +233,7 @@ impl SegmentBuffer for SimSegment {
     }
 
     fn write_at(&mut self, position: usize, head: &[u8], tail: &[u8]) -> Result<(), StorageError> {
+        assert!(self.open, "a closed segment is never written");
         let total = head.len() + tail.len();
         if position > self.bytes.len() || position + total > self.capacity_bytes {
             return Err(StorageError::new(
@@ -293,6 +299,7 @@ impl SimStorage {
         SimSegment {
             capacity_bytes: capacity_bytes.max(bytes.len()),
             bytes,
+            open: true,
             topic: topic.to_string(),
             file,
             disk: self.disk.clone(),
@@ -341,9 +348,13 @@ impl Storage for SimStorage {
                 .map(|(i, (base_offset, file))| {
                     // Only the newest grows: older ones are sealed at their length.
                     let capacity = if i == newest { segment_size_bytes } else { 0 };
+                    // Handed over closed, as the server's scan opens no file.
+                    let mut segment = self.segment(&topic, file, capacity);
+                    segment.bytes = Vec::new();
+                    segment.open = false;
                     FoundSegment {
                         base_offset,
-                        segment: self.segment(&topic, file, capacity),
+                        segment,
                         recovery: if self.clean {
                             Recovery::HeadersTrusted
                         } else {
@@ -384,6 +395,25 @@ impl Storage for SimStorage {
             return Err(error(f, "sync after create"));
         }
         Ok(self.segment(topic, file, capacity_bytes))
+    }
+
+    /// The file's bytes as they are on the disk now (a failed write's remains included).
+    fn open_segment(&mut self, segment: &mut SimSegment) -> Result<(), StorageError> {
+        if !segment.open {
+            let image = segment.file.borrow().image.clone();
+            segment.capacity_bytes = segment.capacity_bytes.max(image.len());
+            segment.bytes = image;
+            segment.open = true;
+            self.disk.0.borrow_mut().stats.opens += 1;
+        }
+        Ok(())
+    }
+
+    fn close_segment(&mut self, segment: &mut SimSegment) -> Result<(), StorageError> {
+        assert!(segment.open, "only an open segment is closed");
+        segment.bytes = Vec::new();
+        segment.open = false;
+        Ok(())
     }
 
     fn seal_segment(
@@ -479,8 +509,12 @@ mod tests {
         let mut seg = storage.create_segment("t", 0, 0, 64).expect("created");
         seg.write_at(0, b"abc", b"de").expect("written");
         drop((seg, storage));
-        let found = disk.storage(false).recover(64).expect("recovered");
+        let mut storage = disk.storage(false);
+        let mut found = storage.recover(64).expect("recovered");
         assert_eq!(found.len(), 1);
+        let segment = &mut found[0].segments[0].segment;
+        assert_eq!(segment.as_ref(), b"", "found closed");
+        storage.open_segment(segment).expect("opens");
         assert_eq!(found[0].segments[0].segment.as_ref(), b"abcde");
         assert_eq!(found[0].segments[0].segment.capacity_bytes(), 64);
     }

@@ -50,6 +50,29 @@ fn defaults() {
     assert_eq!(c.num_io_threads, 1);
     assert_eq!(c.connection_output_bytes_max, 4 << 20);
     assert_eq!(c.limits().request_size_bytes_max, 104_857_600);
+    assert_eq!(
+        c.open_segments_max,
+        blazemq_core::broker::OPEN_SEGMENTS_MAX_DEFAULT,
+        "one default, in core"
+    );
+}
+
+#[test]
+fn open_segment_cap_from_every_source_and_checked() {
+    assert_eq!(
+        config(&["--max-open-segments", "8"], &[]).open_segments_max,
+        8
+    );
+    let env = [("BLAZEMQ_MAX_OPEN_SEGMENTS", "100")];
+    assert_eq!(config(&[], &env).open_segments_max, 100);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = yaml(dir.path(), "max_open_segments: 3\n");
+    let file = file.to_str().expect("utf-8 temp path");
+    assert_eq!(config(&["--config", file], &[]).open_segments_max, 3);
+    for bad in ["0", "-1", "2000000", "many"] {
+        let e = error(&["--max-open-segments", bad], &[]);
+        assert!(e.contains("max_open_segments") && e.contains(bad), "{e}");
+    }
 }
 
 #[test]

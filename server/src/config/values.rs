@@ -23,6 +23,9 @@ const CONNECTION_OUTPUT_BYTES_MIN: u64 = 16 * 1024;
 /// Largest `max_connection_output_bytes`: past this the bound no longer protects the process.
 const CONNECTION_OUTPUT_BYTES_MAX: u64 = 1 << 30;
 
+/// Largest `max_open_segments`: more open files than any process may hold is a typo.
+const OPEN_SEGMENTS_MAX_MAX: u32 = 1 << 20;
+
 /// Validate every setting.
 pub fn build(layers: &Layers) -> Result<Config, ConfigError> {
     let partitions_max =
@@ -54,6 +57,9 @@ pub fn build(layers: &Layers) -> Result<Config, ConfigError> {
             "log_flush_offset_checkpoint_interval_ms",
             |s| int(s, 0, i32::MAX as u32),
         )?,
+        open_segments_max: get(layers, "max_open_segments", |s| {
+            int(s, 1, OPEN_SEGMENTS_MAX_MAX)
+        })?,
         num_io_threads: get(layers, "num_io_threads", |s| int(s, 1, 1024))?,
         connection_output_bytes_max: get(layers, "max_connection_output_bytes", |s| {
             size(s, CONNECTION_OUTPUT_BYTES_MIN, CONNECTION_OUTPUT_BYTES_MAX)

@@ -76,7 +76,17 @@ fn scan_round_trip_after_clean_and_unclean_shutdown() {
 
     // Crash: nothing sealed the newest segment.
     drop((first, second));
-    let scan = storage.scan(capacity, false).expect("scan");
+    let mut scan = storage.scan(capacity, false).expect("scan");
+    assert!(
+        scan.partitions
+            .iter()
+            .flat_map(|p| &p.segments)
+            .all(|f| !f.segment.is_open() && f.segment.as_ref().is_empty()),
+        "a scan opens no segment"
+    );
+    for f in scan.partitions.iter_mut().flat_map(|p| &mut p.segments) {
+        storage.open_segment(&mut f.segment).expect("opens");
+    }
     assert_eq!(scan.partitions.len(), 2);
     assert_eq!(scan.ignored.len(), 2, "{:?}", scan.ignored);
     let p = &scan.partitions[0];
@@ -101,6 +111,7 @@ fn scan_round_trip_after_clean_and_unclean_shutdown() {
     // Clean shutdown: the newest segment is sealed, then found at its length, growable again.
     let mut scan = storage.scan(capacity, false).expect("scan again");
     let newest = &mut scan.partitions[0].segments[1].segment;
+    storage.open_segment(newest).expect("opens");
     newest.write_at(6, b"", b"!").expect("appends go on");
     storage.seal_segment(newest, 6).expect("seal newest");
     drop(scan);
@@ -110,14 +121,66 @@ fn scan_round_trip_after_clean_and_unclean_shutdown() {
             .len(),
         6
     );
-    let scan = storage
+    let mut scan = storage
         .scan(capacity, true)
         .expect("scan after clean shutdown");
+    storage
+        .open_segment(&mut scan.partitions[0].segments[1].segment)
+        .expect("opens");
     let p = &scan.partitions[0];
     assert_eq!(p.segments[0].recovery, Recovery::HeadersTrusted);
     assert_eq!(p.segments[1].recovery, Recovery::HeadersTrusted);
     assert_eq!(p.segments[1].segment.as_ref(), b"second");
     assert_eq!(p.segments[1].segment.capacity_bytes(), capacity);
+}
+
+/// Closed, a segment holds no file and no map, keeps its capacity, refuses writes, can be
+/// sealed and deleted; opened again it reads what was written and appends go on.
+#[test]
+fn a_segment_closes_and_opens_again() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut storage = FileStorage::new(dir.path().to_path_buf(), false);
+    let mut segment = storage.create_segment("t", 0, 0, 4096).expect("create");
+    segment.write_at(0, b"abc", b"def").expect("write");
+    storage.close_segment(&mut segment).expect("close");
+    assert!(!segment.is_open());
+    assert_eq!(segment.as_ref(), b"");
+    assert_eq!(segment.capacity_bytes(), 4096);
+    assert!(segment.write_at(6, b"g", b"").is_err(), "closed");
+    storage.open_segment(&mut segment).expect("open");
+    storage
+        .open_segment(&mut segment)
+        .expect("opening an open one changes nothing");
+    assert_eq!(segment.as_ref(), b"abcdef");
+    segment.write_at(6, b"g", b"").expect("appends go on");
+    storage.close_segment(&mut segment).expect("close");
+    storage
+        .seal_segment(&mut segment, 7)
+        .expect("a closed segment seals");
+    assert_eq!(segment.capacity_bytes(), 7);
+    storage.open_segment(&mut segment).expect("open sealed");
+    assert_eq!(segment.as_ref(), b"abcdefg");
+    assert!(segment.write_at(7, b"h", b"").is_err(), "sealed");
+    storage.close_segment(&mut segment).expect("close");
+    let path = dir.path().join("t-0").join(segment_file_name(0));
+    assert!(path.exists());
+    storage
+        .delete_segment(segment)
+        .expect("a closed segment deletes");
+    assert!(!path.exists());
+}
+
+#[test]
+fn a_segment_whose_file_is_gone_fails_to_open_with_not_found() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut storage = FileStorage::new(dir.path().to_path_buf(), false);
+    let mut segment = storage.create_segment("t", 0, 0, 64).expect("create");
+    storage.close_segment(&mut segment).expect("close");
+    std::fs::remove_file(dir.path().join("t-0").join(segment_file_name(0))).expect("remove");
+    let e = storage.open_segment(&mut segment).expect_err("gone");
+    assert_eq!(e.kind, StorageErrorKind::NotFound);
+    assert!(e.reason.contains("t-0"), "{e}");
+    assert!(!segment.is_open());
 }
 
 #[test]

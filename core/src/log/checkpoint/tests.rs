@@ -15,6 +15,8 @@ fn log(n: usize) -> PartitionLog<MemorySegment> {
         log.append(&mut storage, "t", 0, &b.finish(), SEGMENT, 50 + i as i64)
             .expect("append");
     }
+    // Rolls closed the sealed segments: opened again to be read here.
+    log.open_all(&mut storage).expect("opens");
     log
 }
 
@@ -51,12 +53,12 @@ fn round_trip_and_apply() {
     for (f, s) in segments.iter().zip(log.segments()) {
         assert_eq!(f.recovery, Recovery::Known(s.summary()));
     }
-    let reopened = PartitionLog::open(segments).expect("opens");
+    let reopened = crate::log::partition::tests::recovered(segments, "opens");
     assert!(reopened.segments().iter().all(|s| !s.is_indexed()));
     assert_eq!(reopened.log_end_offset(), log.log_end_offset());
     assert_eq!(reopened.size_bytes(), log.size_bytes());
     assert_eq!(reopened.max_timestamp(), log.max_timestamp());
-    assert_eq!(reopened.offset_for_timestamp(1_030), Some((30, 1_030)));
+    assert_eq!(reopened.offset_for_timestamp(1_030), Ok(Some((30, 1_030))));
     assert_eq!(reopened.read(17, 1), log.read(17, 1));
 }
 
@@ -90,7 +92,7 @@ fn entries_that_do_not_match_are_ignored() {
             .all(|f| matches!(f.recovery, Recovery::Known(_)))
     );
     assert_eq!(segments[n - 1].recovery, Recovery::Checked);
-    let reopened = PartitionLog::open(segments).expect("opens");
+    let reopened = crate::log::partition::tests::recovered(segments, "opens");
     assert_eq!(reopened.log_end_offset(), log.log_end_offset() - 1);
 }
 
