@@ -315,7 +315,7 @@ fn session_error(request: &FetchView<'_>) -> Option<ErrorCode> {
 #[allow(clippy::unwrap_used)] // A failed unwrap is a failed test.
 mod tests {
     use super::*;
-    use crate::broker::testing::produce_batch;
+    use crate::broker::harness::produce_request;
     use crate::broker::{BrokerConfig, Input, Output, Response};
     use crate::codec::messages::create_topics_request::CreatableTopic;
     use crate::codec::messages::fetch_request::{FetchPartition, FetchTopic};
@@ -430,7 +430,7 @@ mod tests {
         fn produce(&mut self, ms: u64) {
             let mut batch = BatchBuilder::new(0);
             batch.push(1, None, Some(b"value"), &[]);
-            let request = produce_batch("t", 0, batch.finish());
+            let request = produce_request("t", 0, batch.finish());
             self.feed(1, ms, &frame(9, &request));
         }
 
