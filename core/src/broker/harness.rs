@@ -397,6 +397,20 @@ impl<S: Storage> Driver<S> {
     /// reached the target of [`Driver::advance_to`]. Fails on a livelock or a response that
     /// names a segment the broker no longer has.
     pub fn poll(&mut self) -> Result<Option<Event>, String> {
+        match self.next_output()? {
+            Some(Output::Send { conn, response }) => {
+                let frame = self.flatten(&response)?;
+                self.broker.recycle(response);
+                Ok(Some(Event::Sent { conn, frame }))
+            }
+            Some(Output::Close(conn)) => Ok(Some(Event::Closed(conn))),
+            Some(Output::Timeout(_)) | None => Ok(None),
+        }
+    }
+
+    /// The broker's next output other than `Timeout`, firing the due deadlines of a clock move
+    /// under way; `None` once there is none.
+    fn next_output(&mut self) -> Result<Option<Output>, String> {
         loop {
             self.outputs += 1;
             if self.outputs > OUTPUTS_PER_DRAIN_MAX {
@@ -405,12 +419,6 @@ impl<S: Storage> Driver<S> {
                 ));
             }
             match self.broker.poll_output() {
-                Output::Send { conn, response } => {
-                    let frame = self.flatten(&response)?;
-                    self.broker.recycle(response);
-                    return Ok(Some(Event::Sent { conn, frame }));
-                }
-                Output::Close(conn) => return Ok(Some(Event::Closed(conn))),
                 Output::Timeout(deadline) => {
                     self.outputs = 0;
                     self.deadline = deadline;
@@ -418,6 +426,7 @@ impl<S: Storage> Driver<S> {
                         return Ok(None);
                     }
                 }
+                output => return Ok(Some(output)),
             }
         }
     }
@@ -470,26 +479,22 @@ impl<S: Storage> Driver<S> {
         Ok(drained)
     }
 
-    /// Drain without looking at the responses, handing each back at once as a runtime does once
-    /// written: allocates nothing of its own. Returns how many were sent; a close is an error.
+    /// [`Driver::drain`] without looking at the responses, handing each back at once as a
+    /// runtime does once written: allocates nothing of its own. Returns how many were sent; a
+    /// close is an error.
     pub fn drain_recycled(&mut self) -> Result<usize, String> {
         let mut sent = 0;
-        for _ in 0..OUTPUTS_PER_DRAIN_MAX {
-            match self.broker.poll_output() {
+        while let Some(output) = self.next_output()? {
+            match output {
                 Output::Send { response, .. } => {
                     sent += 1;
                     self.broker.recycle(response);
                 }
                 Output::Close(conn) => return Err(format!("the broker closed {conn:?}")),
-                Output::Timeout(deadline) => {
-                    self.deadline = deadline;
-                    return Ok(sent);
-                }
+                Output::Timeout(_) => {}
             }
         }
-        Err(format!(
-            "poll_output gave {OUTPUTS_PER_DRAIN_MAX} outputs without Timeout: livelock"
-        ))
+        Ok(sent)
     }
 
     /// The response's bytes in one frame, segment bytes spliced in.
