@@ -13,7 +13,7 @@ use std::alloc::System;
 
 use blazemq_core::Instant;
 use blazemq_core::broker::harness::{
-    self, Clock, Driver, create_topics_request, fetch_request, produce_request,
+    self, Clock, Driver, create_topics_request, fetch_request_at, produce_request,
 };
 use blazemq_core::broker::{BrokerConfig, ConnId, Output};
 use blazemq_core::codec::messages::create_topics_request::CreatableTopic;
@@ -154,10 +154,7 @@ fn produce(topic: &str, value_len: usize) -> Vec<u8> {
 }
 
 fn fetch(v: i16, topic: &str, id: Uuid, offset: i64, max_wait_ms: i32) -> Vec<u8> {
-    let name = if v <= 12 { topic } else { "" };
-    let mut request = fetch_request(name, 0, offset, max_wait_ms, 1);
-    request.topics[0].topic_id = if v >= 13 { id } else { Uuid::ZERO };
-    harness::request(v, 3, &request)
+    harness::request(v, 3, &fetch_request_at(v, topic, id, offset, max_wait_ms))
 }
 
 #[test]

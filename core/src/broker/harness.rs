@@ -26,7 +26,9 @@ use crate::codec::messages::{
     CreateTopicsRequest, CreateTopicsResponse, FetchRequest, ProduceRequest, RequestHeader,
     ResponseHeader,
 };
-use crate::codec::{Message, Records, Writer, request_header_version, response_header_version};
+use crate::codec::{
+    Message, Records, Uuid, Writer, request_header_version, response_header_version,
+};
 use crate::records::BatchBuilder;
 use crate::storage::{FoundPartition, FoundSegment, Recovery, Storage};
 use crate::time::Instant;
@@ -151,6 +153,21 @@ pub fn fetch_request(
         }],
         ..Default::default()
     }
+}
+
+/// A Fetch request (partition 0, answered from one byte) as a client at `version` names the
+/// topic: by name up to v12, by id from v13 (KIP-516).
+pub fn fetch_request_at(
+    version: i16,
+    topic: &str,
+    topic_id: Uuid,
+    offset: i64,
+    max_wait_ms: i32,
+) -> FetchRequest {
+    let name = if version <= 12 { topic } else { "" };
+    let mut request = fetch_request(name, 0, offset, max_wait_ms, 1);
+    request.topics[0].topic_id = if version >= 13 { topic_id } else { Uuid::ZERO };
+    request
 }
 
 /// A CreateTopics request for `name` with `partitions` and the configs `configs`.
