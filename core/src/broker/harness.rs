@@ -50,17 +50,15 @@ pub fn request<M: Message>(version: i16, correlation_id: i32, body: &M) -> Vec<u
         correlation_id,
         client_id: Some(CLIENT_ID.into()),
     };
-    let mut w = Writer::new();
-    w.put_i32(0);
+    // The size is known only once the body is written: reserve it, then fill it in.
+    let mut w = Writer::from_vec(vec![0; 4]);
     header
         .encode(&mut w, request_header_version(M::API_KEY, version))
-        .expect("a request a test builds has a valid header");
-    body.encode(&mut w, version)
+        .and_then(|()| body.encode(&mut w, version))
         .expect("a request a test builds encodes at its version");
-    let mut bytes = w.into_bytes();
-    let size = i32::try_from(bytes.len() - 4).expect("a test's request is under 2 GiB");
-    bytes[..4].copy_from_slice(&size.to_be_bytes());
-    bytes
+    let size = i32::try_from(w.wire_len() - 4).expect("a test's request is under 2 GiB");
+    w.patch_i32(0, size);
+    w.into_bytes()
 }
 
 /// The correlation id of a response frame, after checking its size prefix.

@@ -5,7 +5,7 @@
 use blazemq_core::Instant;
 use blazemq_core::broker::harness::{self, Clock, Driver, fetch_request, produce_request};
 use blazemq_core::broker::{BrokerConfig, ConnId};
-use blazemq_core::codec::messages::create_topics_request::CreatableTopic;
+use blazemq_core::codec::messages::fetch_response::PartitionData;
 use blazemq_core::codec::messages::*;
 use blazemq_core::codec::{Message, Records};
 use blazemq_core::storage::MemoryStorage;
@@ -59,6 +59,12 @@ fn create(h: &mut Harness, name: &str, partitions: i32) {
 
 fn fetch_req(topic: &str, offset: i64, max_wait_ms: i32, min_bytes: i32) -> FetchRequest {
     fetch_request(topic, 0, offset, max_wait_ms, min_bytes)
+}
+
+/// Partition 0 of `t` from `offset` as a Fetch v12 answered at once reports it.
+fn fetch_now(h: &mut Harness, offset: i64) -> PartitionData {
+    let mut resp: FetchResponse = call(h, 12, &fetch_req("t", offset, 0, 1));
+    resp.responses.remove(0).partitions.remove(0)
 }
 
 fn fetched_records(resp: &FetchResponse) -> Vec<u8> {
@@ -136,11 +142,7 @@ fn produce_then_fetch_returns_the_same_batch_bytes() {
         "base offset assigned by the broker"
     );
 
-    let resp: FetchResponse = call(&mut h, 12, &fetch_req("t", 4, 0, 1));
-    assert_eq!(
-        resp.responses[0].partitions[0].error_code, 1,
-        "OFFSET_OUT_OF_RANGE"
-    );
+    assert_eq!(fetch_now(&mut h, 4).error_code, 1, "OFFSET_OUT_OF_RANGE");
 }
 
 #[test]
@@ -236,8 +238,7 @@ fn produce_with_a_corrupt_crc_is_refused_and_stores_nothing() {
         resp.responses[0].partition_responses[0].error_code, 2,
         "CORRUPT_MESSAGE"
     );
-    let resp: FetchResponse = call(&mut h, 12, &fetch_req("t", 0, 0, 1));
-    assert_eq!(resp.responses[0].partitions[0].high_watermark, 0);
+    assert_eq!(fetch_now(&mut h, 0).high_watermark, 0);
 }
 
 #[test]
@@ -289,9 +290,9 @@ fn deleted_topics_are_gone_and_can_be_created_again() {
         },
     );
     assert_eq!(resp.responses[0].error_code, 0);
-    let resp: FetchResponse = call(&mut h, 12, &fetch_req("t", 0, 0, 1));
     assert_eq!(
-        resp.responses[0].partitions[0].error_code, 3,
+        fetch_now(&mut h, 0).error_code,
+        3,
         "UNKNOWN_TOPIC_OR_PARTITION"
     );
     let again: DeleteTopicsResponse = call(
@@ -305,32 +306,14 @@ fn deleted_topics_are_gone_and_can_be_created_again() {
     );
     assert_eq!(again.responses[0].error_code, 3);
     create(&mut h, "t", 1);
-    let resp: FetchResponse = call(&mut h, 12, &fetch_req("t", 0, 0, 1));
-    assert_eq!(
-        resp.responses[0].partitions[0].high_watermark, 0,
-        "a new, empty topic"
-    );
+    assert_eq!(fetch_now(&mut h, 0).high_watermark, 0, "a new, empty topic");
 }
 
 #[test]
 fn describe_configs_reports_set_and_default_values() {
-    use blazemq_core::codec::messages::create_topics_request::CreatableTopicConfig;
     use blazemq_core::codec::messages::describe_configs_request::DescribeConfigsResource;
     let mut h = harness();
-    let req = CreateTopicsRequest {
-        topics: vec![CreatableTopic {
-            name: "c".into(),
-            num_partitions: 1,
-            replication_factor: 1,
-            configs: vec![CreatableTopicConfig {
-                name: "retention.ms".into(),
-                value: Some("1234".into()),
-            }],
-            ..Default::default()
-        }],
-        timeout_ms: 1000,
-        ..Default::default()
-    };
+    let req = harness::create_topics_request("c", 1, &[("retention.ms", "1234")]);
     let resp: CreateTopicsResponse = call(&mut h, 7, &req);
     assert_eq!(resp.topics[0].error_code, 0);
     let resp: DescribeConfigsResponse = call(
@@ -352,22 +335,15 @@ fn describe_configs_reports_set_and_default_values() {
             ..Default::default()
         },
     );
-    let configs = &resp.results[0].configs;
-    let retention = configs
-        .iter()
-        .find(|c| c.name == "retention.ms")
-        .expect("listed");
-    assert_eq!(
-        (retention.value.as_deref(), retention.config_source),
-        (Some("1234"), 1)
-    );
-    let cleanup = configs
-        .iter()
-        .find(|c| c.name == "cleanup.policy")
-        .expect("listed");
-    assert_eq!(
-        (cleanup.value.as_deref(), cleanup.config_source),
-        (Some("delete"), 5)
-    );
+    let described = |name: &str| {
+        let c = resp.results[0]
+            .configs
+            .iter()
+            .find(|c| c.name == name)
+            .expect("listed");
+        (c.value.as_deref(), c.config_source)
+    };
+    assert_eq!(described("retention.ms"), (Some("1234"), 1));
+    assert_eq!(described("cleanup.policy"), (Some("delete"), 5));
     assert_eq!(resp.results[1].error_code, 3);
 }
