@@ -675,3 +675,79 @@ pub(crate) fn create<S: Storage>(
 ) {
     d.create(CONN, name, partitions, configs).expect("created");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::messages::FetchResponse;
+
+    /// Long polls of `t` from offset 0 on connections 2 and 3, waiting 300 and 100 ms.
+    fn two_long_polls() -> (Driver<crate::storage::MemoryStorage>, i32, i32) {
+        let mut d = broker();
+        create(&mut d, "t", 1, &[]);
+        d.accept(ConnId(2));
+        d.accept(ConnId(3));
+        let late = d.send(ConnId(2), 12, &fetch_request("t", 0, 0, 300, 1));
+        let early = d.send(ConnId(3), 12, &fetch_request("t", 0, 0, 100, 1));
+        let parked = d.drain().expect("drains");
+        assert!(parked.sent.is_empty(), "both park");
+        assert_eq!(parked.deadline, Some(at_ms(100)));
+        (d, late, early)
+    }
+
+    fn at_ms(ms: u64) -> Instant {
+        Instant::default() + Duration::from_millis(ms)
+    }
+
+    #[test]
+    fn advance_fires_every_deadline_on_the_way_in_order_and_stops_at_the_target() {
+        let (mut d, late, early) = two_long_polls();
+        d.advance_to(at_ms(1_000));
+        let drained = d.drain().expect("drains");
+        let order: Vec<(ConnId, i32)> = drained
+            .sent
+            .iter()
+            .map(|(c, f)| (*c, correlation_id(f).expect("a frame")))
+            .collect();
+        assert_eq!(order, [(ConnId(3), early), (ConnId(2), late)]);
+        for (_, frame) in &drained.sent {
+            let r: FetchResponse = response(12, frame).expect("decodes");
+            assert_eq!(r.responses[0].partitions[0].error_code, 0);
+        }
+        assert_eq!(drained.deadline, None);
+        assert_eq!(d.clock.now(), at_ms(1_000));
+        assert_eq!(d.clock.unix_ms(), 1 + 1_000, "the wall clock moves along");
+    }
+
+    #[test]
+    fn a_drain_without_an_advance_fires_nothing_and_a_short_advance_fires_what_is_due() {
+        let (mut d, _, early) = two_long_polls();
+        assert!(d.drain().expect("drains").sent.is_empty());
+        d.advance_to(at_ms(150));
+        let drained = d.drain().expect("drains");
+        assert_eq!(drained.on(ConnId(3)).len(), 1);
+        assert_eq!(correlation_id(drained.on(ConnId(3))[0]), Ok(early));
+        assert!(drained.on(ConnId(2)).is_empty(), "not due before 300 ms");
+        assert_eq!(drained.deadline, Some(at_ms(300)));
+        assert_eq!(d.clock.now(), at_ms(150));
+    }
+
+    #[test]
+    fn a_response_to_another_request_or_a_bad_size_is_an_error() {
+        let mut d = broker();
+        let id = d.send(
+            CONN,
+            3,
+            &crate::codec::messages::ApiVersionsRequest::default(),
+        );
+        let drained = d.drain().expect("drains");
+        let frame = &drained.on(CONN)[0];
+        let ok: Result<crate::codec::messages::ApiVersionsResponse, _> = response_to(3, id, frame);
+        assert!(ok.is_ok());
+        let wrong: Result<crate::codec::messages::ApiVersionsResponse, _> =
+            response_to(3, id + 1, frame);
+        assert!(wrong.is_err());
+        assert!(correlation_id(&frame[..frame.len() - 1]).is_err());
+        assert!(correlation_id(&[0, 0]).is_err());
+    }
+}
