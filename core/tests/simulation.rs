@@ -31,6 +31,8 @@ mod model;
 mod responses;
 #[path = "simulation/rng.rs"]
 mod rng;
+#[path = "simulation/sans_io.rs"]
+mod sans_io;
 #[path = "simulation/storage.rs"]
 mod storage;
 #[path = "simulation/wire.rs"]

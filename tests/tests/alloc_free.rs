@@ -12,18 +12,13 @@ use core::time::Duration;
 use std::alloc::System;
 
 use blazemq_core::Instant;
-use blazemq_core::broker::{Broker, BrokerConfig, ConnId, Input, Output, Response};
+use blazemq_core::broker::harness::{
+    self, Clock, Driver, create_topics_request, fetch_request_at, produce_request,
+};
+use blazemq_core::broker::{BrokerConfig, ConnId, Output};
 use blazemq_core::codec::messages::create_topics_request::CreatableTopic;
-use blazemq_core::codec::messages::fetch_request::{FetchPartition, FetchTopic};
-use blazemq_core::codec::messages::produce_request::{PartitionProduceData, TopicProduceData};
-use blazemq_core::codec::messages::{
-    CreateTopicsRequest, CreateTopicsResponse, FetchRequest, FetchResponse, ProduceRequest,
-    RequestHeader,
-};
-use blazemq_core::codec::{
-    Message, Records, Uuid, Writer, request_header_version, response_header_version,
-};
-use blazemq_core::records::BatchBuilder;
+use blazemq_core::codec::messages::{CreateTopicsRequest, CreateTopicsResponse, FetchResponse};
+use blazemq_core::codec::{Records, Uuid};
 use blazemq_core::storage::MemoryStorage;
 
 struct Counting;
@@ -65,85 +60,41 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-fn frame<M: Message>(version: i16, correlation_id: i32, body: &M) -> Vec<u8> {
-    let header = RequestHeader {
-        request_api_key: M::API_KEY,
-        request_api_version: version,
-        correlation_id,
-        client_id: Some("alloc-test".into()),
-    };
-    let mut w = Writer::new();
-    w.put_i32(0);
-    header
-        .encode(&mut w, request_header_version(M::API_KEY, version))
-        .expect("header");
-    body.encode(&mut w, version).expect("body");
-    let mut bytes = w.into_bytes();
-    let size = (bytes.len() - 4) as i32;
-    bytes[..4].copy_from_slice(&size.to_be_bytes());
-    bytes
-}
-
-/// Feed one frame and hand every response back for reuse, as the server does once written.
-fn serve(broker: &mut Broker<MemoryStorage>, data: &[u8]) -> usize {
-    broker.handle(Input::Bytes {
-        conn: ConnId(1),
-        now: Instant::from_nanos(1),
-        unix_ms: 1,
-        data,
-    });
-    let mut responses = 0;
-    loop {
-        match broker.poll_output() {
-            Output::Send { response, .. } => {
-                responses += 1;
-                broker.recycle(response);
-            }
-            Output::Close(_) => panic!("connection closed"),
-            Output::Timeout(_) => return responses,
-        }
-    }
-}
-
-#[test]
-fn produce_allocates_nothing_in_steady_state() {
+/// A broker over memory with 64 MiB segments, on a clock at `at(0)`, connections 1 to 3 open.
+fn broker() -> Driver<MemoryStorage> {
     let config = BrokerConfig {
         segment_size_bytes: 64 << 20,
         ..BrokerConfig::default()
     };
-    let mut broker = Broker::new(config, MemoryStorage::default(), 1).expect("starts");
-    broker.handle(Input::Accepted {
-        conn: ConnId(1),
-        now: Instant::from_nanos(1),
-        peer: "127.0.0.1",
-    });
-    let create = CreateTopicsRequest {
-        topics: vec![CreatableTopic {
-            name: "t".into(),
-            num_partitions: 1,
-            replication_factor: 1,
-            ..Default::default()
-        }],
-        timeout_ms: 1000,
-        validate_only: false,
-    };
-    assert_eq!(serve(&mut broker, &frame(7, 1, &create)), 1);
+    let clock = Clock::new(at(0), 1);
+    let mut broker = Driver::start(config, MemoryStorage::default(), clock).expect("starts");
+    for conn in 1..=3 {
+        broker.accept(ConnId(conn));
+    }
+    broker
+}
 
-    let mut batch = BatchBuilder::new(0);
-    batch.push(1, None, Some(&[7u8; 100]), &[]);
-    let produce = ProduceRequest {
-        transactional_id: None,
-        acks: 1,
-        timeout_ms: 1000,
-        topic_data: vec![TopicProduceData {
-            name: "t".into(),
-            partition_data: vec![PartitionProduceData {
-                index: 0,
-                records: Some(Records::Bytes(batch.finish())),
-            }],
-        }],
-    };
-    let request = frame(9, 2, &produce);
+/// Feed one frame on `conn` at `now` and hand every response back for reuse, as the server does
+/// once written; returns how many were sent.
+fn feed(broker: &mut Driver<MemoryStorage>, conn: u64, now: Instant, data: &[u8]) -> usize {
+    broker.clock.move_to(now);
+    broker.feed(ConnId(conn), data);
+    broker.drain_recycled().expect("no connection closed")
+}
+
+/// Feed one frame on connection 1.
+fn serve(broker: &mut Driver<MemoryStorage>, data: &[u8]) -> usize {
+    feed(broker, 1, at(0), data)
+}
+
+#[test]
+fn produce_allocates_nothing_in_steady_state() {
+    let mut broker = broker();
+    let create = create_topics_request("t", 1, &[]);
+    assert_eq!(serve(&mut broker, &harness::request(7, 1, &create)), 1);
+
+    let produce = produce_request("t", 0, harness::batch(1, &[[7u8; 100]]));
+    let request = harness::request(9, 2, &produce);
     // Warm up: response buffers, output queue and the segment index reach their working size.
     let first = allocations();
     for _ in 0..2_000 {
@@ -169,75 +120,9 @@ fn at(second: u64) -> Instant {
     Instant::from_nanos(1) + Duration::from_secs(second)
 }
 
-/// Drain the outputs, recycling every response; returns how many were sent.
-fn drain(broker: &mut Broker<MemoryStorage>) -> usize {
-    let mut responses = 0;
-    loop {
-        match broker.poll_output() {
-            Output::Send { response, .. } => {
-                responses += 1;
-                broker.recycle(response);
-            }
-            Output::Close(_) => panic!("connection closed"),
-            Output::Timeout(_) => return responses,
-        }
-    }
-}
-
-fn feed(broker: &mut Broker<MemoryStorage>, conn: u64, now: Instant, data: &[u8]) -> usize {
-    broker.handle(Input::Bytes {
-        conn: ConnId(conn),
-        now,
-        unix_ms: 1,
-        data,
-    });
-    drain(broker)
-}
-
-/// Feed one frame and return the single response's body, for setting up (it allocates).
-fn call<M: Message>(broker: &mut Broker<MemoryStorage>, api_key: i16, v: i16, data: &[u8]) -> M {
-    broker.handle(Input::Bytes {
-        conn: ConnId(1),
-        now: at(0),
-        unix_ms: 1,
-        data,
-    });
-    let Output::Send { response, .. } = broker.poll_output() else {
-        panic!("an answer");
-    };
-    assert!(matches!(broker.poll_output(), Output::Timeout(_)));
-    let bytes = flatten(broker, &response);
-    let header = 8 + usize::from(response_header_version(api_key, v) >= 1);
-    M::decode_complete(&bytes[header..], v).expect("response decodes")
-}
-
-fn flatten(broker: &Broker<MemoryStorage>, response: &Response) -> Vec<u8> {
-    let mut out = Vec::new();
-    for chunk in response.chunks() {
-        match chunk {
-            blazemq_core::broker::Chunk::Bytes(b) => out.extend_from_slice(b),
-            blazemq_core::broker::Chunk::Segment(s) => {
-                out.extend_from_slice(broker.segment_bytes(&s).expect("segment"))
-            }
-        }
-    }
-    out
-}
-
 /// A broker with topics `data` and `idle`, one partition each, and their topic ids.
-fn fetch_broker() -> (Broker<MemoryStorage>, Uuid, Uuid) {
-    let config = BrokerConfig {
-        segment_size_bytes: 64 << 20,
-        ..BrokerConfig::default()
-    };
-    let mut broker = Broker::new(config, MemoryStorage::default(), 1).expect("starts");
-    for conn in 1..=3 {
-        broker.handle(Input::Accepted {
-            conn: ConnId(conn),
-            now: at(0),
-            peer: "127.0.0.1",
-        });
-    }
+fn fetch_broker() -> (Driver<MemoryStorage>, Uuid, Uuid) {
+    let mut broker = broker();
     let topic = |name: &str| CreatableTopic {
         name: name.into(),
         num_partitions: 1,
@@ -249,7 +134,7 @@ fn fetch_broker() -> (Broker<MemoryStorage>, Uuid, Uuid) {
         timeout_ms: 1000,
         validate_only: false,
     };
-    let created: CreateTopicsResponse = call(&mut broker, 19, 7, &frame(7, 1, &create));
+    let created: CreateTopicsResponse = broker.call(ConnId(1), 7, &create).expect("answered");
     let id = |name: &str| {
         let t = created
             .topics
@@ -264,41 +149,12 @@ fn fetch_broker() -> (Broker<MemoryStorage>, Uuid, Uuid) {
 }
 
 fn produce(topic: &str, value_len: usize) -> Vec<u8> {
-    let mut batch = BatchBuilder::new(0);
-    batch.push(1, None, Some(&vec![7u8; value_len]), &[]);
-    let request = ProduceRequest {
-        transactional_id: None,
-        acks: 1,
-        timeout_ms: 1000,
-        topic_data: vec![TopicProduceData {
-            name: topic.into(),
-            partition_data: vec![PartitionProduceData {
-                index: 0,
-                records: Some(Records::Bytes(batch.finish())),
-            }],
-        }],
-    };
-    frame(9, 2, &request)
+    let batch = harness::batch(1, &[vec![7u8; value_len]]);
+    harness::request(9, 2, &produce_request(topic, 0, batch))
 }
 
 fn fetch(v: i16, topic: &str, id: Uuid, offset: i64, max_wait_ms: i32) -> Vec<u8> {
-    let request = FetchRequest {
-        max_wait_ms,
-        min_bytes: 1,
-        max_bytes: 1 << 20,
-        topics: vec![FetchTopic {
-            topic: if v <= 12 { topic.into() } else { String::new() },
-            topic_id: if v >= 13 { id } else { Uuid::ZERO },
-            partitions: vec![FetchPartition {
-                partition: 0,
-                fetch_offset: offset,
-                partition_max_bytes: 1 << 20,
-                ..Default::default()
-            }],
-        }],
-        ..Default::default()
-    };
-    frame(v, 3, &request)
+    harness::request(v, 3, &fetch_request_at(v, topic, id, offset, max_wait_ms))
 }
 
 #[test]
@@ -314,12 +170,7 @@ fn fetch_answered_at_once_allocates_nothing_in_steady_state() {
         .map(|&v| fetch(v, "data", data, 3, 500))
         .collect();
     for (&v, request) in versions.iter().zip(&requests) {
-        broker.handle(Input::Bytes {
-            conn: ConnId(2),
-            now: at(0),
-            unix_ms: 1,
-            data: request,
-        });
+        broker.feed(ConnId(2), request);
         let Output::Send { response, .. } = broker.poll_output() else {
             panic!("answered at once");
         };
@@ -328,14 +179,13 @@ fn fetch_answered_at_once_allocates_nothing_in_steady_state() {
             1,
             "version {v}: data from the segment"
         );
-        let bytes = flatten(&broker, &response);
-        let header = 8 + usize::from(v >= 12);
-        let body = FetchResponse::decode_complete(&bytes[header..], v).expect("decodes");
+        let bytes = broker.flatten(&response).expect("its segment exists");
+        let body: FetchResponse = harness::response(v, &bytes).expect("decodes");
         let p = &body.responses[0].partitions[0];
         assert_eq!((p.error_code, p.high_watermark), (0, 10), "version {v}");
         assert!(matches!(&p.records, Some(Records::Bytes(b)) if !b.is_empty()));
         broker.recycle(response);
-        assert_eq!(drain(&mut broker), 0);
+        assert_eq!(broker.drain_recycled().expect("drains"), 0);
     }
     for i in 0..2_000 {
         assert_eq!(
@@ -383,16 +233,14 @@ fn long_polls(idle: Uuid, first_offset: i64, rounds: usize) -> LongPolls {
     }
 }
 
-fn run_long_polls(broker: &mut Broker<MemoryStorage>, polls: &LongPolls, clock: &mut u64) {
+fn run_long_polls(broker: &mut Driver<MemoryStorage>, polls: &LongPolls, clock: &mut u64) {
     for (conn, request, expires) in &polls.rounds {
         let now = at(*clock);
         assert_eq!(feed(broker, *conn, now, request), 0, "parked");
         if *expires {
-            broker.handle(Input::Timeout {
-                now: now + Duration::from_millis(500),
-                unix_ms: 1,
-            });
-            assert_eq!(drain(broker), 1, "answered empty at its deadline");
+            broker.advance_to(now + Duration::from_millis(500));
+            let answered = broker.drain_recycled().expect("drains");
+            assert_eq!(answered, 1, "answered empty at its deadline");
         } else {
             assert_eq!(feed(broker, 1, now, &polls.produce), 2, "produce and fetch");
         }

@@ -400,9 +400,8 @@ fn apply(
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{broker, call, create, produce_batch};
     use super::*;
-    use crate::broker::Broker;
+    use crate::broker::harness::{Driver, broker, call, create, driven, produce_request};
     use crate::codec::messages::alter_configs_request as legacy;
     use crate::codec::messages::describe_configs_request::DescribeConfigsResource;
     use crate::codec::messages::incremental_alter_configs_request as inc;
@@ -434,7 +433,7 @@ mod tests {
 
     /// IncrementalAlterConfigs v1 of `resources`: each resource's (code, message).
     fn alter(
-        b: &mut Broker<MemoryStorage>,
+        b: &mut Driver<MemoryStorage>,
         resources: Vec<inc::AlterConfigsResource>,
         validate_only: bool,
     ) -> Vec<(i16, Option<String>)> {
@@ -450,7 +449,7 @@ mod tests {
     }
 
     fn legacy_alter(
-        b: &mut Broker<MemoryStorage>,
+        b: &mut Driver<MemoryStorage>,
         v: i16,
         kind: i8,
         name: &str,
@@ -479,7 +478,7 @@ mod tests {
     }
 
     /// `name`'s value and source as DescribeConfigs reports it.
-    fn described(b: &mut Broker<MemoryStorage>, topic: &str, name: &str) -> (String, i8) {
+    fn described(b: &mut Driver<MemoryStorage>, topic: &str, name: &str) -> (String, i8) {
         let req = DescribeConfigsRequest {
             resources: vec![DescribeConfigsResource {
                 resource_type: RESOURCE_TOPIC,
@@ -740,8 +739,8 @@ mod tests {
         create(&mut b, "t", 1, &[]);
         let mut batch = BatchBuilder::new(0);
         batch.push(1, None, Some(&[7; 200]), &[]);
-        let produce = produce_batch("t", 0, batch.finish());
-        let code = |b: &mut Broker<MemoryStorage>| {
+        let produce = produce_request("t", 0, batch.finish());
+        let code = |b: &mut Driver<MemoryStorage>| {
             let resp: ProduceResponse = call(b, 9, &produce);
             resp.responses[0].partition_responses[0].error_code
         };
@@ -783,7 +782,7 @@ mod tests {
             found,
             ..MemoryStorage::default()
         };
-        let mut again = Broker::new(config, storage, 2).expect("starts");
+        let mut again = driven(config, storage);
         assert_eq!(described(&mut again, "t", "retention.ms"), ("42".into(), 1));
     }
 }

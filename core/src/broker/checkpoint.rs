@@ -55,10 +55,8 @@ impl<S: Storage> Broker<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::broker::testing::{create, found_after_crash, produce_batch};
-    use crate::broker::{BrokerConfig, ConnId, Input, Output};
-    use crate::codec::messages::RequestHeader;
-    use crate::codec::{Message, Writer, request_header_version};
+    use crate::broker::harness::{CONN, Driver, create, driven, produce_request};
+    use crate::broker::{BrokerConfig, ConnId};
     use crate::log::RecoveryCheckpoint;
     use crate::records::BatchBuilder;
     use crate::storage::MemoryStorage;
@@ -66,19 +64,13 @@ mod tests {
 
     const INTERVAL_MS: u32 = 1_000;
 
-    fn start(storage: MemoryStorage) -> Broker<MemoryStorage> {
+    fn start(storage: MemoryStorage) -> Driver<MemoryStorage> {
         let config = BrokerConfig {
             segment_size_bytes: 2_000,
             log_flush_offset_checkpoint_interval_ms: Some(INTERVAL_MS),
             ..BrokerConfig::default()
         };
-        let mut b = Broker::new(config, storage, 1).expect("starts");
-        b.handle(Input::Accepted {
-            conn: ConnId(1),
-            now: Instant::default(),
-            peer: "127.0.0.1",
-        });
-        b
+        driven(config, storage)
     }
 
     fn at(ms: u64) -> Instant {
@@ -86,89 +78,64 @@ mod tests {
     }
 
     /// Produce one batch to `t-0` through the broker's input at `ms`; returns the deadline.
-    fn produce(b: &mut Broker<MemoryStorage>, ms: u64) -> Option<Instant> {
+    fn produce(b: &mut Driver<MemoryStorage>, ms: u64) -> Option<Instant> {
         let mut batch = BatchBuilder::new(0);
         batch.push(ms as i64, None, Some(&[5; 200]), &[]);
-        let req = produce_batch("t", 0, batch.finish());
-        let header = RequestHeader {
-            request_api_key: 0,
-            request_api_version: 9,
-            correlation_id: 1,
-            client_id: Some("c".into()),
-        };
-        let mut w = Writer::new();
-        w.put_i32(0);
-        header
-            .encode(&mut w, request_header_version(0, 9))
-            .expect("header encodes");
-        req.encode(&mut w, 9).expect("body encodes");
-        let mut bytes = w.into_bytes();
-        let size = (bytes.len() - 4) as i32;
-        bytes[..4].copy_from_slice(&size.to_be_bytes());
-        b.handle(Input::Bytes {
-            conn: ConnId(1),
-            now: at(ms),
-            unix_ms: 1 + ms as i64,
-            data: &bytes,
-        });
+        b.clock.move_to(at(ms));
+        b.send(CONN, 9, &produce_request("t", 0, batch.finish()));
         drain(b)
     }
 
-    fn drain(b: &mut Broker<MemoryStorage>) -> Option<Instant> {
-        for _ in 0..100 {
-            if let Output::Timeout(deadline) = b.poll_output() {
-                return deadline;
-            }
-        }
-        panic!("outputs never end")
+    fn drain(b: &mut Driver<MemoryStorage>) -> Option<Instant> {
+        b.drain().expect("outputs end").deadline
     }
 
-    fn tick(b: &mut Broker<MemoryStorage>, ms: u64) -> Option<Instant> {
-        b.handle(Input::Timeout {
-            now: at(ms),
-            unix_ms: 1 + ms as i64,
-        });
+    /// Move the clock to `ms`, firing what is due on the way; returns the next deadline.
+    fn tick(b: &mut Driver<MemoryStorage>, ms: u64) -> Option<Instant> {
+        b.advance_to(at(ms));
         drain(b)
     }
 
     #[test]
     fn written_on_its_deadline_only_when_something_changed() {
         let mut b = start(MemoryStorage::default());
+        // Client bytes arm the checkpoint: the topic's creation at 0 makes it due at 1 s.
         create(&mut b, "t", 1, &[]);
-        // Retention's first look is due at once; after it, an idle broker has no deadline.
-        assert_eq!(tick(&mut b, 0), None);
-        assert_eq!(produce(&mut b, 10), Some(at(10 + u64::from(INTERVAL_MS))));
-        assert_eq!(produce(&mut b, 500), Some(at(1_010)), "already due");
-        tick(&mut b, 1_009);
-        assert_eq!(b.storage.recovery_checkpoints_written, 0);
-        assert_eq!(tick(&mut b, 1_010), None);
+        // Retention's first look is due at once; after it, the creation's checkpoint.
+        assert_eq!(tick(&mut b, 0), Some(at(u64::from(INTERVAL_MS))));
+        assert_eq!(tick(&mut b, 1_000), None, "an idle broker has no deadline");
         assert_eq!(b.storage.recovery_checkpoints_written, 1);
+        assert_eq!(
+            produce(&mut b, 1_010),
+            Some(at(1_010 + u64::from(INTERVAL_MS)))
+        );
+        assert_eq!(produce(&mut b, 1_500), Some(at(2_010)), "already due");
+        tick(&mut b, 2_009);
+        assert_eq!(b.storage.recovery_checkpoints_written, 1);
+        assert_eq!(tick(&mut b, 2_010), None);
+        assert_eq!(b.storage.recovery_checkpoints_written, 2);
         let cp = b.storage.recovery_checkpoint.clone().expect("written");
         let decoded = RecoveryCheckpoint::decode(&cp).expect("decodes");
         assert_eq!(decoded.len(), 1);
         // Nothing appended since: due again after client bytes, but not written again.
-        let fetchless = produce_nothing(&mut b, 2_000);
-        assert_eq!(fetchless, Some(at(3_000)));
-        tick(&mut b, 3_000);
-        assert_eq!(b.storage.recovery_checkpoints_written, 1);
+        let fetchless = produce_nothing(&mut b, 3_000);
+        assert_eq!(fetchless, Some(at(4_000)));
+        tick(&mut b, 4_000);
+        assert_eq!(b.storage.recovery_checkpoints_written, 2);
         // Appends: written again, once.
-        for ms in 4_000..4_020 {
+        for ms in 5_000..5_020 {
             produce(&mut b, ms);
         }
-        tick(&mut b, 5_000);
-        assert_eq!(b.storage.recovery_checkpoints_written, 2);
+        tick(&mut b, 6_000);
+        assert_eq!(b.storage.recovery_checkpoints_written, 3);
         assert_ne!(b.storage.recovery_checkpoint, Some(cp));
     }
 
     /// Bytes that append nothing (half a frame, on another connection) at `ms`; returns the
     /// deadline.
-    fn produce_nothing(b: &mut Broker<MemoryStorage>, ms: u64) -> Option<Instant> {
-        b.handle(Input::Bytes {
-            conn: ConnId(2),
-            now: at(ms),
-            unix_ms: 1 + ms as i64,
-            data: &[0, 0],
-        });
+    fn produce_nothing(b: &mut Driver<MemoryStorage>, ms: u64) -> Option<Instant> {
+        b.clock.move_to(at(ms));
+        b.feed(ConnId(2), &[0, 0]);
         drain(b)
     }
 
@@ -188,7 +155,7 @@ mod tests {
         b.shutdown().expect("shuts down");
         // The restart finds the segments as after a crash, with the checkpoint.
         let metadata = &b.storage.metadata;
-        let found = found_after_crash(&b, |t, p| metadata.get(&(String::from(t), p)).cloned());
+        let found = b.found_after_crash(|t, p| metadata.get(&(String::from(t), p)).cloned());
         let mut storage = core::mem::take(&mut b.storage);
         storage.found = found;
         let mut again = start(storage);

@@ -142,8 +142,8 @@ impl<S: Storage> Broker<S> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{broker, call, create, produce_batch};
     use super::*;
+    use crate::broker::harness::{broker, call, create, produce_request};
     use crate::codec::messages::metadata_request::MetadataRequestTopic;
     use crate::codec::messages::{MetadataRequest, MetadataResponse};
     use crate::codec::messages::{ProduceResponse, create_partitions_request::*};
@@ -170,7 +170,10 @@ mod tests {
         }
     }
 
-    fn partitions(b: &mut Broker<crate::storage::MemoryStorage>, name: &str) -> usize {
+    fn partitions(
+        b: &mut crate::broker::harness::Driver<crate::storage::MemoryStorage>,
+        name: &str,
+    ) -> usize {
         let req = MetadataRequest {
             topics: Some(vec![MetadataRequestTopic {
                 name: Some(name.into()),
@@ -209,7 +212,7 @@ mod tests {
         );
         let mut batch = BatchBuilder::new(0);
         batch.push(1, None, Some(b"x"), &[]);
-        let produce = produce_batch("t", 1, batch.finish());
+        let produce = produce_request("t", 1, batch.finish());
         let resp: ProduceResponse = call(&mut b, 9, &produce);
         assert_eq!(resp.responses[0].partition_responses[0].error_code, 0);
     }

@@ -340,56 +340,18 @@ fn finish(job: CreateJob) -> Reply {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{broker, call};
-    use super::super::{ConnId, Input, Output};
+    use super::super::ConnId;
+    use crate::ErrorCode;
+    use crate::broker::harness::{CONN, broker, call, correlation_id, response, response_to};
     use crate::codec::messages::create_topics_request::CreatableTopic;
     use crate::codec::messages::metadata_request::MetadataRequestTopic;
     use crate::codec::messages::{
         ApiVersionsRequest, CreateTopicsRequest, CreateTopicsResponse, MetadataRequest,
-        MetadataResponse, RequestHeader, ResponseHeader,
+        MetadataResponse,
     };
-    use crate::codec::{Message, Writer, request_header_version, response_header_version};
     use crate::limits::PARTITIONS_CREATED_PER_TURN_MAX;
-    use crate::time::Instant;
-    use crate::{ErrorCode, storage::MemoryStorage};
     use alloc::format;
     use alloc::vec::Vec;
-
-    /// `req` as a size-prefixed frame with correlation id `correlation`.
-    fn frame<R: Message>(version: i16, correlation: i32, req: &R) -> Vec<u8> {
-        let header = RequestHeader {
-            request_api_key: R::API_KEY,
-            request_api_version: version,
-            correlation_id: correlation,
-            client_id: Some("t".into()),
-        };
-        let mut w = Writer::new();
-        w.put_i32(0);
-        header
-            .encode(&mut w, request_header_version(R::API_KEY, version))
-            .expect("header encodes");
-        req.encode(&mut w, version).expect("body encodes");
-        let mut bytes = w.into_bytes();
-        let size = i32::try_from(bytes.len() - 4).expect("small");
-        bytes[..4].copy_from_slice(&size.to_be_bytes());
-        bytes
-    }
-
-    /// Every response sent until the broker is idle, as (connection, correlation id, body).
-    fn drain(b: &mut super::Broker<MemoryStorage>) -> Vec<(ConnId, i32, Vec<u8>)> {
-        let mut sent = Vec::new();
-        loop {
-            match b.poll_output() {
-                Output::Send { conn, response } => {
-                    let body = &response.bytes[4..];
-                    let id = i32::from_be_bytes([body[0], body[1], body[2], body[3]]);
-                    sent.push((conn, id, body.to_vec()));
-                }
-                Output::Close(conn) => panic!("{conn:?} closed"),
-                Output::Timeout(_) => return sent,
-            }
-        }
-    }
 
     fn topics(n: usize, partitions: i32) -> Vec<CreatableTopic> {
         (0..n)
@@ -405,52 +367,34 @@ mod tests {
     #[test]
     fn a_large_create_topics_is_worked_through_in_turns_and_answered_when_done() {
         let mut b = broker();
-        let (creator, other) = (ConnId(1), ConnId(2));
-        for conn in [creator, other] {
-            b.handle(Input::Accepted {
-                conn,
-                now: Instant::default(),
-                peer: "127.0.0.1",
-            });
-        }
+        let (creator, other) = (CONN, ConnId(2));
+        b.accept(other);
         let n = 5 * PARTITIONS_CREATED_PER_TURN_MAX as usize + 3;
         let req = CreateTopicsRequest {
             topics: topics(n, 1),
             timeout_ms: 1000,
             validate_only: false,
         };
-        fn bytes(conn: ConnId, data: &[u8]) -> Input<'_> {
-            Input::Bytes {
-                conn,
-                now: Instant::default(),
-                unix_ms: 1,
-                data,
-            }
-        }
-        b.handle(bytes(creator, &frame(7, 1, &req)));
+        b.send(creator, 7, &req);
         assert!(
-            drain(&mut b).is_empty(),
+            b.drain().expect("drains").sent.is_empty(),
             "not answered before the topics exist"
         );
         let mut turns = 1;
         let answer = loop {
             // Another client is served between the turns.
-            b.handle(bytes(
-                other,
-                &frame(3, turns, &ApiVersionsRequest::default()),
-            ));
-            let sent = drain(&mut b);
-            assert!(sent.iter().any(|(c, id, _)| *c == other && *id == turns));
-            if let Some((_, _, body)) = sent.into_iter().find(|(c, _, _)| *c == creator) {
-                break body;
+            let id = b.send(other, 3, &ApiVersionsRequest::default());
+            let sent = b.drain().expect("drains");
+            assert_eq!(sent.closed, []);
+            assert!(sent.on(other).iter().any(|f| correlation_id(f) == Ok(id)));
+            if let Some(frame) = sent.on(creator).first() {
+                break frame.to_vec();
             }
             turns += 1;
             assert!(turns < 100, "livelock");
         };
         assert_eq!(turns, 5, "a turn's budget of partitions a turn");
-        let (rest, _) = ResponseHeader::decode(&answer, response_header_version(19, 7))
-            .expect("header decodes");
-        let resp = CreateTopicsResponse::decode_complete(rest, 7).expect("body decodes");
+        let resp: CreateTopicsResponse = response(7, &answer).expect("decodes");
         assert_eq!(resp.topics.len(), n);
         assert!(resp.topics.iter().all(|t| t.error_code == 0));
         assert_eq!(b.partition_count(), n);
@@ -459,13 +403,6 @@ mod tests {
     #[test]
     fn topics_auto_created_past_the_budget_are_created_in_the_next_turns_unasked() {
         let mut b = broker();
-        let conn = ConnId(1);
-        let now = Instant::default();
-        b.handle(Input::Accepted {
-            conn,
-            now,
-            peer: "127.0.0.1",
-        });
         let max = PARTITIONS_CREATED_PER_TURN_MAX as usize;
         let n = 3 * max + 1;
         let req = MetadataRequest {
@@ -480,35 +417,23 @@ mod tests {
             allow_auto_topic_creation: true,
             ..Default::default()
         };
-        let data = frame(9, 1, &req);
-        b.handle(Input::Bytes {
-            conn,
-            now,
-            unix_ms: 1,
-            data: &data,
-        });
-        let mut answered = 0;
-        let mut turns = 0;
-        loop {
-            match b.poll_output() {
-                Output::Send { .. } => answered += 1,
-                Output::Close(conn) => panic!("{conn:?} closed"),
-                Output::Timeout(deadline) => {
-                    if b.partition_count() == n {
-                        break;
-                    }
-                    assert_eq!(deadline, Some(now), "comes back at once while creating");
-                    b.handle(Input::Timeout { now, unix_ms: 1 });
-                    turns += 1;
-                    assert!(turns < 100, "livelock");
-                }
-            }
-        }
-        assert_eq!(answered, 1, "the Metadata request is answered at once");
+        b.send(CONN, 9, &req);
+        let first = b.drain().expect("drains");
         assert_eq!(
-            turns, 3,
-            "a turn's worth in the request, the rest a turn's worth a turn"
+            first.on(CONN).len(),
+            1,
+            "the Metadata request is answered at once"
         );
+        assert_eq!(b.partition_count(), max, "a turn's worth in the request");
+        let mut turns = 0;
+        while b.partition_count() < n {
+            // Nothing but the broker's own deadline brings it back: no client asks again.
+            assert_eq!(b.drain().expect("drains").deadline, Some(b.clock.now()));
+            b.timeout();
+            turns += 1;
+            assert!(turns < 100, "livelock");
+        }
+        assert_eq!(turns, 3, "the rest, a turn's worth a turn");
         let again: MetadataResponse = call(&mut b, 9, &req);
         assert!(again.topics.iter().all(|t| t.error_code == 0));
     }
@@ -535,22 +460,28 @@ mod tests {
                 .filter(|t| t.error_code == ErrorCode::LeaderNotAvailable.code())
                 .count()
         };
-        let first: MetadataResponse = call(&mut b, 9, &req);
+        // Both requests in one input: one turn.
+        let (first_id, mut both) = b.request(9, &req);
+        let (again_id, second) = b.request(9, &req);
+        both.extend_from_slice(&second);
+        b.feed(CONN, &both);
+        let drained = b.drain().expect("drains");
+        let frames = drained.on(CONN);
+        assert_eq!(frames.len(), 2);
+        let first: MetadataResponse = response_to(9, first_id, frames[0]).expect("decodes");
         assert_eq!(
             waiting(&first),
             n - PARTITIONS_CREATED_PER_TURN_MAX as usize
         );
-        let again: MetadataResponse = call(&mut b, 9, &req);
+        let again: MetadataResponse = response_to(9, again_id, frames[1]).expect("decodes");
         assert_eq!(
             waiting(&again),
             waiting(&first),
             "the turn's budget is spent"
         );
-        // `call` dispatches without `handle`: start the next turns by hand.
-        b.creation_budget = PARTITIONS_CREATED_PER_TURN_MAX;
+        // Each request after is a turn of its own.
         let second: MetadataResponse = call(&mut b, 9, &req);
         assert_eq!(waiting(&second), 1);
-        b.creation_budget = PARTITIONS_CREATED_PER_TURN_MAX;
         let third: MetadataResponse = call(&mut b, 9, &req);
         assert_eq!(waiting(&third), 0);
         assert!(third.topics.iter().all(|t| t.error_code == 0));

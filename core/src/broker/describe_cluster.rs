@@ -69,8 +69,8 @@ impl<S: Storage> Broker<S> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{broker, call};
     use super::*;
+    use crate::broker::harness::{broker, call};
 
     #[test]
     fn this_broker_is_the_cluster_and_its_controller() {

@@ -331,41 +331,27 @@ fn session_error(request: &FetchView<'_>) -> Option<ErrorCode> {
 #[allow(clippy::unwrap_used)] // A failed unwrap is a failed test.
 mod tests {
     use super::*;
-    use crate::broker::testing::produce_batch;
-    use crate::broker::{BrokerConfig, Input, Output, Response};
-    use crate::codec::messages::create_topics_request::CreatableTopic;
-    use crate::codec::messages::fetch_request::{FetchPartition, FetchTopic};
-    use crate::codec::messages::{
-        CreateTopicsRequest, CreateTopicsResponse, FetchRequest, FetchResponse, RequestHeader,
+    use crate::broker::harness::{
+        self, Clock, Driver, create_topics_request, fetch_request_at, produce_request,
     };
+    use crate::broker::{BrokerConfig, Output};
+    use crate::codec::messages::{CreateTopicsResponse, FetchRequest, FetchResponse};
     use crate::codec::primitives::Uuid;
-    use crate::codec::{Chunk, Message, Records, request_header_version};
+    use crate::codec::{Message, Records};
     use crate::records::BatchBuilder;
     use crate::storage::MemoryStorage;
     use crate::time::Instant;
-    use alloc::vec;
 
     fn frame<M: Message>(v: i16, body: &M) -> Vec<u8> {
-        let header = RequestHeader {
-            request_api_key: M::API_KEY,
-            request_api_version: v,
-            correlation_id: 9,
-            client_id: Some("t".into()),
-        };
-        let mut w = Writer::new();
-        w.put_i32(0);
-        header
-            .encode(&mut w, request_header_version(M::API_KEY, v))
-            .unwrap();
-        body.encode(&mut w, v).unwrap();
-        let mut bytes = w.into_bytes();
-        let size = (bytes.len() - 4) as i32;
-        bytes[..4].copy_from_slice(&size.to_be_bytes());
-        bytes
+        harness::request(v, 9, body)
+    }
+
+    fn at(ms: u64) -> Instant {
+        Instant::default() + Duration::from_millis(ms)
     }
 
     struct Harness {
-        broker: Broker<MemoryStorage>,
+        broker: Driver<MemoryStorage>,
         topic_id: Uuid,
     }
 
@@ -377,76 +363,32 @@ mod tests {
                 ..BrokerConfig::default()
             };
             config.limits.parked_requests_max = parked_max;
-            let broker = Broker::new(config, MemoryStorage::default(), 1).unwrap();
-            let mut h = Harness {
-                broker,
-                topic_id: Uuid::ZERO,
-            };
+            let clock = Clock::new(Instant::default(), 1);
+            let mut broker = Driver::start(config, MemoryStorage::default(), clock).unwrap();
             for conn in 1..=3 {
-                h.broker.handle(Input::Accepted {
-                    conn: ConnId(conn),
-                    now: Instant::default(),
-                    peer: "127.0.0.1",
-                });
+                broker.accept(ConnId(conn));
             }
-            let create = CreateTopicsRequest {
-                topics: vec![CreatableTopic {
-                    name: "t".into(),
-                    num_partitions: 1,
-                    replication_factor: 1,
-                    ..Default::default()
-                }],
-                timeout_ms: 1000,
-                validate_only: false,
-            };
-            h.feed(1, 0, &frame(7, &create));
-            let sent = h.drain();
-            let (_, created) = CreateTopicsResponse::decode(&sent[0].1[9..], 7).unwrap();
-            h.topic_id = created.topics[0].topic_id;
-            h
+            let create = create_topics_request("t", 1, &[]);
+            let created: CreateTopicsResponse = broker.call(ConnId(1), 7, &create).unwrap();
+            let topic_id = created.topics[0].topic_id;
+            Harness { broker, topic_id }
         }
 
         fn feed(&mut self, conn: u64, ms: u64, data: &[u8]) {
-            self.broker.handle(Input::Bytes {
-                conn: ConnId(conn),
-                now: Instant::default() + Duration::from_millis(ms),
-                unix_ms: 1,
-                data,
-            });
+            self.broker.clock.move_to(at(ms));
+            self.broker.feed(ConnId(conn), data);
         }
 
         fn drain(&mut self) -> Vec<(u64, Vec<u8>)> {
-            let mut sent = Vec::new();
-            for _ in 0..100 {
-                match self.broker.poll_output() {
-                    Output::Send { conn, response } => {
-                        sent.push((conn.0, self.flatten(&response)));
-                        self.broker.recycle(response);
-                    }
-                    Output::Close(conn) => panic!("closed {conn:?}"),
-                    Output::Timeout(_) => return sent,
-                }
-            }
-            panic!("poll_output never returned Timeout");
-        }
-
-        fn flatten(&self, response: &Response) -> Vec<u8> {
-            let mut out = Vec::new();
-            for chunk in response.chunks() {
-                match chunk {
-                    Chunk::Bytes(b) => out.extend_from_slice(b),
-                    Chunk::Segment(s) => {
-                        out.extend_from_slice(self.broker.segment_bytes(&s).unwrap())
-                    }
-                }
-            }
-            out
+            let drained = self.broker.drain().unwrap();
+            assert_eq!(drained.closed, [], "no connection closed");
+            drained.sent.into_iter().map(|(c, f)| (c.0, f)).collect()
         }
 
         fn produce(&mut self, ms: u64) {
             let mut batch = BatchBuilder::new(0);
             batch.push(1, None, Some(b"value"), &[]);
-            let request = produce_batch("t", 0, batch.finish());
+            let request = produce_request("t", 0, batch.finish());
             self.feed(1, ms, &frame(9, &request));
         }
 
@@ -456,30 +398,11 @@ mod tests {
     }
 
     fn fetch_of(v: i16, name: &str, id: Uuid, offset: i64, max_wait_ms: i32) -> Vec<u8> {
-        let request = FetchRequest {
-            max_wait_ms,
-            min_bytes: 1,
-            topics: vec![FetchTopic {
-                topic: if v <= 12 {
-                    name.into()
-                } else {
-                    Default::default()
-                },
-                topic_id: if v >= 13 { id } else { Uuid::ZERO },
-                partitions: vec![FetchPartition {
-                    fetch_offset: offset,
-                    partition_max_bytes: 1 << 20,
-                    ..Default::default()
-                }],
-            }],
-            ..Default::default()
-        };
-        frame(v, &request)
+        frame(v, &fetch_request_at(v, name, id, offset, max_wait_ms))
     }
 
     fn body(v: i16, frame: &[u8]) -> FetchResponse {
-        let header = 8 + usize::from(v >= 12);
-        FetchResponse::decode_complete(&frame[header..], v).unwrap()
+        harness::response(v, frame).unwrap()
     }
 
     #[test]
@@ -536,17 +459,13 @@ mod tests {
         h.feed(2, 0, &h.fetch(4, 0, 500));
         h.feed(3, 0, &h.fetch(17, 0, 800));
         assert!(h.drain().is_empty());
-        h.broker.handle(Input::Closed(ConnId(3)));
+        h.broker.hang_up(ConnId(3));
         assert_eq!(h.broker.parked.len(), 1);
-        h.broker.handle(Input::Timeout {
-            now: Instant::default() + Duration::from_millis(499),
-            unix_ms: 1,
-        });
+        // A timeout before the deadline, then the clock moved to it.
+        h.broker.clock.move_to(at(499));
+        h.broker.timeout();
         assert!(h.drain().is_empty(), "not yet due");
-        h.broker.handle(Input::Timeout {
-            now: Instant::default() + Duration::from_millis(500),
-            unix_ms: 1,
-        });
+        h.broker.advance_to(at(500));
         let sent = h.drain();
         assert_eq!(sent.len(), 1);
         let p = &body(4, &sent[0].1).responses[0].partitions[0];

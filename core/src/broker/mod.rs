@@ -24,6 +24,8 @@ mod delete_records;
 mod describe_cluster;
 mod fetch;
 mod groups;
+#[cfg(any(test, feature = "testing"))]
+pub mod harness;
 
 mod init_producer_id;
 mod list_offsets;
@@ -36,8 +38,6 @@ mod produce;
 mod producers;
 mod retention;
 mod rng;
-#[cfg(test)]
-mod testing;
 mod topic_config;
 mod topics;
 

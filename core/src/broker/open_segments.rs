@@ -221,15 +221,12 @@ impl<S: Storage> Broker<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::broker::testing::{call, create, produce_batch};
-    use crate::broker::{BrokerConfig, ConnId, Reply};
-    use crate::codec::messages::fetch_request::{FetchPartition, FetchTopic};
-    use crate::codec::messages::{
-        FetchRequest, FetchResponse, ProduceResponse, RequestHeader, ResponseHeader,
+    use crate::broker::BrokerConfig;
+    use crate::broker::harness::{
+        CONN, Driver, call, create, driven, fetch_request, produce_request, response,
     };
-    use crate::codec::{
-        Chunk, Message, Records, Writer, request_header_version, response_header_version,
-    };
+    use crate::codec::Records;
+    use crate::codec::messages::{FetchResponse, ProduceResponse};
     use crate::records::{BatchBuilder, RecordBatch, Records as RecordIter};
     use crate::storage::{FoundPartition, MemorySegment, MemoryStorage, SegmentBuffer};
     use alloc::vec;
@@ -340,73 +337,40 @@ mod tests {
 
     const PARTITIONS: i32 = 5;
 
-    fn broker(cap: u32) -> Broker<Counting> {
+    fn broker(cap: u32) -> Driver<Counting> {
         let config = BrokerConfig {
             // A few batches a segment: the logs roll.
             segment_size_bytes: 1_000,
             open_segments_max: cap,
             ..BrokerConfig::default()
         };
-        Broker::new(config, Counting::default(), 1).expect("starts")
+        driven(config, Counting::default())
     }
 
     fn value(round: u8, p: i32) -> Vec<u8> {
         vec![round ^ p as u8; 150]
     }
 
-    fn produce(b: &mut Broker<Counting>, p: i32, round: u8) -> i64 {
+    fn produce(b: &mut Driver<Counting>, p: i32, round: u8) -> i64 {
         let mut batch = BatchBuilder::new(0);
         batch.push(i64::from(round), None, Some(&value(round, p)), &[]);
-        let resp: ProduceResponse = call(b, 9, &produce_batch("t", p, batch.finish()));
+        let resp: ProduceResponse = call(b, 9, &produce_request("t", p, batch.finish()));
         let answer = &resp.responses[0].partition_responses[0];
         assert_eq!(answer.error_code, 0, "{answer:?}");
         answer.base_offset
     }
 
     /// A Fetch v11 of partition `p` from `offset`, answered now and not given back.
-    fn fetch(b: &mut Broker<Counting>, p: i32, offset: i64) -> Response {
-        let request = FetchRequest {
-            max_bytes: 1 << 20,
-            topics: vec![FetchTopic {
-                topic: "t".into(),
-                partitions: vec![FetchPartition {
-                    partition: p,
-                    fetch_offset: offset,
-                    partition_max_bytes: 1 << 20,
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }],
-            ..Default::default()
-        };
-        let header = RequestHeader {
-            request_api_key: FetchRequest::API_KEY,
-            request_api_version: 11,
-            correlation_id: 3,
-            client_id: Some("t".into()),
-        };
-        let mut w = Writer::new();
-        let v = request_header_version(FetchRequest::API_KEY, 11);
-        header.encode(&mut w, v).expect("header encodes");
-        request.encode(&mut w, 11).expect("body encodes");
-        match b.dispatch(ConnId(1), &w.into_bytes()) {
-            Reply::Send(response) => response,
-            other => panic!("not answered: {other:?}"),
-        }
+    fn fetch(b: &mut Driver<Counting>, p: i32, offset: i64) -> Response {
+        b.send(CONN, 11, &fetch_request("t", p, offset, 0, 1));
+        let (_, response) = b.next_response().expect("answered").expect("answered now");
+        response
     }
 
     /// The values of the records `response` carries, its segment bytes resolved now.
-    fn values(b: &Broker<Counting>, response: &Response) -> Vec<(i64, Vec<u8>)> {
-        let mut frame = Vec::new();
-        for chunk in response.chunks() {
-            match chunk {
-                Chunk::Bytes(bytes) => frame.extend_from_slice(bytes),
-                Chunk::Segment(s) => frame.extend_from_slice(b.segment_bytes(&s).expect("open")),
-            }
-        }
-        let v = response_header_version(FetchRequest::API_KEY, 11);
-        let (rest, _) = ResponseHeader::decode(&frame[4..], v).expect("header");
-        let resp = FetchResponse::decode_complete(rest, 11).expect("body");
+    fn values(b: &Driver<Counting>, held: &Response) -> Vec<(i64, Vec<u8>)> {
+        let frame = b.flatten(held).expect("its segments are open");
+        let resp: FetchResponse = response(11, &frame).expect("decodes");
         let part = &resp.responses[0].partitions[0];
         assert_eq!(part.error_code, 0);
         let Some(Records::Bytes(mut bytes)) = part.records.clone() else {
@@ -505,7 +469,7 @@ mod tests {
         );
         // Two responses over one segment hold it twice.
         let (one, two) = (fetch(&mut b, 3, 0), fetch(&mut b, 3, 0));
-        let refs = |b: &Broker<Counting>| {
+        let refs = |b: &Driver<Counting>| {
             b.topics.partition(3).expect("partition").log.segments()[0].refs()
         };
         assert_eq!(refs(&b), 2);

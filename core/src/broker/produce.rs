@@ -329,8 +329,8 @@ impl<S: Storage> Broker<S> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{broker, call, create, produce_batch, try_call};
     use super::Broker;
+    use crate::broker::harness::{Driver, broker, call, create, produce_request, try_call};
     use crate::codec::messages::{
         InitProducerIdRequest, InitProducerIdResponse, ProduceRequest, ProduceResponse,
     };
@@ -342,7 +342,7 @@ mod tests {
         let mut batch = BatchBuilder::new(0);
         batch.push(1_000, None, Some(b"a"), &[]);
         batch.push(1_005, None, Some(b"b"), &[]);
-        produce_batch(name, 0, batch.finish())
+        produce_request(name, 0, batch.finish())
     }
 
     fn produce_sequenced(epoch: i16, first: i32, records: usize) -> ProduceRequest {
@@ -350,7 +350,7 @@ mod tests {
         for i in 0..records {
             batch.push(1_000 + i as i64, None, Some(b"v"), &[]);
         }
-        produce_batch("t", 0, batch.finish())
+        produce_request("t", 0, batch.finish())
     }
 
     #[test]
@@ -387,7 +387,7 @@ mod tests {
     }
 
     /// Error code of each partition of a Produce at `version`, in request order.
-    fn codes(b: &mut Broker<MemoryStorage>, version: i16, req: &ProduceRequest) -> Vec<i16> {
+    fn codes(b: &mut Driver<MemoryStorage>, version: i16, req: &ProduceRequest) -> Vec<i16> {
         let resp: ProduceResponse = call(b, version, req);
         resp.responses
             .iter()
@@ -421,7 +421,7 @@ mod tests {
                 codes(
                     &mut b,
                     v,
-                    &produce_batch("t", 0, batch_of(unknown, 0, false))
+                    &produce_request("t", 0, batch_of(unknown, 0, false))
                 ),
                 [0]
             );
@@ -429,7 +429,7 @@ mod tests {
                 codes(
                     &mut b,
                     v,
-                    &produce_batch("t", 1, batch_of(unknown + 50, 5, false))
+                    &produce_request("t", 1, batch_of(unknown + 50, 5, false))
                 ),
                 [0]
             );
@@ -442,7 +442,7 @@ mod tests {
             let issued: InitProducerIdResponse = call(&mut b, 1, &init);
             assert_eq!(issued.error_code, 0);
             let first = batch_of(issued.producer_id, 5, false);
-            assert_eq!(codes(&mut b, v, &produce_batch("t", 2, first)), [0]);
+            assert_eq!(codes(&mut b, v, &produce_request("t", 2, first)), [0]);
         }
         assert_eq!(
             (
@@ -459,23 +459,23 @@ mod tests {
         let mut b = broker();
         create(&mut b, "t", 2, &[]);
         for v in [3, 9, 11] {
-            let mut req = produce_batch("t", 0, batch_of(4242, 0, true));
+            let mut req = produce_request("t", 0, batch_of(4242, 0, true));
             // Kafka answers every partition alike, the plain batch beside it included.
-            let plain = produce_batch("t", 1, batch_of(-1, -1, false));
+            let plain = produce_request("t", 1, batch_of(-1, -1, false));
             req.topic_data[0]
                 .partition_data
                 .push(plain.topic_data[0].partition_data[0].clone());
             let refused = TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
             assert_eq!(codes(&mut b, v, &req), [refused, refused]);
             // Also without a producer id, and before an unknown topic is looked at.
-            let no_id = produce_batch("t", 0, batch_of(-1, -1, true));
+            let no_id = produce_request("t", 0, batch_of(-1, -1, true));
             assert_eq!(codes(&mut b, v, &no_id), [refused]);
-            let unknown_topic = produce_batch("nope", 0, batch_of(4242, 0, true));
+            let unknown_topic = produce_request("nope", 0, batch_of(4242, 0, true));
             assert_eq!(codes(&mut b, v, &unknown_topic), [refused]);
         }
         assert_eq!((log_end(&b, "t", 0), log_end(&b, "t", 1)), (0, 0));
         // acks=0 gets no answer: the connection is closed, as Kafka does on an error.
-        let mut quiet = produce_batch("t", 0, batch_of(4242, 0, true));
+        let mut quiet = produce_request("t", 0, batch_of(4242, 0, true));
         quiet.acks = 0;
         assert!(try_call::<_, _, ProduceResponse>(&mut b, 9, &quiet).is_none());
     }
@@ -485,16 +485,16 @@ mod tests {
         let mut b = broker();
         create(&mut b, "t", 2, &[]);
         for (seq, v) in [3, 9, 11].into_iter().enumerate() {
-            let mut req = produce_batch("t", 0, batch_of(4242, 0, true));
+            let mut req = produce_request("t", 0, batch_of(4242, 0, true));
             req.transactional_id = Some("tx".into());
             // An idempotent batch in the same request is appended.
-            let idempotent = produce_batch("t", 1, batch_of(77, seq as i32, false));
+            let idempotent = produce_request("t", 1, batch_of(77, seq as i32, false));
             req.topic_data[0]
                 .partition_data
                 .push(idempotent.topic_data[0].partition_data[0].clone());
             assert_eq!(codes(&mut b, v, &req), [INVALID_PRODUCER_ID_MAPPING, 0]);
             // An unknown partition is answered as such first.
-            let mut unknown = produce_batch("t", 7, batch_of(4242, 0, true));
+            let mut unknown = produce_request("t", 7, batch_of(4242, 0, true));
             unknown.transactional_id = Some("tx".into());
             assert_eq!(codes(&mut b, v, &unknown), [3]);
         }
@@ -524,7 +524,7 @@ mod tests {
         create(&mut b, "c", 1, &[]);
         // The wall clock, as the last input carried it.
         let now = 1_700_000_000_000;
-        b.unix_ms = now;
+        b.clock.set_unix_ms(now);
 
         let resp: ProduceResponse = call(&mut b, 9, &produce("t"));
         let p = &resp.responses[0].partition_responses[0];
@@ -577,16 +577,16 @@ mod tests {
             ("two batches", two),
         ] {
             assert_eq!(
-                codes(&mut b, 3, &produce_batch("t", 0, records)),
+                codes(&mut b, 3, &produce_request("t", 0, records)),
                 [INVALID_RECORD],
                 "{name}"
             );
         }
         assert_eq!(log_end(&b, "t", 0), 0);
-        assert_eq!(codes(&mut b, 3, &produce_batch("t", 0, good)), [0]);
+        assert_eq!(codes(&mut b, 3, &produce_request("t", 0, good)), [0]);
         // A name no topic can have is unknown, as any other (UNKNOWN_TOPIC_OR_PARTITION).
         assert_eq!(
-            codes(&mut b, 3, &produce_batch("bad name!", 0, stamped(1))),
+            codes(&mut b, 3, &produce_request("bad name!", 0, stamped(1))),
             [3]
         );
     }
@@ -595,7 +595,7 @@ mod tests {
     fn records_stamped_more_than_an_hour_ahead_are_refused_unless_the_topic_allows_it() {
         const INVALID_TIMESTAMP: i16 = 32;
         let mut b = broker();
-        let now = b.unix_ms;
+        let now = b.clock.unix_ms();
         create(&mut b, "t", 1, &[]);
         let day = 24 * 3_600_000;
         create(
@@ -611,19 +611,26 @@ mod tests {
             &[("message.timestamp.type", "LogAppendTime")],
         );
         assert_eq!(
-            codes(&mut b, 9, &produce_batch("t", 0, stamped(now + 2 * day))),
+            codes(&mut b, 9, &produce_request("t", 0, stamped(now + 2 * day))),
             [INVALID_TIMESTAMP]
         );
         assert_eq!(log_end(&b, "t", 0), 0);
         assert_eq!(
-            codes(&mut b, 9, &produce_batch("t", 0, stamped(now + 3_600_000))),
+            codes(
+                &mut b,
+                9,
+                &produce_request("t", 0, stamped(now + 3_600_000))
+            ),
             [0]
         );
         let ahead = stamped(now + 2 * day);
         assert_eq!(
-            codes(&mut b, 9, &produce_batch("lenient", 0, ahead.clone())),
+            codes(&mut b, 9, &produce_request("lenient", 0, ahead.clone())),
             [0]
         );
-        assert_eq!(codes(&mut b, 9, &produce_batch("appended", 0, ahead)), [0]);
+        assert_eq!(
+            codes(&mut b, 9, &produce_request("appended", 0, ahead)),
+            [0]
+        );
     }
 }

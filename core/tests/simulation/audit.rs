@@ -1,7 +1,6 @@
 //! The audit after every start and at the end: every topic, every partition read whole from its
 //! start, every committed offset, through a connection of its own.
 
-use blazemq_core::codec::messages::fetch_request::{FetchPartition, FetchTopic};
 use blazemq_core::codec::messages::offset_fetch_request::OffsetFetchRequestTopic;
 use blazemq_core::codec::messages::*;
 
@@ -32,7 +31,7 @@ impl Sim {
             topics: None,
             ..Default::default()
         };
-        let frame = self.audit_call(&wire::frame(METADATA_V, 1, &body))?;
+        let frame = self.audit_call(&wire::request(METADATA_V, 1, &body))?;
         on_metadata(&frame, &mut self.model)
     }
 
@@ -51,8 +50,8 @@ impl Sim {
         let mut read = Vec::new();
         let mut offset = 0;
         for _ in 0..AUDIT_FETCHES_MAX {
-            let frame = self.audit_call(&wire::frame(FETCH_V, 2, &fetch(tp, offset)))?;
-            let r: FetchResponse = decode(1, FETCH_V, &frame)?;
+            let frame = self.audit_call(&wire::request(FETCH_V, 2, &fetch(tp, offset)))?;
+            let r: FetchResponse = response(FETCH_V, &frame)?;
             let p = r
                 .responses
                 .first()
@@ -89,7 +88,7 @@ impl Sim {
                 }]),
                 ..Default::default()
             };
-            let frame = self.audit_call(&wire::frame(OFFSET_FETCH_V, 3, &body))?;
+            let frame = self.audit_call(&wire::request(OFFSET_FETCH_V, 3, &body))?;
             on_offset_fetch(&frame, &mut self.model, &group, &[tp])?;
         }
         Ok(())
@@ -97,20 +96,5 @@ impl Sim {
 }
 
 fn fetch(tp: &Tp, offset: i64) -> FetchRequest {
-    FetchRequest {
-        max_wait_ms: 0,
-        min_bytes: 1,
-        max_bytes: 1 << 20,
-        topics: vec![FetchTopic {
-            topic: tp.0.clone(),
-            partitions: vec![FetchPartition {
-                partition: tp.1,
-                fetch_offset: offset,
-                partition_max_bytes: 1 << 20,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-        ..Default::default()
-    }
+    fetch_request(&tp.0, tp.1, offset, 0, 1)
 }

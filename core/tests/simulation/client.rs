@@ -7,9 +7,7 @@ use std::collections::VecDeque;
 use blazemq_core::Instant;
 use blazemq_core::broker::ConnId;
 use blazemq_core::codec::Message;
-use blazemq_core::codec::Records;
 use blazemq_core::codec::messages::create_topics_request::CreatableTopic;
-use blazemq_core::codec::messages::fetch_request::{FetchPartition, FetchTopic};
 use blazemq_core::codec::messages::join_group_request::JoinGroupRequestProtocol;
 use blazemq_core::codec::messages::leave_group_request::MemberIdentity;
 use blazemq_core::codec::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
@@ -17,7 +15,6 @@ use blazemq_core::codec::messages::offset_commit_request::{
     OffsetCommitRequestPartition, OffsetCommitRequestTopic,
 };
 use blazemq_core::codec::messages::offset_fetch_request::OffsetFetchRequestTopic;
-use blazemq_core::codec::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use blazemq_core::codec::messages::sync_group_request::SyncGroupRequestAssignment;
 use blazemq_core::codec::messages::*;
 
@@ -146,7 +143,7 @@ impl Client {
 
     fn send<M: Message>(&mut self, version: i16, body: &M, req: Req) {
         self.next_corr += 1;
-        let bytes = wire::frame(version, self.next_corr, body);
+        let bytes = wire::request(version, self.next_corr, body);
         self.outbound.extend_from_slice(&bytes);
         self.queued += bytes.len() as u64;
         self.in_flight.push_back(Pending {
@@ -220,18 +217,8 @@ impl Client {
             -1
         };
         let values = model.new_values(&tp, rng.range(1, 4) as usize, silent);
-        let body = ProduceRequest {
-            acks,
-            timeout_ms: 1000,
-            topic_data: vec![TopicProduceData {
-                name: tp.0.clone(),
-                partition_data: vec![PartitionProduceData {
-                    index: tp.1,
-                    records: Some(Records::Bytes(wire::batch(&values, unix_ms))),
-                }],
-            }],
-            ..Default::default()
-        };
+        let mut body = produce_request(&tp.0, tp.1, wire::batch(unix_ms, &values));
+        body.acks = acks;
         let log = format!("Produce acks={acks} {tp:?} x{}", values.len());
         self.send(PRODUCE_V, &body, Req::Produce { tp, values, silent });
         log
@@ -245,22 +232,8 @@ impl Client {
         } else {
             0
         };
-        let body = FetchRequest {
-            max_wait_ms,
-            min_bytes: 1,
-            max_bytes: 1 << 20,
-            topics: vec![FetchTopic {
-                topic: tp.0.clone(),
-                partitions: vec![FetchPartition {
-                    partition: tp.1,
-                    fetch_offset: offset,
-                    partition_max_bytes: rng.range(1, 4096) as i32,
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }],
-            ..Default::default()
-        };
+        let mut body = fetch_request(&tp.0, tp.1, offset, max_wait_ms, 1);
+        body.topics[0].partitions[0].partition_max_bytes = rng.range(1, 4096) as i32;
         let log = format!("Fetch {tp:?} at {offset} wait {max_wait_ms}");
         self.send(FETCH_V, &body, Req::Fetch { tp, offset });
         log

@@ -4,7 +4,8 @@
 use core::time::Duration;
 
 use blazemq_core::Instant;
-use blazemq_core::broker::{Broker, BrokerConfig, Chunk, ConnId, Input, Output, Response};
+use blazemq_core::broker::harness::{Clock, Driver, Event};
+use blazemq_core::broker::{BrokerConfig, ConnId};
 
 use super::client::{Client, Membership, Req, is_silent};
 use super::model::{Model, ensure};
@@ -16,10 +17,6 @@ const UNIX_MS_START: i64 = 1_700_000_000_000;
 /// Longest a delivered request may wait for its answer: the longest park (a join's rebalance
 /// timeout, a long poll) plus a session timeout, with room to spare.
 const ANSWER_WAIT_MS_MAX: u64 = 60_000;
-/// Outputs drained after one input at most, before it counts as a livelock.
-const OUTPUTS_PER_INPUT_MAX: usize = 100_000;
-/// Deadlines fired by one clock move at most.
-const DEADLINES_PER_ADVANCE_MAX: usize = 10_000;
 
 /// One seed's shape, drawn from the seed.
 #[derive(Clone, Debug)]
@@ -79,11 +76,12 @@ pub struct Sim {
     pub scenario: Scenario,
     pub rng: Rng,
     pub disk: Disk,
-    broker: Option<Broker<SimStorage>>,
+    /// The broker between boots; `None` only while it restarts.
+    driver: Option<Driver<SimStorage>>,
+    /// The clocks while no broker runs.
+    clock: Clock,
     pub clients: Vec<Client>,
     pub model: Model,
-    now: Instant,
-    deadline: Option<Instant>,
     next_conn: u64,
     /// Responses to the auditor's connection.
     audit_inbox: Vec<Vec<u8>>,
@@ -103,11 +101,10 @@ impl Sim {
             scenario,
             rng,
             disk,
-            broker: None,
+            driver: None,
+            clock: Clock::new(Instant::from_nanos(1_000_000_000), UNIX_MS_START + 1_000),
             clients: Vec::new(),
             model: Model::default(),
-            now: Instant::from_nanos(1_000_000_000),
-            deadline: None,
             next_conn: 0,
             audit_inbox: Vec::new(),
             audit_conn: None,
@@ -135,12 +132,16 @@ impl Sim {
         }
     }
 
+    fn clock(&self) -> Clock {
+        self.driver.as_ref().map_or(self.clock, |d| d.clock)
+    }
+
     fn now_ms(&self) -> u64 {
-        self.now.as_nanos() / 1_000_000
+        self.clock().now().as_nanos() / 1_000_000
     }
 
     fn unix_ms(&self) -> i64 {
-        UNIX_MS_START + self.now_ms() as i64
+        self.clock().unix_ms()
     }
 
     fn config(&self) -> BrokerConfig {
@@ -167,7 +168,7 @@ impl Sim {
     /// what it recovered; connect the clients.
     fn boot(&mut self, clean: bool) -> Result<(), String> {
         let mut attempt = 0;
-        let broker = loop {
+        let driver = loop {
             attempt += 1;
             if attempt > 5 {
                 // A disk that keeps failing: let the last attempt see a healthy one.
@@ -176,20 +177,19 @@ impl Sim {
                 self.disk.set_plan(plan);
             }
             let storage = self.disk.storage(clean);
-            match Broker::new(self.config(), storage, self.unix_ms()) {
-                Ok(b) => break b,
+            match Driver::start(self.config(), storage, self.clock) {
+                Ok(d) => break d,
                 Err(e) if attempt <= 5 => {
                     self.counts.boot_failures += 1;
                     self.log(&format!("boot failed: {e:?}"));
                 }
-                Err(e) => return Err(format!("the broker cannot start on a healthy disk: {e:?}")),
+                Err(e) => return Err(format!("on a healthy disk, {e}")),
             }
         };
         let mut plan = self.disk.plan();
         plan.paused = false;
         self.disk.set_plan(plan);
-        self.broker = Some(broker);
-        self.deadline = None;
+        self.driver = Some(driver);
         self.audit()?;
         for i in 0..self.clients.len() {
             self.connect(i);
@@ -200,58 +200,24 @@ impl Sim {
     fn connect(&mut self, i: usize) {
         let conn = self.new_conn();
         self.clients[i].conn = conn;
-        let now = self.now;
-        self.handle(Input::Accepted {
-            conn,
-            now,
-            peer: "127.0.0.1",
-        });
+        self.driver().accept(conn);
     }
 
-    fn broker(&mut self) -> &mut Broker<SimStorage> {
-        self.broker.as_mut().expect("a broker runs between boots")
+    /// The broker; routing its outputs happens in `drain`.
+    fn driver(&mut self) -> &mut Driver<SimStorage> {
+        self.driver.as_mut().expect("a broker runs between boots")
     }
 
-    /// Feed one input; routing its outputs happens in `drain`.
-    pub fn handle(&mut self, input: Input<'_>) {
-        self.broker().handle(input);
-    }
-
-    /// Drain every output, routing responses to their clients in the order they came.
+    /// Drain every output, routing responses to their clients in the order they came (and
+    /// firing the deadlines of a clock move under way).
     pub fn drain(&mut self) -> Result<(), String> {
-        for _ in 0..OUTPUTS_PER_INPUT_MAX {
-            match self.broker().poll_output() {
-                Output::Send { conn, response } => {
-                    let frame = self.flatten(&response)?;
-                    self.broker().recycle(response);
-                    self.route(conn, &frame)?;
-                }
-                Output::Close(conn) => self.closed_by_broker(conn)?,
-                Output::Timeout(deadline) => {
-                    self.deadline = deadline;
-                    return Ok(());
-                }
+        while let Some(event) = self.driver().poll()? {
+            match event {
+                Event::Sent { conn, frame } => self.route(conn, &frame)?,
+                Event::Closed(conn) => self.closed_by_broker(conn)?,
             }
         }
-        Err(format!(
-            "poll_output gave {OUTPUTS_PER_INPUT_MAX} outputs without Timeout: livelock"
-        ))
-    }
-
-    fn flatten(&mut self, response: &Response) -> Result<Vec<u8>, String> {
-        let broker = self.broker.as_ref().expect("a broker runs");
-        let mut out = Vec::with_capacity(response.len());
-        for chunk in response.chunks() {
-            match chunk {
-                Chunk::Bytes(b) => out.extend_from_slice(b),
-                Chunk::Segment(s) => out.extend_from_slice(
-                    broker
-                        .segment_bytes(&s)
-                        .ok_or("a response names a segment the broker no longer has")?,
-                ),
-            }
-        }
-        Ok(out)
+        Ok(())
     }
 
     fn route(&mut self, conn: ConnId, frame: &[u8]) -> Result<(), String> {
@@ -321,35 +287,14 @@ impl Sim {
 
     /// Move the clock to `to`, firing every deadline on the way in order.
     pub fn advance_to(&mut self, to: Instant) -> Result<(), String> {
-        for _ in 0..DEADLINES_PER_ADVANCE_MAX {
-            match self.deadline {
-                Some(d) if d <= to => {
-                    self.now = self.now.max(d);
-                    self.fire()?;
-                    ensure!(
-                        self.deadline.is_none_or(|next| next > d),
-                        "the deadline {d:?} stays after firing it: livelock"
-                    );
-                }
-                _ => {
-                    self.now = self.now.max(to);
-                    // Spurious timeouts must be harmless: send one now and then.
-                    if self.rng.chance(100) {
-                        self.fire()?;
-                    }
-                    return Ok(());
-                }
-            }
+        self.driver().advance_to(to);
+        self.drain()?;
+        // Spurious timeouts must be harmless: send one now and then.
+        if self.rng.chance(100) {
+            self.driver().timeout();
+            self.drain()?;
         }
-        Err(format!(
-            "{DEADLINES_PER_ADVANCE_MAX} deadlines fired in one clock move: livelock"
-        ))
-    }
-
-    fn fire(&mut self) -> Result<(), String> {
-        let (now, unix_ms) = (self.now, self.unix_ms());
-        self.handle(Input::Timeout { now, unix_ms });
-        self.drain()
+        Ok(())
     }
 
     /// Hand up to all of a client's unsent bytes to the broker, cut at a seeded point.
@@ -364,15 +309,10 @@ impl Sim {
             self.rng.range(1, len as u64) as usize
         };
         let data: Vec<u8> = self.clients[i].outbound.drain(..n).collect();
-        let now = self.now;
+        let now = self.now();
         self.clients[i].mark_delivered(n, now);
-        let (conn, unix_ms) = (self.clients[i].conn, self.unix_ms());
-        self.handle(Input::Bytes {
-            conn,
-            now,
-            unix_ms,
-            data: &data,
-        });
+        let conn = self.clients[i].conn;
+        self.driver().feed(conn, &data);
         self.drain()
     }
 
@@ -381,7 +321,7 @@ impl Sim {
         for c in &self.clients {
             for p in c.in_flight.iter().filter(|p| !is_silent(&p.req)) {
                 if let Some(at) = p.delivered_at {
-                    let waited = self.now.saturating_duration_since(at);
+                    let waited = self.now().saturating_duration_since(at);
                     ensure!(
                         waited <= Duration::from_millis(ANSWER_WAIT_MS_MAX),
                         "client {} request {} ({:?}) unanswered after {waited:?}",
@@ -396,11 +336,11 @@ impl Sim {
     }
 
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.deadline
+        self.driver.as_ref().and_then(|d| d.deadline())
     }
 
     pub fn now(&self) -> Instant {
-        self.now
+        self.clock().now()
     }
 
     pub fn unix_ms_now(&self) -> i64 {
@@ -410,9 +350,10 @@ impl Sim {
     /// Stop the broker: a kill -9 (`clean` false; with power loss, the last write may tear) or
     /// a clean shutdown; then start a new one over the disk.
     pub fn restart(&mut self, clean: bool) -> Result<(), String> {
-        let mut broker = self.broker.take().expect("a broker runs");
-        let clean = clean && broker.shutdown().is_ok();
-        drop(broker);
+        let mut driver = self.driver.take().expect("a broker runs");
+        self.clock = driver.clock;
+        let clean = clean && driver.shutdown().is_ok();
+        drop(driver);
         self.model.crashed();
         for i in 0..self.clients.len() {
             self.forget_in_flight(i);
@@ -447,30 +388,19 @@ impl Sim {
     pub fn open_audit(&mut self) {
         let conn = self.new_conn();
         self.audit_conn = Some(conn);
-        let now = self.now;
-        self.handle(Input::Accepted {
-            conn,
-            now,
-            peer: "127.0.0.1",
-        });
+        self.driver().accept(conn);
     }
 
     pub fn close_audit(&mut self) {
         if let Some(conn) = self.audit_conn.take() {
-            self.handle(Input::Closed(conn));
+            self.driver().hang_up(conn);
         }
     }
 
     /// Send the auditor's request and take its one response.
     pub fn audit_call(&mut self, frame: &[u8]) -> Result<Vec<u8>, String> {
         let conn = self.audit_conn.ok_or("no audit connection")?;
-        let (now, unix_ms) = (self.now, self.unix_ms());
-        self.handle(Input::Bytes {
-            conn,
-            now,
-            unix_ms,
-            data: frame,
-        });
+        self.driver().feed(conn, frame);
         self.drain()?;
         ensure!(
             self.audit_inbox.len() == 1,
@@ -485,7 +415,7 @@ impl Sim {
         self.counts.disconnects += 1;
         let conn = self.clients[i].conn;
         self.log(&format!("client {i} disconnects"));
-        self.handle(Input::Closed(conn));
+        self.driver().hang_up(conn);
         self.drain()?;
         self.forget_in_flight(i);
         self.connect(i);

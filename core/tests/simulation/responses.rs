@@ -64,7 +64,7 @@ impl Client {
             Req::Metadata => on_metadata(frame, model),
             Req::CreateTopic { name, partitions } => on_create(frame, model, name, partitions),
             Req::FindCoordinator => {
-                let r: FindCoordinatorResponse = decode(10, FIND_COORDINATOR_V, frame)?;
+                let r: FindCoordinatorResponse = response(FIND_COORDINATOR_V, frame)?;
                 ensure!(
                     r.error_code == NONE,
                     "FindCoordinator error {}",
@@ -75,11 +75,11 @@ impl Client {
             Req::Join { member_id } => self.on_join(frame, member_id),
             Req::Sync => self.on_sync(frame),
             Req::Heartbeat => {
-                let r: HeartbeatResponse = decode(12, HEARTBEAT_V, frame)?;
+                let r: HeartbeatResponse = response(HEARTBEAT_V, frame)?;
                 self.group_error(r.error_code)
             }
             Req::Leave => {
-                let r: LeaveGroupResponse = decode(13, LEAVE_GROUP_V, frame)?;
+                let r: LeaveGroupResponse = response(LEAVE_GROUP_V, frame)?;
                 let code = r
                     .members
                     .first()
@@ -108,7 +108,7 @@ impl Client {
         tp: Tp,
         offset: i64,
     ) -> Result<(), String> {
-        let r: FetchResponse = decode(1, FETCH_V, frame)?;
+        let r: FetchResponse = response(FETCH_V, frame)?;
         ensure!(r.error_code == NONE, "Fetch error {}", r.error_code);
         let p = r
             .responses
@@ -136,7 +136,7 @@ impl Client {
     }
 
     fn on_join(&mut self, frame: &[u8], member_id: String) -> Result<(), String> {
-        let r: JoinGroupResponse = decode(11, JOIN_GROUP_V, frame)?;
+        let r: JoinGroupResponse = response(JOIN_GROUP_V, frame)?;
         match r.error_code {
             MEMBER_ID_REQUIRED => {
                 ensure!(
@@ -168,7 +168,7 @@ impl Client {
     }
 
     fn on_sync(&mut self, frame: &[u8]) -> Result<(), String> {
-        let r: SyncGroupResponse = decode(14, SYNC_GROUP_V, frame)?;
+        let r: SyncGroupResponse = response(SYNC_GROUP_V, frame)?;
         if r.error_code != NONE {
             return self.group_error(r.error_code);
         }
@@ -216,7 +216,7 @@ impl Client {
         tp: &Tp,
         offset: i64,
     ) -> Result<(), String> {
-        let r: OffsetCommitResponse = decode(8, OFFSET_COMMIT_V, frame)?;
+        let r: OffsetCommitResponse = response(OFFSET_COMMIT_V, frame)?;
         let code = r
             .topics
             .first()
@@ -245,7 +245,7 @@ impl Client {
 }
 
 fn on_produce(frame: &[u8], model: &mut Model, tp: &Tp, values: &[Vec<u8>]) -> Result<(), String> {
-    let r: ProduceResponse = decode(0, PRODUCE_V, frame)?;
+    let r: ProduceResponse = response(PRODUCE_V, frame)?;
     let p = r
         .responses
         .first()
@@ -266,7 +266,7 @@ fn on_produce(frame: &[u8], model: &mut Model, tp: &Tp, values: &[Vec<u8>]) -> R
 }
 
 fn on_list_offsets(frame: &[u8], model: &mut Model, tp: &Tp, latest: bool) -> Result<(), String> {
-    let r: ListOffsetsResponse = decode(2, LIST_OFFSETS_V, frame)?;
+    let r: ListOffsetsResponse = response(LIST_OFFSETS_V, frame)?;
     let p = r
         .topics
         .first()
@@ -288,7 +288,7 @@ fn on_list_offsets(frame: &[u8], model: &mut Model, tp: &Tp, latest: bool) -> Re
 }
 
 pub fn on_metadata(frame: &[u8], model: &mut Model) -> Result<(), String> {
-    let r: MetadataResponse = decode(3, METADATA_V, frame)?;
+    let r: MetadataResponse = response(METADATA_V, frame)?;
     let mut listed = Vec::new();
     for t in &r.topics {
         let name = t.name.clone().unwrap_or_default();
@@ -321,7 +321,7 @@ pub fn on_metadata(frame: &[u8], model: &mut Model) -> Result<(), String> {
 }
 
 fn on_create(frame: &[u8], model: &mut Model, name: String, partitions: i32) -> Result<(), String> {
-    let r: CreateTopicsResponse = decode(19, CREATE_TOPICS_V, frame)?;
+    let r: CreateTopicsResponse = response(CREATE_TOPICS_V, frame)?;
     let code = r
         .topics
         .first()
@@ -346,7 +346,7 @@ pub fn on_offset_fetch(
     group: &str,
     tps: &[Tp],
 ) -> Result<(), String> {
-    let r: OffsetFetchResponse = decode(9, OFFSET_FETCH_V, frame)?;
+    let r: OffsetFetchResponse = response(OFFSET_FETCH_V, frame)?;
     ensure!(
         r.error_code == NONE,
         "OffsetFetch {group}: error {}",

@@ -7,8 +7,8 @@ use alloc::vec::Vec;
 use core::cell::Cell;
 
 use crate::ErrorCode;
-use crate::broker::testing::{call, create, found_after_crash};
-use crate::broker::{Broker, BrokerConfig};
+use crate::broker::BrokerConfig;
+use crate::broker::harness::{Driver, call, create, driven};
 use crate::codec::messages::join_group_request::JoinGroupRequestProtocol;
 use crate::codec::messages::offset_commit_request::{
     OffsetCommitRequestPartition, OffsetCommitRequestTopic,
@@ -141,23 +141,23 @@ const NOT_COORDINATOR: i16 = 16;
 fn start(
     mut storage: FillingStorage,
     found: Vec<FoundPartition<Segment>>,
-) -> Broker<FillingStorage> {
+) -> Driver<FillingStorage> {
     let config = BrokerConfig {
         segment_size_bytes: 4096,
         ..BrokerConfig::default()
     };
     storage.found = found;
-    Broker::new(config, storage, 1).expect("starts")
+    driven(config, storage)
 }
 
 /// What a restart after a crash finds: the storage and every partition's segments.
-fn crash(mut b: Broker<FillingStorage>) -> (FillingStorage, Vec<FoundPartition<Segment>>) {
-    let found = found_after_crash(&b, |_, _| None);
+fn crash(mut b: Driver<FillingStorage>) -> (FillingStorage, Vec<FoundPartition<Segment>>) {
+    let found = b.found_after_crash(|_, _| None);
     (core::mem::take(&mut b.storage), found)
 }
 
 /// A simple consumer's commit (no generation) of `offset` for `t`-0; the partition's error.
-fn commit(b: &mut Broker<FillingStorage>, offset: i64) -> i16 {
+fn commit(b: &mut Driver<FillingStorage>, offset: i64) -> i16 {
     let req = OffsetCommitRequest {
         group_id: "g".into(),
         generation_id_or_member_epoch: -1,
@@ -178,7 +178,7 @@ fn commit(b: &mut Broker<FillingStorage>, offset: i64) -> i16 {
 }
 
 /// The offset committed for `t`-0 in `g`, -1 if none.
-fn fetch(b: &mut Broker<FillingStorage>) -> i64 {
+fn fetch(b: &mut Driver<FillingStorage>) -> i64 {
     let req = OffsetFetchRequest {
         group_id: "g".into(),
         topics: Some(vec![OffsetFetchRequestTopic {
@@ -194,7 +194,7 @@ fn fetch(b: &mut Broker<FillingStorage>) -> i64 {
 }
 
 /// A v5 join of `member_id` (empty: a new member) to `g`; its answer.
-fn join(b: &mut Broker<FillingStorage>, member_id: &str) -> JoinGroupResponse {
+fn join(b: &mut Driver<FillingStorage>, member_id: &str) -> JoinGroupResponse {
     let req = JoinGroupRequest {
         group_id: "g".into(),
         session_timeout_ms: 10_000,
@@ -211,7 +211,7 @@ fn join(b: &mut Broker<FillingStorage>, member_id: &str) -> JoinGroupResponse {
 }
 
 /// The leader's sync assigning `assignment` to itself.
-fn sync(b: &mut Broker<FillingStorage>, generation: i32, member_id: &str) -> SyncGroupResponse {
+fn sync(b: &mut Driver<FillingStorage>, generation: i32, member_id: &str) -> SyncGroupResponse {
     let req = SyncGroupRequest {
         group_id: "g".into(),
         generation_id: generation,

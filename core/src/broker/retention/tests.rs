@@ -7,17 +7,17 @@ use alloc::vec::Vec;
 use core::time::Duration;
 
 use crate::ErrorCode;
-use crate::broker::testing::{found_after_crash, produce_batch};
-use crate::broker::{Broker, BrokerConfig, Chunk, ConnId, Input, Output};
-use crate::codec::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
+use crate::broker::BrokerConfig;
+use crate::broker::ConnId;
+use crate::broker::harness::{self, Clock, Driver, fetch_request, produce_request};
+use crate::codec::Message;
+use crate::codec::Records;
 use crate::codec::messages::delete_records_request::{DeleteRecordsPartition, DeleteRecordsTopic};
-use crate::codec::messages::fetch_request::{FetchPartition, FetchTopic};
 use crate::codec::messages::fetch_response::PartitionData;
 use crate::codec::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use crate::codec::messages::produce_response::PartitionProduceResponse;
 use crate::codec::messages::*;
-use crate::codec::{Message, Records, Writer, request_header_version, response_header_version};
-use crate::records::{BatchBuilder, RecordBatch};
+use crate::records::RecordBatch;
 use crate::storage::{FoundPartition, MemorySegment, MemoryStorage};
 use crate::time::Instant;
 
@@ -29,17 +29,12 @@ const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// A batch of two records with timestamp `ts` and 100-byte values.
 fn batch(ts: i64) -> Vec<u8> {
-    let mut b = BatchBuilder::new(0);
-    b.push(ts, None, Some(&[7; 100]), &[]);
-    b.push(ts, None, Some(&[8; 100]), &[]);
-    b.finish()
+    harness::batch(ts, &[[7; 100], [8; 100]])
 }
 
 struct Harness {
-    broker: Broker<MemoryStorage>,
-    /// Milliseconds since the start, on both clocks.
-    ms: u64,
-    correlation: i32,
+    /// Its clock reads `T0` at its origin, and both clocks move together.
+    broker: Driver<MemoryStorage>,
 }
 
 impl Harness {
@@ -64,87 +59,31 @@ impl Harness {
             ..BrokerConfig::default()
         };
         storage.found = found;
-        let broker = Broker::new(config, storage, T0).expect("starts");
-        Harness {
-            broker,
-            ms: 0,
-            correlation: 0,
-        }
+        let clock = Clock::new(Instant::default(), T0);
+        let broker = Driver::start(config, storage, clock).expect("starts");
+        Harness { broker }
     }
 
     fn connect(&mut self, conn: u64) {
-        let now = self.now();
-        self.broker.handle(Input::Accepted {
-            conn: ConnId(conn),
-            now,
-            peer: "127.0.0.1",
-        });
+        self.broker.accept(ConnId(conn));
     }
 
-    fn now(&self) -> Instant {
-        Instant::default() + Duration::from_millis(self.ms)
-    }
-
-    fn unix_ms(&self) -> i64 {
-        T0 + self.ms as i64
-    }
-
-    /// Move both clocks on by `ms` and tell the broker.
+    /// Move both clocks on by `ms`, firing every deadline on the way; nothing is answered.
     fn advance(&mut self, ms: u64) {
-        self.ms += ms;
-        let (now, unix_ms) = (self.now(), self.unix_ms());
-        self.broker.handle(Input::Timeout { now, unix_ms });
+        self.broker.advance_ms(ms);
+        assert!(self.drain().0.is_empty());
     }
 
     fn feed<M: Message>(&mut self, conn: u64, v: i16, body: &M) -> i32 {
-        self.correlation += 1;
-        let header = RequestHeader {
-            request_api_key: M::API_KEY,
-            request_api_version: v,
-            correlation_id: self.correlation,
-            client_id: Some("retention-test".into()),
-        };
-        let mut w = Writer::new();
-        w.put_i32(0);
-        header
-            .encode(&mut w, request_header_version(M::API_KEY, v))
-            .expect("header encodes");
-        body.encode(&mut w, v).expect("body encodes");
-        let mut bytes = w.into_bytes();
-        let size = (bytes.len() - 4) as i32;
-        bytes[..4].copy_from_slice(&size.to_be_bytes());
-        let (now, unix_ms) = (self.now(), self.unix_ms());
-        self.broker.handle(Input::Bytes {
-            conn: ConnId(conn),
-            now,
-            unix_ms,
-            data: &bytes,
-        });
-        self.correlation
+        self.broker.send(ConnId(conn), v, body)
     }
 
     /// Every response sent, by connection, and the deadline the broker asks for.
     fn drain(&mut self) -> (Vec<(u64, Vec<u8>)>, Option<Instant>) {
-        let mut sent = Vec::new();
-        for _ in 0..1_000 {
-            match self.broker.poll_output() {
-                Output::Send { conn, response } => {
-                    let mut bytes = Vec::new();
-                    for chunk in response.chunks() {
-                        match chunk {
-                            Chunk::Bytes(b) => bytes.extend_from_slice(b),
-                            Chunk::Segment(s) => bytes.extend_from_slice(
-                                self.broker.segment_bytes(&s).expect("segment exists"),
-                            ),
-                        }
-                    }
-                    sent.push((conn.0, bytes));
-                }
-                Output::Close(conn) => panic!("closed {conn:?}"),
-                Output::Timeout(deadline) => return (sent, deadline),
-            }
-        }
-        panic!("poll_output never returned Timeout");
+        let drained = self.broker.drain().expect("outputs end");
+        assert_eq!(drained.closed, [], "no connection closed");
+        let sent = drained.sent.into_iter().map(|(c, f)| (c.0, f)).collect();
+        (sent, drained.deadline)
     }
 
     fn deadline(&mut self) -> Option<Instant> {
@@ -155,36 +94,17 @@ impl Harness {
 
     /// One request on connection 1 and its one response.
     fn call<Req: Message, Resp: Message>(&mut self, v: i16, body: &Req) -> Resp {
-        self.feed(1, v, body);
-        let (sent, _) = self.drain();
-        assert_eq!(sent.len(), 1, "one response");
-        decode::<Resp>(Req::API_KEY, v, &sent[0].1)
+        self.broker.call(ConnId(1), v, body).expect("one response")
     }
 
     fn create(&mut self, name: &str, configs: &[(&str, &str)]) {
-        let request = CreateTopicsRequest {
-            topics: vec![CreatableTopic {
-                name: name.into(),
-                num_partitions: 1,
-                replication_factor: 1,
-                configs: configs
-                    .iter()
-                    .map(|&(name, value)| CreatableTopicConfig {
-                        name: name.into(),
-                        value: Some(value.into()),
-                    })
-                    .collect(),
-                ..Default::default()
-            }],
-            timeout_ms: 1_000,
-            validate_only: false,
-        };
-        let resp: CreateTopicsResponse = self.call(7, &request);
-        assert_eq!(resp.topics[0].error_code, 0);
+        self.broker
+            .create(ConnId(1), name, 1, configs)
+            .expect("created");
     }
 
     fn produce(&mut self, topic: &str, ts: i64) -> PartitionProduceResponse {
-        let request = produce_batch(topic, 0, batch(ts));
+        let request = produce_request(topic, 0, batch(ts));
         let mut resp: ProduceResponse = self.call(9, &request);
         let p = resp.responses[0].partition_responses.remove(0);
         assert_eq!(p.error_code, 0);
@@ -233,7 +153,7 @@ impl Harness {
 
     /// Fetch v11 of partition 0 from `offset`, answered at once.
     fn fetch(&mut self, topic: &str, offset: i64) -> PartitionData {
-        let mut resp: FetchResponse = self.call(11, &fetch_request(topic, offset, 0, 1));
+        let mut resp: FetchResponse = self.call(11, &fetch_request(topic, 0, offset, 0, 1));
         resp.responses[0].partitions.remove(0)
     }
 
@@ -247,38 +167,11 @@ impl Harness {
     /// What a restart would find: the storage, and every partition's segments as after a crash.
     fn crash(mut self) -> (MemoryStorage, Vec<FoundPartition<MemorySegment>>) {
         let metadata = &self.broker.storage.metadata;
-        let found = found_after_crash(&self.broker, |t, p| {
-            metadata.get(&(String::from(t), p)).cloned()
-        });
+        let found = self
+            .broker
+            .found_after_crash(|t, p| metadata.get(&(String::from(t), p)).cloned());
         (core::mem::take(&mut self.broker.storage), found)
     }
-}
-
-fn fetch_request(topic: &str, offset: i64, max_wait_ms: i32, min_bytes: i32) -> FetchRequest {
-    FetchRequest {
-        replica_id: -1,
-        max_wait_ms,
-        min_bytes,
-        max_bytes: 1 << 20,
-        topics: vec![FetchTopic {
-            topic: topic.into(),
-            partitions: vec![FetchPartition {
-                fetch_offset: offset,
-                partition_max_bytes: 1 << 20,
-                current_leader_epoch: -1,
-                log_start_offset: -1,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-        ..Default::default()
-    }
-}
-
-fn decode<M: Message>(api_key: i16, v: i16, frame: &[u8]) -> M {
-    let (rest, _) = ResponseHeader::decode(&frame[4..], response_header_version(api_key, v))
-        .expect("header decodes");
-    M::decode_complete(rest, v).expect("body decodes")
 }
 
 /// `(base offset, last offset)` of the first batch in fetched records.
@@ -391,7 +284,7 @@ fn a_parked_fetch_below_the_new_start_is_answered_out_of_range() {
     h.create("t", &[]);
     ten_batches(&mut h, "t", T0);
     // Asks for more than there is: parks.
-    h.feed(2, 11, &fetch_request("t", 2, 10_000, 1 << 20));
+    h.feed(2, 11, &fetch_request("t", 0, 2, 10_000, 1 << 20));
     let (sent, deadline) = h.drain();
     assert!(sent.is_empty());
     assert!(deadline.is_some());
@@ -408,7 +301,7 @@ fn a_parked_fetch_below_the_new_start_is_answered_out_of_range() {
     h.feed(1, 2, &request);
     let (sent, _) = h.drain();
     let fetch = sent.iter().find(|(c, _)| *c == 2).expect("fetch answered");
-    let resp: FetchResponse = decode(1, 11, &fetch.1);
+    let resp: FetchResponse = harness::response(11, &fetch.1).expect("decodes");
     let p = &resp.responses[0].partitions[0];
     assert_eq!(p.error_code, ErrorCode::OffsetOutOfRange.code());
     assert_eq!(p.log_start_offset, 10);
