@@ -1,0 +1,155 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+const testTimeout = 60 * time.Second
+
+func testContext(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func newKgo(t *testing.T, b *broker, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	base := []kgo.Opt{kgo.SeedBrokers(b.addr), kgo.ClientID("blazemq-go-test")}
+	cl, err := kgo.NewClient(append(base, opts...)...)
+	if err != nil {
+		t.Fatalf("kgo.NewClient: %v", err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+func newKadm(t *testing.T, b *broker) *kadm.Client {
+	return kadm.NewClient(newKgo(t, b))
+}
+
+// createTopic creates a topic with `partitions` partitions and fails the test unless it worked.
+func createTopic(t *testing.T, adm *kadm.Client, topic string, partitions int32) {
+	t.Helper()
+	resp, err := adm.CreateTopic(testContext(t), partitions, 1, nil, topic)
+	if err != nil || resp.Err != nil {
+		t.Fatalf("create topic %s: %v / %v (%s)", topic, err, resp.Err, resp.ErrMessage)
+	}
+}
+
+// consumeN reads exactly n records with a direct (non-group) consumer, failing on a timeout.
+func consumeN(t *testing.T, cl *kgo.Client, n int) []*kgo.Record {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var got []*kgo.Record
+	for len(got) < n {
+		fetches := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("consumed %d of %d records before the deadline", len(got), n)
+		}
+		fetches.EachError(func(topic string, p int32, err error) {
+			t.Fatalf("fetch %s/%d: %v", topic, p, err)
+		})
+		got = append(got, fetches.Records()...)
+	}
+	if len(got) != n {
+		t.Fatalf("consumed %d records, want %d", len(got), n)
+	}
+	return got
+}
+
+var codecs = []struct {
+	name  string
+	codec kgo.CompressionCodec
+}{
+	{"none", kgo.NoCompression()},
+	{"gzip", kgo.GzipCompression()},
+	{"snappy", kgo.SnappyCompression()},
+	{"lz4", kgo.Lz4Compression()},
+	{"zstd", kgo.ZstdCompression()},
+}
+
+// Every codec franz-go has, through its idempotent producer (its default) with acks=all: the
+// offsets the broker acknowledges are 0..n-1 in order, and a consumer reads back the same keys,
+// values, headers and timestamps, with the producer id the broker handed out.
+func TestFranzProduceEveryCodec(t *testing.T) {
+	b := startBroker(t)
+	for _, c := range codecs {
+		t.Run(c.name, func(t *testing.T) {
+			topic := name(t, "topic")
+			createTopic(t, newKadm(t, b), topic, 1)
+			prod := newKgo(t, b, kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()),
+				kgo.ProducerBatchCompression(c.codec), kgo.ProducerLinger(5*time.Millisecond))
+			sent := produceBatch(t, prod, topic, 200)
+			cons := newKgo(t, b, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{
+				topic: {0: kgo.NewOffset().AtStart()},
+			}))
+			got := consumeN(t, cons, len(sent))
+			for i, r := range got {
+				assertSameRecord(t, sent[i], r, int64(i))
+			}
+		})
+	}
+}
+
+// produceBatch sends n records at once (so they share batches) and checks each acknowledgement.
+func produceBatch(t *testing.T, prod *kgo.Client, topic string, n int) []*kgo.Record {
+	t.Helper()
+	base := time.Now().Truncate(time.Millisecond)
+	recs := make([]*kgo.Record, n)
+	for i := range recs {
+		recs[i] = &kgo.Record{
+			Topic:     topic,
+			Key:       []byte(fmt.Sprintf("key-%d", i)),
+			Value:     []byte(fmt.Sprintf("value-%d-%s", i, "0123456789abcdef")),
+			Headers:   []kgo.RecordHeader{{Key: "i", Value: []byte(fmt.Sprint(i))}, {Key: "empty"}},
+			Timestamp: base.Add(time.Duration(i) * time.Millisecond),
+		}
+	}
+	results := prod.ProduceSync(testContext(t), recs...)
+	if err := results.FirstErr(); err != nil {
+		t.Fatalf("produce: %v", err)
+	}
+	for i, res := range results {
+		if res.Record.Offset != int64(i) || res.Record.Partition != 0 {
+			t.Fatalf("record %d acknowledged at %d/%d, want 0/%d", i, res.Record.Partition, res.Record.Offset, i)
+		}
+		if res.Record.ProducerID < 0 || res.Record.ProducerEpoch < 0 {
+			t.Fatalf("idempotent producer got no producer id: %d/%d", res.Record.ProducerID, res.Record.ProducerEpoch)
+		}
+	}
+	return recs
+}
+
+func assertSameRecord(t *testing.T, want, got *kgo.Record, offset int64) {
+	t.Helper()
+	if got.Offset != offset || got.Partition != want.Partition || got.Topic != want.Topic {
+		t.Fatalf("record at %s/%d/%d, want %s/%d/%d", got.Topic, got.Partition, got.Offset,
+			want.Topic, want.Partition, offset)
+	}
+	if string(got.Key) != string(want.Key) || string(got.Value) != string(want.Value) {
+		t.Fatalf("offset %d: key/value %q/%q, want %q/%q", offset, got.Key, got.Value, want.Key, want.Value)
+	}
+	if !got.Timestamp.Equal(want.Timestamp) {
+		t.Fatalf("offset %d: timestamp %v, want %v", offset, got.Timestamp, want.Timestamp)
+	}
+	if len(got.Headers) != len(want.Headers) {
+		t.Fatalf("offset %d: %d headers, want %d", offset, len(got.Headers), len(want.Headers))
+	}
+	for i, h := range got.Headers {
+		if h.Key != want.Headers[i].Key || string(h.Value) != string(want.Headers[i].Value) {
+			t.Fatalf("offset %d: header %d is %q=%q, want %q=%q", offset, i, h.Key, h.Value,
+				want.Headers[i].Key, want.Headers[i].Value)
+		}
+	}
+	if got.ProducerID != want.ProducerID || got.ProducerEpoch != want.ProducerEpoch {
+		t.Fatalf("offset %d: producer %d/%d, want %d/%d", offset, got.ProducerID, got.ProducerEpoch,
+			want.ProducerID, want.ProducerEpoch)
+	}
+}
