@@ -197,8 +197,9 @@ func alterOK(t *testing.T) func(kadm.AlterConfigsResponses, error) {
 	}
 }
 
-// assertBrokerConfigs checks a few broker configs whose values both BlazeMQ and the reference
-// Kafka (scripts/kafka-reference.sh) leave at Kafka's defaults.
+// assertBrokerConfigs checks broker configs whose values both BlazeMQ and the reference Kafka
+// (scripts/kafka-reference.sh) leave at Kafka's defaults; those not set in the reference's
+// server.properties are reported as defaults.
 func assertBrokerConfigs(t *testing.T, adm *kadm.Client) {
 	t.Helper()
 	md, err := adm.BrokerMetadata(testContext(t))
@@ -209,15 +210,25 @@ func assertBrokerConfigs(t *testing.T, adm *kadm.Client) {
 	if err != nil || len(rcs) != 1 || rcs[0].Err != nil {
 		t.Fatalf("describe broker configs: %v / %+v", err, rcs)
 	}
-	want := map[string]string{"message.max.bytes": "1048588",
-		"auto.create.topics.enable": "true"}
+	dflt := kmsg.ConfigSourceDefaultConfig
+	want := map[string]struct {
+		value  string
+		source *kmsg.ConfigSource
+	}{
+		"message.max.bytes":         {"1048588", &dflt},
+		"log.retention.hours":       {"168", &dflt},
+		"log.retention.ms":          {"", &dflt},
+		"auto.create.topics.enable": {"true", nil},
+	}
 	for _, c := range rcs[0].Configs {
-		if v, ok := want[c.Key]; ok {
-			if c.MaybeValue() != v {
-				t.Fatalf("broker config %s is %q, want %q", c.Key, c.MaybeValue(), v)
-			}
-			delete(want, c.Key)
+		w, ok := want[c.Key]
+		if !ok {
+			continue
 		}
+		if c.MaybeValue() != w.value || (w.source != nil && c.Source != *w.source) {
+			t.Fatalf("broker config %s is %q from %v, want %q", c.Key, c.MaybeValue(), c.Source, w.value)
+		}
+		delete(want, c.Key)
 	}
 	if len(want) != 0 {
 		t.Fatalf("broker configs lack %v", want)
