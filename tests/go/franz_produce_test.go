@@ -30,15 +30,44 @@ func newKgo(t *testing.T, b *broker, opts ...kgo.Opt) *kgo.Client {
 }
 
 func newKadm(t *testing.T, b *broker) *kadm.Client {
-	return kadm.NewClient(newKgo(t, b))
+	// kgo answers a metadata request from its cache while the cache is younger than this (5 s
+	// by default): an admin listing right after a change must ask the broker.
+	return kadm.NewClient(newKgo(t, b, kgo.MetadataMinAge(10*time.Millisecond)))
 }
 
 // createTopic creates a topic with `partitions` partitions and fails the test unless it worked.
 func createTopic(t *testing.T, adm *kadm.Client, topic string, partitions int32) {
 	t.Helper()
-	resp, err := adm.CreateTopic(testContext(t), partitions, 1, nil, topic)
+	createTopicWith(t, adm, topic, partitions, nil)
+}
+
+// createTopicWith creates a topic with configs, then waits until the broker's metadata shows
+// it: Kafka answers CreateTopics before every request sees the topic.
+func createTopicWith(t *testing.T, adm *kadm.Client, topic string, partitions int32, configs map[string]*string) {
+	t.Helper()
+	resp, err := adm.CreateTopic(testContext(t), partitions, 1, configs, topic)
 	if err != nil || resp.Err != nil {
 		t.Fatalf("create topic %s: %v / %v (%s)", topic, err, resp.Err, resp.ErrMessage)
+	}
+	waitTopic(t, adm, topic, int(partitions))
+}
+
+func waitTopic(t *testing.T, adm *kadm.Client, topic string, partitions int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		md, err := adm.Metadata(testContext(t), topic)
+		if err != nil {
+			t.Fatalf("metadata: %v", err)
+		}
+		td := md.Topics[topic]
+		if td.Err == nil && len(td.Partitions) == partitions {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("topic %s not in the metadata with %d partitions: %+v", topic, partitions, td)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

@@ -32,6 +32,8 @@ func TestKadmTopics(t *testing.T) {
 			t.Fatalf("created %s with retention.ms %q, want 3600000", topic, v.MaybeValue())
 		}
 	}
+	waitTopic(t, adm, a, 2)
+	waitTopic(t, adm, c, 2)
 	// CreateTopic returns the topic's error as its error too.
 	again, err := adm.CreateTopic(ctx, 1, 1, nil, a)
 	if !errors.Is(err, kerr.TopicAlreadyExists) || !errors.Is(again.Err, kerr.TopicAlreadyExists) {
@@ -61,9 +63,12 @@ func TestKadmTopics(t *testing.T) {
 	}
 }
 
-// assertPartitions checks a topic's metadata: n partitions, each led by the one broker.
+// assertPartitions checks a topic's metadata: n partitions, each led by the one broker. Kafka
+// publishes new partitions to its metadata a moment after CreatePartitions answers: it waits
+// for them first.
 func assertPartitions(t *testing.T, adm *kadm.Client, b *broker, topic string, n int) {
 	t.Helper()
+	waitTopic(t, adm, topic, n)
 	md, err := adm.Metadata(testContext(t), topic)
 	if err != nil {
 		t.Fatalf("metadata: %v", err)
@@ -156,9 +161,7 @@ func TestKadmConfigs(t *testing.T) {
 	adm := newKadm(t, b)
 	ctx := testContext(t)
 	topic := name(t, "topic")
-	if _, err := adm.CreateTopic(ctx, 1, 1, map[string]*string{"retention.ms": kadm.StringPtr("3600000")}, topic); err != nil {
-		t.Fatalf("create topic: %v", err)
-	}
+	createTopicWith(t, adm, topic, 1, map[string]*string{"retention.ms": kadm.StringPtr("3600000")})
 	dynamic, dflt := kmsg.ConfigSourceDynamicTopicConfig, kmsg.ConfigSourceDefaultConfig
 	assertConfig(t, adm, topic, "retention.ms", "3600000", dynamic)
 	assertConfig(t, adm, topic, "cleanup.policy", "delete", dflt)
