@@ -13,8 +13,14 @@ import (
 )
 
 func saramaConfig() *sarama.Config {
+	return saramaConfigAt(sarama.V4_0_0_0)
+}
+
+// saramaConfigAt is sarama's configuration for a broker of `version`: sarama picks the request
+// versions it sends from it.
+func saramaConfigAt(version sarama.KafkaVersion) *sarama.Config {
 	cfg := sarama.NewConfig()
-	cfg.Version = sarama.V4_0_0_0
+	cfg.Version = version
 	cfg.ClientID = "blazemq-go-test"
 	cfg.Producer.Idempotent = true
 	cfg.Producer.RequiredAcks = sarama.WaitForAll
@@ -46,8 +52,12 @@ func saramaTopic(t *testing.T, adm sarama.ClusterAdmin, topic string, partitions
 }
 
 func syncProducer(t *testing.T, b *broker, codec sarama.CompressionCodec) sarama.SyncProducer {
+	return syncProducerAt(t, b, codec, sarama.V4_0_0_0)
+}
+
+func syncProducerAt(t *testing.T, b *broker, codec sarama.CompressionCodec, version sarama.KafkaVersion) sarama.SyncProducer {
 	t.Helper()
-	cfg := saramaConfig()
+	cfg := saramaConfigAt(version)
 	cfg.Producer.Compression = codec
 	p, err := sarama.NewSyncProducer([]string{b.addr}, cfg)
 	if err != nil {
@@ -58,17 +68,24 @@ func syncProducer(t *testing.T, b *broker, codec sarama.CompressionCodec) sarama
 }
 
 // sarama's idempotent sync producer with acks=all and each of its codecs, one producer after the
-// other on one partition: offsets continue 0..49 across producers, and a partition consumer
-// reads every key, value and header back at its offset.
+// other on one partition: offsets continue 0..54 across producers, and a partition consumer
+// reads every key, value and header back at its offset. Once with the request versions of
+// Kafka 4.0, once with those of sarama's default version (2.8), which most sarama users run.
 func TestSaramaSyncProducer(t *testing.T) {
 	b := startBroker(t)
+	for _, v := range []sarama.KafkaVersion{sarama.V4_0_0_0, sarama.DefaultVersion} {
+		t.Run(v.String(), func(t *testing.T) { saramaRoundTrip(t, b, v) })
+	}
+}
+
+func saramaRoundTrip(t *testing.T, b *broker, version sarama.KafkaVersion) {
 	topic := name(t, "topic")
 	saramaTopic(t, saramaAdmin(t, b), topic, 2)
 	codecs := []sarama.CompressionCodec{sarama.CompressionNone, sarama.CompressionGZIP,
 		sarama.CompressionSnappy, sarama.CompressionLZ4, sarama.CompressionZSTD}
 	var sent []*sarama.ProducerMessage
 	for _, codec := range codecs {
-		p := syncProducer(t, b, codec)
+		p := syncProducerAt(t, b, codec, version)
 		var msgs []*sarama.ProducerMessage
 		for i := 0; i < 10; i++ {
 			n := len(sent) + len(msgs)
@@ -92,12 +109,12 @@ func TestSaramaSyncProducer(t *testing.T) {
 		}
 		sent = append(sent, append(msgs, one)...)
 	}
-	assertSaramaPartition(t, b, topic, 1, sent)
+	assertSaramaPartition(t, b, topic, 1, sent, version)
 }
 
-func assertSaramaPartition(t *testing.T, b *broker, topic string, partition int32, sent []*sarama.ProducerMessage) {
+func assertSaramaPartition(t *testing.T, b *broker, topic string, partition int32, sent []*sarama.ProducerMessage, version sarama.KafkaVersion) {
 	t.Helper()
-	cons, err := sarama.NewConsumer([]string{b.addr}, saramaConfig())
+	cons, err := sarama.NewConsumer([]string{b.addr}, saramaConfigAt(version))
 	if err != nil {
 		t.Fatalf("consumer: %v", err)
 	}
@@ -184,9 +201,9 @@ func (h *handler) state() ([]int32, int, int) {
 }
 
 // joinGroup runs a sarama consumer group member until the test ends.
-func joinGroup(t *testing.T, b *broker, group, topic string) (*handler, sarama.ConsumerGroup) {
+func joinGroup(t *testing.T, b *broker, group, topic string, version sarama.KafkaVersion) (*handler, sarama.ConsumerGroup) {
 	t.Helper()
-	cg, err := sarama.NewConsumerGroup([]string{b.addr}, group, saramaConfig())
+	cg, err := sarama.NewConsumerGroup([]string{b.addr}, group, saramaConfigAt(version))
 	if err != nil {
 		t.Fatalf("consumer group: %v", err)
 	}
@@ -240,18 +257,25 @@ func sendEach(t *testing.T, p sarama.SyncProducer, topic string, partitions int3
 
 // Two sarama group members (range assignor) over four partitions: the second member joining
 // splits them [0 1] / [2 3]; each consumes exactly its partitions' new records; auto-commit puts
-// every committed offset at the end, and the group is described as it is.
+// every committed offset at the end, and the group is described as it is. With the request
+// versions of Kafka 4.0 and of sarama's default (2.8).
 func TestSaramaConsumerGroup(t *testing.T) {
 	b := startBroker(t)
+	for _, v := range []sarama.KafkaVersion{sarama.V4_0_0_0, sarama.DefaultVersion} {
+		t.Run(v.String(), func(t *testing.T) { saramaGroup(t, b, v) })
+	}
+}
+
+func saramaGroup(t *testing.T, b *broker, version sarama.KafkaVersion) {
 	adm := saramaAdmin(t, b)
 	topic, group := name(t, "topic"), name(t, "group")
 	saramaTopic(t, adm, topic, 4)
 	p := syncProducer(t, b, sarama.CompressionNone)
 	sendEach(t, p, topic, 4, 5)
 
-	first, _ := joinGroup(t, b, group, topic)
+	first, _ := joinGroup(t, b, group, topic, version)
 	waitFor(t, "the first member to consume 20", func() bool { _, n, _ := first.state(); return n == 20 })
-	second, secondGroup := joinGroup(t, b, group, topic)
+	second, secondGroup := joinGroup(t, b, group, topic, version)
 	waitFor(t, "the split", func() bool {
 		c1, _, _ := first.state()
 		c2, _, _ := second.state()
