@@ -37,7 +37,8 @@ func staticMember(t *testing.T, b *broker, group, topic, instance string, revoke
 
 // Static membership (KIP-345) with the range assignor: two members split four partitions; one
 // restarts with the same instance id within its session and gets its partitions back without
-// a rebalance, so the other keeps its own and never gives any up.
+// a rebalance, so the other keeps its own and never gives any up; once it stops for longer than
+// its session, the other takes all.
 func TestFranzStaticMembership(t *testing.T) {
 	b := startBroker(t)
 	adm := newKadm(t, b)
@@ -71,6 +72,12 @@ func TestFranzStaticMembership(t *testing.T) {
 		t.Fatalf("the other member gave up %d partitions during the restart", revoked-bRevokedBefore)
 	}
 	assertStatic(t, adm, group, "instance-a", "instance-b")
+
+	// A static member that stops without leaving is removed when its session times out (6 s):
+	// the other member then owns all four partitions.
+	again.cl.Close()
+	waitOwned(t, []*member{bm}, 4)
+	assertStatic(t, adm, group, "instance-b")
 }
 
 // assertStatic checks the group is Stable with exactly these instance ids.
