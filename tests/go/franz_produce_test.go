@@ -182,3 +182,29 @@ func assertSameRecord(t *testing.T, want, got *kgo.Record, offset int64) {
 			want.ProducerID, want.ProducerEpoch)
 	}
 }
+
+// A read_committed consumer that starts at a timestamp: with no transactions the last stable
+// offset is the high watermark, so it reads every record from the first one at or after the
+// timestamp to the end.
+func TestFranzReadCommittedFromTimestamp(t *testing.T) {
+	b := startBroker(t)
+	topic := name(t, "topic")
+	createTopic(t, newKadm(t, b), topic, 1)
+	prod := newKgo(t, b, kgo.DefaultProduceTopic(topic))
+	base := time.Now().Add(-time.Minute).Truncate(time.Millisecond)
+	for i := 0; i < 10; i++ {
+		r := &kgo.Record{Value: []byte(fmt.Sprint(i)), Timestamp: base.Add(time.Duration(i) * time.Second)}
+		if err := prod.ProduceSync(testContext(t), r).FirstErr(); err != nil {
+			t.Fatalf("produce: %v", err)
+		}
+	}
+	from := kgo.NewOffset().AfterMilli(base.Add(4500 * time.Millisecond).UnixMilli())
+	cons := newKgo(t, b, kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: from}}))
+	got := consumeN(t, cons, 5)
+	for i, r := range got {
+		if r.Offset != int64(5+i) || string(r.Value) != fmt.Sprint(5+i) {
+			t.Fatalf("record %d: offset %d %q, want offset %d", i, r.Offset, r.Value, 5+i)
+		}
+	}
+}
