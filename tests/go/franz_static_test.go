@@ -40,6 +40,8 @@ func staticMember(t *testing.T, b *broker, group, topic, instance string, revoke
 // a rebalance, so the other keeps its own and never gives any up; once it stops for longer than
 // its session, the other takes all.
 func TestFranzStaticMembership(t *testing.T) {
+	// Waits on sessions and heartbeats, not the CPU: runs beside the other tests.
+	t.Parallel()
 	b := startBroker(t)
 	adm := newKadm(t, b)
 	topic, group := name(t, "topic"), name(t, "group")

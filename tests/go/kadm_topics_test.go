@@ -127,7 +127,8 @@ func waitGone(t *testing.T, adm *kadm.Client, topics ...string) {
 	}
 }
 
-func topicConfig(t *testing.T, adm *kadm.Client, topic, key string) kadm.Config {
+// topicConfig is one config of a topic as DescribeConfigs reports it.
+func topicConfig(t *testing.T, adm *kadm.Client, topic, key string) (kadm.Config, bool) {
 	t.Helper()
 	rcs, err := adm.DescribeTopicConfigs(testContext(t), topic)
 	if err != nil {
@@ -139,18 +140,26 @@ func topicConfig(t *testing.T, adm *kadm.Client, topic, key string) kadm.Config 
 	}
 	for _, c := range rc.Configs {
 		if c.Key == key {
-			return c
+			return c, true
 		}
 	}
-	t.Fatalf("%s has no config %s", topic, key)
-	return kadm.Config{}
+	return kadm.Config{}, false
 }
 
+// assertConfig waits for a topic config to read as given: Kafka applies a config change a
+// moment after it answers the request.
 func assertConfig(t *testing.T, adm *kadm.Client, topic, key, value string, source kmsg.ConfigSource) {
 	t.Helper()
-	c := topicConfig(t, adm, topic, key)
-	if c.MaybeValue() != value || c.Source != source {
-		t.Fatalf("%s of %s is %q from %v, want %q from %v", key, topic, c.MaybeValue(), c.Source, value, source)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, ok := topicConfig(t, adm, topic, key)
+		if ok && c.MaybeValue() == value && c.Source == source {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s of %s is %q from %v (found %v), want %q from %v", key, topic, c.MaybeValue(), c.Source, ok, value, source)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

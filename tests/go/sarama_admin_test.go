@@ -148,19 +148,28 @@ func seq(n int) []int {
 	return s
 }
 
+// assertSaramaTopicConfig waits for a topic config to read as given: Kafka applies a config
+// change a moment after it answers the request.
 func assertSaramaTopicConfig(t *testing.T, adm sarama.ClusterAdmin, topic, key, value string, source sarama.ConfigSource) {
 	t.Helper()
-	entries, err := adm.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: topic})
-	if err != nil {
-		t.Fatalf("describe config: %v", err)
-	}
-	for _, e := range entries {
-		if e.Name == key {
-			if e.Value != value || e.Source != source {
-				t.Fatalf("%s of %s is %q from %v, want %q from %v", key, topic, e.Value, e.Source, value, source)
-			}
-			return
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		entries, err := adm.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: topic})
+		if err != nil {
+			t.Fatalf("describe config: %v", err)
 		}
+		got := "missing"
+		for _, e := range entries {
+			if e.Name == key {
+				if e.Value == value && e.Source == source {
+					return
+				}
+				got = fmt.Sprintf("%q from %v", e.Value, e.Source)
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s of %s is %s, want %q from %v", key, topic, got, value, source)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatalf("%s has no config %s", topic, key)
 }

@@ -260,6 +260,8 @@ func sendEach(t *testing.T, p sarama.SyncProducer, topic string, partitions int3
 // every committed offset at the end, and the group is described as it is. With the request
 // versions of Kafka 4.0 and of sarama's default (2.8).
 func TestSaramaConsumerGroup(t *testing.T) {
+	// Waits on sessions and heartbeats, not the CPU: runs beside the other tests.
+	t.Parallel()
 	b := startBroker(t)
 	for _, v := range []sarama.KafkaVersion{sarama.V4_0_0_0, sarama.DefaultVersion} {
 		t.Run(v.String(), func(t *testing.T) { saramaGroup(t, b, v) })
