@@ -208,3 +208,39 @@ func TestFranzReadCommittedFromTimestamp(t *testing.T) {
 		}
 	}
 }
+
+// A consumer long-polling an empty partition (franz-go waits up to 5 s per fetch) gets a record
+// as soon as it is produced, not when the poll times out.
+func TestFranzLongPollWakesOnProduce(t *testing.T) {
+	b := startBroker(t)
+	topic := name(t, "topic")
+	createTopic(t, newKadm(t, b), topic, 1)
+	cons := newKgo(t, b, kgo.FetchMaxWait(5*time.Second),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().AtStart()}}))
+	prod := newKgo(t, b, kgo.DefaultProduceTopic(topic))
+	got := make(chan time.Time, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		for ctx.Err() == nil {
+			if len(cons.PollFetches(ctx).Records()) > 0 {
+				got <- time.Now()
+				return
+			}
+		}
+	}()
+	// Let the consumer's first fetch reach the broker and wait there.
+	time.Sleep(500 * time.Millisecond)
+	sent := time.Now()
+	if err := prod.ProduceSync(testContext(t), &kgo.Record{Value: []byte("v")}).FirstErr(); err != nil {
+		t.Fatalf("produce: %v", err)
+	}
+	select {
+	case at := <-got:
+		if wait := at.Sub(sent); wait > 2*time.Second {
+			t.Fatalf("the record arrived %v after it was produced: the parked fetch was not woken", wait)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the record never arrived")
+	}
+}
