@@ -31,10 +31,12 @@ const (
 
 // broker is where a test's clients connect; logs explains a failure.
 type broker struct {
-	addr string
-	cmd  *exec.Cmd
-	mu   sync.Mutex
-	out  []string
+	addr   string
+	dir    string
+	cmd    *exec.Cmd
+	exited chan struct{}
+	mu     sync.Mutex
+	out    []string
 }
 
 func (b *broker) logs() string {
@@ -58,7 +60,11 @@ func startBroker(t *testing.T) *broker {
 	var lastErr error
 	// A free port can be taken by another process between the probe and the bind: retry.
 	for attempt := 0; attempt < 3; attempt++ {
-		b, err := spawn(t, t.TempDir())
+		port, err := freePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := spawn(t, port, t.TempDir())
 		if err == nil {
 			t.Cleanup(func() {
 				b.kill()
@@ -74,42 +80,52 @@ func startBroker(t *testing.T) *broker {
 	return nil
 }
 
-func spawn(t *testing.T, dir string) (*broker, error) {
-	port, err := freePort()
-	if err != nil {
+func spawn(t *testing.T, port int, dir string) (*broker, error) {
+	b := &broker{addr: "127.0.0.1:" + strconv.Itoa(port), dir: dir}
+	if err := b.launch(t); err != nil {
 		return nil, err
 	}
-	args, waitLine, err := command(port, dir)
+	return b, nil
+}
+
+// launch runs the broker process on b's port and directory and waits until it is ready.
+func (b *broker) launch(t *testing.T) error {
+	port, err := strconv.Atoi(b.addr[strings.LastIndexByte(b.addr, ':')+1:])
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &broker{addr: "127.0.0.1:" + strconv.Itoa(port)}
+	args, waitLine, err := command(port, b.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	b.cmd = exec.Command(args[0], args[1:]...)
 	b.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stdout, err := b.cmd.StdoutPipe()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	stderr, err := b.cmd.StderrPipe()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := b.cmd.Start(); err != nil {
 		t.Fatalf("cannot run %v: %v", args, err)
 	}
 	ready := make(chan struct{}, 1)
-	exited := make(chan struct{})
+	cmd, exited := b.cmd, make(chan struct{})
+	b.exited = exited
 	go b.drain(stdout, ready)
 	go b.drain(stderr, nil)
 	go func() {
-		_ = b.cmd.Wait() // the exit status shows in the logs; waiting only reaps the process
+		_ = cmd.Wait() // the exit status is read from ProcessState once exited is closed
 		close(exited)
 	}()
 	if b.waitReady(ready, exited, waitLine) {
-		return b, nil
+		return nil
 	}
 	b.kill()
-	return nil, fmt.Errorf("%v on port %d:\n%s", args, port, b.logs())
+	<-exited
+	return fmt.Errorf("%v on port %d:\n%s", args, port, b.logs())
 }
 
 func (b *broker) waitReady(ready, exited chan struct{}, waitLine bool) bool {
@@ -188,6 +204,38 @@ func (b *broker) drain(r io.Reader, ready chan struct{}) {
 			default:
 			}
 		}
+	}
+}
+
+// restart stops the broker with SIGTERM, checks that it exits 0, and starts it again on the same
+// port and data directory. Only for a broker the test started (see external).
+func (b *broker) restart(t *testing.T) {
+	t.Helper()
+	if b.cmd == nil {
+		t.Fatal("restart needs a broker started by the test")
+	}
+	if err := b.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatalf("SIGTERM: %v", err)
+	}
+	select {
+	case <-b.exited:
+	case <-time.After(readyTimeout):
+		t.Fatalf("the broker did not stop within %v of SIGTERM:\n%s", readyTimeout, b.logs())
+	}
+	if code := b.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Fatalf("the broker exited %d after SIGTERM:\n%s", code, b.logs())
+	}
+	// The port can stay busy a moment after the process is gone: retry until it binds.
+	deadline := time.Now().Add(readyTimeout)
+	for {
+		err := b.launch(t)
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the broker did not start again: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
 
