@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of BlazeMQ: Rust unit, property and end-to-end tests (`cargo test --workspace`),
-# the Python client tests (pytest) and the kafkajs tests (node --test). Installs what a fresh machine
-# lacks first: kcat from the system's packages, a Python venv at .venv with
+# the Python client tests (pytest), the kafkajs tests (node --test) and the Go client tests
+# (franz-go and sarama: go test in tests/go, modules from the Go module proxy). Installs what a
+# fresh machine lacks first: kcat from the system's packages, a Python venv at .venv with
 # tests/python/requirements.txt, and tests/js/node_modules from tests/js/package-lock.json.
 # Exits non-zero if anything fails.
 set -euo pipefail
@@ -41,6 +42,17 @@ log "pytest tests/python"
 
 log "node --test tests/js"
 (cd tests/js && node --test) || status=1
+
+# The Go suite needs only the go command; its modules (go.sum) download on first use.
+if command -v go >/dev/null 2>&1; then
+    log "go test tests/go"
+    (cd tests/go && go vet ./... && go test -count=1 ./...) || status=1
+elif [ "${CI:-}" = "true" ]; then
+    log "go is missing: the Go client tests cannot run"
+    status=1
+else
+    log "skipping tests/go: go is not installed"
+fi
 
 if [ "$status" -ne 0 ]; then
     log "FAILED"

@@ -5,7 +5,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use super::groups::OFFSETS_TOPIC;
-use super::{Broker, Hdr, Reply, encode_response, topic_config};
+use super::{Broker, BrokerConfig, Hdr, Reply, encode_response, topic_config};
 use crate::ErrorCode;
 use crate::codec::Message;
 use crate::codec::messages::delete_topics_response::DeletableTopicResult;
@@ -27,7 +27,13 @@ const SOURCE_STATIC_BROKER: i8 = 4;
 const SOURCE_DEFAULT: i8 = 5;
 
 /// `(name, value, source, type)` of each config, or why the resource has none.
-type ConfigRows = Result<Vec<(String, String, i8, i8)>, (ErrorCode, String)>;
+type ConfigRows = Result<Vec<(String, Option<String>, i8, i8)>, (ErrorCode, String)>;
+
+/// Kafka's default `log.retention.hours`, which a broker without a retention setting reports.
+const KAFKA_RETENTION_HOURS: i64 = 168;
+const HOUR_MS: i64 = 60 * 60 * 1000;
+
+type BrokerEntry = (&'static str, Option<String>, i8, Option<&'static str>);
 
 impl<S: Storage> Broker<S> {
     pub(super) fn delete_topics(&mut self, hdr: Hdr, body: &[u8]) -> Reply {
@@ -136,8 +142,9 @@ impl<S: Storage> Broker<S> {
                             .map(|(name, value, source, config_type)| {
                                 DescribeConfigsResourceResult {
                                     name,
-                                    value: Some(value),
-                                    read_only: source == SOURCE_STATIC_BROKER,
+                                    value,
+                                    // No broker setting changes while the broker runs.
+                                    read_only: r.resource_type == RESOURCE_BROKER,
                                     is_default: v == 0 && source == SOURCE_DEFAULT,
                                     config_source: source,
                                     is_sensitive: false,
@@ -184,7 +191,12 @@ impl<S: Storage> Broker<S> {
         .into_iter()
         .map(|(n, v, set)| {
             let t = topic_config::config_type(&n);
-            (n, v, if set { SOURCE_TOPIC } else { SOURCE_DEFAULT }, t)
+            (
+                n,
+                Some(v),
+                if set { SOURCE_TOPIC } else { SOURCE_DEFAULT },
+                t,
+            )
         })
         .collect())
     }
@@ -197,38 +209,155 @@ impl<S: Storage> Broker<S> {
                 format!("Unexpected broker id, expected {}", self.config.broker_id),
             ));
         }
-        let c = &self.config;
-        let (long, int, boolean, string) = (5, 3, 1, 2);
-        let entries = [
-            ("broker.id", c.broker_id.to_string(), int),
-            (
-                "advertised.listeners",
-                format!("PLAINTEXT://{}:{}", c.advertised_host, c.advertised_port),
-                string,
-            ),
-            (
-                "auto.create.topics.enable",
-                c.auto_create_topics.to_string(),
-                boolean,
-            ),
-            ("num.partitions", c.num_partitions.to_string(), int),
-            ("default.replication.factor", String::from("1"), int),
-            ("log.retention.ms", c.retention_ms.to_string(), long),
-            ("log.segment.bytes", c.segment_size_bytes.to_string(), int),
-            (
-                "message.max.bytes",
-                crate::limits::BATCH_SIZE_BYTES_MAX_DEFAULT.to_string(),
-                int,
-            ),
-            (
-                "group.initial.rebalance.delay.ms",
-                c.group_initial_rebalance_delay_ms.to_string(),
-                int,
-            ),
-        ];
+        let entries = broker_entries(&self.config);
         Ok(entries
             .into_iter()
-            .map(|(n, v, t)| (String::from(n), v, SOURCE_STATIC_BROKER, t))
+            .map(|(n, v, t, default)| {
+                let source = if v.is_none() || v.as_deref() == default {
+                    SOURCE_DEFAULT
+                } else {
+                    SOURCE_STATIC_BROKER
+                };
+                (String::from(n), v, source, t)
+            })
             .collect())
+    }
+}
+
+/// `log.retention.ms` as Kafka reports it: unset when the retention is Kafka's default (168
+/// hours), the milliseconds otherwise.
+fn retention_ms_setting(retention_ms: i64) -> Option<String> {
+    (retention_ms != KAFKA_RETENTION_HOURS * HOUR_MS).then(|| retention_ms.to_string())
+}
+
+/// `(name, value, type, Kafka's default)` of each broker setting a client may ask about: a
+/// value equal to Kafka's default is reported as Kafka reports a setting its operator left alone,
+/// DEFAULT_CONFIG.
+fn broker_entries(c: &BrokerConfig) -> [BrokerEntry; 11] {
+    let (long, int, boolean, string) = (5, 3, 1, 2);
+    [
+        ("broker.id", Some(c.broker_id.to_string()), int, None),
+        (
+            "advertised.listeners",
+            Some(format!(
+                "PLAINTEXT://{}:{}",
+                c.advertised_host, c.advertised_port
+            )),
+            string,
+            None,
+        ),
+        (
+            "auto.create.topics.enable",
+            Some(c.auto_create_topics.to_string()),
+            boolean,
+            Some("true"),
+        ),
+        (
+            "num.partitions",
+            Some(c.num_partitions.to_string()),
+            int,
+            Some("1"),
+        ),
+        (
+            "default.replication.factor",
+            Some(String::from("1")),
+            int,
+            Some("1"),
+        ),
+        // Kafka leaves `log.retention.ms` and `.minutes` unset and keeps 168 hours: the
+        // same retention as BlazeMQ's default.
+        (
+            "log.retention.ms",
+            retention_ms_setting(c.retention_ms),
+            long,
+            None,
+        ),
+        ("log.retention.minutes", None, int, None),
+        (
+            "log.retention.hours",
+            Some(KAFKA_RETENTION_HOURS.to_string()),
+            int,
+            Some("168"),
+        ),
+        (
+            "log.segment.bytes",
+            Some(c.segment_size_bytes.to_string()),
+            int,
+            Some("1073741824"),
+        ),
+        (
+            "message.max.bytes",
+            Some(crate::limits::BATCH_SIZE_BYTES_MAX_DEFAULT.to_string()),
+            int,
+            Some("1048588"),
+        ),
+        (
+            "group.initial.rebalance.delay.ms",
+            Some(c.group_initial_rebalance_delay_ms.to_string()),
+            int,
+            Some("3000"),
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use alloc::vec;
+
+    use super::*;
+    use crate::broker::testing::{broker, call};
+    use crate::codec::messages::describe_configs_request::DescribeConfigsResource;
+
+    fn broker_rows(
+        b: &mut Broker<crate::storage::MemoryStorage>,
+    ) -> Vec<DescribeConfigsResourceResult> {
+        let req = DescribeConfigsRequest {
+            resources: vec![DescribeConfigsResource {
+                resource_type: RESOURCE_BROKER,
+                resource_name: "0".into(),
+                configuration_keys: None,
+            }],
+            ..Default::default()
+        };
+        let resp: DescribeConfigsResponse = call(b, 4, &req);
+        assert_eq!(resp.results[0].error_code, 0);
+        resp.results.into_iter().flat_map(|r| r.configs).collect()
+    }
+
+    fn row<'a>(
+        rows: &'a [DescribeConfigsResourceResult],
+        name: &str,
+    ) -> &'a DescribeConfigsResourceResult {
+        rows.iter()
+            .find(|r| r.name == name)
+            .expect("the broker reports it")
+    }
+
+    #[test]
+    fn broker_settings_at_kafkas_defaults_are_reported_as_defaults() {
+        let mut b = broker();
+        let rows = broker_rows(&mut b);
+        let view = |name| {
+            let r = row(&rows, name);
+            (r.value.clone(), r.config_source, r.read_only)
+        };
+        let default = |v: &str| (Some(String::from(v)), SOURCE_DEFAULT, true);
+        assert_eq!(view("log.retention.hours"), default("168"));
+        assert_eq!(view("log.retention.ms"), (None, SOURCE_DEFAULT, true));
+        assert_eq!(view("log.retention.minutes"), (None, SOURCE_DEFAULT, true));
+        assert_eq!(view("message.max.bytes"), default("1048588"));
+        assert_eq!(view("auto.create.topics.enable"), default("true"));
+        assert_eq!(view("num.partitions"), default("1"));
+        // Kafka's default is 3000 ms and it has no default broker id: both are settings.
+        let set = |v: &str| (Some(String::from(v)), SOURCE_STATIC_BROKER, true);
+        assert_eq!(view("group.initial.rebalance.delay.ms"), set("0"));
+        assert_eq!(view("broker.id"), set("0"));
+    }
+
+    #[test]
+    fn a_retention_other_than_kafkas_default_is_a_static_setting() {
+        assert_eq!(retention_ms_setting(604_800_000), None);
+        assert_eq!(retention_ms_setting(1000), Some(String::from("1000")));
+        assert_eq!(retention_ms_setting(-1), Some(String::from("-1")));
     }
 }

@@ -11,11 +11,11 @@ use crate::codec::Message;
 use crate::codec::messages::{
     DeleteGroupsRequest, DescribeGroupsRequest, FindCoordinatorRequest, HeartbeatRequest,
     JoinGroupRequest, LeaveGroupRequest, ListGroupsRequest, OffsetCommitRequest,
-    OffsetFetchRequest, SyncGroupRequest,
+    OffsetDeleteRequest, OffsetFetchRequest, SyncGroupRequest,
 };
 use crate::group::{
-    Completed, GroupCoordinator, JoinAnswer, LeaveAnswer, Reply as GroupReply, SyncAnswer, Ticket,
-    find_coordinator, wire,
+    Completed, FetchTopic, GroupCoordinator, JoinAnswer, LeaveAnswer, Reply as GroupReply,
+    SyncAnswer, Ticket, find_coordinator, wire,
 };
 use crate::log::{AppendAt, LogError, PartitionLog};
 use crate::records::{BatchBuilder, RecordBatch, Records as RecordIter};
@@ -195,6 +195,47 @@ impl<S: Storage> Broker<S> {
             results.iter_mut().for_each(|(_, e)| *e = error);
         }
         encode_response(hdr, &wire::delete_response(results))
+    }
+
+    pub(super) fn offset_delete(&mut self, hdr: Hdr, body: &[u8]) -> Reply {
+        let Ok((_, m)) = OffsetDeleteRequest::decode(body, hdr.api_version) else {
+            return Reply::Close;
+        };
+        let (known, unknown) = self.split_known_partitions(wire::offset_delete_topics(m.topics));
+        // With no known partition left, the coordinator still checks that the group exists.
+        let result = self.groups.delete_offsets(&m.group_id, known);
+        let result = match (result, self.drain_groups(None).error) {
+            // As Kafka answers a failed write: the error for the whole request.
+            (Ok(_), Some(error)) => Err(error),
+            (result, _) => result,
+        };
+        encode_response(hdr, &wire::offset_delete_response(result, unknown))
+    }
+
+    /// Splits the partitions of a request into those the broker has and the others, which
+    /// Kafka answers `UNKNOWN_TOPIC_OR_PARTITION` before the coordinator sees them.
+    fn split_known_partitions(
+        &self,
+        topics: Vec<FetchTopic>,
+    ) -> (Vec<FetchTopic>, Vec<FetchTopic>) {
+        let mut known = Vec::new();
+        let mut unknown = Vec::new();
+        for t in topics {
+            let ti = self.topics.by_name(&t.name);
+            let (have, lack): (Vec<i32>, Vec<i32>) = t
+                .partitions
+                .iter()
+                .partition(|&&p| ti.and_then(|ti| self.topics.partition_of(ti, p)).is_some());
+            for (list, partitions) in [(&mut known, have), (&mut unknown, lack)] {
+                if !partitions.is_empty() {
+                    list.push(FetchTopic {
+                        name: t.name.clone(),
+                        partitions,
+                    });
+                }
+            }
+        }
+        (known, unknown)
     }
 
     /// Time passed for the coordinator: expire sessions and rebalance timeouts, and write

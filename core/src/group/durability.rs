@@ -42,6 +42,11 @@ pub(crate) enum Staged {
         generation: i32,
         now: Instant,
     },
+    /// A committed offset deleted (OffsetDelete): it goes once the tombstone is stored.
+    DeleteOffset {
+        group_id: String,
+        key: (String, i32),
+    },
     /// The group as it was before the change: put back if the record is not stored.
     Restore { group_id: String, before: Group },
 }
@@ -126,13 +131,22 @@ impl GroupCoordinator {
                 generation,
                 ..
             } => self.sync_stored(&group_id, generation),
+            Staged::DeleteOffset { group_id, key } => {
+                let removed = self
+                    .groups
+                    .get_mut(&group_id)
+                    .and_then(|g| g.offsets.remove(&key));
+                if removed.is_some() {
+                    self.offsets_held = self.offsets_held.saturating_sub(1);
+                }
+            }
             Staged::Restore { .. } => {}
         }
     }
 
     fn undo_staged(&mut self, change: Staged, error: ErrorCode) {
         match change {
-            Staged::Offset { .. } => {}
+            Staged::Offset { .. } | Staged::DeleteOffset { .. } => {}
             Staged::Sync {
                 group_id,
                 generation,

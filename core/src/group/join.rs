@@ -7,7 +7,7 @@ use super::coordinator::GroupCoordinator;
 use super::durability::Staged;
 use super::records;
 use super::state::{Group, Member, ParkedJoin, State};
-use super::types::{Completed, JoinAnswer, JoinRequest, Reply, SyncAnswer};
+use super::types::{Completed, JoinAnswer, JoinRequest, Protocol, Reply, SyncAnswer};
 use crate::error::ErrorCode;
 use crate::time::Instant;
 
@@ -259,9 +259,8 @@ impl GroupCoordinator {
         let old_id = group.static_members.get(&instance).cloned();
         let keeps_generation = group.state == State::Stable
             && old_id
-                .as_ref()
-                .and_then(|id| group.members.get(id))
-                .is_some_and(|m| m.same_protocols(&req.protocols));
+                .as_deref()
+                .is_some_and(|id| keeps_protocol(group, id, &req.protocols));
         // Only the takeover that keeps the generation is answered on its record alone: the
         // group as it was comes back if that record is not stored.
         let before = keeps_generation.then(|| group.clone());
@@ -290,6 +289,9 @@ impl GroupCoordinator {
         member.client_id = req.client_id;
         member.client_host = req.client_host;
         if let Some(before) = before {
+            // The new incarnation's metadata (a consumer's owned partitions, its generation)
+            // is what the group holds from now on, as in Kafka.
+            member.protocols = req.protocols;
             group.members.insert(new_id.clone(), member);
             let change = Staged::Restore {
                 group_id: req.group_id.clone(),
@@ -327,4 +329,19 @@ impl GroupCoordinator {
             Completed::Sync(_) => JoinAnswer::error(ErrorCode::UnknownServerError, String::new()),
         })
     }
+}
+
+/// Kafka's test for a static member that restarts into a Stable group: with the member's new
+/// protocols, would the group still select the protocol it runs? Then the restart changes no
+/// generation, even when the metadata differs (a restarted consumer owns no partitions yet).
+fn keeps_protocol(group: &mut Group, member_id: &str, protocols: &[Protocol]) -> bool {
+    let Some(member) = group.members.get_mut(member_id) else {
+        return false;
+    };
+    let old = core::mem::replace(&mut member.protocols, protocols.to_vec());
+    let same = group.select_protocol() == group.protocol_name;
+    if let Some(member) = group.members.get_mut(member_id) {
+        member.protocols = old;
+    }
+    same
 }

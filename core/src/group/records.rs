@@ -50,6 +50,15 @@ pub enum RecordError {
     TrailingBytes,
 }
 
+fn offset_key(group: &str, topic: &str, partition: i32) -> Vec<u8> {
+    let mut key = Vec::new();
+    put_u16(&mut key, KEY_OFFSET);
+    put_str(&mut key, group);
+    put_str(&mut key, topic);
+    key.extend_from_slice(&partition.to_be_bytes());
+    key
+}
+
 /// The record of a commit.
 pub(crate) fn offset_commit(
     group: &str,
@@ -57,11 +66,7 @@ pub(crate) fn offset_commit(
     partition: i32,
     c: &Committed,
 ) -> GroupRecord {
-    let mut key = Vec::new();
-    put_u16(&mut key, KEY_OFFSET);
-    put_str(&mut key, group);
-    put_str(&mut key, topic);
-    key.extend_from_slice(&partition.to_be_bytes());
+    let key = offset_key(group, topic, partition);
     let mut value = Vec::new();
     put_u16(&mut value, VALUE_VERSION);
     value.extend_from_slice(&c.offset.to_be_bytes());
@@ -105,6 +110,14 @@ pub(crate) fn group_metadata(id: &str, g: &Group) -> GroupRecord {
     GroupRecord {
         key: group_key(id),
         value,
+    }
+}
+
+/// The record that deletes one committed offset of a group.
+pub(crate) fn offset_tombstone(group: &str, topic: &str, partition: i32) -> GroupRecord {
+    GroupRecord {
+        key: offset_key(group, topic, partition),
+        value: Vec::new(),
     }
 }
 

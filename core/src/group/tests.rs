@@ -1170,3 +1170,45 @@ fn an_emptied_group_whose_record_is_refused_is_written_at_the_retry() {
     q.apply(p.now, &last.key, &last.value).expect("replays");
     assert_eq!(q.describe(vec!["g".into()])[0].state, "Empty");
 }
+
+#[test]
+fn static_restart_with_new_metadata_but_the_same_protocol_keeps_the_generation() {
+    let mut p = Pair::new();
+    let a = p.join_now(static_join("g", "", "ia", 5));
+    p.sync("g", 1, &a.member_id, &[(&a.member_id, b"A")]);
+    // A restarted consumer sends other metadata (it owns nothing yet) for the same protocol.
+    let restarted = JoinRequest {
+        protocols: vec![proto("range", b"owns nothing")],
+        ..static_join("g", "", "ia", 5)
+    };
+    let a2 = p.join_now(restarted);
+    assert_eq!((a2.error, a2.generation_id), (ErrorCode::None, 1));
+    assert_eq!(p.state("g"), "Stable");
+    let described = &p.c.describe(vec!["g".into()])[0];
+    assert_eq!(described.members[0].metadata, b"owns nothing");
+    assert_eq!(
+        p.sync("g", 1, &a2.member_id, &[]),
+        Reply::Now(ok_sync(b"A"))
+    );
+}
+
+#[test]
+fn static_restart_that_changes_the_selected_protocol_rebalances() {
+    let mut p = Pair::new();
+    let both = |first: &str, second: &str| vec![proto(first, b""), proto(second, b"")];
+    let first = JoinRequest {
+        protocols: both("range", "cooperative-sticky"),
+        ..static_join("g", "", "ia", 5)
+    };
+    let a = p.join_now(first);
+    assert_eq!(a.protocol_name.as_deref(), Some("range"));
+    p.sync("g", 1, &a.member_id, &[(&a.member_id, b"A")]);
+    // The lone member now prefers the other protocol: the group would select it.
+    let restarted = JoinRequest {
+        protocols: both("cooperative-sticky", "range"),
+        ..static_join("g", "", "ia", 5)
+    };
+    let a2 = p.join_now(restarted);
+    assert_eq!((a2.error, a2.generation_id), (ErrorCode::None, 2));
+    assert_eq!(a2.protocol_name.as_deref(), Some("cooperative-sticky"));
+}

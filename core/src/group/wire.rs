@@ -16,8 +16,9 @@ use crate::codec::messages::{
     find_coordinator_request as fcq, find_coordinator_response as fcr, heartbeat_request as hbq,
     heartbeat_response as hbr, join_group_request as jgq, join_group_response as jgr,
     leave_group_request as lgq, leave_group_response as lgr, list_groups_response as lsr,
-    offset_commit_request as ocq, offset_commit_response as ocr, offset_fetch_request as ofq,
-    offset_fetch_response as ofr, sync_group_request as sgq, sync_group_response as sgr,
+    offset_commit_request as ocq, offset_commit_response as ocr, offset_delete_request as odq,
+    offset_delete_response as odr, offset_fetch_request as ofq, offset_fetch_response as ofr,
+    sync_group_request as sgq, sync_group_response as sgr,
 };
 use crate::error::ErrorCode;
 
@@ -404,6 +405,62 @@ pub fn delete_response(results: Vec<(String, ErrorCode)>) -> dgr::DeleteGroupsRe
                 error_code: e.code(),
             })
             .collect(),
+        ..Default::default()
+    }
+}
+
+/// OffsetDelete's topics to the partitions they name.
+pub fn offset_delete_topics(topics: Vec<odq::OffsetDeleteRequestTopic>) -> Vec<FetchTopic> {
+    topics
+        .into_iter()
+        .map(|t| FetchTopic {
+            name: t.name,
+            partitions: t.partitions.iter().map(|p| p.partition_index).collect(),
+        })
+        .collect()
+}
+
+/// OffsetDelete's answer to its response: the coordinator's per-partition results and the
+/// partitions the broker does not have (`UNKNOWN_TOPIC_OR_PARTITION`), or an error for the whole
+/// request, which Kafka sends with no topics.
+pub fn offset_delete_response(
+    result: Result<Vec<CommitTopicAnswer>, ErrorCode>,
+    unknown: Vec<FetchTopic>,
+) -> odr::OffsetDeleteResponse {
+    let answers = match result {
+        Ok(answers) => answers,
+        Err(error) => {
+            return odr::OffsetDeleteResponse {
+                error_code: error.code(),
+                ..Default::default()
+            };
+        }
+    };
+    let unknown = unknown.into_iter().map(|t| CommitTopicAnswer {
+        partitions: t
+            .partitions
+            .into_iter()
+            .map(|p| (p, ErrorCode::UnknownTopicOrPartition))
+            .collect(),
+        name: t.name,
+    });
+    let topics = answers
+        .into_iter()
+        .chain(unknown)
+        .map(|t| odr::OffsetDeleteResponseTopic {
+            name: t.name,
+            partitions: t
+                .partitions
+                .into_iter()
+                .map(|(partition_index, e)| odr::OffsetDeleteResponsePartition {
+                    partition_index,
+                    error_code: e.code(),
+                })
+                .collect(),
+        })
+        .collect();
+    odr::OffsetDeleteResponse {
+        topics,
         ..Default::default()
     }
 }

@@ -292,3 +292,53 @@ fn a_rebalance_the_disk_refuses_fails_the_sync_and_a_rejoin_completes() {
     assert_eq!(g.group_state, "Stable", "the stored generation is replayed");
     assert_eq!(g.members[0].member_assignment, vec![7]);
 }
+
+/// OffsetDelete of `t`-0 and of `t`-`other` in `g`: the top-level error and each partition's.
+fn delete_offsets(b: &mut Broker<FillingStorage>, other: i32) -> (i16, Vec<(i32, i16)>) {
+    use crate::codec::messages::offset_delete_request::{
+        OffsetDeleteRequestPartition, OffsetDeleteRequestTopic,
+    };
+    let partition = |partition_index| OffsetDeleteRequestPartition { partition_index };
+    let req = OffsetDeleteRequest {
+        group_id: "g".into(),
+        topics: vec![OffsetDeleteRequestTopic {
+            name: "t".into(),
+            partitions: vec![partition(0), partition(other)],
+        }],
+    };
+    let resp: OffsetDeleteResponse = call(b, 0, &req);
+    let partitions = resp
+        .topics
+        .iter()
+        .flat_map(|t| {
+            t.partitions
+                .iter()
+                .map(|p| (p.partition_index, p.error_code))
+        })
+        .collect();
+    (resp.error_code, partitions)
+}
+
+#[test]
+fn offset_delete_removes_a_stored_offset_and_names_the_partitions_the_broker_lacks() {
+    let mut b = start(FillingStorage::default(), Vec::new());
+    create(&mut b, "t", 1, &[]);
+    assert_eq!(
+        delete_offsets(&mut b, 0).0,
+        ErrorCode::GroupIdNotFound.code()
+    );
+    assert_eq!(commit(&mut b, 5), 0);
+
+    b.storage.full.set(true);
+    assert_eq!(delete_offsets(&mut b, 0), (NOT_COORDINATOR, vec![]));
+    assert_eq!(fetch(&mut b), 5, "the refused tombstone changed nothing");
+
+    b.storage.full.set(false);
+    let unknown = ErrorCode::UnknownTopicOrPartition.code();
+    assert_eq!(delete_offsets(&mut b, 3), (0, vec![(0, 0), (3, unknown)]));
+    assert_eq!(fetch(&mut b), -1);
+
+    let (storage, found) = crash(b);
+    let mut b = start(storage, found);
+    assert_eq!(fetch(&mut b), -1, "the tombstone is replayed");
+}
