@@ -305,11 +305,11 @@ mod tests {
     use alloc::vec;
 
     use super::*;
-    use crate::broker::testing::{broker, call};
+    use crate::broker::harness::{Driver, broker, call};
     use crate::codec::messages::describe_configs_request::DescribeConfigsResource;
 
     fn broker_rows(
-        b: &mut Broker<crate::storage::MemoryStorage>,
+        b: &mut Driver<crate::storage::MemoryStorage>,
     ) -> Vec<DescribeConfigsResourceResult> {
         let req = DescribeConfigsRequest {
             resources: vec![DescribeConfigsResource {

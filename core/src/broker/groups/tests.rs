@@ -294,7 +294,7 @@ fn a_rebalance_the_disk_refuses_fails_the_sync_and_a_rejoin_completes() {
 }
 
 /// OffsetDelete of `t`-0 and of `t`-`other` in `g`: the top-level error and each partition's.
-fn delete_offsets(b: &mut Broker<FillingStorage>, other: i32) -> (i16, Vec<(i32, i16)>) {
+fn delete_offsets(b: &mut Driver<FillingStorage>, other: i32) -> (i16, Vec<(i32, i16)>) {
     use crate::codec::messages::offset_delete_request::{
         OffsetDeleteRequestPartition, OffsetDeleteRequestTopic,
     };
