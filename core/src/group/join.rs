@@ -246,7 +246,7 @@ impl GroupCoordinator {
         &mut self,
         now: Instant,
         new_id: String,
-        req: JoinRequest,
+        mut req: JoinRequest,
         t: Timeouts,
     ) -> Reply<JoinAnswer> {
         let ticket = self.ticket();
@@ -260,8 +260,7 @@ impl GroupCoordinator {
         let keeps_generation = group.state == State::Stable
             && old_id
                 .as_ref()
-                .and_then(|id| group.members.get(id))
-                .is_some_and(|m| m.same_protocols(&req.protocols));
+                .is_some_and(|id| group.keeps_protocol_with(id, &mut req.protocols));
         // Only the takeover that keeps the generation is answered on its record alone: the
         // group as it was comes back if that record is not stored.
         let before = keeps_generation.then(|| group.clone());
@@ -290,6 +289,8 @@ impl GroupCoordinator {
         member.client_id = req.client_id;
         member.client_host = req.client_host;
         if let Some(before) = before {
+            // Kafka stores the rejoin's metadata even when it keeps the generation.
+            member.protocols = req.protocols;
             group.members.insert(new_id.clone(), member);
             let change = Staged::Restore {
                 group_id: req.group_id.clone(),

@@ -143,6 +143,26 @@ impl Group {
             })
     }
 
+    /// Kafka's test when a static member takes over in a Stable group: with `protocols` in
+    /// place of the member's own, would `selectProtocol` still pick the group's protocol? The
+    /// metadata inside may differ (a restarted consumer owns no partitions yet) without a
+    /// rebalance; only a change of the chosen protocol needs one.
+    pub(crate) fn keeps_protocol_with(
+        &mut self,
+        member_id: &str,
+        protocols: &mut Vec<Protocol>,
+    ) -> bool {
+        let Some(member) = self.members.get_mut(member_id) else {
+            return false;
+        };
+        core::mem::swap(&mut member.protocols, protocols);
+        let keeps = self.protocol_name.is_some() && self.select_protocol() == self.protocol_name;
+        if let Some(member) = self.members.get_mut(member_id) {
+            core::mem::swap(&mut member.protocols, protocols);
+        }
+        keeps
+    }
+
     /// Kafka's `selectProtocol`: among protocols every member supports, each member votes for
     /// its most preferred; most votes wins, ties go to the earlier in the leader's order.
     pub(crate) fn select_protocol(&self) -> Option<String> {

@@ -454,6 +454,35 @@ fn static_member_restart_keeps_assignment_without_rebalance() {
     assert_eq!(j.error, ErrorCode::FencedInstanceId);
 }
 
+/// A restarted consumer's subscription no longer lists the partitions it owned: the metadata
+/// differs, the protocol does not, and Kafka keeps the generation (the Java client's case).
+#[test]
+fn static_member_restart_with_new_metadata_keeps_the_generation() {
+    let mut p = Pair::new();
+    let a = p.join_now(static_join("g", "", "ia", 5));
+    p.sync("g", 1, &a.member_id, &[(&a.member_id, b"A")]);
+    let restarted = JoinRequest {
+        protocols: vec![proto("range", b"owns nothing yet")],
+        ..static_join("g", "", "ia", 5)
+    };
+    let a2 = p.join_now(restarted);
+    assert_eq!(a2.error, ErrorCode::None);
+    assert_eq!(a2.generation_id, 1);
+    assert_eq!(p.state("g"), "Stable");
+    assert_eq!(
+        p.sync("g", 1, &a2.member_id, &[]),
+        Reply::Now(ok_sync(b"A"))
+    );
+    // Preferring another protocol, though, changes what the group runs: that is a rebalance.
+    let other = JoinRequest {
+        protocols: vec![proto("roundrobin", b""), proto("range", b"")],
+        ..static_join("g", "", "ia", 5)
+    };
+    let a3 = p.join_now(other);
+    assert_eq!(a3.generation_id, 2);
+    assert_eq!(a3.protocol_name.as_deref(), Some("roundrobin"));
+}
+
 #[test]
 fn static_leader_restart_v9_skips_assignment() {
     let mut p = Pair::new();
