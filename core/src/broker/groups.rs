@@ -11,7 +11,7 @@ use crate::codec::Message;
 use crate::codec::messages::{
     DeleteGroupsRequest, DescribeGroupsRequest, FindCoordinatorRequest, HeartbeatRequest,
     JoinGroupRequest, LeaveGroupRequest, ListGroupsRequest, OffsetCommitRequest,
-    OffsetFetchRequest, SyncGroupRequest,
+    OffsetDeleteRequest, OffsetFetchRequest, SyncGroupRequest,
 };
 use crate::group::{
     Completed, GroupCoordinator, JoinAnswer, LeaveAnswer, Reply as GroupReply, SyncAnswer, Ticket,
@@ -195,6 +195,26 @@ impl<S: Storage> Broker<S> {
             results.iter_mut().for_each(|(_, e)| *e = error);
         }
         encode_response(hdr, &wire::delete_response(results))
+    }
+
+    pub(super) fn offset_delete(&mut self, hdr: Hdr, body: &[u8]) -> Reply {
+        let Ok((_, m)) = OffsetDeleteRequest::decode(body, hdr.api_version) else {
+            return Reply::Close;
+        };
+        let (group_id, request) = wire::offset_delete_request(m);
+        let topics = &self.topics;
+        let exists = |t: &str, p: i32| {
+            topics
+                .by_name(t)
+                .and_then(|ti| topics.partition_of(ti, p))
+                .is_some()
+        };
+        let mut answer = self.groups.delete_offsets(&group_id, request, exists);
+        if let Some(error) = self.drain_groups(None).error {
+            // The offsets are back; Kafka answers a failed write with the top-level error.
+            answer = Err(error);
+        }
+        encode_response(hdr, &wire::offset_delete_response(answer))
     }
 
     /// Time passed for the coordinator: expire sessions and rebalance timeouts, and write

@@ -568,6 +568,7 @@ impl<S: Storage> Broker<S> {
             ApiKey::DescribeGroups => self.describe_groups(hdr, body),
             ApiKey::ListGroups => self.list_groups(hdr, body),
             ApiKey::DeleteGroups => self.delete_groups(hdr, body),
+            ApiKey::OffsetDelete => self.offset_delete(hdr, body),
             ApiKey::DeleteTopics => self.delete_topics(hdr, body),
             ApiKey::DescribeConfigs => self.describe_configs(hdr, body),
             ApiKey::DeleteRecords => self.delete_records(hdr, body),

@@ -8,7 +8,7 @@
 //! # How the broker drives it
 //!
 //! 1. A request comes in: call the matching method (`join`, `sync`, `heartbeat`, `leave`,
-//!    `commit`, `fetch`, `describe`, `list`, `delete`; [`find_coordinator`] needs no state).
+//!    `commit`, `fetch`, `delete_offsets`, `describe`, `list`, `delete`; [`find_coordinator`] needs no state).
 //!    `join` and `sync` return [`Reply::Now`] or [`Reply::Pending`] with a [`Ticket`]: the
 //!    request is parked until the group moves on.
 //! 2. At the deadline from `next_deadline`, call `on_timer(now)` (spurious calls are harmless).
@@ -31,6 +31,7 @@ mod durability;
 mod join;
 mod limits;
 mod member_id;
+mod offset_delete;
 mod offsets;
 mod rebalance;
 pub mod records;
@@ -42,6 +43,7 @@ pub use admin::{KEY_TYPE_GROUP, KEY_TYPE_TRANSACTION, find_coordinator};
 pub use coordinator::GroupCoordinator;
 pub use durability::coordinator_error;
 pub use limits::{GroupConfig, GroupLimits};
+pub use offset_delete::OffsetDeleteTopic;
 pub use records::{GroupRecord, RecordError};
 pub use types::*;
 

@@ -48,6 +48,14 @@ impl Outbox {
         self.staged.push(change);
     }
 
+    /// A record written with the staged changes before it, undone with them.
+    pub(crate) fn stage_record(&mut self, record: GroupRecord) {
+        self.records.push(Pending {
+            record,
+            keep: false,
+        });
+    }
+
     pub(crate) fn join(&mut self, ticket: Ticket, answer: JoinAnswer) {
         self.completed.push_back((ticket, Completed::Join(answer)));
     }

@@ -71,6 +71,19 @@ pub(crate) fn offset_commit(
     GroupRecord { key, value }
 }
 
+/// The record that deletes one committed offset.
+pub(crate) fn offset_tombstone(group: &str, topic: &str, partition: i32) -> GroupRecord {
+    let mut key = Vec::new();
+    put_u16(&mut key, KEY_OFFSET);
+    put_str(&mut key, group);
+    put_str(&mut key, topic);
+    key.extend_from_slice(&partition.to_be_bytes());
+    GroupRecord {
+        key,
+        value: Vec::new(),
+    }
+}
+
 fn group_key(group: &str) -> Vec<u8> {
     let mut key = Vec::new();
     put_u16(&mut key, KEY_GROUP);

@@ -1199,3 +1199,99 @@ fn an_emptied_group_whose_record_is_refused_is_written_at_the_retry() {
     q.apply(p.now, &last.key, &last.value).expect("replays");
     assert_eq!(q.describe(vec!["g".into()])[0].state, "Empty");
 }
+
+fn delete_offsets(
+    p: &mut Pair,
+    group: &str,
+    topics: &[(&str, &[i32])],
+) -> Result<Vec<OffsetDeleteTopic>, ErrorCode> {
+    let topics = topics
+        .iter()
+        .map(|(t, ps)| (String::from(*t), ps.to_vec()))
+        .collect();
+    p.c.delete_offsets(group, topics, |t, _| t != "missing")
+}
+
+/// A consumer's subscription (ConsumerProtocolSubscription v0) to `topics`.
+fn subscription(topics: &[&str]) -> Vec<u8> {
+    let mut m = vec![0, 0];
+    m.extend_from_slice(&(topics.len() as i32).to_be_bytes());
+    for t in topics {
+        m.extend_from_slice(&(t.len() as i16).to_be_bytes());
+        m.extend_from_slice(t.as_bytes());
+    }
+    m.extend_from_slice(&(-1i32).to_be_bytes());
+    m
+}
+
+#[test]
+fn offset_delete_drops_offsets_of_an_empty_group_and_survives_a_replay() {
+    let mut p = Pair::new();
+    commit_errors(
+        &mut p,
+        commit_req("g", -1, "", &[("t", 0, 5), ("t", 1, 6), ("u", 0, 7)]),
+    );
+    assert_eq!(
+        delete_offsets(&mut p, "nope", &[("t", &[0])]),
+        Err(ErrorCode::GroupIdNotFound)
+    );
+    let answer = delete_offsets(&mut p, "g", &[("t", &[0, 1, 2]), ("missing", &[0])]);
+    p.drain();
+    let none = ErrorCode::None;
+    assert_eq!(
+        answer,
+        Ok(vec![
+            ("t".into(), vec![(0, none), (1, none), (2, none)]),
+            (
+                "missing".into(),
+                vec![(0, ErrorCode::UnknownTopicOrPartition)]
+            ),
+        ])
+    );
+    let f = fetch(&p, "g", None);
+    assert_eq!(f.topics.len(), 1, "only u's offset is left: {f:?}");
+    assert_eq!(f.topics[0].name, "u");
+    // The tombstones replay to the same state.
+    let mut replayed = GroupCoordinator::new(GroupConfig::default());
+    for r in &p.records {
+        assert_eq!(replayed.apply(p.now, &r.key, &r.value), Ok(()));
+    }
+    let f = replayed.fetch(&FetchGroup {
+        group_id: "g".into(),
+        topics: None,
+    });
+    assert_eq!(f.topics.len(), 1);
+    assert_eq!(f.topics[0].name, "u");
+}
+
+#[test]
+fn offset_delete_refuses_topics_a_member_subscribes_to_and_undoes_a_failed_write() {
+    let mut p = Pair::new();
+    let subscribed = JoinRequest {
+        protocols: vec![proto("range", &subscription(&["t"]))],
+        ..join("g", "", "c")
+    };
+    let a = p.join_now(JoinRequest {
+        api_version: 3,
+        ..subscribed
+    });
+    p.sync("g", 1, &a.member_id, &[(&a.member_id, b"A")]);
+    commit_errors(
+        &mut p,
+        commit_req("g", 1, &a.member_id, &[("t", 0, 1), ("u", 0, 2)]),
+    );
+    let answer = delete_offsets(&mut p, "g", &[("t", &[0]), ("u", &[0])]);
+    assert_eq!(
+        answer,
+        Ok(vec![
+            ("t".into(), vec![(0, ErrorCode::GroupSubscribedToTopic)]),
+            ("u".into(), vec![(0, ErrorCode::None)]),
+        ])
+    );
+    assert_eq!(p.refuse(), Some(ErrorCode::NotCoordinator));
+    let f = fetch(&p, "g", Some(vec![("u", vec![0])]));
+    assert_eq!(
+        f.topics[0].partitions[0].offset, 2,
+        "the refused deletion is undone"
+    );
+}

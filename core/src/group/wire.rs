@@ -16,8 +16,9 @@ use crate::codec::messages::{
     find_coordinator_request as fcq, find_coordinator_response as fcr, heartbeat_request as hbq,
     heartbeat_response as hbr, join_group_request as jgq, join_group_response as jgr,
     leave_group_request as lgq, leave_group_response as lgr, list_groups_response as lsr,
-    offset_commit_request as ocq, offset_commit_response as ocr, offset_fetch_request as ofq,
-    offset_fetch_response as ofr, sync_group_request as sgq, sync_group_response as sgr,
+    offset_commit_request as ocq, offset_commit_response as ocr, offset_delete_request as odq,
+    offset_delete_response as odr, offset_fetch_request as ofq, offset_fetch_response as ofr,
+    sync_group_request as sgq, sync_group_response as sgr,
 };
 use crate::error::ErrorCode;
 
@@ -405,6 +406,51 @@ pub fn delete_response(results: Vec<(String, ErrorCode)>) -> dgr::DeleteGroupsRe
             })
             .collect(),
         ..Default::default()
+    }
+}
+
+/// OffsetDelete request to its group and the partitions of each topic.
+pub fn offset_delete_request(m: odq::OffsetDeleteRequest) -> (String, Vec<(String, Vec<i32>)>) {
+    let topics = m
+        .topics
+        .into_iter()
+        .map(|t| {
+            let partitions = t
+                .partitions
+                .into_iter()
+                .map(|p| p.partition_index)
+                .collect();
+            (t.name, partitions)
+        })
+        .collect();
+    (m.group_id, topics)
+}
+
+/// OffsetDelete response: a top-level error alone, or every partition's.
+pub fn offset_delete_response(
+    answer: Result<Vec<super::OffsetDeleteTopic>, ErrorCode>,
+) -> odr::OffsetDeleteResponse {
+    match answer {
+        Err(e) => odr::OffsetDeleteResponse {
+            error_code: e.code(),
+            ..Default::default()
+        },
+        Ok(topics) => odr::OffsetDeleteResponse {
+            topics: topics
+                .into_iter()
+                .map(|(name, partitions)| odr::OffsetDeleteResponseTopic {
+                    name,
+                    partitions: partitions
+                        .into_iter()
+                        .map(|(partition_index, e)| odr::OffsetDeleteResponsePartition {
+                            partition_index,
+                            error_code: e.code(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+            ..Default::default()
+        },
     }
 }
 
