@@ -10,7 +10,7 @@ use crate::ErrorCode;
 use crate::codec::Message;
 use crate::codec::messages::delete_topics_response::DeletableTopicResult;
 use crate::codec::messages::describe_configs_response::{
-    DescribeConfigsResourceResult, DescribeConfigsResult,
+    DescribeConfigsResourceResult, DescribeConfigsResult, DescribeConfigsSynonym,
 };
 use crate::codec::messages::{
     DeleteTopicsRequest, DeleteTopicsResponse, DescribeConfigsRequest, DescribeConfigsResponse,
@@ -26,8 +26,26 @@ const SOURCE_TOPIC: i8 = 1;
 const SOURCE_STATIC_BROKER: i8 = 4;
 const SOURCE_DEFAULT: i8 = 5;
 
-/// `(name, value, source, type)` of each config, or why the resource has none.
-type ConfigRows = Result<Vec<(String, String, i8, i8)>, (ErrorCode, String)>;
+/// One config as DescribeConfigs reports it.
+struct ConfigRow {
+    name: String,
+    value: String,
+    source: i8,
+    config_type: i8,
+    /// Where the value could come from, most specific first (v1+, when asked for).
+    synonyms: Vec<DescribeConfigsSynonym>,
+}
+
+/// Each config of a resource, or why the resource has none.
+type ConfigRows = Result<Vec<ConfigRow>, (ErrorCode, String)>;
+
+fn synonym(name: &str, value: &str, source: i8) -> DescribeConfigsSynonym {
+    DescribeConfigsSynonym {
+        name: name.into(),
+        value: Some(value.into()),
+        source,
+    }
+}
 
 impl<S: Storage> Broker<S> {
     pub(super) fn delete_topics(&mut self, hdr: Hdr, body: &[u8]) -> Reply {
@@ -132,19 +150,21 @@ impl<S: Storage> Broker<S> {
                         resource_name: r.resource_name.clone(),
                         configs: all
                             .into_iter()
-                            .filter(|(name, ..)| wanted(name))
-                            .map(|(name, value, source, config_type)| {
-                                DescribeConfigsResourceResult {
-                                    name,
-                                    value: Some(value),
-                                    read_only: source == SOURCE_STATIC_BROKER,
-                                    is_default: v == 0 && source == SOURCE_DEFAULT,
-                                    config_source: source,
-                                    is_sensitive: false,
-                                    synonyms: Vec::new(),
-                                    config_type: if v >= 3 { config_type } else { 0 },
-                                    documentation: None,
-                                }
+                            .filter(|row| wanted(&row.name))
+                            .map(|row| DescribeConfigsResourceResult {
+                                read_only: row.source == SOURCE_STATIC_BROKER,
+                                is_default: v == 0 && row.source == SOURCE_DEFAULT,
+                                config_source: row.source,
+                                is_sensitive: false,
+                                synonyms: if v >= 1 && request.include_synonyms {
+                                    row.synonyms
+                                } else {
+                                    Vec::new()
+                                },
+                                config_type: if v >= 3 { row.config_type } else { 0 },
+                                documentation: None,
+                                name: row.name,
+                                value: Some(row.value),
                             })
                             .collect(),
                     },
@@ -176,17 +196,35 @@ impl<S: Storage> Broker<S> {
             )
         })?;
         let topic = self.topics.topic(ti);
-        Ok(topic_config::effective(
-            &topic.configs,
-            self.config.retention_ms,
-            self.config.segment_size_bytes,
-        )
-        .into_iter()
-        .map(|(n, v, set)| {
-            let t = topic_config::config_type(&n);
-            (n, v, if set { SOURCE_TOPIC } else { SOURCE_DEFAULT }, t)
-        })
-        .collect())
+        let (retention_ms, segment_bytes) =
+            (self.config.retention_ms, self.config.segment_size_bytes);
+        let defaults = topic_config::effective(&[], retention_ms, segment_bytes);
+        let rows = topic_config::effective(&topic.configs, retention_ms, segment_bytes)
+            .into_iter()
+            .zip(defaults)
+            .map(|((name, value, set), (_, default, _))| {
+                let mut synonyms = Vec::new();
+                if set {
+                    synonyms.push(synonym(&name, &value, SOURCE_TOPIC));
+                }
+                // The broker setting the default comes from, as Kafka lists it after the topic's.
+                if let Some(broker_name) = topic_config::broker_synonym(&name) {
+                    let source = if broker_name == "log.segment.bytes" {
+                        SOURCE_STATIC_BROKER
+                    } else {
+                        SOURCE_DEFAULT
+                    };
+                    synonyms.push(synonym(broker_name, &default, source));
+                }
+                ConfigRow {
+                    config_type: topic_config::config_type(&name),
+                    source: if set { SOURCE_TOPIC } else { SOURCE_DEFAULT },
+                    name,
+                    value,
+                    synonyms,
+                }
+            });
+        Ok(rows.collect())
     }
 
     /// The broker settings a client may ask about, as Kafka names them.
@@ -228,7 +266,81 @@ impl<S: Storage> Broker<S> {
         ];
         Ok(entries
             .into_iter()
-            .map(|(n, v, t)| (String::from(n), v, SOURCE_STATIC_BROKER, t))
+            .map(|(n, v, t)| ConfigRow {
+                synonyms: alloc::vec![synonym(n, &v, SOURCE_STATIC_BROKER)],
+                name: String::from(n),
+                value: v,
+                source: SOURCE_STATIC_BROKER,
+                config_type: t,
+            })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{broker, call, create};
+    use super::*;
+    use crate::codec::messages::describe_configs_request::DescribeConfigsResource;
+
+    fn synonyms(v: i16, include: bool, name: &str) -> Vec<(String, String, i8)> {
+        let mut b = broker();
+        create(
+            &mut b,
+            "t",
+            1,
+            &[("max.message.bytes", "2000000"), ("retention.ms", "1000")],
+        );
+        let req = DescribeConfigsRequest {
+            resources: alloc::vec![DescribeConfigsResource {
+                resource_type: RESOURCE_TOPIC,
+                resource_name: "t".into(),
+                configuration_keys: Some(alloc::vec![name.into()]),
+            }],
+            include_synonyms: include,
+            ..Default::default()
+        };
+        let resp: DescribeConfigsResponse = call(&mut b, v, &req);
+        resp.results[0].configs[0]
+            .synonyms
+            .iter()
+            .map(|s| {
+                (
+                    s.name.clone(),
+                    s.value.clone().unwrap_or_default(),
+                    s.source,
+                )
+            })
+            .collect()
+    }
+
+    fn syn(name: &str, value: &str, source: i8) -> (String, String, i8) {
+        (name.into(), value.into(), source)
+    }
+
+    /// As Kafka 4 lists them (kafka-configs --describe shows them).
+    #[test]
+    fn topic_configs_list_their_synonyms_when_asked() {
+        assert_eq!(
+            synonyms(4, true, "max.message.bytes"),
+            [
+                syn("max.message.bytes", "2000000", SOURCE_TOPIC),
+                syn("message.max.bytes", "1048588", SOURCE_DEFAULT),
+            ]
+        );
+        assert_eq!(
+            synonyms(1, true, "retention.ms"),
+            [syn("retention.ms", "1000", SOURCE_TOPIC)]
+        );
+        assert_eq!(
+            synonyms(4, true, "cleanup.policy"),
+            [syn("log.cleanup.policy", "delete", SOURCE_DEFAULT)]
+        );
+        assert_eq!(synonyms(4, false, "max.message.bytes"), []);
+        assert_eq!(
+            synonyms(0, false, "max.message.bytes"),
+            [],
+            "v0 has no synonyms"
+        );
     }
 }
