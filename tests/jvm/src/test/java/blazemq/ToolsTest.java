@@ -149,6 +149,41 @@ class ToolsTest extends BrokerTest {
     }
 
     @Test
+    void kafkaConsumerGroupsDescribesAnActiveMemberItsStateAndItsLag() throws Exception {
+        String topic = createTopic("cg-active", 2);
+        String group = unique("cg-active-group");
+        produce(topic, 0, List.of("a", "b", "c"), System.currentTimeMillis());
+        try (org.apache.kafka.clients.consumer.KafkaConsumer<String, String> consumer = consumer(group,
+                Map.of(org.apache.kafka.clients.consumer.ConsumerConfig.CLIENT_ID_CONFIG, "member-a"))) {
+            consumer.subscribe(List.of(topic));
+            long deadline = System.currentTimeMillis() + 20_000;
+            while (consumer.assignment().size() < 2 && System.currentTimeMillis() < deadline) {
+                consumer.poll(java.time.Duration.ofMillis(50));
+            }
+            TopicPartition p0 = new TopicPartition(topic, 0);
+            TopicPartition p1 = new TopicPartition(topic, 1);
+            consumer.commitSync(Map.of(p0, new OffsetAndMetadata(1), p1, new OffsetAndMetadata(0)));
+
+            List<List<String>> members = rows(ok("consumer.group.ConsumerGroupCommand", "--describe", "--group", group, "--members"));
+            assertEquals(1, members.size(), members.toString());
+            List<String> member = members.get(0);
+            String memberId = member.get(1);
+            assertTrue(memberId.startsWith("member-a-"), member.toString());
+            assertEquals(List.of(group, memberId, "/127.0.0.1", "member-a", "2"), member);
+
+            List<List<String>> state = rows(ok("consumer.group.ConsumerGroupCommand", "--describe", "--group", group, "--state"));
+            assertEquals(1, state.size(), state.toString());
+            String node = brokerId();
+            assertEquals(List.of(group, bootstrap(), "(" + node + ")", "range", "Stable", "1"), state.get(0));
+
+            List<List<String>> lag = rows(ok("consumer.group.ConsumerGroupCommand", "--describe", "--group", group));
+            assertEquals(List.of(
+                    List.of(group, topic, "0", "1", "3", "2", memberId, "/127.0.0.1", "member-a"),
+                    List.of(group, topic, "1", "0", "0", "0", memberId, "/127.0.0.1", "member-a")), lag);
+        }
+    }
+
+    @Test
     void kafkaConfigsDescribesAndAltersTopicAndBrokerConfigs() throws Exception {
         String topic = createTopic("cfg-tool", 1);
         Tool.Result altered = ok("ConfigCommand", "--entity-type", "topics", "--entity-name", topic, "--alter",
