@@ -32,12 +32,55 @@ struct ConfigRow {
     value: String,
     source: i8,
     config_type: i8,
+    /// Whether IncrementalAlterConfigs can change it.
+    read_only: bool,
     /// Where the value could come from, most specific first (v1+, when asked for).
     synonyms: Vec<DescribeConfigsSynonym>,
 }
 
 /// Each config of a resource, or why the resource has none.
 type ConfigRows = Result<Vec<ConfigRow>, (ErrorCode, String)>;
+
+/// Kafka's default of a broker setting BlazeMQ reports (`None`: Kafka has none). BlazeMQ's
+/// own choices that differ (its rebalance delay, for one) are reported as static settings.
+fn kafka_broker_default(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "broker.id" => "-1",
+        "auto.create.topics.enable" => "true",
+        "num.partitions" | "default.replication.factor" => "1",
+        // Kafka's log.retention.ms is null and log.retention.hours 168: the same 7 days.
+        "log.retention.ms" => "604800000",
+        "log.segment.bytes" => "1073741824",
+        "message.max.bytes" => "1048588",
+        "group.initial.rebalance.delay.ms" => "3000",
+        _ => return None,
+    })
+}
+
+/// A broker setting: Kafka's default where it is one (DEFAULT_CONFIG), else a static setting
+/// listed with the default it overrides, as Kafka lists `server.properties` entries.
+fn broker_row(name: &str, value: String, config_type: i8) -> ConfigRow {
+    let default = kafka_broker_default(name);
+    let (source, synonyms) = if default == Some(value.as_str()) {
+        (
+            SOURCE_DEFAULT,
+            alloc::vec![synonym(name, &value, SOURCE_DEFAULT)],
+        )
+    } else {
+        let mut synonyms = alloc::vec![synonym(name, &value, SOURCE_STATIC_BROKER)];
+        synonyms.extend(default.map(|d| synonym(name, d, SOURCE_DEFAULT)));
+        (SOURCE_STATIC_BROKER, synonyms)
+    };
+    ConfigRow {
+        name: String::from(name),
+        value,
+        source,
+        config_type,
+        // Nothing of the broker's changes while it runs.
+        read_only: true,
+        synonyms,
+    }
+}
 
 fn synonym(name: &str, value: &str, source: i8) -> DescribeConfigsSynonym {
     DescribeConfigsSynonym {
@@ -152,7 +195,7 @@ impl<S: Storage> Broker<S> {
                             .into_iter()
                             .filter(|row| wanted(&row.name))
                             .map(|row| DescribeConfigsResourceResult {
-                                read_only: row.source == SOURCE_STATIC_BROKER,
+                                read_only: row.read_only,
                                 is_default: v == 0 && row.source == SOURCE_DEFAULT,
                                 config_source: row.source,
                                 is_sensitive: false,
@@ -218,6 +261,7 @@ impl<S: Storage> Broker<S> {
                 }
                 ConfigRow {
                     config_type: topic_config::config_type(&name),
+                    read_only: false,
                     source: if set { SOURCE_TOPIC } else { SOURCE_DEFAULT },
                     name,
                     value,
@@ -266,13 +310,7 @@ impl<S: Storage> Broker<S> {
         ];
         Ok(entries
             .into_iter()
-            .map(|(n, v, t)| ConfigRow {
-                synonyms: alloc::vec![synonym(n, &v, SOURCE_STATIC_BROKER)],
-                name: String::from(n),
-                value: v,
-                source: SOURCE_STATIC_BROKER,
-                config_type: t,
-            })
+            .map(|(n, v, t)| broker_row(n, v, t))
             .collect())
     }
 }
@@ -316,6 +354,58 @@ mod tests {
 
     fn syn(name: &str, value: &str, source: i8) -> (String, String, i8) {
         (name.into(), value.into(), source)
+    }
+
+    #[test]
+    fn broker_settings_at_kafkas_defaults_are_default_configs() {
+        let mut b = broker();
+        let req = DescribeConfigsRequest {
+            resources: alloc::vec![DescribeConfigsResource {
+                resource_type: RESOURCE_BROKER,
+                resource_name: "0".into(),
+                configuration_keys: None,
+            }],
+            include_synonyms: true,
+            ..Default::default()
+        };
+        let resp: DescribeConfigsResponse = call(&mut b, 4, &req);
+        let configs = &resp.results[0].configs;
+        let find = |name: &str| {
+            configs.iter().find(|c| c.name == name).map(|c| {
+                let syn: Vec<_> = c
+                    .synonyms
+                    .iter()
+                    .map(|s| (s.value.clone().unwrap_or_default(), s.source))
+                    .collect();
+                (
+                    c.value.clone().unwrap_or_default(),
+                    c.config_source,
+                    c.read_only,
+                    syn,
+                )
+            })
+        };
+        assert_eq!(
+            find("message.max.bytes"),
+            Some((
+                "1048588".into(),
+                SOURCE_DEFAULT,
+                true,
+                alloc::vec![("1048588".into(), SOURCE_DEFAULT)]
+            ))
+        );
+        assert_eq!(
+            find("group.initial.rebalance.delay.ms"),
+            Some((
+                "0".into(),
+                SOURCE_STATIC_BROKER,
+                true,
+                alloc::vec![
+                    ("0".into(), SOURCE_STATIC_BROKER),
+                    ("3000".into(), SOURCE_DEFAULT)
+                ]
+            ))
+        );
     }
 
     /// As Kafka 4 lists them (kafka-configs --describe shows them).
