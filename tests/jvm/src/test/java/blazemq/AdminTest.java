@@ -136,6 +136,7 @@ class AdminTest extends BrokerTest {
         Config config = admin.describeConfigs(List.of(broker)).all().get().get(broker);
         assertEquals("1", config.get("num.partitions").value(), config.toString());
         assertEquals("1048588", config.get("message.max.bytes").value());
+        assertEquals(ConfigEntry.ConfigSource.DEFAULT_CONFIG, config.get("message.max.bytes").source());
         assertEquals("1073741824", config.get("log.segment.bytes").value());
         assertEquals("true", config.get("auto.create.topics.enable").value());
     }
