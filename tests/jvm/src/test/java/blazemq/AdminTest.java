@@ -3,7 +3,6 @@ package blazemq;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
-import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -220,6 +219,6 @@ class AdminTest extends BrokerTest {
         @SuppressWarnings("deprecation")
         Collection<ConsumerGroupListing> after = admin.listConsumerGroups().all().get();
         assertFalse(after.stream().anyMatch(g -> g.groupId().equals(group)));
-        assertNotEquals(true, admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get().containsKey(p0));
+        assertFalse(admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get().containsKey(p0));
     }
 }
