@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Runs every test of BlazeMQ: Rust unit, property and end-to-end tests (`cargo test --workspace`),
-# the Python client tests (pytest), the kafkajs tests (node --test) and the Go client tests
-# (franz-go and sarama: go test in tests/go, modules from the Go module proxy). Installs what a
-# fresh machine lacks first: kcat from the system's packages, a Python venv at .venv with
-# tests/python/requirements.txt, and tests/js/node_modules from tests/js/package-lock.json.
+# the Python client tests (pytest), the kafkajs tests (node --test), the Java client and Kafka
+# tools tests (mvn test in tests/jvm) and the Go client tests (franz-go and sarama: go test in
+# tests/go). Installs what a fresh machine lacks first: kcat from the system's packages, a Python
+# venv at .venv with tests/python/requirements.txt, and tests/js/node_modules from
+# tests/js/package-lock.json; Maven fetches the JVM tests' jars into ~/.m2 and Go its modules
+# (go.sum) from the module proxy.
 # Exits non-zero if anything fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,6 +44,18 @@ log "pytest tests/python"
 
 log "node --test tests/js"
 (cd tests/js && node --test) || status=1
+
+# The Java client and Kafka's own tools (kafka-clients, kafka-tools); Maven fetches them into
+# ~/.m2 the first time. CI must run them: there a missing java or mvn is a failure.
+if command -v java >/dev/null 2>&1 && command -v mvn >/dev/null 2>&1; then
+    log "mvn test (tests/jvm)"
+    mvn -q -B -f tests/jvm/pom.xml test || status=1
+elif [ "${CI:-}" = true ]; then
+    log "tests/jvm needs java (17+) and mvn"
+    status=1
+else
+    log "skipping tests/jvm: java or mvn is missing"
+fi
 
 # The Go suite needs only the go command; its modules (go.sum) download on first use.
 if command -v go >/dev/null 2>&1; then

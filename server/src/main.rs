@@ -100,6 +100,11 @@ fn run(config: &Config) -> Result<(), RunError> {
         advertised_host: config.advertised_host.clone(),
         advertised_port: i32::from(listening.port()),
         cluster_id: data_dir.cluster_id.clone(),
+        // Absolute, as Kafka names its log directories.
+        log_dir: std::fs::canonicalize(&config.log_dir)
+            .unwrap_or_else(|_| config.log_dir.clone())
+            .display()
+            .to_string(),
         segment_size_bytes: config.segment_size_bytes,
         num_partitions: config.num_partitions,
         auto_create_topics: config.auto_create_topics,

@@ -10,7 +10,7 @@ use crate::ErrorCode;
 use crate::codec::Message;
 use crate::codec::messages::delete_topics_response::DeletableTopicResult;
 use crate::codec::messages::describe_configs_response::{
-    DescribeConfigsResourceResult, DescribeConfigsResult,
+    DescribeConfigsResourceResult, DescribeConfigsResult, DescribeConfigsSynonym,
 };
 use crate::codec::messages::{
     DeleteTopicsRequest, DeleteTopicsResponse, DescribeConfigsRequest, DescribeConfigsResponse,
@@ -26,14 +26,65 @@ const SOURCE_TOPIC: i8 = 1;
 const SOURCE_STATIC_BROKER: i8 = 4;
 const SOURCE_DEFAULT: i8 = 5;
 
-/// `(name, value, source, type)` of each config, or why the resource has none.
-type ConfigRows = Result<Vec<(String, Option<String>, i8, i8)>, (ErrorCode, String)>;
+/// One config as DescribeConfigs reports it.
+struct ConfigRow {
+    name: String,
+    /// `None` for a setting Kafka leaves unset (`log.retention.ms` beside its hours).
+    value: Option<String>,
+    source: i8,
+    config_type: i8,
+    /// Whether IncrementalAlterConfigs can change it.
+    read_only: bool,
+    /// Where the value could come from, most specific first (v1+, when asked for).
+    synonyms: Vec<DescribeConfigsSynonym>,
+}
+
+/// Each config of a resource, or why the resource has none.
+type ConfigRows = Result<Vec<ConfigRow>, (ErrorCode, String)>;
 
 /// Kafka's default `log.retention.hours`, which a broker without a retention setting reports.
 const KAFKA_RETENTION_HOURS: i64 = 168;
 const HOUR_MS: i64 = 60 * 60 * 1000;
 
+/// `(name, value, type, Kafka's default)` of a broker setting.
 type BrokerEntry = (&'static str, Option<String>, i8, Option<&'static str>);
+
+/// A broker setting: Kafka's default where it is one, or unset as Kafka leaves it
+/// (DEFAULT_CONFIG), else a static setting listed with the default it overrides, as Kafka lists
+/// `server.properties` entries.
+fn broker_row((name, value, config_type, default): BrokerEntry) -> ConfigRow {
+    let (source, synonyms) = if value.is_none() || value.as_deref() == default {
+        let synonyms = value
+            .iter()
+            .map(|v| synonym(name, v, SOURCE_DEFAULT))
+            .collect();
+        (SOURCE_DEFAULT, synonyms)
+    } else {
+        let mut synonyms: Vec<_> = value
+            .iter()
+            .map(|v| synonym(name, v, SOURCE_STATIC_BROKER))
+            .collect();
+        synonyms.extend(default.map(|d| synonym(name, d, SOURCE_DEFAULT)));
+        (SOURCE_STATIC_BROKER, synonyms)
+    };
+    ConfigRow {
+        name: String::from(name),
+        value,
+        source,
+        config_type,
+        // Nothing of the broker's changes while it runs.
+        read_only: true,
+        synonyms,
+    }
+}
+
+fn synonym(name: &str, value: &str, source: i8) -> DescribeConfigsSynonym {
+    DescribeConfigsSynonym {
+        name: name.into(),
+        value: Some(value.into()),
+        source,
+    }
+}
 
 impl<S: Storage> Broker<S> {
     pub(super) fn delete_topics(&mut self, hdr: Hdr, body: &[u8]) -> Reply {
@@ -138,20 +189,21 @@ impl<S: Storage> Broker<S> {
                         resource_name: r.resource_name.clone(),
                         configs: all
                             .into_iter()
-                            .filter(|(name, ..)| wanted(name))
-                            .map(|(name, value, source, config_type)| {
-                                DescribeConfigsResourceResult {
-                                    name,
-                                    value,
-                                    // No broker setting changes while the broker runs.
-                                    read_only: r.resource_type == RESOURCE_BROKER,
-                                    is_default: v == 0 && source == SOURCE_DEFAULT,
-                                    config_source: source,
-                                    is_sensitive: false,
-                                    synonyms: Vec::new(),
-                                    config_type: if v >= 3 { config_type } else { 0 },
-                                    documentation: None,
-                                }
+                            .filter(|row| wanted(&row.name))
+                            .map(|row| DescribeConfigsResourceResult {
+                                read_only: row.read_only,
+                                is_default: v == 0 && row.source == SOURCE_DEFAULT,
+                                config_source: row.source,
+                                is_sensitive: false,
+                                synonyms: if v >= 1 && request.include_synonyms {
+                                    row.synonyms
+                                } else {
+                                    Vec::new()
+                                },
+                                config_type: if v >= 3 { row.config_type } else { 0 },
+                                documentation: None,
+                                name: row.name,
+                                value: row.value,
                             })
                             .collect(),
                     },
@@ -183,22 +235,36 @@ impl<S: Storage> Broker<S> {
             )
         })?;
         let topic = self.topics.topic(ti);
-        Ok(topic_config::effective(
-            &topic.configs,
-            self.config.retention_ms,
-            self.config.segment_size_bytes,
-        )
-        .into_iter()
-        .map(|(n, v, set)| {
-            let t = topic_config::config_type(&n);
-            (
-                n,
-                Some(v),
-                if set { SOURCE_TOPIC } else { SOURCE_DEFAULT },
-                t,
-            )
-        })
-        .collect())
+        let (retention_ms, segment_bytes) =
+            (self.config.retention_ms, self.config.segment_size_bytes);
+        let defaults = topic_config::effective(&[], retention_ms, segment_bytes);
+        let rows = topic_config::effective(&topic.configs, retention_ms, segment_bytes)
+            .into_iter()
+            .zip(defaults)
+            .map(|((name, value, set), (_, default, _))| {
+                let mut synonyms = Vec::new();
+                if set {
+                    synonyms.push(synonym(&name, &value, SOURCE_TOPIC));
+                }
+                // The broker setting the default comes from, as Kafka lists it after the topic's.
+                if let Some(broker_name) = topic_config::broker_synonym(&name) {
+                    let source = if broker_name == "log.segment.bytes" {
+                        SOURCE_STATIC_BROKER
+                    } else {
+                        SOURCE_DEFAULT
+                    };
+                    synonyms.push(synonym(broker_name, &default, source));
+                }
+                ConfigRow {
+                    config_type: topic_config::config_type(&name),
+                    read_only: false,
+                    source: if set { SOURCE_TOPIC } else { SOURCE_DEFAULT },
+                    name,
+                    value: Some(value),
+                    synonyms,
+                }
+            });
+        Ok(rows.collect())
     }
 
     /// The broker settings a client may ask about, as Kafka names them.
@@ -209,17 +275,9 @@ impl<S: Storage> Broker<S> {
                 format!("Unexpected broker id, expected {}", self.config.broker_id),
             ));
         }
-        let entries = broker_entries(&self.config);
-        Ok(entries
+        Ok(broker_entries(&self.config)
             .into_iter()
-            .map(|(n, v, t, default)| {
-                let source = if v.is_none() || v.as_deref() == default {
-                    SOURCE_DEFAULT
-                } else {
-                    SOURCE_STATIC_BROKER
-                };
-                (String::from(n), v, source, t)
-            })
+            .map(broker_row)
             .collect())
     }
 }
@@ -302,11 +360,123 @@ fn broker_entries(c: &BrokerConfig) -> [BrokerEntry; 11] {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::broker::harness::{Driver, broker, call, create};
+    use crate::codec::messages::describe_configs_request::DescribeConfigsResource;
     use alloc::vec;
 
-    use super::*;
-    use crate::broker::harness::{Driver, broker, call};
-    use crate::codec::messages::describe_configs_request::DescribeConfigsResource;
+    fn synonyms(v: i16, include: bool, name: &str) -> Vec<(String, String, i8)> {
+        let mut b = broker();
+        create(
+            &mut b,
+            "t",
+            1,
+            &[("max.message.bytes", "2000000"), ("retention.ms", "1000")],
+        );
+        let req = DescribeConfigsRequest {
+            resources: alloc::vec![DescribeConfigsResource {
+                resource_type: RESOURCE_TOPIC,
+                resource_name: "t".into(),
+                configuration_keys: Some(alloc::vec![name.into()]),
+            }],
+            include_synonyms: include,
+            ..Default::default()
+        };
+        let resp: DescribeConfigsResponse = call(&mut b, v, &req);
+        resp.results[0].configs[0]
+            .synonyms
+            .iter()
+            .map(|s| {
+                (
+                    s.name.clone(),
+                    s.value.clone().unwrap_or_default(),
+                    s.source,
+                )
+            })
+            .collect()
+    }
+
+    fn syn(name: &str, value: &str, source: i8) -> (String, String, i8) {
+        (name.into(), value.into(), source)
+    }
+
+    #[test]
+    fn broker_settings_at_kafkas_defaults_are_default_configs() {
+        let mut b = broker();
+        let req = DescribeConfigsRequest {
+            resources: alloc::vec![DescribeConfigsResource {
+                resource_type: RESOURCE_BROKER,
+                resource_name: "0".into(),
+                configuration_keys: None,
+            }],
+            include_synonyms: true,
+            ..Default::default()
+        };
+        let resp: DescribeConfigsResponse = call(&mut b, 4, &req);
+        let configs = &resp.results[0].configs;
+        let find = |name: &str| {
+            configs.iter().find(|c| c.name == name).map(|c| {
+                let syn: Vec<_> = c
+                    .synonyms
+                    .iter()
+                    .map(|s| (s.value.clone().unwrap_or_default(), s.source))
+                    .collect();
+                (
+                    c.value.clone().unwrap_or_default(),
+                    c.config_source,
+                    c.read_only,
+                    syn,
+                )
+            })
+        };
+        assert_eq!(
+            find("message.max.bytes"),
+            Some((
+                "1048588".into(),
+                SOURCE_DEFAULT,
+                true,
+                alloc::vec![("1048588".into(), SOURCE_DEFAULT)]
+            ))
+        );
+        assert_eq!(
+            find("group.initial.rebalance.delay.ms"),
+            Some((
+                "0".into(),
+                SOURCE_STATIC_BROKER,
+                true,
+                alloc::vec![
+                    ("0".into(), SOURCE_STATIC_BROKER),
+                    ("3000".into(), SOURCE_DEFAULT)
+                ]
+            ))
+        );
+    }
+
+    /// As Kafka 4 lists them (kafka-configs --describe shows them).
+    #[test]
+    fn topic_configs_list_their_synonyms_when_asked() {
+        assert_eq!(
+            synonyms(4, true, "max.message.bytes"),
+            [
+                syn("max.message.bytes", "2000000", SOURCE_TOPIC),
+                syn("message.max.bytes", "1048588", SOURCE_DEFAULT),
+            ]
+        );
+        assert_eq!(
+            synonyms(1, true, "retention.ms"),
+            [syn("retention.ms", "1000", SOURCE_TOPIC)]
+        );
+        assert_eq!(
+            synonyms(4, true, "cleanup.policy"),
+            [syn("log.cleanup.policy", "delete", SOURCE_DEFAULT)]
+        );
+        assert_eq!(synonyms(4, false, "max.message.bytes"), []);
+        assert_eq!(
+            synonyms(0, false, "max.message.bytes"),
+            [],
+            "v0 has no synonyms"
+        );
+    }
 
     fn broker_rows(
         b: &mut Driver<crate::storage::MemoryStorage>,

@@ -20,6 +20,8 @@ pub struct BrokerConfig {
     pub advertised_port: i32,
     /// The cluster id reported in Metadata (persisted by the runtime).
     pub cluster_id: String,
+    /// The directory of the partition logs (`log.dirs`), as DescribeLogDirs names it.
+    pub log_dir: String,
     /// Capacity of a new segment in bytes (`segment_size`).
     pub segment_size_bytes: u64,
     /// Partitions of an auto-created topic (`num.partitions`).
@@ -51,6 +53,7 @@ impl Default for BrokerConfig {
             advertised_host: String::from("127.0.0.1"),
             advertised_port: 9092,
             cluster_id: String::from("blazemq-cluster"),
+            log_dir: String::from("/tmp/blazemq/data"),
             segment_size_bytes: 1 << 30,
             num_partitions: 1,
             auto_create_topics: true,

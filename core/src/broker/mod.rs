@@ -22,6 +22,7 @@ mod create_partitions;
 mod create_topics;
 mod delete_records;
 mod describe_cluster;
+mod describe_log_dirs;
 mod fetch;
 mod groups;
 #[cfg(any(test, feature = "testing"))]
@@ -595,6 +596,7 @@ impl<S: Storage> Broker<S> {
             ApiKey::IncrementalAlterConfigs => self.incremental_alter_configs(hdr, body),
             ApiKey::CreatePartitions => self.create_partitions(hdr, body),
             ApiKey::DescribeCluster => self.describe_cluster(hdr, body),
+            ApiKey::DescribeLogDirs => self.describe_log_dirs(hdr, body),
             _ => Reply::Close,
         }
     }
