@@ -393,11 +393,50 @@ mod tests {
             turns += 1;
             assert!(turns < 100, "livelock");
         };
-        assert_eq!(turns, 5, "a turn's budget of partitions a turn");
+        let max = PARTITIONS_CREATED_PER_TURN_MAX as usize;
+        assert_eq!(
+            turns + 1,
+            n.div_ceil(max),
+            "a turn's budget a turn, the first in the request's own"
+        );
         let resp: CreateTopicsResponse = response(7, &answer).expect("decodes");
         assert_eq!(resp.topics.len(), n);
         assert!(resp.topics.iter().all(|t| t.error_code == 0));
         assert_eq!(b.partition_count(), n);
+    }
+
+    #[test]
+    fn a_name_that_clashes_once_dots_read_as_underscores_is_refused_until_the_other_goes() {
+        use crate::broker::harness::create_topics_request;
+        use crate::codec::messages::{DeleteTopicsRequest, DeleteTopicsResponse};
+        let mut b = broker();
+        let created: CreateTopicsResponse = call(&mut b, 7, &create_topics_request("a.b", 1, &[]));
+        assert_eq!(created.topics[0].error_code, 0);
+        for clash in ["a_b", "a.b"] {
+            let refused: CreateTopicsResponse =
+                call(&mut b, 7, &create_topics_request(clash, 1, &[]));
+            let expected = if clash == "a.b" {
+                ErrorCode::TopicAlreadyExists
+            } else {
+                ErrorCode::InvalidTopicException
+            };
+            assert_eq!(refused.topics[0].error_code, expected.code(), "{clash}");
+        }
+        let deleted: DeleteTopicsResponse = call(
+            &mut b,
+            4,
+            &DeleteTopicsRequest {
+                topic_names: alloc::vec!["a.b".into()],
+                timeout_ms: 1000,
+                ..Default::default()
+            },
+        );
+        assert_eq!(deleted.responses[0].error_code, 0);
+        let after: CreateTopicsResponse = call(&mut b, 7, &create_topics_request("a_b", 1, &[]));
+        assert_eq!(
+            after.topics[0].error_code, 0,
+            "the clash went with the topic"
+        );
     }
 
     #[test]

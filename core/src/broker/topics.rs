@@ -47,6 +47,9 @@ pub(crate) struct Topics<T> {
     topics: Vec<Option<Topic>>,
     free_topics: Vec<u32>,
     by_name: BTreeMap<String, u32>,
+    /// Topics by name with '.' read as '_' (see [`super::names::metric_name`]), so a new name is
+    /// checked for a clash without a look at every topic.
+    by_metric_name: BTreeMap<String, u32>,
     by_id: BTreeMap<[u8; 16], u32>,
     /// Partitions by index. A deleted partition's slot is never reused: responses in flight name
     /// partitions by index, and must not read another partition's bytes.
@@ -89,6 +92,7 @@ impl<T: SegmentBuffer> Topics<T> {
             topics: Vec::new(),
             free_topics: Vec::new(),
             by_name: BTreeMap::new(),
+            by_metric_name: BTreeMap::new(),
             by_id: BTreeMap::new(),
             partitions: Vec::new(),
         }
@@ -149,6 +153,10 @@ impl<T: SegmentBuffer> Topics<T> {
             return Ok(());
         };
         self.by_name.remove(&topic.name);
+        let metric_name = super::names::metric_name(&topic.name);
+        if self.by_metric_name.get(&metric_name) == Some(&idx) {
+            self.by_metric_name.remove(&metric_name);
+        }
         self.by_id.remove(&topic.id.0);
         self.free_topics.push(idx);
         let mut result = Ok(());
@@ -168,10 +176,9 @@ impl<T: SegmentBuffer> Topics<T> {
 
     /// Whether a topic other than `name` has a name that clashes with it.
     pub(crate) fn collision(&self, name: &str) -> Option<&str> {
-        self.by_name
-            .keys()
-            .map(String::as_str)
-            .find(|other| super::names::collides(name, other))
+        let idx = *self.by_metric_name.get(&super::names::metric_name(name))?;
+        let other = self.topics.get(idx as usize)?.as_ref()?.name.as_str();
+        (other != name).then_some(other)
     }
 
     /// Create a topic with `n` empty partitions, writing each partition's metadata file.
@@ -292,6 +299,8 @@ impl<T: SegmentBuffer> Topics<T> {
                 (self.topics.len() - 1) as u32
             }
         };
+        self.by_metric_name
+            .insert(super::names::metric_name(&name), topic);
         self.by_name.insert(name, topic);
         self.by_id.insert(id.0, topic);
         topic
