@@ -2,33 +2,15 @@
 //! hand-built ApiVersions request, stop on SIGTERM, refuse bad configuration.
 #![allow(clippy::std_instead_of_core)]
 
+mod support;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_blazemq");
-const READY_LINE: &str = "Broker ready";
-
-struct Running {
-    child: Child,
-    port: u16,
-    banner: String,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("an ephemeral port can be bound");
-    listener.local_addr().expect("bound address").port()
-}
+use support::{BIN, Broker, READY_LINE, connect, free_port};
 
 fn command(dir: &Path, port: u16) -> Command {
     let mut command = Command::new(BIN);
@@ -43,46 +25,12 @@ fn command(dir: &Path, port: u16) -> Command {
 }
 
 /// Start the broker and wait (bounded) for its ready line.
-fn start(dir: &Path) -> Running {
+fn start(dir: &Path) -> Broker {
     start_with(dir, &[])
 }
 
-fn start_with(dir: &Path, args: &[&str]) -> Running {
-    let port = free_port();
-    let mut child = command(dir, port)
-        .args(args)
-        .spawn()
-        .expect("spawn blazemq");
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { return };
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut banner = String::new();
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(line) => {
-                banner.push_str(&line);
-                banner.push('\n');
-                if line == READY_LINE {
-                    break;
-                }
-            }
-            Err(_) => panic!("no '{READY_LINE}' within 20 s; got:\n{banner}"),
-        }
-    }
-    Running {
-        child,
-        port,
-        banner,
-    }
+fn start_with(dir: &Path, args: &[&str]) -> Broker {
+    support::start(dir, &[&["--segment-size", "1MiB"], args].concat()).0
 }
 
 fn sigterm(child: &Child) {
@@ -128,14 +76,6 @@ fn read_response(stream: &mut TcpStream) -> (i32, Vec<u8>) {
     stream.read_exact(&mut body).expect("response body");
     let correlation_id = i32::from_be_bytes(body[..4].try_into().expect("4 bytes"));
     (correlation_id, body[4..].to_vec())
-}
-
-fn connect(port: u16) -> TcpStream {
-    let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("read timeout");
-    stream
 }
 
 #[test]
@@ -318,7 +258,7 @@ fn a_client_that_reads_late_gets_every_response_in_order() {
     let mut lines = BufReader::new(stdout).lines();
     let ready = lines.any(|line| line.is_ok_and(|l| l == READY_LINE));
     assert!(ready, "the broker printed no ready line");
-    let _running = Running {
+    let _running = Broker {
         child,
         port,
         banner: String::new(),

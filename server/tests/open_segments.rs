@@ -3,26 +3,24 @@
 //! after a clean stop) opens none until used, and every record comes back.
 #![allow(clippy::std_instead_of_core)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+mod support;
+
+use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use blazemq_core::codec::Records;
 use blazemq_core::codec::messages::create_topics_request::CreatableTopic;
 use blazemq_core::codec::messages::fetch_request::{FetchPartition, FetchTopic};
 use blazemq_core::codec::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use blazemq_core::codec::messages::{
     CreateTopicsRequest, CreateTopicsResponse, FetchRequest, FetchResponse, ProduceRequest,
-    ProduceResponse, RequestHeader, ResponseHeader,
+    ProduceResponse,
 };
-use blazemq_core::codec::response_header_version;
-use blazemq_core::codec::{Message, Records, Writer, request_header_version};
 use blazemq_core::records::{BatchBuilder, RecordBatch, Records as RecordIter};
+use support::{Broker, call, connect};
 
-const BIN: &str = env!("CARGO_BIN_EXE_blazemq");
-const READY_LINE: &str = "Broker ready";
 const TOPIC: &str = "lazy";
 const PARTITIONS: i32 = 2_000;
 /// `max_open_segments` of the broker under test.
@@ -35,62 +33,11 @@ const ROUNDS: usize = 2;
 /// Records per batch.
 const RECORDS: usize = 3;
 
-struct Broker {
-    child: Child,
-    port: u16,
-}
-
-impl Broker {
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        // Cleanup only: the test has already asserted what it needed.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("an ephemeral port can be bound");
-    listener.local_addr().expect("bound address").port()
-}
-
-/// Start the broker on `dir` with the cap, and wait (bounded) for its ready line.
+/// Start the broker on `dir` with the cap.
 fn start(dir: &Path) -> Broker {
-    let port = free_port();
-    let mut child = Command::new(BIN)
-        .args(["--port", &port.to_string(), "--log-dir"])
-        .arg(dir)
-        .args(["--segment-size", "64KiB", "--retention-ms", "-1"])
-        .args(["--max-open-segments", &CAP.to_string()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn blazemq");
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { return };
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(line) if line == READY_LINE => return Broker { child, port },
-            Ok(_) => {}
-            Err(_) => panic!("no '{READY_LINE}' within 30 s"),
-        }
-    }
+    let cap = CAP.to_string();
+    let args = ["--segment-size", "64KiB", "--retention-ms", "-1"];
+    support::start(dir, &[&args[..], &["--max-open-segments", &cap]].concat()).0
 }
 
 /// Segment files `pid` holds open, and mappings of them, as /proc shows them.
@@ -117,41 +64,6 @@ fn assert_held_within(broker: &Broker, dir: &Path, bound: usize, when: &str) {
         fds <= bound && maps <= bound,
         "{when}: {fds} segment files open, {maps} mapped, bound {bound}"
     );
-}
-
-fn call<Req: Message, Resp: Message>(stream: &mut TcpStream, version: i16, req: &Req) -> Resp {
-    let header = RequestHeader {
-        request_api_key: Req::API_KEY,
-        request_api_version: version,
-        correlation_id: 1,
-        client_id: Some("open-segments-test".into()),
-    };
-    let mut w = Writer::new();
-    w.put_i32(0);
-    header
-        .encode(&mut w, request_header_version(Req::API_KEY, version))
-        .expect("header encodes");
-    req.encode(&mut w, version).expect("body encodes");
-    let mut frame = w.into_bytes();
-    let size = i32::try_from(frame.len() - 4).expect("frame fits");
-    frame[..4].copy_from_slice(&size.to_be_bytes());
-    stream.write_all(&frame).expect("request sent");
-    let mut size = [0u8; 4];
-    stream.read_exact(&mut size).expect("response size");
-    let mut body = vec![0u8; u32::from_be_bytes(size) as usize];
-    stream.read_exact(&mut body).expect("response body");
-    let header_version = response_header_version(Req::API_KEY, version);
-    let (rest, header) = ResponseHeader::decode(&body, header_version).expect("header decodes");
-    assert_eq!(header.correlation_id, 1);
-    Resp::decode_complete(rest, version).expect("body decodes")
-}
-
-fn connect(port: u16) -> TcpStream {
-    let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(60)))
-        .expect("read timeout");
-    stream
 }
 
 /// Record `r` of batch `b` of partition `p`: it names all three, so a misplaced record shows.

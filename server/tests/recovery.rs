@@ -4,28 +4,25 @@
 //! as it maps but never reads them.
 #![allow(clippy::std_instead_of_core)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+mod support;
+
+use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use blazemq_core::codec::Records;
 use blazemq_core::codec::messages::create_topics_request::CreatableTopic;
 use blazemq_core::codec::messages::fetch_request::{FetchPartition, FetchTopic};
 use blazemq_core::codec::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use blazemq_core::codec::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use blazemq_core::codec::messages::{
     CreateTopicsRequest, CreateTopicsResponse, FetchRequest, FetchResponse, ListOffsetsRequest,
-    ListOffsetsResponse, ProduceRequest, ProduceResponse, RequestHeader, ResponseHeader,
+    ListOffsetsResponse, ProduceRequest, ProduceResponse,
 };
-use blazemq_core::codec::response_header_version;
-use blazemq_core::codec::{Message, Records, Writer, request_header_version};
 use blazemq_core::log::RecoveryCheckpoint;
 use blazemq_core::records::{BatchBuilder, RecordBatch};
+use support::{Broker, call, connect};
 
-const BIN: &str = env!("CARGO_BIN_EXE_blazemq");
-const READY_LINE: &str = "Broker ready";
 const TOPIC: &str = "recovery";
 const PARTITIONS: i32 = 100;
 /// Batches per partition, of `RECORDS` records of `VALUE_BYTES`: 12 x 256 KiB = 3 MiB each.
@@ -40,25 +37,6 @@ const RESTART_MAX: Duration = Duration::from_secs(1);
 /// Resident memory the restarted broker may hold above an idle one's.
 const RSS_ABOVE_IDLE_MAX_KIB: u64 = 16 * 1024;
 
-struct Broker {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        // Cleanup only: the test has already asserted what it needed.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("an ephemeral port can be bound");
-    listener.local_addr().expect("bound address").port()
-}
-
-/// Start the broker on `dir`, wait (bounded) for its ready line; returns it and the time taken.
 fn batches() -> usize {
     std::env::var("RECOVERY_BATCHES")
         .ok()
@@ -66,42 +44,20 @@ fn batches() -> usize {
         .unwrap_or(BATCHES_DEFAULT)
 }
 
+/// Start the broker on `dir`; returns it and the time from spawn to ready.
 fn start(dir: &Path) -> (Broker, Duration) {
-    let port = free_port();
-    let began = Instant::now();
-    let mut child = Command::new(BIN)
-        .args(["--port", &port.to_string(), "--log-dir"])
-        .arg(dir)
-        .args(["--segment-size", "1MiB", "--max-request-size", "16MiB"])
-        .args(["--log-flush-offset-checkpoint-interval-ms", "100"])
+    let args = [
+        "--segment-size",
+        "1MiB",
+        "--max-request-size",
+        "16MiB",
+        "--log-flush-offset-checkpoint-interval-ms",
+        "100",
         // The records carry timestamps from 1970: kept anyway.
-        .args(["--retention-ms", "-1"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn blazemq");
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { return };
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    let deadline = began + Duration::from_secs(30);
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(line) if line == READY_LINE => break,
-            Ok(_) => {}
-            Err(_) => panic!("no '{READY_LINE}' within 30 s"),
-        }
-    }
-    let took = began.elapsed();
-    (Broker { child, port }, took)
+        "--retention-ms",
+        "-1",
+    ];
+    support::start(dir, &args)
 }
 
 /// VmRSS of `pid`, in KiB.
@@ -112,41 +68,6 @@ fn rss_kib(pid: u32) -> u64 {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .expect("a VmRSS line")
-}
-
-fn call<Req: Message, Resp: Message>(stream: &mut TcpStream, version: i16, req: &Req) -> Resp {
-    let header = RequestHeader {
-        request_api_key: Req::API_KEY,
-        request_api_version: version,
-        correlation_id: 1,
-        client_id: Some("recovery-test".into()),
-    };
-    let mut w = Writer::new();
-    w.put_i32(0);
-    header
-        .encode(&mut w, request_header_version(Req::API_KEY, version))
-        .expect("header encodes");
-    req.encode(&mut w, version).expect("body encodes");
-    let mut frame = w.into_bytes();
-    let size = i32::try_from(frame.len() - 4).expect("frame fits");
-    frame[..4].copy_from_slice(&size.to_be_bytes());
-    stream.write_all(&frame).expect("request sent");
-    let mut size = [0u8; 4];
-    stream.read_exact(&mut size).expect("response size");
-    let mut body = vec![0u8; u32::from_be_bytes(size) as usize];
-    stream.read_exact(&mut body).expect("response body");
-    let header_version = response_header_version(Req::API_KEY, version);
-    let (rest, header) = ResponseHeader::decode(&body, header_version).expect("header decodes");
-    assert_eq!(header.correlation_id, 1);
-    Resp::decode_complete(rest, version).expect("body decodes")
-}
-
-fn connect(port: u16) -> TcpStream {
-    let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(60)))
-        .expect("read timeout");
-    stream
 }
 
 /// Batch `b` of partition `p`: values whose bytes name both, so a misplaced batch shows.
