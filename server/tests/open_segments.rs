@@ -13,13 +13,12 @@ use std::time::{Duration, Instant};
 use blazemq_core::codec::Records;
 use blazemq_core::codec::messages::create_topics_request::CreatableTopic;
 use blazemq_core::codec::messages::fetch_request::{FetchPartition, FetchTopic};
-use blazemq_core::codec::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use blazemq_core::codec::messages::produce_request::PartitionProduceData;
 use blazemq_core::codec::messages::{
-    CreateTopicsRequest, CreateTopicsResponse, FetchRequest, FetchResponse, ProduceRequest,
-    ProduceResponse,
+    CreateTopicsRequest, CreateTopicsResponse, FetchRequest, FetchResponse,
 };
 use blazemq_core::records::{BatchBuilder, RecordBatch, Records as RecordIter};
-use support::{Broker, call, connect};
+use support::{Broker, call, connect, produce_at};
 
 const TOPIC: &str = "lazy";
 const PARTITIONS: i32 = 2_000;
@@ -101,20 +100,7 @@ fn produce_round(stream: &mut TcpStream, broker: &Broker, dir: &Path, b: usize) 
                 }
             })
             .collect();
-        let req = ProduceRequest {
-            acks: 1,
-            timeout_ms: 30_000,
-            topic_data: vec![TopicProduceData {
-                name: TOPIC.into(),
-                partition_data,
-            }],
-            ..Default::default()
-        };
-        let resp: ProduceResponse = call(stream, 7, &req);
-        for part in &resp.responses[0].partition_responses {
-            assert_eq!(part.error_code, 0, "partition {}", part.index);
-            assert_eq!(part.base_offset, (b * RECORDS) as i64);
-        }
+        produce_at(stream, TOPIC, partition_data, (b * RECORDS) as i64);
         // A Produce response holds no segment: the cap holds exactly.
         assert_held_within(broker, dir, CAP, "after a produce");
     }

@@ -14,14 +14,14 @@ use blazemq_core::codec::Records;
 use blazemq_core::codec::messages::create_topics_request::CreatableTopic;
 use blazemq_core::codec::messages::fetch_request::{FetchPartition, FetchTopic};
 use blazemq_core::codec::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
-use blazemq_core::codec::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use blazemq_core::codec::messages::produce_request::PartitionProduceData;
 use blazemq_core::codec::messages::{
     CreateTopicsRequest, CreateTopicsResponse, FetchRequest, FetchResponse, ListOffsetsRequest,
-    ListOffsetsResponse, ProduceRequest, ProduceResponse,
+    ListOffsetsResponse,
 };
 use blazemq_core::log::RecoveryCheckpoint;
 use blazemq_core::records::{BatchBuilder, RecordBatch};
-use support::{Broker, call, connect};
+use support::{Broker, call, connect, produce_at};
 
 const TOPIC: &str = "recovery";
 const PARTITIONS: i32 = 100;
@@ -98,20 +98,7 @@ fn produce_all(stream: &mut TcpStream) -> u64 {
                     }
                 })
                 .collect();
-            let req = ProduceRequest {
-                acks: 1,
-                timeout_ms: 30_000,
-                topic_data: vec![TopicProduceData {
-                    name: TOPIC.into(),
-                    partition_data,
-                }],
-                ..Default::default()
-            };
-            let resp: ProduceResponse = call(stream, 7, &req);
-            for part in &resp.responses[0].partition_responses {
-                assert_eq!(part.error_code, 0, "partition {}", part.index);
-                assert_eq!(part.base_offset, (b * RECORDS) as i64);
-            }
+            produce_at(stream, TOPIC, partition_data, (b * RECORDS) as i64);
         }
     }
     stored

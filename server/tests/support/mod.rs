@@ -9,7 +9,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use blazemq_core::codec::messages::{RequestHeader, ResponseHeader};
+use blazemq_core::codec::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use blazemq_core::codec::messages::{
+    ProduceRequest, ProduceResponse, RequestHeader, ResponseHeader,
+};
 use blazemq_core::codec::{Message, Writer, request_header_version, response_header_version};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_blazemq");
@@ -129,4 +132,28 @@ pub fn call<Req: Message, Resp: Message>(stream: &mut TcpStream, version: i16, r
     let (rest, header) = ResponseHeader::decode(&body, header_version).expect("header decodes");
     assert_eq!(header.correlation_id, 1);
     Resp::decode_complete(rest, version).expect("body decodes")
+}
+
+/// Produce (acks 1) each partition's batch of `partition_data` to `topic`, and check that every
+/// one was stored at `base_offset`.
+pub fn produce_at(
+    stream: &mut TcpStream,
+    topic: &str,
+    partition_data: Vec<PartitionProduceData>,
+    base_offset: i64,
+) {
+    let req = ProduceRequest {
+        acks: 1,
+        timeout_ms: 30_000,
+        topic_data: vec![TopicProduceData {
+            name: topic.into(),
+            partition_data,
+        }],
+        ..Default::default()
+    };
+    let resp: ProduceResponse = call(stream, 7, &req);
+    for part in &resp.responses[0].partition_responses {
+        assert_eq!(part.error_code, 0, "partition {}", part.index);
+        assert_eq!(part.base_offset, base_offset, "partition {}", part.index);
+    }
 }
