@@ -6,7 +6,7 @@ const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const { ConfigResourceTypes, Kafka, logLevel } = require('kafkajs');
 
-const { startBroker } = require('./broker.js');
+const { startBroker, unique } = require('./broker.js');
 
 const TIMEOUT_MS = 15_000;
 
@@ -34,27 +34,28 @@ test('createPartitions adds a partition that takes and serves records', async ()
   const broker = await startBroker();
   const kafka = client(broker);
   const admin = kafka.admin();
+  const topic = unique('grow');
   try {
     await admin.connect();
-    await admin.createTopics({ topics: [{ topic: 'grow', numPartitions: 1 }] });
-    await admin.createPartitions({ topicPartitions: [{ topic: 'grow', count: 3 }] });
-    const { topics } = await admin.fetchTopicMetadata({ topics: ['grow'] });
+    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }] });
+    await admin.createPartitions({ topicPartitions: [{ topic, count: 3 }] });
+    const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
     assert.deepEqual(topics[0].partitions.map((p) => p.partitionId).sort(), [0, 1, 2]);
 
     // Shrinking is refused with INVALID_PARTITIONS.
     await assert.rejects(
-      admin.createPartitions({ topicPartitions: [{ topic: 'grow', count: 2 }] }),
+      admin.createPartitions({ topicPartitions: [{ topic, count: 2 }] }),
       (e) => e.type === 'INVALID_PARTITIONS',
     );
 
     const producer = kafka.producer();
     await producer.connect();
-    await producer.send({ topic: 'grow', messages: [{ value: 'on-two', partition: 2 }] });
+    await producer.send({ topic, messages: [{ value: 'on-two', partition: 2 }] });
     await producer.disconnect();
 
-    const consumer = kafka.consumer({ groupId: 'grow-reader' });
+    const consumer = kafka.consumer({ groupId: unique('grow-reader') });
     await consumer.connect();
-    await consumer.subscribe({ topic: 'grow', fromBeginning: true });
+    await consumer.subscribe({ topic, fromBeginning: true });
     const received = [];
     await consumer.run({
       eachMessage: async ({ partition, message }) => {
@@ -76,23 +77,24 @@ test('createPartitions adds a partition that takes and serves records', async ()
 test('alterConfigs replaces the topic configs and describeConfigs shows them', async () => {
   const broker = await startBroker();
   const admin = client(broker).admin();
+  const topic = unique('cfg');
   try {
     await admin.connect();
     await admin.createTopics({
-      topics: [{ topic: 'cfg', configEntries: [{ name: 'retention.ms', value: '1000' }] }],
+      topics: [{ topic, configEntries: [{ name: 'retention.ms', value: '1000' }] }],
     });
     const result = await admin.alterConfigs({
       validateOnly: false,
       resources: [
         {
           type: ConfigResourceTypes.TOPIC,
-          name: 'cfg',
+          name: topic,
           configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
         },
       ],
     });
     assert.equal(result.resources[0].errorCode, 0);
-    const configs = await topicConfigs(admin, 'cfg', ['cleanup.policy', 'retention.ms']);
+    const configs = await topicConfigs(admin, topic, ['cleanup.policy', 'retention.ms']);
     assert.equal(configs['cleanup.policy'].configValue, 'compact');
     assert.equal(configs['cleanup.policy'].isDefault, false);
     // AlterConfigs sets the whole set: retention.ms, left out, is back to the default.

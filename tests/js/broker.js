@@ -2,10 +2,14 @@
 // readiness on the `Broker ready` line (bounded), and SIGKILL to its process group on stop.
 //
 // The binary is found as the Rust and Python harnesses find it: `$BLAZEMQ_BIN`, else
-// `$CARGO_TARGET_DIR/debug/blazemq`, else `<repo>/target/debug/blazemq`.
+// `$CARGO_TARGET_DIR/debug/blazemq`, else `<repo>/target/debug/blazemq`. With
+// `BLAZEMQ_BOOTSTRAP=host:port` nothing is started: the tests use the broker already listening
+// there (e.g. Apache Kafka from `scripts/kafka-reference.sh run`), so every name a test creates is
+// made unique with `unique()`.
 'use strict';
 
 const { spawn } = require('node:child_process');
+const crypto = require('node:crypto');
 const fs = require('node:fs');
 const net = require('node:net');
 const os = require('node:os');
@@ -107,8 +111,29 @@ function spawnOnce(port, dir) {
   });
 }
 
+// A broker started outside the tests: nothing to stop.
+class ExternalBroker {
+  constructor(bootstrap) {
+    this.bootstrap = bootstrap;
+  }
+
+  logs() {
+    return `(the broker at ${this.bootstrap} was started outside the tests)`;
+  }
+
+  async stop() {}
+}
+
+// `prefix` with a random suffix: a name no other test, or earlier run against the same external
+// broker, has used.
+function unique(prefix) {
+  return `${prefix}-${crypto.randomBytes(4).toString('hex')}`;
+}
+
 // Starts a broker; a port taken between the probe and the bind is retried on a new one.
 async function startBroker() {
+  const external = (process.env.BLAZEMQ_BOOTSTRAP || '').trim();
+  if (external) return new ExternalBroker(external);
   let last;
   for (let attempt = 0; attempt < 3; attempt++) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blazemq-js-'));
@@ -120,4 +145,4 @@ async function startBroker() {
   throw new Error(`broker did not start:\n${last.logs()}`);
 }
 
-module.exports = { startBroker };
+module.exports = { startBroker, unique };

@@ -6,7 +6,7 @@ const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const { Kafka, logLevel, Partitioners } = require('kafkajs');
 
-const { startBroker } = require('./broker.js');
+const { startBroker, unique } = require('./broker.js');
 
 const TIMEOUT_MS = 15_000;
 // Kafka's default group.min.session.timeout.ms is 6 s: clients may not ask for less.
@@ -49,9 +49,9 @@ function waitFor(received, count, what) {
   });
 }
 
-async function startMember(kafka, topic, received, joined) {
+async function startMember(kafka, groupId, topic, received, joined) {
   const consumer = kafka.consumer({
-    groupId: 'my-group',
+    groupId,
     sessionTimeout: SESSION_MS,
     heartbeatInterval: 300,
     // disconnect() waits for the fetch in flight: keep the broker's long poll short.
@@ -74,14 +74,15 @@ test(TITLE, { timeout: 60_000 }, async (t) => {
   const broker = await startBroker();
   t.after(() => broker.stop());
   const kafka = client(broker);
-  const topic = 'js-group-topic';
+  const topic = unique('js-group-topic');
+  const groupId = unique('my-group');
 
   await produce(kafka, topic, ['before-1', 'before-2']);
 
   const received = [];
   let joinedResolve;
   const joined = new Promise((resolve) => { joinedResolve = resolve; });
-  const first = await startMember(kafka, topic, received, (event) => joinedResolve(event));
+  const first = await startMember(kafka, groupId, topic, received, (event) => joinedResolve(event));
   let timer;
   const event = await Promise.race([
     joined,
@@ -100,18 +101,19 @@ test(TITLE, { timeout: 60_000 }, async (t) => {
   const admin = kafka.admin();
   await admin.connect();
   try {
-    const offsets = await admin.fetchOffsets({ groupId: 'my-group', topics: [topic] });
+    const offsets = await admin.fetchOffsets({ groupId, topics: [topic] });
     const committed = [{ partition: 0, offset: '3', metadata: null }];
     assert.deepEqual(offsets, [{ topic, partitions: committed }]);
+    // Only this test's group: a shared external broker lists others' too.
     const { groups } = await admin.listGroups();
-    assert.deepEqual(groups, [{ groupId: 'my-group', protocolType: 'consumer' }]);
+    assert.deepEqual(groups.filter((g) => g.groupId === groupId), [{ groupId, protocolType: 'consumer' }]);
   } finally {
     await admin.disconnect();
   }
 
   await produce(kafka, topic, ['later']);
   const again = [];
-  const second = await startMember(kafka, topic, again);
+  const second = await startMember(kafka, groupId, topic, again);
   await waitFor(again, 1, 'a record produced while no member ran');
   // A short grace period: anything delivered twice would arrive now.
   await new Promise((resolve) => setTimeout(resolve, 500));

@@ -5,7 +5,8 @@ The binary is found the same way as by the Rust harness (tests/src/lib.rs): `$BL
 first). `BLAZEMQ_TEST_BROKER_CMD` replaces the command line (`{port}` and `{dir}` are substituted);
 readiness is then an accepted TCP connection instead of the `Broker ready` line.
 `BLAZEMQ_BOOTSTRAP=host:port` runs the tests that use the `broker` fixture against a broker that
-is already running there instead (tests that stop or restart it cannot run so).
+is already running there instead (e.g. Apache Kafka from `scripts/kafka-reference.sh run`); the
+tests marked `blazemq_only` (they stop or restart the binary, or pass it flags) are then left out.
 """
 
 import collections
@@ -60,6 +61,8 @@ def free_port():
 
 class Broker:
     """A broker process; `stop()` sends SIGTERM, `kill9()` SIGKILL, `restart()` reuses port and dir."""
+
+    restartable = True
 
     def __init__(self, log_dir, args=()):
         self.log_dir = log_dir
@@ -160,12 +163,42 @@ class Broker:
         return "\n".join(self.output)
 
 
+def external_bootstrap():
+    """The address of a broker started outside the tests, or None."""
+    return os.environ.get("BLAZEMQ_BOOTSTRAP", "").strip() or None
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "blazemq_only(reason): tests what only BlazeMQ's binary has (a restart, a kill -9, its "
+        "flags); left out when BLAZEMQ_BOOTSTRAP names a broker started elsewhere",
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    if external_bootstrap() is None:
+        return
+    for item in items:
+        marker = item.get_closest_marker("blazemq_only")
+        if marker is not None:
+            reason = marker.args[0] if marker.args else "BlazeMQ only"
+            item.add_marker(pytest.mark.skip(reason=f"BlazeMQ only: {reason}"))
+
+
 class RunningBroker:
     """A broker already running at `BLAZEMQ_BOOTSTRAP` (e.g. a real Kafka from
-    `scripts/kafka-reference.sh run`), used instead of starting one; it cannot be restarted."""
+    `scripts/kafka-reference.sh run`), used instead of starting one. It cannot be stopped or
+    restarted: a test that does so is marked `blazemq_only`."""
 
     def __init__(self, bootstrap):
         self.bootstrap = bootstrap
+        host, _, port = bootstrap.rpartition(":")
+        self.host = host
+        self.port = int(port)
+
+    # A test checks what survives a restart only where it can restart the broker.
+    restartable = False
 
     def logs(self):
         return f"(the broker at {self.bootstrap} was started outside the tests)"
@@ -173,8 +206,8 @@ class RunningBroker:
 
 @pytest.fixture
 def broker(tmp_path):
-    if os.environ.get("BLAZEMQ_BOOTSTRAP"):
-        yield RunningBroker(os.environ["BLAZEMQ_BOOTSTRAP"])
+    if external_bootstrap() is not None:
+        yield RunningBroker(external_bootstrap())
         return
     b = Broker(tmp_path).start()
     try:
@@ -185,5 +218,7 @@ def broker(tmp_path):
 
 @pytest.fixture
 def topic_name(request):
-    """A topic name unique to the test, valid for Kafka (letters, digits, '.', '_', '-')."""
-    return "t-" + re.sub(r"[^A-Za-z0-9._-]+", "-", request.node.name).strip("-")[:200]
+    """A topic name unique to the test (its module and name: a broker started elsewhere is shared
+    by every module), valid for Kafka (letters, digits, '.', '_', '-')."""
+    name = f"{request.module.__name__.removeprefix('test_')}-{request.node.name}"
+    return "t-" + re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-")[:200]

@@ -136,6 +136,7 @@ def test_compressed_batches_round_trip(broker, topic_name):
     assert records[199].value() == b"compressible-00199" * 4
 
 
+@pytest.mark.blazemq_only("kills the broker with SIGKILL and restarts it")
 def test_records_survive_kill_9(broker, topic_name):
     create(admin_for(broker), topic_name, 1)
     acknowledged = []

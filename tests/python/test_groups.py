@@ -7,6 +7,8 @@ rebalance is noticed in well under a second, and every wait is bounded.
 import asyncio
 import time
 
+import pytest
+
 from conftest import require
 
 kafka = require("kafka")
@@ -72,6 +74,7 @@ def test_kafka_python_group_resumes_after_commit(broker, topic_name):
     consumer.close()
 
 
+@pytest.mark.blazemq_only("stops, kills and restarts the broker")
 def test_kafka_python_commits_survive_restart_and_kill9(broker, topic_name):
     tp = TopicPartition(topic_name, 0)
     kp_produce(broker.bootstrap, topic_name, [b"1", b"2", b"3", b"4"])
