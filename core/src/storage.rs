@@ -314,6 +314,13 @@ pub trait Storage {
         Ok(None)
     }
 
+    /// Replace the broker's dynamic settings (see `broker/dynamic_configs.rs`) with `bytes`,
+    /// atomically and durably: they are acknowledged once this returns.
+    fn write_broker_configs(&mut self, bytes: &[u8]) -> Result<(), StorageError>;
+
+    /// The dynamic settings as last written, if any (read once, at startup).
+    fn read_broker_configs(&mut self) -> Result<Option<Vec<u8>>, StorageError>;
+
     /// The broker stops: finish background work, so that every checkpoint handed to
     /// [`Storage::write_recovery_checkpoint`] is written (or its failure returned).
     fn close(&mut self) -> Result<(), StorageError> {
@@ -338,6 +345,8 @@ pub struct MemoryStorage {
     pub recovery_checkpoint: Option<Vec<u8>>,
     /// Recovery checkpoints written so far.
     pub recovery_checkpoints_written: usize,
+    /// The dynamic broker settings last written.
+    pub broker_configs: Option<Vec<u8>>,
 }
 
 impl Storage for MemoryStorage {
@@ -424,5 +433,14 @@ impl Storage for MemoryStorage {
 
     fn read_recovery_checkpoint(&mut self) -> Result<Option<Vec<u8>>, StorageError> {
         Ok(self.recovery_checkpoint.clone())
+    }
+
+    fn write_broker_configs(&mut self, bytes: &[u8]) -> Result<(), StorageError> {
+        self.broker_configs = Some(bytes.to_vec());
+        Ok(())
+    }
+
+    fn read_broker_configs(&mut self) -> Result<Option<Vec<u8>>, StorageError> {
+        Ok(self.broker_configs.clone())
     }
 }

@@ -21,6 +21,8 @@ pub const METADATA_FILE: &str = "partition.metadata";
 pub const LOG_START_OFFSET_FILE: &str = "log-start-offset";
 /// Name of the recovery checkpoint in the data directory: Kafka's name, our format.
 pub const RECOVERY_CHECKPOINT_FILE: &str = "recovery-point-offset-checkpoint";
+/// Name of the file in the data directory holding the dynamic broker settings.
+pub const BROKER_CONFIGS_FILE: &str = "broker-configs";
 /// Extension of segment files.
 const SEGMENT_EXTENSION: &str = "log";
 /// Digits of a segment file's name: Kafka pads base offsets to 20.
@@ -529,6 +531,21 @@ impl Storage for FileStorage {
 
     fn read_recovery_checkpoint(&mut self) -> Result<Option<Vec<u8>>, StorageError> {
         let path = self.log_dir.join(RECOVERY_CHECKPOINT_FILE);
+        match std::fs::read(&path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_error(&e, format!("cannot read {}", path.display()))),
+        }
+    }
+
+    fn write_broker_configs(&mut self, bytes: &[u8]) -> Result<(), StorageError> {
+        let path = self.log_dir.join(BROKER_CONFIGS_FILE);
+        write_atomic(&path, bytes)
+            .map_err(|e| io_error(&e, format!("cannot write {}", path.display())))
+    }
+
+    fn read_broker_configs(&mut self) -> Result<Option<Vec<u8>>, StorageError> {
+        let path = self.log_dir.join(BROKER_CONFIGS_FILE);
         match std::fs::read(&path) {
             Ok(bytes) => Ok(Some(bytes)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),

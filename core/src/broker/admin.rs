@@ -4,6 +4,9 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
+use super::dynamic_configs::{
+    self, DynamicConfigs, Layer, SOURCE_DYNAMIC_BROKER, SOURCE_DYNAMIC_DEFAULT_BROKER,
+};
 use super::groups::OFFSETS_TOPIC;
 use super::{Broker, BrokerConfig, Hdr, Reply, encode_response, topic_config};
 use crate::ErrorCode;
@@ -47,13 +50,16 @@ const KAFKA_RETENTION_HOURS: i64 = 168;
 const HOUR_MS: i64 = 60 * 60 * 1000;
 
 /// `(name, value, type, Kafka's default)` of a broker setting.
-type BrokerEntry = (&'static str, Option<String>, i8, Option<&'static str>);
+type BrokerEntry<'a> = (&'a str, Option<String>, i8, Option<&'static str>);
 
-/// A broker setting: Kafka's default where it is one, or unset as Kafka leaves it
-/// (DEFAULT_CONFIG), else a static setting listed with the default it overrides, as Kafka lists
-/// `server.properties` entries.
-fn broker_row((name, value, config_type, default): BrokerEntry) -> ConfigRow {
-    let (source, synonyms) = if value.is_none() || value.as_deref() == default {
+/// A broker setting: a dynamic value where one is set (this broker's before the cluster's),
+/// else Kafka's default where it is one, or unset as Kafka leaves it (DEFAULT_CONFIG), else a
+/// static setting; each listed with the values it overrides, as Kafka lists them.
+fn broker_row(
+    (name, value, config_type, default): BrokerEntry,
+    dynamic: &DynamicConfigs,
+) -> ConfigRow {
+    let (source, mut synonyms) = if value.is_none() || value.as_deref() == default {
         let synonyms = value
             .iter()
             .map(|v| synonym(name, v, SOURCE_DEFAULT))
@@ -67,15 +73,35 @@ fn broker_row((name, value, config_type, default): BrokerEntry) -> ConfigRow {
         synonyms.extend(default.map(|d| synonym(name, d, SOURCE_DEFAULT)));
         (SOURCE_STATIC_BROKER, synonyms)
     };
+    let set: Vec<_> = dynamic
+        .values(name)
+        .map(|(v, source)| synonym(name, v, source))
+        .collect();
+    let (value, source) = match set.first() {
+        Some(s) => (s.value.clone(), s.source),
+        None => (value, source),
+    };
+    synonyms.splice(0..0, set);
     ConfigRow {
         name: String::from(name),
         value,
         source,
         config_type,
-        // Nothing of the broker's changes while it runs.
-        read_only: true,
+        read_only: !dynamic_configs::is_dynamic(name),
         synonyms,
     }
+}
+
+/// A dynamic setting the static list does not hold, as [`broker_row`] lists it: typed and
+/// defaulted as the topic config it is the default of, if any.
+fn dynamic_row(name: &str, dynamic: &DynamicConfigs) -> ConfigRow {
+    let topic = topic_config::topic_config_of(name);
+    let default = topic.and_then(topic_config::schema_default);
+    let config_type = topic.map_or(0, topic_config::config_type);
+    let mut row = broker_row((name, None, config_type, default), dynamic);
+    row.synonyms
+        .extend(default.map(|d| synonym(name, d, SOURCE_DEFAULT)));
+    row
 }
 
 fn synonym(name: &str, value: &str, source: i8) -> DescribeConfigsSynonym {
@@ -246,6 +272,16 @@ impl<S: Storage> Broker<S> {
                 if set {
                     synonyms.push(synonym(&name, &value, SOURCE_TOPIC));
                 }
+                // Dynamic broker settings, this broker's before the cluster's.
+                if let Some(broker_name) = topic_config::broker_setting(&name) {
+                    for (v, source) in self.dynamic.values(broker_name) {
+                        synonyms.push(synonym(broker_name, v, source));
+                    }
+                }
+                let (value, source) = match synonyms.first() {
+                    Some(s) => (s.value.clone(), s.source),
+                    None => (Some(value), SOURCE_DEFAULT),
+                };
                 // The broker setting the default comes from, as Kafka lists it after the topic's.
                 if let Some(broker_name) = topic_config::broker_synonym(&name) {
                     let source = if broker_name == "log.segment.bytes" {
@@ -258,16 +294,17 @@ impl<S: Storage> Broker<S> {
                 ConfigRow {
                     config_type: topic_config::config_type(&name),
                     read_only: false,
-                    source: if set { SOURCE_TOPIC } else { SOURCE_DEFAULT },
+                    source,
                     name,
-                    value: Some(value),
+                    value,
                     synonyms,
                 }
             });
         Ok(rows.collect())
     }
 
-    /// The broker settings a client may ask about, as Kafka names them.
+    /// The broker settings a client may ask about, as Kafka names them; for the cluster's
+    /// default (the empty name) only the dynamic defaults set, as Kafka answers.
     fn broker_configs(&self, name: &str) -> ConfigRows {
         if !name.is_empty() && name != self.config.broker_id.to_string() {
             return Err((
@@ -275,10 +312,44 @@ impl<S: Storage> Broker<S> {
                 format!("Unexpected broker id, expected {}", self.config.broker_id),
             ));
         }
-        Ok(broker_entries(&self.config)
+        let dynamic = &self.dynamic;
+        let listed = broker_entries(&self.config);
+        let unlisted = |layer| {
+            dynamic
+                .layer(layer)
+                .iter()
+                .filter(|(n, _)| !listed.iter().any(|e| e.0 == n))
+                .map(|(n, _)| dynamic_row(n, dynamic))
+                .collect::<Vec<_>>()
+        };
+        if name.is_empty() {
+            let set = dynamic.layer(Layer::Cluster);
+            let rows = listed
+                .clone()
+                .into_iter()
+                .filter(|e| set.iter().any(|(n, _)| n == e.0))
+                .map(|e| broker_row(e, dynamic))
+                .chain(unlisted(Layer::Cluster))
+                .map(|mut row| {
+                    // This broker's own value is not the cluster default's.
+                    row.synonyms.retain(|s| s.source != SOURCE_DYNAMIC_BROKER);
+                    row.value = row.synonyms.first().and_then(|s| s.value.clone());
+                    row.source = SOURCE_DYNAMIC_DEFAULT_BROKER;
+                    row
+                });
+            return Ok(rows.collect());
+        }
+        let mut rows: Vec<ConfigRow> = listed
+            .clone()
             .into_iter()
-            .map(broker_row)
-            .collect())
+            .map(|e| broker_row(e, dynamic))
+            .collect();
+        rows.extend(unlisted(Layer::Broker));
+        let cluster_only = unlisted(Layer::Cluster)
+            .into_iter()
+            .filter(|row| !rows.iter().any(|r| r.name == row.name));
+        rows.extend(cluster_only.collect::<Vec<_>>());
+        Ok(rows)
     }
 }
 
@@ -291,7 +362,7 @@ fn retention_ms_setting(retention_ms: i64) -> Option<String> {
 /// `(name, value, type, Kafka's default)` of each broker setting a client may ask about: a
 /// value equal to Kafka's default is reported as Kafka reports a setting its operator left alone,
 /// DEFAULT_CONFIG.
-fn broker_entries(c: &BrokerConfig) -> [BrokerEntry; 11] {
+fn broker_entries(c: &BrokerConfig) -> [BrokerEntry<'static>; 11] {
     let (long, int, boolean, string) = (5, 3, 1, 2);
     [
         ("broker.id", Some(c.broker_id.to_string()), int, None),
@@ -434,7 +505,7 @@ mod tests {
             Some((
                 "1048588".into(),
                 SOURCE_DEFAULT,
-                true,
+                false,
                 alloc::vec![("1048588".into(), SOURCE_DEFAULT)]
             ))
         );
@@ -513,9 +584,11 @@ mod tests {
         };
         let default = |v: &str| (Some(String::from(v)), SOURCE_DEFAULT, true);
         assert_eq!(view("log.retention.hours"), default("168"));
-        assert_eq!(view("log.retention.ms"), (None, SOURCE_DEFAULT, true));
+        // Read-only as Kafka reports them: whether they can change while the broker runs.
+        assert_eq!(view("log.retention.ms"), (None, SOURCE_DEFAULT, false));
         assert_eq!(view("log.retention.minutes"), (None, SOURCE_DEFAULT, true));
-        assert_eq!(view("message.max.bytes"), default("1048588"));
+        let dynamic = (Some(String::from("1048588")), SOURCE_DEFAULT, false);
+        assert_eq!(view("message.max.bytes"), dynamic);
         assert_eq!(view("auto.create.topics.enable"), default("true"));
         assert_eq!(view("num.partitions"), default("1"));
         // Kafka's default is 3000 ms and it has no default broker id: both are settings.

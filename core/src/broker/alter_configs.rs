@@ -1,6 +1,6 @@
 //! IncrementalAlterConfigs and AlterConfigs: a topic's configs change, checked as CreateTopics
-//! checks them, and are written to every partition's metadata file before the answer. The broker's
-//! own settings cannot change while it runs.
+//! checks them, and are written to every partition's metadata file before the answer; the
+//! broker's dynamic settings change likewise (`dynamic_configs.rs`), its static ones never.
 
 use alloc::collections::BTreeMap;
 use alloc::format;
@@ -8,6 +8,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::admin::{RESOURCE_BROKER, RESOURCE_TOPIC};
+use super::dynamic_configs::{self, Layer};
 use super::names::invalid_topic_reason;
 use super::{Broker, Hdr, Reply, encode_response, topic_config};
 use crate::ErrorCode;
@@ -225,7 +226,7 @@ impl<S: Storage> Broker<S> {
         }
         match r.kind {
             RESOURCE_TOPIC => self.alter_topic(r.name, &r.changes, replace, validate_only),
-            RESOURCE_BROKER => self.alter_broker(r.name, &r.changes),
+            RESOURCE_BROKER => self.alter_broker(r.name, &r.changes, replace, validate_only),
             // Kafka's BROKER_LOGGER, CLIENT_METRICS and GROUP are not served here.
             kind => Err((
                 ErrorCode::InvalidRequest,
@@ -234,45 +235,79 @@ impl<S: Storage> Broker<S> {
         }
     }
 
-    /// Broker settings are read once at startup. Kafka answers a change of a setting it cannot
-    /// update while running with INVALID_REQUEST ("Cannot update these configs dynamically",
-    /// KAFKA-13609); here that is every setting. Deleting a dynamic value is accepted as in
-    /// Kafka: there is none to delete.
-    fn alter_broker(&self, name: &str, changes: &[Change]) -> Result<(), Refusal> {
-        if !name.is_empty() {
-            // As Java's Integer.parseInt reads it (an i64 parser is already in the binary).
-            let id = name.parse::<i64>().ok().and_then(|n| i32::try_from(n).ok());
-            let id = id.ok_or_else(|| {
-                (
-                    ErrorCode::InvalidRequest,
-                    format!("Node id must be an integer, but it is: {name}"),
-                )
-            })?;
-            if id != self.config.broker_id {
-                return Err((
-                    ErrorCode::InvalidRequest,
-                    format!(
-                        "Unexpected broker id, expected {}, but received {name}",
-                        self.config.broker_id
-                    ),
-                ));
-            }
+    /// A broker resource: this broker (named by its id) or every broker (the empty name). Kafka
+    /// refuses to change a static setting ("Cannot update these configs dynamically",
+    /// KAFKA-13609) and a value its config cannot hold, and keeps the rest (see
+    /// `dynamic_configs.rs`); deleting a value that is not set changes nothing.
+    fn alter_broker(
+        &mut self,
+        name: &str,
+        changes: &[Change],
+        replace: bool,
+        validate_only: bool,
+    ) -> Result<(), Refusal> {
+        let layer = self.broker_layer(name)?;
+        let fixed = dynamic_configs::static_names(
+            changes.iter().filter(|c| c.op != OP_DELETE).map(|c| c.name),
+        );
+        if !fixed.is_empty() {
+            return Err((
+                ErrorCode::InvalidRequest,
+                format!(
+                    "Cannot update these configs dynamically: Set({})",
+                    fixed.join(", ")
+                ),
+            ));
         }
-        let fixed: Vec<&str> = changes
-            .iter()
-            .filter(|c| c.op != OP_DELETE)
-            .map(|c| c.name)
-            .collect();
-        if fixed.is_empty() {
+        let settings = if replace {
+            replaced(changes)
+        } else {
+            apply(self.dynamic.layer(layer), changes, |name| {
+                topic_config::topic_config_of(name).unwrap_or(name)
+            })?
+        };
+        for (k, v) in &settings {
+            dynamic_configs::check(k, v).map_err(|m| (ErrorCode::InvalidRequest, m))?;
+        }
+        if validate_only || &settings == self.dynamic.layer(layer) {
             return Ok(());
         }
-        Err((
-            ErrorCode::InvalidRequest,
-            format!(
-                "Cannot update these configs dynamically: Set({})",
-                fixed.join(", ")
-            ),
-        ))
+        let next = self.dynamic.with(layer, settings);
+        self.storage
+            .write_broker_configs(&next.to_bytes())
+            .map_err(|_| {
+                (
+                    ErrorCode::KafkaStorageError,
+                    String::from("Could not write the broker configs"),
+                )
+            })?;
+        self.dynamic = next;
+        Ok(())
+    }
+
+    /// The dynamic layer a BROKER resource's name picks, or Kafka's refusal of the name.
+    pub(super) fn broker_layer(&self, name: &str) -> Result<Layer, Refusal> {
+        if name.is_empty() {
+            return Ok(Layer::Cluster);
+        }
+        // As Java's Integer.parseInt reads it (an i64 parser is already in the binary).
+        let id = name.parse::<i64>().ok().and_then(|n| i32::try_from(n).ok());
+        let id = id.ok_or_else(|| {
+            (
+                ErrorCode::InvalidRequest,
+                format!("Node id must be an integer, but it is: {name}"),
+            )
+        })?;
+        if id != self.config.broker_id {
+            return Err((
+                ErrorCode::InvalidRequest,
+                format!(
+                    "Unexpected broker id, expected {}, but received {name}",
+                    self.config.broker_id
+                ),
+            ));
+        }
+        Ok(Layer::Broker)
     }
 
     /// Work out a topic's new configs, check them all (as Kafka does, before it looks for the
@@ -296,17 +331,9 @@ impl<S: Storage> Broker<S> {
         let ti = self.topics.by_name(name);
         let current = ti.map_or(&[][..], |ti| &self.topics.topic(ti).configs[..]);
         let configs = if replace {
-            changes
-                .iter()
-                .map(|c| {
-                    (
-                        String::from(c.name),
-                        String::from(c.value.unwrap_or_default()),
-                    )
-                })
-                .collect()
+            replaced(changes)
         } else {
-            apply(current, changes)?
+            apply(current, changes, |name| name)?
         };
         for (k, v) in &configs {
             topic_config::validate(k, Some(v)).map_err(|m| (ErrorCode::InvalidConfig, m))?;
@@ -339,12 +366,27 @@ fn split(result: Result<(), Refusal>) -> (ErrorCode, Option<String>) {
     }
 }
 
+/// AlterConfigs' changes as the whole new set.
+fn replaced(changes: &[Change]) -> Vec<(String, String)> {
+    changes
+        .iter()
+        .map(|c| {
+            (
+                String::from(c.name),
+                String::from(c.value.unwrap_or_default()),
+            )
+        })
+        .collect()
+}
+
 /// `current` with IncrementalAlterConfigs' changes applied in order, as Kafka's controller
 /// applies them: SET replaces, DELETE returns to the default, APPEND and SUBTRACT edit a list
-/// (starting from Kafka's default when the topic does not set it).
-fn apply(
+/// (starting from Kafka's default when it is not set). `as_topic` names the topic config whose
+/// type and default a name has (a broker setting: the config it is the default of).
+fn apply<'a>(
     current: &[(String, String)],
-    changes: &[Change],
+    changes: &[Change<'a>],
+    as_topic: impl Fn(&'a str) -> &'a str,
 ) -> Result<Vec<(String, String)>, Refusal> {
     let mut configs = current.to_vec();
     for c in changes {
@@ -358,7 +400,7 @@ fn apply(
                 } else {
                     "SUBTRACT"
                 };
-                if !topic_config::is_list(c.name) {
+                if !topic_config::is_list(as_topic(c.name)) {
                     return Err((
                         ErrorCode::InvalidConfig,
                         format!(
@@ -369,7 +411,7 @@ fn apply(
                 }
                 let old = match at {
                     Some(i) => configs[i].1.as_str(),
-                    None => topic_config::schema_default(c.name).unwrap_or_default(),
+                    None => topic_config::schema_default(as_topic(c.name)).unwrap_or_default(),
                 };
                 let mut items: Vec<&str> = old.split(',').filter(|s| !s.is_empty()).collect();
                 for item in c.value.unwrap_or_default().split(',') {
@@ -650,20 +692,36 @@ mod tests {
     }
 
     #[test]
-    fn broker_settings_cannot_change_while_running() {
+    fn static_broker_settings_and_bad_values_are_refused() {
         let mut b = broker();
         let set = [
-            ("log.retention.ms", OP_SET, Some("1")),
+            ("log.retention.hours", OP_SET, Some("1")),
             ("num.partitions", OP_SET, Some("3")),
+            ("log.retention.ms", OP_SET, Some("1")),
         ];
         assert_eq!(
             alter(&mut b, vec![incremental(4, "0", &set)], false),
             vec![(
                 42,
                 Some(String::from(
-                    "Cannot update these configs dynamically: Set(log.retention.ms, num.partitions)"
+                    "Cannot update these configs dynamically: Set(log.retention.hours, num.partitions)"
                 ))
             )]
+        );
+        let bad = [("log.retention.ms", OP_SET, Some("abc"))];
+        assert_eq!(
+            alter(&mut b, vec![incremental(4, "", &bad)], false),
+            vec![(
+                42,
+                Some(String::from(
+                    "Invalid value abc for configuration log.retention.ms"
+                ))
+            )]
+        );
+        let not_a_list = [("log.retention.ms", OP_APPEND, Some("1"))];
+        assert_eq!(
+            alter(&mut b, vec![incremental(4, "0", &not_a_list)], false)[0].0,
+            40
         );
         let delete = [("log.retention.ms", OP_DELETE, None)];
         assert_eq!(
@@ -697,6 +755,134 @@ mod tests {
         );
         let (code, _) = legacy_alter(&mut b, 0, 4, "0", &[("num.partitions", Some("3"))]);
         assert_eq!(code, 42);
+        assert_eq!(b.storage.broker_configs, None, "nothing was written");
+    }
+
+    /// `(name, value, source)` of each broker setting DescribeConfigs reports for `resource`.
+    fn broker_described(
+        b: &mut Driver<MemoryStorage>,
+        resource: &str,
+    ) -> Vec<(String, Option<String>, i8)> {
+        let req = DescribeConfigsRequest {
+            resources: vec![DescribeConfigsResource {
+                resource_type: RESOURCE_BROKER,
+                resource_name: resource.into(),
+                configuration_keys: None,
+            }],
+            ..Default::default()
+        };
+        let resp: DescribeConfigsResponse = call(b, 4, &req);
+        resp.results[0]
+            .configs
+            .iter()
+            .map(|c| (c.name.clone(), c.value.clone(), c.config_source))
+            .collect()
+    }
+
+    #[test]
+    fn dynamic_broker_settings_are_every_topics_default_below_its_own() {
+        let mut b = broker();
+        create(&mut b, "t", 1, &[]);
+        let mut batch = BatchBuilder::new(0);
+        batch.push(1, None, Some(&[7; 200]), &[]);
+        let produce = produce_request("t", 0, batch.finish());
+        let code = |b: &mut Driver<MemoryStorage>| {
+            let resp: ProduceResponse = call(b, 9, &produce);
+            resp.responses[0].partition_responses[0].error_code
+        };
+        let cluster = [("message.max.bytes", OP_SET, Some("100"))];
+        assert_eq!(
+            alter(&mut b, vec![incremental(4, "", &cluster)], false),
+            vec![ok()]
+        );
+        assert_eq!(
+            described(&mut b, "t", "max.message.bytes"),
+            ("100".into(), 3)
+        );
+        assert_eq!(
+            code(&mut b),
+            10,
+            "MESSAGE_TOO_LARGE under the cluster default"
+        );
+        let broker_ = [
+            ("message.max.bytes", OP_SET, Some("1000")),
+            ("log.cleanup.policy", OP_APPEND, Some("compact")),
+            ("log.cleaner.threads", OP_SET, Some("2")),
+        ];
+        assert_eq!(
+            alter(&mut b, vec![incremental(4, "0", &broker_)], false),
+            vec![ok()]
+        );
+        assert_eq!(
+            described(&mut b, "t", "max.message.bytes"),
+            ("1000".into(), 2)
+        );
+        assert_eq!(
+            described(&mut b, "t", "cleanup.policy"),
+            ("delete,compact".into(), 2)
+        );
+        assert_eq!(code(&mut b), 0, "this broker's value comes first");
+        let topic = [("max.message.bytes", OP_SET, Some("150"))];
+        assert_eq!(
+            alter(&mut b, vec![incremental(2, "t", &topic)], false),
+            vec![ok()]
+        );
+        assert_eq!(code(&mut b), 10, "the topic's own value comes first");
+
+        // The cluster default lists only what is set there; this broker lists everything.
+        assert_eq!(
+            broker_described(&mut b, ""),
+            vec![("message.max.bytes".into(), Some("100".into()), 3)]
+        );
+        let all = broker_described(&mut b, "0");
+        for expected in [
+            ("message.max.bytes", Some("1000"), 2),
+            ("log.cleanup.policy", Some("delete,compact"), 2),
+            ("log.cleaner.threads", Some("2"), 2),
+            ("num.partitions", Some("1"), 5),
+        ] {
+            let found = all.iter().find(|(n, _, _)| n == expected.0);
+            assert_eq!(
+                found,
+                Some(&(
+                    String::from(expected.0),
+                    expected.1.map(String::from),
+                    expected.2
+                ))
+            );
+        }
+
+        // AlterConfigs replaces this broker's whole set: back to the cluster default.
+        assert_eq!(legacy_alter(&mut b, 1, 4, "0", &[]), ok());
+        assert_eq!(
+            described(&mut b, "t", "cleanup.policy"),
+            ("delete".into(), 5)
+        );
+        let stored = b.storage.broker_configs.clone().expect("written");
+        assert_eq!(
+            core::str::from_utf8(&stored),
+            Ok("version: 0\ncluster.message.max.bytes: 100\n")
+        );
+    }
+
+    #[test]
+    fn dynamic_broker_settings_survive_a_restart_and_drive_retention() {
+        let mut b = broker();
+        create(&mut b, "t", 1, &[]);
+        let set = [("log.retention.ms", OP_SET, Some("42"))];
+        assert_eq!(
+            alter(&mut b, vec![incremental(4, "0", &set)], false),
+            vec![ok()]
+        );
+        let ti = b.topics.by_name("t").expect("topic");
+        assert_eq!(b.topic_retention(ti).map(|r| r.ms), Some(42));
+        let storage = MemoryStorage {
+            broker_configs: b.storage.broker_configs.clone(),
+            ..MemoryStorage::default()
+        };
+        let mut again = driven(b.config().clone(), storage);
+        create(&mut again, "u", 1, &[]);
+        assert_eq!(described(&mut again, "u", "retention.ms"), ("42".into(), 2));
     }
 
     #[test]

@@ -23,6 +23,7 @@ mod create_topics;
 mod delete_records;
 mod describe_cluster;
 mod describe_log_dirs;
+mod dynamic_configs;
 mod fetch;
 mod groups;
 #[cfg(any(test, feature = "testing"))]
@@ -158,6 +159,8 @@ pub struct Broker<S: Storage> {
     group_waits: BTreeMap<u64, groups::GroupWait>,
     /// The coordinator's next deadline, as of its last change.
     group_deadline: Option<Instant>,
+    /// Broker settings changed while running (Kafka's dynamic broker configs).
+    dynamic: dynamic_configs::DynamicConfigs,
     /// When retention looks at the logs next.
     retention: retention::RetentionTimer,
     /// When the recovery checkpoint is written next.
@@ -234,6 +237,8 @@ impl<S: Storage> Broker<S> {
             )
             .map_err(StartError::Storage)?;
         retention::recover(&mut storage, &mut topics, unix_ms).map_err(StartError::Storage)?;
+        let dynamic =
+            dynamic_configs::DynamicConfigs::load(&mut storage).map_err(StartError::Storage)?;
         let mut group_coordinator = GroupCoordinator::new(GroupConfig {
             initial_rebalance_delay: Duration::from_millis(u64::from(
                 config.group_initial_rebalance_delay_ms,
@@ -263,6 +268,7 @@ impl<S: Storage> Broker<S> {
             group_deadline: group_coordinator.next_deadline(),
             groups: group_coordinator,
             group_waits: BTreeMap::new(),
+            dynamic,
             retention: retention::RetentionTimer::at_startup(),
             checkpoint: checkpoint::CheckpointTimer::default(),
             producers: producers::Producers::default(),
@@ -289,6 +295,15 @@ impl<S: Storage> Broker<S> {
     /// The configuration the broker runs with.
     pub fn config(&self) -> &BrokerConfig {
         &self.config
+    }
+
+    /// A topic config's value: the topic's own, else a dynamic broker setting's; `None` leaves
+    /// it to the static default.
+    fn topic_setting(&self, ti: u32, name: &str) -> Option<&str> {
+        self.topics
+            .topic(ti)
+            .config(name)
+            .or_else(|| self.dynamic.topic_default(name).map(|(v, _)| v.trim()))
     }
 
     /// Feed one input. Drain [`Broker::poll_output`] afterwards.

@@ -333,6 +333,12 @@ mod tests {
         fn read_log_start_offset(&mut self, t: &str, p: i32) -> Result<Option<i64>, StorageError> {
             self.inner.read_log_start_offset(t, p)
         }
+        fn write_broker_configs(&mut self, bytes: &[u8]) -> Result<(), StorageError> {
+            self.inner.write_broker_configs(bytes)
+        }
+        fn read_broker_configs(&mut self) -> Result<Option<Vec<u8>>, StorageError> {
+            self.inner.read_broker_configs()
+        }
     }
 
     const PARTITIONS: i32 = 5;

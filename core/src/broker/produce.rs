@@ -314,14 +314,12 @@ impl<S: Storage> Broker<S> {
     /// Whether the topic's `message.timestamp.type` is LogAppendTime: the broker, not the
     /// producer, then sets the batches' timestamps.
     fn log_append_time(&self, ti: u32) -> bool {
-        self.topics.topic(ti).config("message.timestamp.type") == Some("LogAppendTime")
+        self.topic_setting(ti, "message.timestamp.type") == Some("LogAppendTime")
     }
 
-    /// The topic's `max.message.bytes`, or Kafka's default.
+    /// The topic's `max.message.bytes` (or the broker's `message.max.bytes`), or Kafka's default.
     fn max_message_bytes(&self, ti: u32) -> usize {
-        self.topics
-            .topic(ti)
-            .config("max.message.bytes")
+        self.topic_setting(ti, "max.message.bytes")
             .and_then(|v| v.parse::<usize>().ok())
             .unwrap_or(BATCH_SIZE_BYTES_MAX_DEFAULT as usize)
     }

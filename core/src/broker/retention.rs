@@ -37,15 +37,15 @@ impl RetentionTimer {
 }
 
 impl<S: Storage> Broker<S> {
-    /// The retention of topic `ti`, or `None` when its `cleanup.policy` lacks `delete`: Kafka
+    /// The retention of topic `ti` (its own configs, else the broker's dynamic settings, else the
+    /// static ones), or `None` when its `cleanup.policy` lacks `delete`: Kafka
     /// then neither ages nor sizes its segments out, and refuses DeleteRecords. The offsets log
     /// is compacted in Kafka, so it is never trimmed here either.
     pub(super) fn topic_retention(&self, ti: u32) -> Option<Retention> {
-        let topic = self.topics.topic(ti);
-        if topic.name == OFFSETS_TOPIC {
+        if self.topics.topic(ti).name == OFFSETS_TOPIC {
             return None;
         }
-        let get = |name: &str| topic.config(name);
+        let get = |name: &str| self.topic_setting(ti, name);
         let delete = get("cleanup.policy")
             .is_none_or(|policy| policy.split(',').any(|p| p.trim() == "delete"));
         if !delete {

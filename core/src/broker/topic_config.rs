@@ -223,34 +223,78 @@ pub(crate) fn validate(name: &str, value: Option<&str>) -> Result<(), String> {
     }
 }
 
-/// The broker setting a topic config defaults to (Kafka's `ServerTopicConfigSynonyms`), where
-/// Kafka lists it as a synonym: the primary one has a default value. `retention.ms`,
-/// `segment.ms`, `segment.jitter.ms` and `flush.ms` have none (their `log.*.ms` settings default
-/// to null, their `*.hours` fallbacks are not listed), as Kafka 4 answers.
+/// `(topic config, broker setting it defaults to)`: Kafka's `ServerTopicConfigSynonyms`, where
+/// Kafka lists the broker setting as a synonym (the primary one, which has a default value).
+/// `retention.ms`, `segment.ms`, `segment.jitter.ms` and `flush.ms` have none (their `log.*.ms`
+/// settings default to null, their `*.hours` fallbacks are not listed), as Kafka 4 answers.
+const BROKER_SYNONYMS: &[(&str, &str)] = &[
+    ("cleanup.policy", "log.cleanup.policy"),
+    ("compression.type", "compression.type"),
+    ("delete.retention.ms", "log.cleaner.delete.retention.ms"),
+    ("file.delete.delay.ms", "log.segment.delete.delay.ms"),
+    ("flush.messages", "log.flush.interval.messages"),
+    ("index.interval.bytes", "log.index.interval.bytes"),
+    ("local.retention.bytes", "log.local.retention.bytes"),
+    ("local.retention.ms", "log.local.retention.ms"),
+    ("max.compaction.lag.ms", "log.cleaner.max.compaction.lag.ms"),
+    ("max.message.bytes", "message.max.bytes"),
+    (
+        "message.timestamp.after.max.ms",
+        "log.message.timestamp.after.max.ms",
+    ),
+    (
+        "message.timestamp.before.max.ms",
+        "log.message.timestamp.before.max.ms",
+    ),
+    ("message.timestamp.type", "log.message.timestamp.type"),
+    (
+        "min.cleanable.dirty.ratio",
+        "log.cleaner.min.cleanable.ratio",
+    ),
+    ("min.compaction.lag.ms", "log.cleaner.min.compaction.lag.ms"),
+    ("min.insync.replicas", "min.insync.replicas"),
+    ("retention.bytes", "log.retention.bytes"),
+    ("segment.bytes", "log.segment.bytes"),
+    ("segment.index.bytes", "log.index.size.max.bytes"),
+    (
+        "unclean.leader.election.enable",
+        "unclean.leader.election.enable",
+    ),
+];
+
+/// Broker settings that are a topic config's default without being listed as its synonym:
+/// Kafka's `log.retention.ms` (listed only once set), `log.roll.ms` and `log.roll.jitter.ms`.
+const UNLISTED_BROKER_SYNONYMS: &[(&str, &str)] = &[
+    ("retention.ms", "log.retention.ms"),
+    ("segment.ms", "log.roll.ms"),
+    ("segment.jitter.ms", "log.roll.jitter.ms"),
+    ("flush.ms", "log.flush.interval.ms"),
+];
+
+/// The broker setting Kafka lists as the synonym of a topic config's default.
 pub(crate) fn broker_synonym(name: &str) -> Option<&'static str> {
-    Some(match name {
-        "cleanup.policy" => "log.cleanup.policy",
-        "compression.type" => "compression.type",
-        "delete.retention.ms" => "log.cleaner.delete.retention.ms",
-        "file.delete.delay.ms" => "log.segment.delete.delay.ms",
-        "flush.messages" => "log.flush.interval.messages",
-        "index.interval.bytes" => "log.index.interval.bytes",
-        "local.retention.bytes" => "log.local.retention.bytes",
-        "local.retention.ms" => "log.local.retention.ms",
-        "max.compaction.lag.ms" => "log.cleaner.max.compaction.lag.ms",
-        "max.message.bytes" => "message.max.bytes",
-        "message.timestamp.after.max.ms" => "log.message.timestamp.after.max.ms",
-        "message.timestamp.before.max.ms" => "log.message.timestamp.before.max.ms",
-        "message.timestamp.type" => "log.message.timestamp.type",
-        "min.cleanable.dirty.ratio" => "log.cleaner.min.cleanable.ratio",
-        "min.compaction.lag.ms" => "log.cleaner.min.compaction.lag.ms",
-        "min.insync.replicas" => "min.insync.replicas",
-        "retention.bytes" => "log.retention.bytes",
-        "segment.bytes" => "log.segment.bytes",
-        "segment.index.bytes" => "log.index.size.max.bytes",
-        "unclean.leader.election.enable" => "unclean.leader.election.enable",
-        _ => return None,
-    })
+    BROKER_SYNONYMS
+        .iter()
+        .find(|(topic, _)| *topic == name)
+        .map(|&(_, broker)| broker)
+}
+
+/// The broker setting whose value a topic that does not set `name` takes, listed or not.
+pub(crate) fn broker_setting(name: &str) -> Option<&'static str> {
+    BROKER_SYNONYMS
+        .iter()
+        .chain(UNLISTED_BROKER_SYNONYMS)
+        .find(|(topic, _)| *topic == name)
+        .map(|&(_, broker)| broker)
+}
+
+/// The topic config whose default the broker setting `name` is.
+pub(crate) fn topic_config_of(name: &str) -> Option<&'static str> {
+    BROKER_SYNONYMS
+        .iter()
+        .chain(UNLISTED_BROKER_SYNONYMS)
+        .find(|(_, broker)| *broker == name)
+        .map(|&(topic, _)| topic)
 }
 
 /// Kafka's `ConfigType` of a topic config, as DescribeConfigs v3+ reports it (0: unknown).

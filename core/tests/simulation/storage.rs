@@ -66,6 +66,8 @@ pub struct DiskState {
     pub dirs: BTreeMap<(String, i32), Dir>,
     /// The recovery checkpoint as last written: durable, as everything written before it.
     checkpoint: Option<Vec<u8>>,
+    /// The dynamic broker settings, written atomically and durably.
+    broker_configs: Option<Vec<u8>>,
     pub plan: FaultPlan,
     pub stats: FaultStats,
     rng: Rng,
@@ -143,6 +145,7 @@ impl Disk {
         Disk(Rc::new(RefCell::new(DiskState {
             dirs: BTreeMap::new(),
             checkpoint: None,
+            broker_configs: None,
             plan,
             stats: FaultStats::default(),
             rng,
@@ -325,6 +328,15 @@ impl Storage for SimStorage {
 
     fn read_recovery_checkpoint(&mut self) -> Result<Option<Vec<u8>>, StorageError> {
         Ok(self.disk.0.borrow().checkpoint.clone())
+    }
+
+    fn write_broker_configs(&mut self, bytes: &[u8]) -> Result<(), StorageError> {
+        self.disk.0.borrow_mut().broker_configs = Some(bytes.to_vec());
+        Ok(())
+    }
+
+    fn read_broker_configs(&mut self) -> Result<Option<Vec<u8>>, StorageError> {
+        Ok(self.disk.0.borrow().broker_configs.clone())
     }
 
     fn recover(

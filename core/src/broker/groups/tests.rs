@@ -134,6 +134,14 @@ impl Storage for FillingStorage {
     ) -> Result<Option<i64>, StorageError> {
         self.inner.read_log_start_offset(topic, partition)
     }
+
+    fn write_broker_configs(&mut self, bytes: &[u8]) -> Result<(), StorageError> {
+        self.inner.write_broker_configs(bytes)
+    }
+
+    fn read_broker_configs(&mut self) -> Result<Option<Vec<u8>>, StorageError> {
+        self.inner.read_broker_configs()
+    }
 }
 
 const NOT_COORDINATOR: i16 = 16;
