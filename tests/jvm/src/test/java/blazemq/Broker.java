@@ -30,14 +30,17 @@ final class Broker implements AutoCloseable {
     private static final long STOP_TIMEOUT_MS = 10_000;
 
     private final String bootstrap;
-    private final Process process;
     private final Path logDir;
+    private final List<String> args;
     private final ArrayDeque<String> output = new ArrayDeque<>();
+    // The running process; restart() replaces it.
+    private Process process;
 
-    private Broker(String bootstrap, Process process, Path logDir) {
+    private Broker(String bootstrap, Process process, Path logDir, List<String> args) {
         this.bootstrap = bootstrap;
         this.process = process;
         this.logDir = logDir;
+        this.args = args;
     }
 
     /** The address of an already running broker, or null when the tests start their own. */
@@ -49,7 +52,7 @@ final class Broker implements AutoCloseable {
     static Broker start(String... args) throws IOException, InterruptedException {
         String external = external();
         if (external != null) {
-            return new Broker(external, null, null);
+            return new Broker(external, null, null, List.of());
         }
         Path binary = binary();
         IOException last = null;
@@ -57,11 +60,9 @@ final class Broker implements AutoCloseable {
         for (int attempt = 0; attempt < 3; attempt++) {
             Path dir = Files.createTempDirectory("blazemq-jvm-");
             int port = freePort();
-            List<String> cmd = new ArrayList<>(List.of(binary.toString(), "--port",
-                    Integer.toString(port), "--log-dir", dir.toString()));
-            cmd.addAll(List.of(args));
+            List<String> cmd = command(binary, port, dir, List.of(args));
             Process process = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-            Broker broker = new Broker("127.0.0.1:" + port, process, dir);
+            Broker broker = new Broker("127.0.0.1:" + port, process, dir, List.of(args));
             if (broker.awaitReady()) {
                 return broker;
             }
@@ -74,6 +75,51 @@ final class Broker implements AutoCloseable {
 
     String bootstrap() {
         return bootstrap;
+    }
+
+    private static List<String> command(Path binary, int port, Path dir, List<String> args) {
+        List<String> cmd = new ArrayList<>(List.of(binary.toString(), "--port",
+                Integer.toString(port), "--log-dir", dir.toString()));
+        cmd.addAll(args);
+        return cmd;
+    }
+
+    /**
+     * Stops the broker (SIGTERM, as an operator would) and starts it again on the same port and
+     * data directory, so what it had written must come back from disk. Clients keep the same
+     * bootstrap address and reconnect by themselves. Only for a broker these tests started.
+     */
+    void restart() throws IOException, InterruptedException {
+        if (process == null) {
+            throw new IllegalStateException("an external broker (BLAZEMQ_BOOTSTRAP) cannot be restarted");
+        }
+        stop();
+        int port = Integer.parseInt(bootstrap.substring(bootstrap.lastIndexOf(':') + 1));
+        List<String> cmd = command(binary(), port, logDir, args);
+        // The port was ours a moment ago; another process taking it in between is unlikely, but
+        // its listener may take a moment to be released, so a failed start is tried again.
+        String logs = "";
+        for (int attempt = 0; attempt < 5; attempt++) {
+            synchronized (output) {
+                output.clear();
+            }
+            process = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+            if (awaitReady()) {
+                return;
+            }
+            logs = logs();
+            stop();
+            Thread.sleep(200);
+        }
+        throw new IOException("broker did not restart:\n" + logs);
+    }
+
+    private void stop() throws InterruptedException {
+        process.destroy();
+        if (!process.waitFor(STOP_TIMEOUT_MS, TimeUnit.MILLISECONDS)) {
+            process.destroyForcibly();
+            process.waitFor();
+        }
     }
 
     private static Path binary() {
@@ -146,11 +192,7 @@ final class Broker implements AutoCloseable {
         if (process == null) {
             return;
         }
-        process.destroy();
-        if (!process.waitFor(STOP_TIMEOUT_MS, TimeUnit.MILLISECONDS)) {
-            process.destroyForcibly();
-            process.waitFor();
-        }
+        stop();
         try (Stream<Path> paths = Files.walk(logDir)) {
             for (Path p : (Iterable<Path>) paths.sorted(Comparator.reverseOrder())::iterator) {
                 Files.deleteIfExists(p);
