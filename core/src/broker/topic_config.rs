@@ -11,9 +11,10 @@ enum Kind {
     Long(i64),
     /// A 32-bit integer of at least this value.
     Int(i64),
+    /// An integer within these bounds.
+    IntIn(i64, i64),
     Bool,
     Double,
-    Text,
     OneOf(&'static [&'static str]),
     /// A comma-separated list whose items must each be one of these.
     ListOf(&'static [&'static str]),
@@ -25,7 +26,9 @@ enum Kind {
 /// No lower bound beyond the type's.
 const NO_MIN: i64 = i64::MIN;
 
-/// Kafka's topic configs (LogConfig) with their defaults. `segment.bytes`/`retention.ms`
+/// Kafka 4's topic configs (LogConfig) with their defaults: the ones Kafka 4.0 removed
+/// (`message.format.version`, `message.downconversion.enable`,
+/// `message.timestamp.difference.max.ms`) are unknown, as there. `segment.bytes`/`retention.ms`
 /// defaults are the broker's own and are filled in from the broker configuration.
 const TOPIC_CONFIGS: &[(&str, &str, Kind)] = &[
     (
@@ -38,6 +41,10 @@ const TOPIC_CONFIGS: &[(&str, &str, Kind)] = &[
         "producer",
         Kind::OneOf(&["uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"]),
     ),
+    // -1 is the codec's own default level.
+    ("compression.gzip.level", "-1", Kind::IntIn(-1, 9)),
+    ("compression.lz4.level", "9", Kind::IntIn(1, 17)),
+    ("compression.zstd.level", "3", Kind::IntIn(-131072, 22)),
     ("delete.retention.ms", "86400000", Kind::Long(NO_MIN)),
     ("file.delete.delay.ms", "60000", Kind::Long(NO_MIN)),
     ("flush.messages", "9223372036854775807", Kind::Long(NO_MIN)),
@@ -61,17 +68,10 @@ const TOPIC_CONFIGS: &[(&str, &str, Kind)] = &[
         Kind::Long(NO_MIN),
     ),
     ("max.message.bytes", "1048588", Kind::Int(1)),
-    ("message.downconversion.enable", "true", Kind::Bool),
-    ("message.format.version", "3.0-IV1", Kind::Text),
     // Kafka 4 refuses records stamped more than an hour ahead by default.
     ("message.timestamp.after.max.ms", "3600000", Kind::Long(0)),
     (
         "message.timestamp.before.max.ms",
-        "9223372036854775807",
-        Kind::Long(NO_MIN),
-    ),
-    (
-        "message.timestamp.difference.max.ms",
         "9223372036854775807",
         Kind::Long(NO_MIN),
     ),
@@ -84,6 +84,8 @@ const TOPIC_CONFIGS: &[(&str, &str, Kind)] = &[
     ("min.compaction.lag.ms", "0", Kind::Long(NO_MIN)),
     ("min.insync.replicas", "1", Kind::Int(1)),
     ("preallocate", "false", Kind::Bool),
+    ("remote.log.copy.disable", "false", Kind::Bool),
+    ("remote.log.delete.on.disable", "false", Kind::Bool),
     ("remote.storage.enable", "false", Kind::Bool),
     ("retention.bytes", "-1", Kind::Long(-1)),
     ("retention.ms", "604800000", Kind::Long(-1)),
@@ -208,9 +210,9 @@ pub(crate) fn validate(name: &str, value: Option<&str>) -> Result<(), String> {
         Kind::Int(min) => v
             .parse::<i64>()
             .is_ok_and(|n| n >= min && i32::try_from(n).is_ok()),
+        Kind::IntIn(min, max) => v.parse::<i64>().is_ok_and(|n| (min..=max).contains(&n)),
         Kind::Bool => v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("false"),
         Kind::Double => is_ratio(v),
-        Kind::Text => true,
         Kind::OneOf(allowed) => allowed.contains(&v),
         Kind::ListOf(allowed) => v.split(',').all(|item| allowed.contains(&item.trim())),
         Kind::ReplicaList => is_replica_list(v),
@@ -301,8 +303,8 @@ pub(crate) fn topic_config_of(name: &str) -> Option<&'static str> {
 pub(crate) fn config_type(name: &str) -> i8 {
     match kind(name) {
         Some(Kind::Bool) => 1,
-        Some(Kind::Text | Kind::OneOf(_)) => 2,
-        Some(Kind::Int(_)) => 3,
+        Some(Kind::OneOf(_)) => 2,
+        Some(Kind::Int(_) | Kind::IntIn(..)) => 3,
         Some(Kind::Long(_)) => 5,
         Some(Kind::Double) => 6,
         Some(Kind::ListOf(_) | Kind::ReplicaList) => 7,
@@ -373,8 +375,12 @@ mod tests {
 
     #[test]
     fn values_with_line_breaks_are_refused() {
-        assert!(validate("message.format.version", Some("3.0\nconfig.x: y")).is_err());
-        assert!(validate("message.format.version", Some("3.0\r")).is_err());
+        assert!(validate("leader.replication.throttled.replicas", Some("*\nconfig.x: y")).is_err());
+        assert!(validate("compression.type", Some("zstd\r")).is_err());
+        assert!(validate("message.format.version", Some("3.0")).is_err(), "gone in Kafka 4");
+        assert!(validate("compression.zstd.level", Some("22")).is_ok());
+        assert!(validate("compression.zstd.level", Some("23")).is_err());
+        assert!(validate("compression.gzip.level", Some("-2")).is_err());
         assert_eq!(schema_default("cleanup.policy"), Some("delete"));
         assert_eq!(schema_default("no.such.config"), None);
     }
