@@ -278,6 +278,11 @@ impl<S: Storage> Broker<S> {
                         synonyms.push(synonym(broker_name, v, source));
                     }
                 }
+                // Once `log.retention.ms` is set, Kafka lists the hours it overrides after it.
+                if name == "retention.ms" && synonyms.iter().any(|s| s.source != SOURCE_TOPIC) {
+                    let hours = KAFKA_RETENTION_HOURS.to_string();
+                    synonyms.push(synonym("log.retention.hours", &hours, SOURCE_DEFAULT));
+                }
                 let (value, source) = match synonyms.first() {
                     Some(s) => (s.value.clone(), s.source),
                     None => (Some(value), SOURCE_DEFAULT),

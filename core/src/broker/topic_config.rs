@@ -375,9 +375,18 @@ mod tests {
 
     #[test]
     fn values_with_line_breaks_are_refused() {
-        assert!(validate("leader.replication.throttled.replicas", Some("*\nconfig.x: y")).is_err());
+        assert!(
+            validate(
+                "leader.replication.throttled.replicas",
+                Some("*\nconfig.x: y")
+            )
+            .is_err()
+        );
         assert!(validate("compression.type", Some("zstd\r")).is_err());
-        assert!(validate("message.format.version", Some("3.0")).is_err(), "gone in Kafka 4");
+        assert!(
+            validate("message.format.version", Some("3.0")).is_err(),
+            "gone in Kafka 4"
+        );
         assert!(validate("compression.zstd.level", Some("22")).is_ok());
         assert!(validate("compression.zstd.level", Some("23")).is_err());
         assert!(validate("compression.gzip.level", Some("-2")).is_err());

@@ -208,6 +208,77 @@ class ToolsTest extends BrokerTest {
     }
 
     @Test
+    void kafkaConfigsChangesBrokerSettingsForThisBrokerAndTheClusterDefault() throws Exception {
+        String brokerId = Integer.toString(admin.describeCluster().nodes().get().iterator().next().id());
+        String[] clusterDefault = {"--entity-type", "brokers", "--entity-default"};
+        String[] thisBroker = {"--entity-type", "brokers", "--entity-name", brokerId};
+        try {
+            assertEquals(List.of("Completed updating default config for brokers in the cluster."),
+                    ok("ConfigCommand", concat(clusterDefault, "--alter", "--add-config", "log.retention.ms=3600000")).lines());
+            assertEquals(List.of("Completed updating config for broker " + brokerId + "."),
+                    ok("ConfigCommand", concat(thisBroker, "--alter", "--add-config",
+                            "message.max.bytes=2000000,log.cleanup.policy=[delete,compact]")).lines());
+            // Only what is set as the cluster default (a reference Kafka formatted with
+            // kafka-storage also sets min.insync.replicas there).
+            String retention = "  log.retention.ms=3600000 sensitive=false synonyms={DYNAMIC_DEFAULT_BROKER_CONFIG:log.retention.ms=3600000}";
+            List<String> defaults = describedOnceApplied(clusterDefault, d -> d.contains(retention));
+            assertEquals("Default configs for brokers in the cluster are:", defaults.get(0));
+            assertTrue(defaults.contains(retention), defaults.toString());
+            assertFalse(defaults.stream().anyMatch(l -> l.contains("message.max.bytes")), defaults.toString());
+            assertEquals(List.of("Dynamic configs for broker " + brokerId + " are:",
+                    "  log.cleanup.policy=delete,compact sensitive=false synonyms={DYNAMIC_BROKER_CONFIG:log.cleanup.policy=delete,compact, DEFAULT_CONFIG:log.cleanup.policy=delete}",
+                    "  message.max.bytes=2000000 sensitive=false synonyms={DYNAMIC_BROKER_CONFIG:message.max.bytes=2000000, DEFAULT_CONFIG:message.max.bytes=1048588}"),
+                    describedOnceApplied(thisBroker, d -> d.size() == 3));
+
+            Tool.Result fixed = tool("ConfigCommand", concat(thisBroker, "--alter", "--add-config", "num.partitions=3"));
+            assertEquals(1, fixed.exitCode(), fixed.toString());
+            assertTrue(fixed.stderr().contains(
+                    "InvalidRequestException: Cannot update these configs dynamically: Set(num.partitions)"), fixed.toString());
+            Tool.Result bad = tool("ConfigCommand", concat(thisBroker, "--alter", "--add-config", "log.retention.ms=soon"));
+            assertEquals(1, bad.exitCode(), bad.toString());
+            assertTrue(bad.stderr().contains(
+                    "InvalidRequestException: Invalid value soon for configuration log.retention.ms"), bad.toString());
+
+            // A topic that sets none of them takes them.
+            String topic = createTopic("cfg-broker", 1);
+            List<String> all = ok("ConfigCommand", "--entity-type", "topics", "--entity-name", topic, "--describe", "--all").lines();
+            for (String line : List.of(
+                    "  cleanup.policy=delete,compact sensitive=false synonyms={DYNAMIC_BROKER_CONFIG:log.cleanup.policy=delete,compact, DEFAULT_CONFIG:log.cleanup.policy=delete}",
+                    "  max.message.bytes=2000000 sensitive=false synonyms={DYNAMIC_BROKER_CONFIG:message.max.bytes=2000000, DEFAULT_CONFIG:message.max.bytes=1048588}",
+                    "  retention.ms=3600000 sensitive=false synonyms={DYNAMIC_DEFAULT_BROKER_CONFIG:log.retention.ms=3600000, DEFAULT_CONFIG:log.retention.hours=168}")) {
+                assertTrue(all.contains(line), line + " in " + all);
+            }
+        } finally {
+            // Other tests share this broker: leave it as it was.
+            ok("ConfigCommand", concat(clusterDefault, "--alter", "--delete-config", "log.retention.ms"));
+            ok("ConfigCommand", concat(thisBroker, "--alter", "--delete-config", "message.max.bytes,log.cleanup.policy"));
+        }
+        assertEquals(List.of("Dynamic configs for broker " + brokerId + " are:"), describedOnceApplied(thisBroker, d -> d.size() == 1));
+    }
+
+    /**
+     * kafka-configs --describe of a broker resource once `applied` holds for its lines (or after
+     * 15 s): Kafka applies a change to its brokers a moment after it answers.
+     */
+    private static List<String> describedOnceApplied(String[] entity, java.util.function.Predicate<List<String>> applied)
+            throws Exception {
+        long deadline = System.currentTimeMillis() + 15_000;
+        while (true) {
+            List<String> described = ok("ConfigCommand", concat(entity, "--describe")).lines();
+            if (applied.test(described) || System.currentTimeMillis() > deadline) {
+                return described;
+            }
+            Thread.sleep(200);
+        }
+    }
+
+    private static String[] concat(String[] head, String... tail) {
+        List<String> all = new ArrayList<>(Arrays.asList(head));
+        all.addAll(Arrays.asList(tail));
+        return all.toArray(new String[0]);
+    }
+
+    @Test
     void kafkaGetOffsetsAndKafkaDeleteRecords() throws Exception {
         String topic = createTopic("offsets-tool", 2);
         produce(topic, 0, List.of("a", "b", "c", "d"), System.currentTimeMillis());
