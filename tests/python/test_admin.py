@@ -256,8 +256,11 @@ def test_dynamic_broker_settings_are_the_topics_defaults(broker, topic_name):
         delete = AlterConfigOpType.DELETE
         alter_broker([ConfigEntry("log.retention.ms", None, incremental_operation=delete),
                       ConfigEntry("message.max.bytes", None, incremental_operation=delete)])
-    configs = topic_configs(admin, topic_name)
-    assert configs["retention.ms"].is_default and configs["max.message.bytes"].is_default
+    deadline = time.monotonic() + TIMEOUT_S
+    while not ((configs := topic_configs(admin, topic_name))["retention.ms"].is_default
+               and configs["max.message.bytes"].is_default):
+        assert time.monotonic() < deadline, "the deleted settings still apply"
+        time.sleep(0.1)
 
 
 @pytest.mark.filterwarnings("ignore:alter_configs has been deprecated:DeprecationWarning")
