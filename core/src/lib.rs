@@ -20,10 +20,12 @@ pub mod codec;
 pub mod error;
 pub mod group;
 mod hex;
+mod kv;
 pub mod limits;
 pub mod log;
 pub mod records;
 pub mod storage;
+pub(crate) mod txn;
 pub mod time;
 
 pub use error::ErrorCode;
