@@ -6,7 +6,8 @@ read_uncommitted consumer sees; no consumer is handed the control records (the c
 markers), though each takes an offset; the last stable offset (LSO) holds read_committed
 consumers at the first offset of a transaction still open; offsets sent to a transaction become
 the group's only when it commits; a second producer with the same transactional.id fences the
-first; and the broker aborts a transaction left open for longer than transaction.timeout.ms.
+first; the broker aborts a transaction left open for longer than transaction.timeout.ms; and all
+of this holds across a kill -9 of the broker (BlazeMQ only: it restarts the binary).
 
 BlazeMQ has no transactions yet: every test here is marked `needs_transactions`, a strict xfail
 against it (conftest), which fails within INIT_TIMEOUT_S there. All pass against Apache Kafka:
@@ -40,9 +41,9 @@ aiokafka = require("aiokafka")
 pytestmark = pytest.mark.needs_transactions
 
 TIMEOUT_S = 10.0
-# How long a transactional producer may take to get its producer id. A Kafka creates its
-# transaction log on first use (a second on the reference Kafka, more with its default 50
-# partitions); BlazeMQ answers at once. Without transactions, BlazeMQ answers
+# How long a transactional producer may take to get its producer id; longer for a broker started
+# elsewhere, as a Kafka creates its transaction log on first use (a second on the reference Kafka,
+# more with the default 50 partitions). Without transactions, BlazeMQ answers
 # COORDINATOR_NOT_AVAILABLE, which every client retries until this runs out: what each test
 # costs there while it is an expected failure.
 INIT_TIMEOUT_S = 10.0 if external_bootstrap() else 5.0
