@@ -249,6 +249,8 @@ pub enum ErrorCode {
     TelemetryTooLarge,
     /// `INVALID_REGISTRATION` (119).
     InvalidRegistration,
+    /// `TRANSACTION_ABORTABLE` (120).
+    TransactionAbortable,
     /// A code this version of BlazeMQ does not name.
     Unknown(i16),
 }
@@ -378,6 +380,7 @@ impl ErrorCode {
             ErrorCode::UnknownSubscriptionId => 117,
             ErrorCode::TelemetryTooLarge => 118,
             ErrorCode::InvalidRegistration => 119,
+            ErrorCode::TransactionAbortable => 120,
             ErrorCode::Unknown(c) => c,
         }
     }
@@ -506,6 +509,7 @@ impl ErrorCode {
             117 => ErrorCode::UnknownSubscriptionId,
             118 => ErrorCode::TelemetryTooLarge,
             119 => ErrorCode::InvalidRegistration,
+            120 => ErrorCode::TransactionAbortable,
             c => ErrorCode::Unknown(c),
         }
     }
@@ -638,6 +642,7 @@ impl ErrorCode {
             ErrorCode::UnknownSubscriptionId => "UNKNOWN_SUBSCRIPTION_ID",
             ErrorCode::TelemetryTooLarge => "TELEMETRY_TOO_LARGE",
             ErrorCode::InvalidRegistration => "INVALID_REGISTRATION",
+            ErrorCode::TransactionAbortable => "TRANSACTION_ABORTABLE",
             ErrorCode::Unknown(_) => "UNKNOWN",
         }
     }

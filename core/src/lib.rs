@@ -25,8 +25,8 @@ pub mod limits;
 pub mod log;
 pub mod records;
 pub mod storage;
-pub(crate) mod txn;
 pub mod time;
+pub(crate) mod txn;
 
 pub use error::ErrorCode;
 pub use time::Instant;

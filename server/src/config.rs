@@ -81,6 +81,13 @@ pub const SETTINGS: &[Setting] = &[
         "BLAZEMQ_LOG_FLUSH_OFFSET_CHECKPOINT_INTERVAL_MS", "MS", "60000",
         "how often the recovery checkpoint is written while records arrive; a restart after a \
          crash checks only what was written since the last one"),
+    setting("transaction_max_timeout_ms", "transaction-max-timeout-ms",
+        "BLAZEMQ_TRANSACTION_MAX_TIMEOUT_MS", "MS", "900000",
+        "longest transaction timeout a producer may ask for (Kafka's transaction.max.timeout.ms)"),
+    setting("transactional_id_expiration_ms", "transactional-id-expiration-ms",
+        "BLAZEMQ_TRANSACTIONAL_ID_EXPIRATION_MS", "MS", "604800000",
+        "how long a transactional id with no open transaction is kept after its last use \
+         (Kafka's transactional.id.expiration.ms)"),
     setting("max_open_segments", "max-open-segments", "BLAZEMQ_MAX_OPEN_SEGMENTS", "N", "512",
         "segment files kept open and mapped at once; past it the least recently used one closes \
          and reopens when next used (each holds a file descriptor)"),
@@ -127,6 +134,10 @@ pub struct Config {
     pub log_flush_offset_checkpoint_interval_ms: u32,
     /// `max_open_segments`.
     pub open_segments_max: u32,
+    /// `transaction_max_timeout_ms`.
+    pub transaction_max_timeout_ms: i32,
+    /// `transactional_id_expiration_ms`.
+    pub transactional_id_expiration_ms: i64,
     /// `num_io_threads` as given (only 1 is used).
     pub num_io_threads: u32,
     /// `max_connection_output_bytes`.

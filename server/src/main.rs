@@ -114,6 +114,8 @@ fn run(config: &Config) -> Result<(), RunError> {
             config.log_flush_offset_checkpoint_interval_ms,
         ),
         open_segments_max: config.open_segments_max,
+        transaction_max_timeout_ms: config.transaction_max_timeout_ms,
+        transactional_id_expiration_ms: config.transactional_id_expiration_ms,
         seed: blazemq_platform::random::u64().map_err(|e| RunError::Io("random seed", e))?,
         limits: config.limits(),
     };

@@ -7,7 +7,6 @@ use alloc::vec::Vec;
 use super::dynamic_configs::{
     self, DynamicConfigs, Layer, SOURCE_DYNAMIC_BROKER, SOURCE_DYNAMIC_DEFAULT_BROKER,
 };
-use super::groups::OFFSETS_TOPIC;
 use super::{Broker, BrokerConfig, Hdr, Reply, encode_response, topic_config};
 use crate::ErrorCode;
 use crate::codec::Message;
@@ -171,7 +170,7 @@ impl<S: Storage> Broker<S> {
 
     fn delete_topic(&mut self, ti: u32) -> Result<(String, Uuid), ErrorCode> {
         let topic = self.topics.topic(ti);
-        if topic.name == OFFSETS_TOPIC {
+        if super::names::is_internal(&topic.name) {
             // Kafka refuses to delete its internal topics.
             return Err(ErrorCode::InvalidRequest);
         }

@@ -40,6 +40,11 @@ pub struct BrokerConfig {
     /// unsent response reads from is closed (see `open_segments.rs`). Each open segment holds a
     /// file descriptor and a mapping on a server.
     pub open_segments_max: u32,
+    /// The longest transaction a producer may ask for (`transaction.max.timeout.ms`).
+    pub transaction_max_timeout_ms: i32,
+    /// How long a transactional id with no transaction open is kept after its last use
+    /// (`transactional.id.expiration.ms`).
+    pub transactional_id_expiration_ms: i64,
     /// Seed for producer ids, member ids and topic ids, so a run replays exactly.
     pub seed: u64,
     /// The bounds.
@@ -61,6 +66,8 @@ impl Default for BrokerConfig {
             group_initial_rebalance_delay_ms: 0,
             log_flush_offset_checkpoint_interval_ms: None,
             open_segments_max: OPEN_SEGMENTS_MAX_DEFAULT,
+            transaction_max_timeout_ms: crate::txn::TRANSACTION_MAX_TIMEOUT_MS_DEFAULT,
+            transactional_id_expiration_ms: crate::txn::TRANSACTIONAL_ID_EXPIRATION_MS_DEFAULT,
             seed: 0,
             limits: Limits::default(),
         }

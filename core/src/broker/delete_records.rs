@@ -3,7 +3,6 @@
 
 use alloc::vec::Vec;
 
-use super::groups::OFFSETS_TOPIC;
 use super::{Broker, Hdr, Reply, encode_response};
 use crate::ErrorCode;
 use crate::codec::Message;
@@ -66,7 +65,7 @@ impl<S: Storage> Broker<S> {
         index: i32,
         offset: i64,
     ) -> Result<(i64, Option<u32>), ErrorCode> {
-        if topic == OFFSETS_TOPIC {
+        if super::names::is_internal(topic) {
             // "Cannot delete records of internal topic".
             return Err(ErrorCode::InvalidTopicException);
         }

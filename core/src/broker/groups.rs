@@ -17,8 +17,8 @@ use crate::group::{
     Completed, FetchTopic, GroupCoordinator, JoinAnswer, LeaveAnswer, Reply as GroupReply,
     SyncAnswer, Ticket, find_coordinator, wire,
 };
-use crate::log::{AppendAt, LogError, PartitionLog};
-use crate::records::{BatchBuilder, RecordBatch, Records as RecordIter};
+use crate::log::{AppendAt, PartitionLog};
+use crate::records::BatchBuilder;
 use crate::storage::{Storage, StorageError};
 use crate::time::Instant;
 
@@ -33,7 +33,7 @@ pub(crate) struct GroupWait {
 }
 
 /// Bytes read from the offsets log per step of the startup replay.
-const REPLAY_READ_BYTES: usize = 1 << 20;
+pub(super) const REPLAY_READ_BYTES: usize = 1 << 20;
 
 impl<S: Storage> Broker<S> {
     pub(super) fn find_coordinator(&mut self, hdr: Hdr, body: &[u8]) -> Reply {
@@ -164,8 +164,21 @@ impl<S: Storage> Broker<S> {
         let Ok((_, m)) = OffsetFetchRequest::decode(body, hdr.api_version) else {
             return Reply::Close;
         };
-        let (groups, _require_stable) = wire::fetch_request(m, hdr.api_version);
-        let answers = groups.iter().map(|g| self.groups.fetch(g)).collect();
+        let (groups, require_stable) = wire::fetch_request(m, hdr.api_version);
+        let mut answers: Vec<_> = groups.iter().map(|g| self.groups.fetch(g)).collect();
+        if require_stable {
+            // An offset an open transaction will commit is not stable yet (KIP-447).
+            for answer in &mut answers {
+                for topic in &mut answer.topics {
+                    for p in &mut topic.partitions {
+                        if self.offset_unstable(&answer.group_id, &topic.name, p.partition) {
+                            p.error = ErrorCode::UnstableOffsetCommit;
+                            p.offset = -1;
+                        }
+                    }
+                }
+            }
+        }
         encode_response(hdr, &wire::fetch_response(answers, hdr.api_version))
     }
 
@@ -337,71 +350,16 @@ fn encode_completed(hdr: Hdr, answer: Completed) -> Reply {
 }
 /// Rebuild the coordinator's state from the offsets log, oldest record first. Records that do
 /// not parse are skipped: they cannot have been acknowledged to anyone as something else.
-/// Each segment is opened through `storage` as the replay reaches it and closed after it, so
-/// the replay holds one open; a segment that cannot be opened is an error.
 pub(crate) fn replay<S: Storage>(
     groups: &mut GroupCoordinator,
     log: &mut PartitionLog<S::Segment>,
     storage: &mut S,
     now: Instant,
 ) -> Result<(), StorageError> {
-    let mut opened = None;
-    replay_open(groups, log, storage, now, &mut opened)?;
-    match opened.and_then(|base| log.segment_mut(base)) {
-        Some(segment) => segment.close(storage),
-        None => Ok(()),
-    }
-}
-
-/// [`replay`], leaving the segment it opened last in `opened`.
-fn replay_open<S: Storage>(
-    groups: &mut GroupCoordinator,
-    log: &mut PartitionLog<S::Segment>,
-    storage: &mut S,
-    now: Instant,
-    opened: &mut Option<i64>,
-) -> Result<(), StorageError> {
-    let mut offset = log.log_start_offset();
-    // Each step moves past at least one batch or opens one segment (at most once each, as the
-    // previous one is closed first), so this ends at the log end.
-    while offset < log.log_end_offset() {
-        let slice = match log.read(offset, REPLAY_READ_BYTES) {
-            Err(LogError::SegmentClosed { base_offset }) => {
-                if let Some(done) = opened.take().and_then(|b| log.segment_mut(b)) {
-                    done.close(storage)?;
-                }
-                if !log.open_segment(storage, base_offset)? {
-                    return Ok(());
-                }
-                *opened = Some(base_offset);
-                continue;
-            }
-            Ok(Some(slice)) => slice,
-            _ => return Ok(()),
-        };
-        let Some(mut bytes) = log.segment_bytes(slice.segment_base_offset, slice.start, slice.len)
-        else {
-            return Ok(());
-        };
-        let before = offset;
-        while !bytes.is_empty() {
-            let Ok(batch) = RecordBatch::new_checked(bytes) else {
-                return Ok(());
-            };
-            let len = batch.total_len();
-            offset = batch.last_offset() + 1;
-            for record in RecordIter::of_batch(&batch).flatten() {
-                if let Some(key) = record.key {
-                    let _ = groups.apply(now, key, record.value.unwrap_or(&[]));
-                }
-            }
-            bytes = &bytes[len..];
-        }
-        if offset <= before {
-            return Ok(());
-        }
-    }
-    Ok(())
+    super::log_replay::each_record(log, storage, &mut |key, value| {
+        // A record that does not parse was never acknowledged as anything: skipped.
+        if groups.apply(now, key, value.unwrap_or(&[])).is_err() {}
+    })
 }
 
 #[cfg(test)]

@@ -1,8 +1,7 @@
-//! InitProducerId for idempotent producers (KIP-98, KIP-360). Transactions are not offered, so a
-//! transactional id is refused the way a broker without a transaction coordinator refuses it.
+//! InitProducerId (KIP-98, KIP-360): idempotent producers here, transactional ones in
+//! `transactions.rs`.
 
 use super::{Broker, Hdr, Reply, encode_response};
-use crate::ErrorCode;
 use crate::codec::Message;
 use crate::codec::messages::{InitProducerIdRequest, InitProducerIdResponse};
 use crate::storage::Storage;
@@ -12,13 +11,8 @@ impl<S: Storage> Broker<S> {
         let Ok((_, request)) = InitProducerIdRequest::decode(body, hdr.api_version) else {
             return Reply::Close;
         };
-        let response = if request.transactional_id.is_some() {
-            InitProducerIdResponse {
-                error_code: ErrorCode::CoordinatorNotAvailable.code(),
-                producer_id: -1,
-                producer_epoch: -1,
-                ..Default::default()
-            }
+        let response = if let Some(id) = &request.transactional_id {
+            self.init_transactional(hdr.api_version, &request, id)
         } else if hdr.api_version >= 3 && request.producer_id >= 0 && request.producer_epoch >= 0 {
             // KIP-360: a producer that knows its id asks for the next epoch instead of a new id.
             let (producer_id, producer_epoch) = match request.producer_epoch.checked_add(1) {
@@ -42,7 +36,7 @@ impl<S: Storage> Broker<S> {
 
     /// Producer ids start from the wall clock at startup, so ids handed out before a restart
     /// are not handed out again after it.
-    fn next_producer_id(&mut self) -> i64 {
+    pub(super) fn next_producer_id(&mut self) -> i64 {
         let id = self.next_producer_id;
         self.next_producer_id += 1;
         id

@@ -158,7 +158,7 @@ impl<S: Storage> Broker<S> {
             error_code: 0,
             name: Some(topic.name.clone()),
             topic_id: if v >= 10 { topic.id } else { Uuid::default() },
-            is_internal: topic.name == super::groups::OFFSETS_TOPIC,
+            is_internal: super::names::is_internal(&topic.name),
             partitions,
             topic_authorized_operations: OPERATIONS_OMITTED,
         }

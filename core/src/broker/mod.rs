@@ -28,6 +28,7 @@ mod fetch;
 mod groups;
 #[cfg(any(test, feature = "testing"))]
 pub mod harness;
+mod log_replay;
 
 mod init_producer_id;
 mod list_offsets;
@@ -42,6 +43,8 @@ mod retention;
 mod rng;
 mod topic_config;
 mod topics;
+mod transactions;
+mod txn_partitions;
 
 pub use crate::codec::{Chunk, Response, SegmentRef, Splice};
 pub use config::{BrokerConfig, OPEN_SEGMENTS_MAX_DEFAULT};
@@ -163,6 +166,12 @@ pub struct Broker<S: Storage> {
     dynamic: dynamic_configs::DynamicConfigs,
     /// When retention looks at the logs next.
     retention: retention::RetentionTimer,
+    /// The transaction coordinator.
+    txns: crate::txn::TxnCoordinator,
+    /// When the transaction coordinator acts next (a timeout, a retry).
+    txn_deadline: Option<Instant>,
+    /// When a transaction whose end could not be written is tried again.
+    txn_retry: Option<Instant>,
     /// When the recovery checkpoint is written next.
     checkpoint: checkpoint::CheckpointTimer,
     /// Idempotent producers' sequence numbers.
@@ -239,6 +248,16 @@ impl<S: Storage> Broker<S> {
         retention::recover(&mut storage, &mut topics, unix_ms).map_err(StartError::Storage)?;
         let dynamic =
             dynamic_configs::DynamicConfigs::load(&mut storage).map_err(StartError::Storage)?;
+        let mut txns = crate::txn::TxnCoordinator::new(config.transaction_max_timeout_ms);
+        let txn_log = topics
+            .by_name(crate::txn::TRANSACTION_STATE_TOPIC)
+            .and_then(|ti| topics.partition_of(ti, 0));
+        if let Some(p) = txn_log.and_then(|pi| topics.partition_mut(pi)) {
+            transactions::replay(&mut txns, &mut p.log, &mut storage)
+                .map_err(StartError::Storage)?;
+        }
+        let txn_deadline = transactions::deadline_after_replay(&txns, Instant::default());
+        let max_txn_producer_id = txns.max_producer_id();
         let mut group_coordinator = GroupCoordinator::new(GroupConfig {
             initial_rebalance_delay: Duration::from_millis(u64::from(
                 config.group_initial_rebalance_delay_ms,
@@ -269,6 +288,9 @@ impl<S: Storage> Broker<S> {
             groups: group_coordinator,
             group_waits: BTreeMap::new(),
             dynamic,
+            txns,
+            txn_deadline,
+            txn_retry: None,
             retention: retention::RetentionTimer::at_startup(),
             checkpoint: checkpoint::CheckpointTimer::default(),
             producers: producers::Producers::default(),
@@ -285,8 +307,12 @@ impl<S: Storage> Broker<S> {
             spare_splices: Vec::new(),
             open_segments: open_segments::OpenSegments::default(),
             parked_body: Vec::new(),
-            // Milliseconds since the epoch, times 1000: room for 1000 ids a millisecond of uptime.
-            next_producer_id: unix_ms.max(0).saturating_mul(1000),
+            // Milliseconds since the epoch, times 1000: room for 1000 ids a millisecond of uptime,
+            // and above every id the transaction log holds.
+            next_producer_id: unix_ms
+                .max(0)
+                .saturating_mul(1000)
+                .max(max_txn_producer_id.saturating_add(1)),
             now: Instant::default(),
             unix_ms,
         })
@@ -345,6 +371,7 @@ impl<S: Storage> Broker<S> {
                 self.tick(now, unix_ms);
                 self.expire_parked();
                 self.group_timer();
+                self.txn_timer();
                 self.retention_check();
                 self.checkpoint_check();
             }
@@ -365,6 +392,7 @@ impl<S: Storage> Broker<S> {
                 let deadlines = [
                     fetch,
                     self.group_deadline,
+                    self.txn_deadline,
                     self.retention.deadline,
                     self.checkpoint.deadline,
                     creating,
@@ -590,6 +618,10 @@ impl<S: Storage> Broker<S> {
             ApiKey::ListOffsets => self.list_offsets(hdr, body),
             ApiKey::CreateTopics => self.create_topics(conn, hdr, body),
             ApiKey::InitProducerId => self.init_producer_id(hdr, body),
+            ApiKey::AddPartitionsToTxn => self.add_partitions_to_txn(hdr, body),
+            ApiKey::AddOffsetsToTxn => self.add_offsets_to_txn(hdr, body),
+            ApiKey::EndTxn => self.end_txn(hdr, body),
+            ApiKey::TxnOffsetCommit => self.txn_offset_commit(hdr, body),
             ApiKey::FindCoordinator => self.find_coordinator(hdr, body),
             ApiKey::JoinGroup => {
                 let client_id = header.client_id.unwrap_or_default().into();
@@ -611,6 +643,8 @@ impl<S: Storage> Broker<S> {
             ApiKey::IncrementalAlterConfigs => self.incremental_alter_configs(hdr, body),
             ApiKey::CreatePartitions => self.create_partitions(hdr, body),
             ApiKey::DescribeCluster => self.describe_cluster(hdr, body),
+            ApiKey::DescribeTransactions => self.describe_transactions(hdr, body),
+            ApiKey::ListTransactions => self.list_transactions(hdr, body),
             ApiKey::DescribeLogDirs => self.describe_log_dirs(hdr, body),
             _ => Reply::Close,
         }

@@ -5,6 +5,12 @@ use alloc::string::String;
 
 use crate::limits::TOPIC_NAME_LENGTH_MAX;
 
+/// Whether `name` is one of the broker's own logs (Kafka's internal topics: the offsets log and
+/// the transaction log), which clients neither write, trim, delete nor age out.
+pub(crate) fn is_internal(name: &str) -> bool {
+    name == super::groups::OFFSETS_TOPIC || name == crate::txn::TRANSACTION_STATE_TOPIC
+}
+
 /// Why a topic name is refused; the text is Kafka's, clients show it to users.
 pub(crate) fn invalid_topic_reason(name: &str) -> Option<String> {
     if name.is_empty() {

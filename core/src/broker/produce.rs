@@ -60,12 +60,12 @@ fn has_transactional_batch(request: &ProduceView<'_>) -> bool {
 /// The producer id of the first transactional v2 batch in `bytes`, read from the headers only
 /// (the checks that use it come before validation, as Kafka's do). A legacy message set cannot
 /// be transactional; a truncated batch or other magic ends the walk, and validation refuses it.
-fn first_transactional(bytes: &[u8]) -> Option<i64> {
+fn first_transactional(bytes: &[u8]) -> Option<(i64, i16)> {
     let mut rest = bytes;
     // Each step moves past one whole batch of at least a header's length, so this ends.
     while let Ok(batch) = records::RecordBatch::new_unchecked_header(rest) {
         if batch.is_transactional() {
-            return Some(batch.producer_id());
+            return Some((batch.producer_id(), batch.producer_epoch()));
         }
         rest = &rest[batch.total_len()..];
     }
@@ -195,11 +195,14 @@ impl<S: Storage> Broker<S> {
     ) -> Result<Appended, ErrorCode> {
         let (topic, index) = (to.topic, to.index);
         let (ti, pi) = self.produce_partition(topic, index)?;
-        if to.transactional_id.is_some() && first_transactional(bytes).is_some_and(|pid| pid >= 0) {
-            // Kafka verifies the batch's transaction with the coordinator before validating or
-            // appending it; no transactional id was ever initialised here (InitProducerId with
-            // one answers COORDINATOR_NOT_AVAILABLE), so the producer id maps to none.
-            return Err(ErrorCode::InvalidProducerIdMapping);
+        if let (Some(id), Some((producer_id, epoch))) =
+            (to.transactional_id, first_transactional(bytes))
+        {
+            if producer_id >= 0 {
+                // Kafka verifies the batch's transaction with the coordinator before validating
+                // or appending it (KIP-890 part 1).
+                self.verify_transactional(to.version, id, producer_id, epoch, topic, index)?;
+            }
         }
         records::check_produce_shape(bytes, to.version).map_err(|e| e.error_code())?;
         let batch_bytes_max = self.max_message_bytes(ti);
@@ -257,7 +260,7 @@ impl<S: Storage> Broker<S> {
 
     /// The topic and partition indexes a client may produce to, or Kafka's error for them.
     fn produce_partition(&self, topic: &str, index: i32) -> Result<(u32, u32), ErrorCode> {
-        if topic == super::groups::OFFSETS_TOPIC {
+        if super::names::is_internal(topic) {
             // Kafka refuses client writes to its internal topics.
             return Err(ErrorCode::InvalidTopicException);
         }
@@ -300,9 +303,7 @@ impl<S: Storage> Broker<S> {
             return Ok(());
         }
         let after_max_ms = self
-            .topics
-            .topic(ti)
-            .config("message.timestamp.after.max.ms")
+            .topic_setting(ti, "message.timestamp.after.max.ms")
             .and_then(|v| v.parse::<i64>().ok())
             .unwrap_or(TIMESTAMP_AFTER_MAX_MS_DEFAULT);
         if validated.max_timestamp > self.unix_ms.saturating_add(after_max_ms) {

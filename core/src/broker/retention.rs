@@ -9,7 +9,6 @@ use alloc::vec::Vec;
 use core::time::Duration;
 
 use super::Broker;
-use super::groups::OFFSETS_TOPIC;
 use super::topics::Topics;
 use crate::log::Retention;
 use crate::storage::{Storage, StorageError};
@@ -42,7 +41,7 @@ impl<S: Storage> Broker<S> {
     /// then neither ages nor sizes its segments out, and refuses DeleteRecords. The offsets log
     /// is compacted in Kafka, so it is never trimmed here either.
     pub(super) fn topic_retention(&self, ti: u32) -> Option<Retention> {
-        if self.topics.topic(ti).name == OFFSETS_TOPIC {
+        if super::names::is_internal(&self.topics.topic(ti).name) {
             return None;
         }
         let get = |name: &str| self.topic_setting(ti, name);
@@ -131,7 +130,7 @@ impl<S: Storage> Broker<S> {
     }
 
     /// The monotonic instant at which the wall clock reads `unix_ms` (now if it already has).
-    fn instant_of(&self, unix_ms: i64) -> Instant {
+    pub(super) fn instant_of(&self, unix_ms: i64) -> Instant {
         let wait = u64::try_from(unix_ms.saturating_sub(self.unix_ms)).unwrap_or(0);
         self.now + Duration::from_millis(wait)
     }

@@ -139,6 +139,36 @@ impl GroupCoordinator {
         }
     }
 
+    /// TxnOffsetCommit's member checks, OffsetCommit's (a generation of -1 skips them).
+    pub fn check_transactional_commit(
+        &mut self,
+        now: Instant,
+        req: &CommitRequest,
+    ) -> Result<(), ErrorCode> {
+        self.commit_check(now, req)
+    }
+
+    /// The offsets of a transaction that commits (its TxnOffsetCommit requests passed the member
+    /// checks then): staged as OffsetCommit stages them, taken once stored. Returns how many were
+    /// refused (an offsets bound reached).
+    pub fn commit_transactional(
+        &mut self,
+        unix_ms: i64,
+        group_id: &str,
+        offsets: Vec<(String, CommitPartition)>,
+    ) -> usize {
+        let (mut new_keys, mut refused) = (0, 0);
+        for (topic, p) in offsets {
+            if self
+                .commit_one(group_id, &topic, p, unix_ms, &mut new_keys)
+                .is_err()
+            {
+                refused += 1;
+            }
+        }
+        refused
+    }
+
     /// OffsetFetch for one group. `topics: None` returns every committed offset of the group.
     /// Without transactions no offset is ever pending, so `require_stable` (v7+) changes nothing.
     pub fn fetch(&self, req: &FetchGroup) -> FetchAnswer {

@@ -19,10 +19,10 @@ use alloc::vec::Vec;
 use core::time::Duration;
 
 use super::coordinator::GroupCoordinator;
-pub use crate::kv::RecordError;
-use crate::kv::{Reader, put_bytes, put_len, put_opt_str, put_str, put_u16};
 use super::state::{Committed, Group, Member, State};
 use super::types::Protocol;
+pub use crate::kv::RecordError;
+use crate::kv::{Reader, put_bytes, put_len, put_opt_str, put_str, put_u16};
 use crate::time::Instant;
 
 const KEY_OFFSET: u16 = 1;

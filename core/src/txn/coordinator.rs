@@ -14,6 +14,9 @@ pub struct TxnCoordinator {
     /// `(expiry in wall-clock ms, transactional id)` of every open transaction: the next
     /// timeout is the first entry, found without a look at the others.
     expiry: BTreeSet<(i64, String)>,
+    /// `(last update in wall-clock ms, transactional id)` of every id with no transaction open
+    /// or ending: the next to expire is the first entry.
+    idle: BTreeSet<(i64, String)>,
     /// Kafka's `transaction.max.timeout.ms`.
     max_timeout_ms: i32,
 }
@@ -52,8 +55,14 @@ impl TxnCoordinator {
         TxnCoordinator {
             txns: BTreeMap::new(),
             expiry: BTreeSet::new(),
+            idle: BTreeSet::new(),
             max_timeout_ms,
         }
+    }
+
+    /// Whether no transactional id is known.
+    pub fn is_empty(&self) -> bool {
+        self.txns.is_empty()
     }
 
     pub fn get(&self, id: &str) -> Option<&TxnMetadata> {
@@ -66,6 +75,9 @@ impl TxnCoordinator {
         if let Some(at) = meta.expires_ms() {
             self.expiry.insert((at, String::from(id)));
         }
+        if is_idle(&meta) {
+            self.idle.insert((meta.last_update_ms, String::from(id)));
+        }
         self.txns.insert(String::from(id), meta);
     }
 
@@ -76,9 +88,41 @@ impl TxnCoordinator {
     }
 
     fn forget_expiry(&mut self, id: &str) {
-        if let Some(at) = self.txns.get(id).and_then(TxnMetadata::expires_ms) {
+        let Some(meta) = self.txns.get(id) else {
+            return;
+        };
+        if let Some(at) = meta.expires_ms() {
             self.expiry.remove(&(at, String::from(id)));
         }
+        self.idle.remove(&(meta.last_update_ms, String::from(id)));
+    }
+
+    /// When the longest idle transactional id expires, `expiration_ms` after its last use
+    /// (Kafka's `transactional.id.expiration.ms`).
+    pub fn next_idle_expiry_ms(&self, expiration_ms: i64) -> Option<i64> {
+        self.idle
+            .first()
+            .map(|(at, _)| at.saturating_add(expiration_ms))
+    }
+
+    /// The transactional ids unused for `expiration_ms` at `now_ms`: their producers may no
+    /// longer resume, and their records are tombstoned.
+    pub fn idle_expired(&self, now_ms: i64, expiration_ms: i64) -> Vec<String> {
+        self.idle
+            .iter()
+            .take_while(|(at, _)| at.saturating_add(expiration_ms) <= now_ms)
+            .map(|(_, id)| id.clone())
+            .collect()
+    }
+
+    /// The highest producer id any transactional id holds (or held before a rotation): ids
+    /// issued after a restart start above it.
+    pub fn max_producer_id(&self) -> i64 {
+        self.txns
+            .values()
+            .map(|m| m.producer_id.max(m.last_producer_id))
+            .max()
+            .unwrap_or(-1)
     }
 
     /// When the oldest open transaction times out (wall-clock ms).
@@ -201,12 +245,12 @@ impl TxnCoordinator {
         }
     }
 
-    /// TxnOffsetCommit: the offsets join the open transaction, for `group`.
+    /// TxnOffsetCommit of `producer` (id and epoch): the offsets join the open transaction,
+    /// for `group`.
     pub fn prepare_offsets(
         &self,
         id: &str,
-        producer_id: i64,
-        epoch: i16,
+        (producer_id, epoch): (i64, i16),
         offsets_partition: &(String, i32),
         group: &str,
         offsets: Vec<((String, i32), PendingOffset)>,
@@ -319,6 +363,14 @@ impl TxnCoordinator {
     }
 }
 
+/// Whether `meta` has no transaction open or ending: it may expire.
+fn is_idle(meta: &TxnMetadata) -> bool {
+    matches!(
+        meta.state,
+        TxnState::Empty | TxnState::CompleteCommit | TxnState::CompleteAbort
+    )
+}
+
 /// `meta` aborting under the next epoch (the same once exhausted), which fences its producer.
 fn fenced(meta: &TxnMetadata, now_ms: i64) -> TxnMetadata {
     let mut next = meta.clone();
@@ -420,7 +472,10 @@ mod tests {
         let mut c = TxnCoordinator::new(900_000);
         let mut ids = ids();
         let m = init(&mut c, "t", &mut ids);
-        assert_eq!((m.producer_id, m.producer_epoch, m.state), (101, 0, TxnState::Empty));
+        assert_eq!(
+            (m.producer_id, m.producer_epoch, m.state),
+            (101, 0, TxnState::Empty)
+        );
         let added = c
             .prepare_add("t", 101, 0, &[tp("a", 0), tp("a", 1)], NOW + 5)
             .expect("add")
@@ -434,7 +489,10 @@ mod tests {
             c.check_in_transaction("t", 101, 0, &tp("b", 0)),
             Err(ErrorCode::InvalidTxnState)
         );
-        let prepared = c.prepare_end("t", 101, 0, true, NOW + 7).expect("end").expect("prepared");
+        let prepared = c
+            .prepare_end("t", 101, 0, true, NOW + 7)
+            .expect("end")
+            .expect("prepared");
         assert_eq!(prepared.state, TxnState::PrepareCommit);
         c.apply("t", prepared.clone());
         assert_eq!(c.next_expiry_ms(), None, "no longer open");
@@ -481,13 +539,28 @@ mod tests {
         let mut c = TxnCoordinator::new(900_000);
         let mut ids = ids();
         init(&mut c, "t", &mut ids);
-        let added = c.prepare_add("t", 101, 0, &[tp("a", 0)], NOW).unwrap().unwrap();
+        let added = c
+            .prepare_add("t", 101, 0, &[tp("a", 0)], NOW)
+            .unwrap()
+            .unwrap();
         c.apply("t", added);
-        let plan = c.prepare_init("t", 60_000, None, NOW, &mut ids).expect("init");
+        let plan = c
+            .prepare_init("t", 60_000, None, NOW, &mut ids)
+            .expect("init");
         let fence = plan.fence.expect("the open transaction is aborted");
-        assert_eq!((fence.state, fence.producer_epoch), (TxnState::PrepareAbort, 1));
-        assert_eq!(fence.partitions.len(), 1, "its markers go to its partitions");
-        assert_eq!((plan.init.producer_epoch, plan.init.state), (2, TxnState::Empty));
+        assert_eq!(
+            (fence.state, fence.producer_epoch),
+            (TxnState::PrepareAbort, 1)
+        );
+        assert_eq!(
+            fence.partitions.len(),
+            1,
+            "its markers go to its partitions"
+        );
+        assert_eq!(
+            (plan.init.producer_epoch, plan.init.state),
+            (2, TxnState::Empty)
+        );
     }
 
     #[test]
@@ -497,15 +570,46 @@ mod tests {
         for (id, at) in [("late", NOW + 10), ("early", NOW)] {
             init(&mut c, id, &mut ids);
             let pid = c.get(id).unwrap().producer_id;
-            let added = c.prepare_add(id, pid, 0, &[tp("a", 0)], at).unwrap().unwrap();
+            let added = c
+                .prepare_add(id, pid, 0, &[tp("a", 0)], at)
+                .unwrap()
+                .unwrap();
             c.apply(id, added);
         }
         assert_eq!(c.next_expiry_ms(), Some(NOW + 60_000));
         assert_eq!(c.expired(NOW + 60_000), vec![String::from("early")]);
         assert_eq!(c.expired(NOW + 60_010).len(), 2);
         let abort = c.prepare_timeout("early", NOW + 60_000).expect("open");
-        assert_eq!((abort.state, abort.producer_epoch), (TxnState::PrepareAbort, 1));
+        assert_eq!(
+            (abort.state, abort.producer_epoch),
+            (TxnState::PrepareAbort, 1)
+        );
         assert_eq!(c.prepare_timeout("missing", NOW), None);
+    }
+
+    #[test]
+    fn idle_ids_expire_oldest_first_and_open_ones_never() {
+        let mut c = TxnCoordinator::new(900_000);
+        let mut ids = ids();
+        init(&mut c, "idle", &mut ids);
+        init(&mut c, "open", &mut ids);
+        let added = c
+            .prepare_add("open", 102, 0, &[tp("a", 0)], NOW + 5)
+            .unwrap()
+            .unwrap();
+        c.apply("open", added);
+        assert_eq!(c.next_idle_expiry_ms(100), Some(NOW + 100));
+        assert_eq!(c.idle_expired(NOW + 99, 100), Vec::<String>::new());
+        assert_eq!(
+            c.idle_expired(NOW + 10_000, 100),
+            vec![String::from("idle")]
+        );
+        c.remove("idle");
+        assert_eq!(
+            c.next_idle_expiry_ms(100),
+            None,
+            "an open transaction does not expire"
+        );
     }
 
     #[test]
@@ -529,10 +633,14 @@ mod tests {
             c.prepare_init("t", 60_000, Some((7, 0)), NOW, &mut ids),
             Err(ErrorCode::ProducerFenced)
         );
-        let bumped = c.prepare_init("t", 60_000, Some((101, 0)), NOW, &mut ids).unwrap();
+        let bumped = c
+            .prepare_init("t", 60_000, Some((101, 0)), NOW, &mut ids)
+            .unwrap();
         assert_eq!(bumped.init.producer_epoch, 1);
         c.apply("t", bumped.init);
-        let retried = c.prepare_init("t", 60_000, Some((101, 0)), NOW, &mut ids).unwrap();
+        let retried = c
+            .prepare_init("t", 60_000, Some((101, 0)), NOW, &mut ids)
+            .unwrap();
         assert_eq!(retried.init.producer_epoch, 1, "the bump already happened");
         assert_eq!(
             c.prepare_init("t", 60_000, Some((101, 5)), NOW, &mut ids),
@@ -547,9 +655,16 @@ mod tests {
         let mut m = init(&mut c, "t", &mut ids);
         m.producer_epoch = i16::MAX - 1;
         c.apply("t", m);
-        let rotated = c.prepare_init("t", 60_000, None, NOW, &mut ids).unwrap().init;
+        let rotated = c
+            .prepare_init("t", 60_000, None, NOW, &mut ids)
+            .unwrap()
+            .init;
         assert_eq!(
-            (rotated.producer_id, rotated.producer_epoch, rotated.last_producer_id),
+            (
+                rotated.producer_id,
+                rotated.producer_epoch,
+                rotated.last_producer_id
+            ),
             (102, 0, 101)
         );
     }
@@ -560,13 +675,26 @@ mod tests {
         let mut ids = ids();
         init(&mut c, "idle", &mut ids);
         init(&mut c, "open", &mut ids);
-        let added = c.prepare_add("open", 102, 0, &[tp("a", 0)], NOW).unwrap().unwrap();
+        let added = c
+            .prepare_add("open", 102, 0, &[tp("a", 0)], NOW)
+            .unwrap()
+            .unwrap();
         c.apply("open", added);
-        let names = |l: Vec<Listed>| l.into_iter().map(|l| l.transactional_id).collect::<Vec<_>>();
+        let names = |l: Vec<Listed>| {
+            l.into_iter()
+                .map(|l| l.transactional_id)
+                .collect::<Vec<_>>()
+        };
         assert_eq!(names(c.list(&[], &[], -1, NOW)), vec!["idle", "open"]);
-        assert_eq!(names(c.list(&[TxnState::Ongoing], &[], -1, NOW)), vec!["open"]);
+        assert_eq!(
+            names(c.list(&[TxnState::Ongoing], &[], -1, NOW)),
+            vec!["open"]
+        );
         assert_eq!(names(c.list(&[], &[101], -1, NOW)), vec!["idle"]);
-        assert_eq!(names(c.list(&[], &[], 500, NOW + 499)), Vec::<String>::new());
+        assert_eq!(
+            names(c.list(&[], &[], 500, NOW + 499)),
+            Vec::<String>::new()
+        );
         assert_eq!(names(c.list(&[], &[], 500, NOW + 500)), vec!["open"]);
         assert_eq!(c.describe(""), Err(ErrorCode::InvalidRequest));
         assert_eq!(c.describe("nope"), Err(ErrorCode::TransactionalIdNotFound));

@@ -14,11 +14,14 @@ mod coordinator;
 pub mod records;
 mod state;
 
-pub use coordinator::{Described, InitPlan, Listed, TxnCoordinator};
+pub use coordinator::TxnCoordinator;
 pub use state::{PendingOffset, TxnMetadata, TxnState};
 
 /// Kafka's `transaction.max.timeout.ms` default: the longest transaction a producer may ask for.
 pub const TRANSACTION_MAX_TIMEOUT_MS_DEFAULT: i32 = 900_000;
+
+/// Kafka's `transactional.id.expiration.ms` default: seven days.
+pub const TRANSACTIONAL_ID_EXPIRATION_MS_DEFAULT: i64 = 604_800_000;
 
 /// The name of the transaction log, Kafka's internal topic.
 pub const TRANSACTION_STATE_TOPIC: &str = "__transaction_state";

@@ -1,0 +1,77 @@
+//! Reading a coordinator's log (the offsets log, the transaction log) back at startup.
+
+use super::groups::REPLAY_READ_BYTES;
+use crate::log::{LogError, PartitionLog};
+use crate::records::{RecordBatch, Records as RecordIter};
+use crate::storage::{Storage, StorageError};
+
+/// What a replay hands each keyed record: its key and value (`None`: a null value).
+pub(crate) type EachRecord<'a> = dyn FnMut(&[u8], Option<&[u8]>) + 'a;
+
+/// Hand `each` the key and value of every keyed record of `log`, oldest first, skipping
+/// control batches. Each segment is opened through `storage` as the replay reaches it and
+/// closed after it, so the replay holds one open; a segment that cannot be opened is an error.
+pub(crate) fn each_record<S: Storage>(
+    log: &mut PartitionLog<S::Segment>,
+    storage: &mut S,
+    each: &mut EachRecord<'_>,
+) -> Result<(), StorageError> {
+    let mut opened = None;
+    let result = each_open(log, storage, each, &mut opened);
+    match opened.and_then(|base| log.segment_mut(base)) {
+        Some(segment) => segment.close(storage).and(result),
+        None => result,
+    }
+}
+
+/// [`each_record`], leaving the segment it opened last in `opened`.
+fn each_open<S: Storage>(
+    log: &mut PartitionLog<S::Segment>,
+    storage: &mut S,
+    each: &mut EachRecord<'_>,
+    opened: &mut Option<i64>,
+) -> Result<(), StorageError> {
+    let mut offset = log.log_start_offset();
+    // Each step moves past at least one batch or opens one segment (at most once each, as the
+    // previous one is closed first), so this ends at the log end.
+    while offset < log.log_end_offset() {
+        let slice = match log.read(offset, REPLAY_READ_BYTES) {
+            Err(LogError::SegmentClosed { base_offset }) => {
+                if let Some(done) = opened.take().and_then(|b| log.segment_mut(b)) {
+                    done.close(storage)?;
+                }
+                if !log.open_segment(storage, base_offset)? {
+                    return Ok(());
+                }
+                *opened = Some(base_offset);
+                continue;
+            }
+            Ok(Some(slice)) => slice,
+            _ => return Ok(()),
+        };
+        let Some(mut bytes) = log.segment_bytes(slice.segment_base_offset, slice.start, slice.len)
+        else {
+            return Ok(());
+        };
+        let before = offset;
+        while !bytes.is_empty() {
+            let Ok(batch) = RecordBatch::new_checked(bytes) else {
+                return Ok(());
+            };
+            let len = batch.total_len();
+            offset = batch.last_offset() + 1;
+            if !batch.is_control() {
+                for record in RecordIter::of_batch(&batch).flatten() {
+                    if let Some(key) = record.key {
+                        each(key, record.value);
+                    }
+                }
+            }
+            bytes = &bytes[len..];
+        }
+        if offset <= before {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
