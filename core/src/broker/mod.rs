@@ -42,6 +42,7 @@ mod retention;
 mod rng;
 mod topic_config;
 mod topics;
+mod txn_partitions;
 
 pub use crate::codec::{Chunk, Response, SegmentRef, Splice};
 pub use config::{BrokerConfig, OPEN_SEGMENTS_MAX_DEFAULT};
