@@ -119,7 +119,12 @@ mod tests {
                 coordinator_epoch: 7
             })
         );
-        // Kafka's size for this record: 1 + 1 + 1 + 1 + 4 + 1 + 6 + 1 bytes and its length.
+        // The record byte for byte as Kafka 4.1.1 serves a marker: length 16, attributes,
+        // timestamp and offset deltas 0, key of 4 bytes, value of 6, no headers.
+        assert_eq!(
+            batch.records_bytes(),
+            [32, 0, 0, 0, 8, 0, 0, 0, 1, 12, 0, 0, 0, 0, 0, 7, 0]
+        );
         assert_eq!(bytes.len(), 61 + 17);
     }
 
