@@ -311,14 +311,15 @@ impl<S: Storage> Broker<S> {
             len: slice.len,
         };
         if let (Some(list), Some(p)) = (&mut data.aborted, self.topics.partition(pi)) {
-            // Kafka's bounds: from the fetch offset to the offset after the data returned.
-            let overlapping = p
-                .txns
-                .aborted_overlapping(offset, slice.next_offset)
-                .map(|a| AbortedTransaction {
-                    producer_id: a.producer_id,
-                    first_offset: a.first_offset,
-                });
+            // Kafka's bounds: from the fetch offset to its upper bound past the data returned.
+            let upper = p.log.fetch_upper_bound(&slice);
+            let overlapping =
+                p.txns
+                    .aborted_overlapping(offset, upper)
+                    .map(|a| AbortedTransaction {
+                        producer_id: a.producer_id,
+                        first_offset: a.first_offset,
+                    });
             list.extend(overlapping);
         }
         data.records = if v >= 4 {

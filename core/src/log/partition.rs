@@ -454,6 +454,29 @@ impl<T: AsRef<[u8]>> PartitionLog<T> {
         Ok(None)
     }
 
+    /// The offset bounding the aborted transactions a READ_COMMITTED fetch of `slice` reports,
+    /// as Kafka's `LocalLog.addAbortedTransactions` finds it: from the segment's sparse offset
+    /// index past the data read, else the next segment's base offset, else the log end offset.
+    /// At least the offset after the data, so every transaction the data holds is reported;
+    /// Kafka reports some beyond it too, which consumers ignore.
+    pub fn fetch_upper_bound(&self, slice: &ReadSlice) -> i64 {
+        let i = self
+            .segments
+            .partition_point(|s| s.base_offset() <= slice.segment_base_offset);
+        let end = slice.start as usize + slice.len as usize;
+        let indexed = i
+            .checked_sub(1)
+            .and_then(|i| self.segments.get(i))
+            .filter(|s| s.is_open() && s.base_offset() == slice.segment_base_offset)
+            .and_then(|s| s.indexed_offset_from(end));
+        let bound = match (indexed, self.segments.get(i)) {
+            (Some(offset), _) => offset,
+            (None, Some(next)) => next.base_offset(),
+            (None, None) => self.log_end_offset(),
+        };
+        bound.max(slice.next_offset)
+    }
+
     /// `len` bytes from `start` of the segment with base offset `segment_base_offset`, or `None`
     /// if there is no such segment or range, or the segment is closed.
     pub fn segment_bytes(&self, segment_base_offset: i64, start: u32, len: u32) -> Option<&[u8]> {

@@ -284,6 +284,16 @@ impl<T: AsRef<[u8]>> Segment<T> {
             .map(|(position, _)| position)
     }
 
+    /// Kafka's `fetchUpperBoundOffset`: the last offset of the batch at the first sparse offset
+    /// index entry at or after `position`, if any. Kafka bounds the aborted transactions a
+    /// READ_COMMITTED fetch reports by it, so they come at the index's granularity.
+    pub fn indexed_offset_from(&self, position: usize) -> Option<i64> {
+        let offsets = &self.index().offsets;
+        let i = offsets.partition_point(|e| (e.position as usize) < position);
+        let entry = offsets.get(i)?;
+        Some(self.batch_at(entry.position as usize).last_offset())
+    }
+
     /// Whole batches from the one holding `offset`, adding batches while the total stays within
     /// `max_bytes`, but at least one batch (KIP-74). Returns `(start, len)`.
     pub fn read(&self, offset: i64, max_bytes: usize) -> Option<(u32, u32)> {
