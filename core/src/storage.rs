@@ -85,6 +85,10 @@ pub struct FoundPartition<S> {
     pub segments: Vec<FoundSegment<S>>,
     /// The partition's metadata file as last written by [`Storage::write_metadata`], if any.
     pub metadata: Option<Vec<u8>>,
+    /// The partition's transaction index as [`Storage::append_transaction_index`] and
+    /// [`Storage::write_transaction_index`] left it (a power loss may have torn its tail), if
+    /// the partition has one: most never had a transaction and have none.
+    pub transaction_index: Option<Vec<u8>>,
 }
 
 /// One segment file found at startup.
@@ -300,6 +304,28 @@ pub trait Storage {
         partition: i32,
     ) -> Result<Option<i64>, StorageError>;
 
+    /// Append `bytes` (whole entries, see docs/format.md) to the partition's transaction index,
+    /// creating it. As durable as segment bytes when this returns: a process crash keeps them,
+    /// a power loss may take or tear the newest. On an error part of `bytes` may be stored; the
+    /// broker then replaces the file ([`Storage::write_transaction_index`]) before appending.
+    /// [`Storage::recover`] hands the file back in [`FoundPartition::transaction_index`].
+    fn append_transaction_index(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        bytes: &[u8],
+    ) -> Result<(), StorageError>;
+
+    /// Replace the partition's transaction index with `bytes`, atomically and durably (a crash
+    /// leaves the old file or the new one); empty `bytes` remove it. Deleting the partition
+    /// removes it too.
+    fn write_transaction_index(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        bytes: &[u8],
+    ) -> Result<(), StorageError>;
+
     /// Replace the recovery checkpoint with `bytes` (see [`crate::log::checkpoint`]), which
     /// vouches for segment bytes written before this call. The runtime must make those bytes
     /// durable before the checkpoint is, and may do both later, off the caller's thread; a newer
@@ -347,6 +373,8 @@ pub struct MemoryStorage {
     pub recovery_checkpoints_written: usize,
     /// The dynamic broker settings last written.
     pub broker_configs: Option<Vec<u8>>,
+    /// Every transaction index, by `(topic, partition)`.
+    pub transaction_indexes: alloc::collections::BTreeMap<(String, i32), Vec<u8>>,
 }
 
 impl Storage for MemoryStorage {
@@ -394,6 +422,7 @@ impl Storage for MemoryStorage {
         let key = (String::from(topic), partition);
         self.metadata.remove(&key);
         self.log_start_offsets.remove(&key);
+        self.transaction_indexes.remove(&key);
         Ok(())
     }
 
@@ -423,6 +452,34 @@ impl Storage for MemoryStorage {
             .log_start_offsets
             .get(&(String::from(topic), partition))
             .copied())
+    }
+
+    fn append_transaction_index(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        bytes: &[u8],
+    ) -> Result<(), StorageError> {
+        self.transaction_indexes
+            .entry((String::from(topic), partition))
+            .or_default()
+            .extend_from_slice(bytes);
+        Ok(())
+    }
+
+    fn write_transaction_index(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        bytes: &[u8],
+    ) -> Result<(), StorageError> {
+        let key = (String::from(topic), partition);
+        if bytes.is_empty() {
+            self.transaction_indexes.remove(&key);
+        } else {
+            self.transaction_indexes.insert(key, bytes.to_vec());
+        }
+        Ok(())
     }
 
     fn write_recovery_checkpoint(&mut self, bytes: &[u8]) -> Result<(), StorageError> {

@@ -1,6 +1,7 @@
 //! `core`'s [`Storage`] over memory-mapped files, in Kafka's layout:
 //! `<log_dir>/<topic>-<partition>/<base offset, 20 digits>.log` and, beside the segments,
-//! `partition.metadata` and `log-start-offset` (each replaced atomically), and in the data
+//! `partition.metadata` and `log-start-offset` (each replaced atomically), `transaction-index`
+//! (appended to, replaced atomically when compacted), and in the data
 //! directory the recovery checkpoint, written by a thread of its own after a file-system sync.
 
 use std::io;
@@ -19,6 +20,9 @@ use blazemq_platform::syncer::Syncer;
 pub const METADATA_FILE: &str = "partition.metadata";
 /// Name of the file holding a partition's log start offset once DeleteRecords raised it.
 pub const LOG_START_OFFSET_FILE: &str = "log-start-offset";
+/// Name of the file holding a partition's transactions (open ones, aborted ones), once it had
+/// one: fixed-size entries, see docs/format.md.
+pub const TRANSACTION_INDEX_FILE: &str = "transaction-index";
 /// Name of the recovery checkpoint in the data directory: Kafka's name, our format.
 pub const RECOVERY_CHECKPOINT_FILE: &str = "recovery-point-offset-checkpoint";
 /// Name of the file in the data directory holding the dynamic broker settings.
@@ -518,6 +522,55 @@ impl Storage for FileStorage {
         }
     }
 
+    /// Appended with `O_APPEND` and left in the page cache, as segment bytes are. A failed write
+    /// is cut back to the old length; should that fail too, the broker replaces the file whole
+    /// before its next append. A new file's name is synced soon, as a new segment's.
+    fn append_transaction_index(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        bytes: &[u8],
+    ) -> Result<(), StorageError> {
+        use std::io::Write;
+        let dir = self.partition_dir(topic, partition)?;
+        let path = dir.join(TRANSACTION_INDEX_FILE);
+        let what = |e: &io::Error| io_error(e, format!("cannot append to {}", path.display()));
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&path)
+            .map_err(|e| what(&e))?;
+        let len = file.metadata().map_err(|e| what(&e))?.len();
+        if let Err(e) = file.write_all(bytes) {
+            let _ = file.set_len(len);
+            return Err(what(&e));
+        }
+        if len == 0 {
+            self.sync_later(&dir)?;
+        }
+        Ok(())
+    }
+
+    fn write_transaction_index(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        bytes: &[u8],
+    ) -> Result<(), StorageError> {
+        let path = self
+            .partition_dir(topic, partition)?
+            .join(TRANSACTION_INDEX_FILE);
+        if bytes.is_empty() {
+            return match std::fs::remove_file(&path) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(io_error(&e, format!("cannot remove {}", path.display()))),
+            };
+        }
+        write_atomic(&path, bytes)
+            .map_err(|e| io_error(&e, format!("cannot write {}", path.display())))
+    }
+
     /// Handed to the flusher thread, which syncs the file system and then replaces the file;
     /// returns at once.
     fn write_recovery_checkpoint(&mut self, bytes: &[u8]) -> Result<(), StorageError> {
@@ -596,6 +649,7 @@ fn scan_partition(
 ) -> io::Result<FoundPartition<SegmentFile>> {
     let mut bases = Vec::new();
     let mut metadata = None;
+    let mut transaction_index = None;
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let path = entry.path();
@@ -605,8 +659,11 @@ fn scan_partition(
             metadata = Some(std::fs::read(&path)?);
         } else if name == LOG_START_OFFSET_FILE {
             // Read through `Storage::read_log_start_offset` once the log is open.
+        } else if name == TRANSACTION_INDEX_FILE {
+            transaction_index = Some(std::fs::read(&path)?);
         } else if path == temp_path(&dir.join(METADATA_FILE))
             || path == temp_path(&dir.join(LOG_START_OFFSET_FILE))
+            || path == temp_path(&dir.join(TRANSACTION_INDEX_FILE))
         {
             // A write interrupted by a crash: the rename never happened, drop it.
             std::fs::remove_file(&path)?;
@@ -639,6 +696,7 @@ fn scan_partition(
         partition,
         segments,
         metadata,
+        transaction_index,
     })
 }
 

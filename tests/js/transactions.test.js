@@ -3,10 +3,6 @@
 // false, kafkajs' default) gets only the committed ones, once each, in order, and one reading
 // uncommitted records gets the aborted ones too, never the markers; sendOffsets commits a group's
 // offsets with the transaction, and an aborted transaction's offsets never become the group's.
-//
-// BlazeMQ has no transactions yet: against it these tests are `todo` (node runs them and reports
-// their failure without failing the suite); against a broker at BLAZEMQ_BOOTSTRAP (e.g. Apache
-// Kafka from scripts/kafka-reference.sh) they are plain tests.
 'use strict';
 
 const { test } = require('node:test');
@@ -18,9 +14,6 @@ const { startBroker, unique } = require('./broker.js');
 const TIMEOUT_MS = 15_000;
 // Kafka's default group.min.session.timeout.ms is 6 s: clients may not ask for less.
 const SESSION_MS = 6_000;
-const TODO = (process.env.BLAZEMQ_BOOTSTRAP || '').trim()
-  ? false
-  : 'needs transactions (issue: Transactions and exactly-once)';
 
 function client(broker) {
   return new Kafka({
@@ -109,7 +102,6 @@ async function consume(kafka, { groupId, topic, readUncommitted, count }) {
 
 test('an aborted transaction is read only uncommitted, a committed one once in order', {
   timeout: 60_000,
-  todo: TODO,
 }, async (t) => {
   const broker = await startBroker();
   t.after(() => broker.stop());
@@ -159,7 +151,6 @@ async function waitForCommittedOffset(admin, groupId, topic, expected) {
 
 test('sendOffsets commits the group offsets with the transaction, never an aborted one', {
   timeout: 60_000,
-  todo: TODO,
 }, async (t) => {
   const broker = await startBroker();
   t.after(() => broker.stop());

@@ -7,9 +7,6 @@ readiness is then an accepted TCP connection instead of the `Broker ready` line.
 `BLAZEMQ_BOOTSTRAP=host:port` runs the tests that use the `broker` fixture against a broker that
 is already running there instead (e.g. Apache Kafka from `scripts/kafka-reference.sh run`); the
 tests marked `blazemq_only` (they stop or restart the binary, or pass it flags) are then left out.
-Tests marked `needs_transactions` are expected to fail against BlazeMQ until it has Kafka
-transactions (a strict xfail: one that passes fails the run, so the mark is removed then); against
-a broker at `BLAZEMQ_BOOTSTRAP` they run as any other test.
 """
 
 import collections
@@ -177,21 +174,10 @@ def pytest_configure(config):
         "blazemq_only(reason): tests what only BlazeMQ's binary has (a restart, a kill -9, its "
         "flags); left out when BLAZEMQ_BOOTSTRAP names a broker started elsewhere",
     )
-    config.addinivalue_line(
-        "markers",
-        "needs_transactions: uses Kafka transactions, which BlazeMQ lacks yet: a strict xfail "
-        "against BlazeMQ, a plain test against a broker at BLAZEMQ_BOOTSTRAP",
-    )
-
-
-NEEDS_TRANSACTIONS = "needs transactions (issue: Transactions and exactly-once)"
 
 
 def pytest_collection_modifyitems(config, items):
     if external_bootstrap() is None:
-        for item in items:
-            if item.get_closest_marker("needs_transactions") is not None:
-                item.add_marker(pytest.mark.xfail(strict=True, reason=NEEDS_TRANSACTIONS))
         return
     for item in items:
         marker = item.get_closest_marker("blazemq_only")

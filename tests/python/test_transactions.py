@@ -9,8 +9,7 @@ the group's only when it commits; a second producer with the same transactional.
 first; the broker aborts a transaction left open for longer than transaction.timeout.ms; and all
 of this holds across a kill -9 of the broker (BlazeMQ only: it restarts the binary).
 
-BlazeMQ has no transactions yet: every test here is marked `needs_transactions`, a strict xfail
-against it (conftest), which fails within INIT_TIMEOUT_S there. All pass against Apache Kafka:
+All pass against BlazeMQ and against Apache Kafka:
     scripts/kafka-reference.sh run .venv/bin/python -m pytest tests/python/test_transactions.py
 """
 
@@ -38,14 +37,10 @@ from kafka import TopicPartition as KafkaTopicPartition  # noqa: E402
 
 aiokafka = require("aiokafka")
 
-pytestmark = pytest.mark.needs_transactions
-
 TIMEOUT_S = 10.0
-# How long a transactional producer may take to get its producer id; longer for a broker started
-# elsewhere, as a Kafka creates its transaction log on first use (a second on the reference Kafka,
-# more with the default 50 partitions). Without transactions, BlazeMQ answers
-# COORDINATOR_NOT_AVAILABLE, which every client retries until this runs out: what each test
-# costs there while it is an expected failure.
+# How long a transactional producer may take to get its producer id: BlazeMQ answers at once; a
+# Kafka creates its transaction log on first use (a second on the reference Kafka, more with the
+# default 50 partitions).
 INIT_TIMEOUT_S = 10.0 if external_bootstrap() else 5.0
 TXN_TIMEOUT_MS = 10_000
 # Kafka looks for transactions past their timeout every 10 s

@@ -961,6 +961,7 @@ mod tests {
                     recovery: crate::storage::Recovery::HeadersTrusted,
                 }],
                 metadata: Some(bytes.clone()),
+                transaction_index: None,
             })
             .collect();
         let config = b.config().clone();

@@ -106,6 +106,8 @@ impl<S: Storage> Broker<S> {
         // The start is raised and recorded: a segment file that cannot be removed now is removed
         // at the next start, as Kafka's deletion runs later on its own too.
         let _ = log.delete_old_segments(&mut self.storage, Retention::KEEP_ALL, self.unix_ms);
-        Ok((log.log_start_offset(), Some(pi)))
+        let low_watermark = log.log_start_offset();
+        self.prune_transactions(pi);
+        Ok((low_watermark, Some(pi)))
     }
 }

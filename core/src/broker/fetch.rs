@@ -12,7 +12,8 @@ use super::list_offsets::LEADER_EPOCH;
 use super::{Broker, ConnId, Hdr, Reply, finish_response};
 use crate::ErrorCode;
 use crate::codec::fetch_view::{
-    FetchPartitionView, FetchResponseWriter, FetchView, FetchedPartition, FetchedRecords,
+    AbortedTransaction, FetchPartitionView, FetchResponseWriter, FetchView, FetchedPartition,
+    FetchedRecords,
 };
 use crate::codec::{EncodeError, SegmentRef, Writer};
 use crate::records;
@@ -33,8 +34,14 @@ struct Answer {
     high_watermark: i64,
     last_stable_offset: i64,
     log_start_offset: i64,
+    /// `None` (null) at READ_UNCOMMITTED and with an error.
+    aborted: Option<Vec<AbortedTransaction>>,
     records: AnswerRecords,
 }
+
+/// READ_COMMITTED (Fetch v4+): only data below the last stable offset, with the aborted
+/// transactions in it.
+const READ_COMMITTED: i8 = 1;
 
 enum AnswerRecords {
     None,
@@ -50,6 +57,7 @@ impl Answer {
             high_watermark: -1,
             last_stable_offset: -1,
             log_start_offset: -1,
+            aborted: None,
             records: AnswerRecords::None,
         }
     }
@@ -61,6 +69,7 @@ impl Answer {
             high_watermark: self.high_watermark,
             last_stable_offset: self.last_stable_offset,
             log_start_offset: self.log_start_offset,
+            aborted_transactions: self.aborted.as_deref(),
             records: match &self.records {
                 AnswerRecords::None => FetchedRecords::Bytes(&[]),
                 AnswerRecords::Segment(seg) => FetchedRecords::Segment(*seg),
@@ -212,7 +221,9 @@ impl<S: Storage> Broker<S> {
                         if let Some(list) = partitions.as_deref_mut() {
                             list.push(pi);
                         }
-                        self.fetch_partition(v, pi, &fp, &mut remaining, built.bytes == 0)
+                        let committed = v >= 4 && request.isolation_level == READ_COMMITTED;
+                        let first = built.bytes == 0;
+                        self.fetch_partition(v, committed, pi, &fp, &mut remaining, first)
                             .unwrap_or_else(|code| (Answer::error(fp.partition, code), 0))
                     }
                 };
@@ -231,9 +242,12 @@ impl<S: Storage> Broker<S> {
     }
 
     /// One partition's data and its length in bytes; the segment read is opened if closed.
+    /// `committed` (READ_COMMITTED) stops the data at the last stable offset and lists the
+    /// aborted transactions in it.
     fn fetch_partition(
         &mut self,
         v: i16,
+        committed: bool,
         pi: u32,
         fp: &FetchPartitionView,
         remaining: &mut usize,
@@ -251,12 +265,14 @@ impl<S: Storage> Broker<S> {
             return Err(ErrorCode::FencedLeaderEpoch);
         }
         let (start, end) = (log.log_start_offset(), log.log_end_offset());
+        let stable = self.last_stable_offset(pi);
         let mut data = Answer {
             partition_index: fp.partition,
             error_code: 0,
             high_watermark: end,
-            last_stable_offset: if v >= 4 { end } else { -1 },
+            last_stable_offset: if v >= 4 { stable } else { -1 },
             log_start_offset: if v >= 5 { start } else { -1 },
+            aborted: None,
             records: AnswerRecords::None,
         };
         if fp.fetch_offset < start || fp.fetch_offset > end {
@@ -264,13 +280,20 @@ impl<S: Storage> Broker<S> {
             data.error_code = ErrorCode::OffsetOutOfRange.code();
             return Ok((data, 0));
         }
+        // Kafka answers READ_COMMITTED with a list even when it has no data for it.
+        let below = if committed {
+            data.aborted = Some(Vec::new());
+            stable
+        } else {
+            i64::MAX
+        };
         let limit = (fp.partition_max_bytes.max(0) as usize).min(*remaining);
         if limit == 0 && !first {
             return Ok((data, 0));
         }
         let offset = fp.fetch_offset;
         let slice = self
-            .read_log(pi, |log| log.read(offset, limit.max(1)))
+            .read_log(pi, |log| log.read_below(offset, limit.max(1), below))
             .ok_or(ErrorCode::UnknownTopicOrPartition)?
             .map_err(|e| e.error_code())?;
         let Some(slice) = slice else {
@@ -287,6 +310,18 @@ impl<S: Storage> Broker<S> {
             start: slice.start,
             len: slice.len,
         };
+        if let (Some(list), Some(p)) = (&mut data.aborted, self.topics.partition(pi)) {
+            // Kafka's bounds: from the fetch offset to its upper bound past the data returned.
+            let upper = p.log.fetch_upper_bound(&slice);
+            let overlapping =
+                p.txns
+                    .aborted_overlapping(offset, upper)
+                    .map(|a| AbortedTransaction {
+                        producer_id: a.producer_id,
+                        first_offset: a.first_offset,
+                    });
+            list.extend(overlapping);
+        }
         data.records = if v >= 4 {
             AnswerRecords::Segment(seg)
         } else {

@@ -620,6 +620,16 @@ where
         &self,
         metadata: impl Fn(&str, i32) -> Option<Vec<u8>>,
     ) -> Vec<FoundPartition<S::Segment>> {
+        self.found_after_crash_with(metadata, |_, _| None)
+    }
+
+    /// [`Driver::found_after_crash`], with the transaction index `transactions` gives for each
+    /// partition.
+    pub fn found_after_crash_with(
+        &self,
+        metadata: impl Fn(&str, i32) -> Option<Vec<u8>>,
+        transactions: impl Fn(&str, i32) -> Option<Vec<u8>>,
+    ) -> Vec<FoundPartition<S::Segment>> {
         let b = &self.broker;
         let mut found = Vec::new();
         for (_, topic) in b.topics.iter() {
@@ -643,6 +653,7 @@ where
                         })
                         .collect(),
                     metadata: metadata(&topic.name, partition),
+                    transaction_index: transactions(&topic.name, partition),
                 });
             }
         }

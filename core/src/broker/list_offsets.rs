@@ -52,7 +52,7 @@ impl<S: Storage> Broker<S> {
                             {
                                 Err(ErrorCode::FencedLeaderEpoch)
                             }
-                            Some(pi) => self.lookup(pi, p.timestamp),
+                            Some(pi) => self.lookup(pi, p.timestamp, request.isolation_level == 1),
                         };
                         partition_response(v, p.partition_index, answer)
                     })
@@ -70,13 +70,27 @@ impl<S: Storage> Broker<S> {
 
     /// `(timestamp, offset)` for one partition; `(-1, -1)` when no record qualifies. A search
     /// by timestamp opens the segment it reads; failing to is KAFKA_STORAGE_ERROR.
-    fn lookup(&mut self, pi: u32, timestamp: i64) -> Result<(i64, i64), ErrorCode> {
+    ///
+    /// Kafka's `lastFetchableOffset` bounds the answer: the last stable offset when `committed`
+    /// (READ_COMMITTED), else the high watermark. LATEST is that bound; a record found by
+    /// timestamp at or past it is no answer.
+    fn lookup(
+        &mut self,
+        pi: u32,
+        timestamp: i64,
+        committed: bool,
+    ) -> Result<(i64, i64), ErrorCode> {
         let Some(p) = self.topics.partition(pi) else {
             return Ok((-1, -1));
         };
         let log = &p.log;
+        let bound = if committed {
+            self.last_stable_offset(pi)
+        } else {
+            log.log_end_offset()
+        };
         let found = match timestamp {
-            LATEST => return Ok((-1, log.log_end_offset())),
+            LATEST => return Ok((-1, bound)),
             EARLIEST | EARLIEST_LOCAL => return Ok((-1, log.log_start_offset())),
             LATEST_TIERED => return Ok((-1, -1)),
             MAX_TIMESTAMP => self.read_log(pi, |log| log.max_timestamp()),
@@ -87,6 +101,7 @@ impl<S: Storage> Broker<S> {
         };
         match found {
             None | Some(Ok(None)) => Ok((-1, -1)),
+            Some(Ok(Some((_, offset)))) if offset >= bound => Ok((-1, -1)),
             Some(Ok(Some(answer))) => Ok(answer),
             Some(Err(e)) => Err(e.error_code()),
         }

@@ -333,6 +333,22 @@ mod tests {
         fn read_log_start_offset(&mut self, t: &str, p: i32) -> Result<Option<i64>, StorageError> {
             self.inner.read_log_start_offset(t, p)
         }
+        fn append_transaction_index(
+            &mut self,
+            t: &str,
+            p: i32,
+            bytes: &[u8],
+        ) -> Result<(), StorageError> {
+            self.inner.append_transaction_index(t, p, bytes)
+        }
+        fn write_transaction_index(
+            &mut self,
+            t: &str,
+            p: i32,
+            bytes: &[u8],
+        ) -> Result<(), StorageError> {
+            self.inner.write_transaction_index(t, p, bytes)
+        }
         fn write_broker_configs(&mut self, bytes: &[u8]) -> Result<(), StorageError> {
             self.inner.write_broker_configs(bytes)
         }

@@ -237,10 +237,14 @@ impl<S: Storage> Broker<S> {
             .partition_mut(pi)
             .ok_or(ErrorCode::UnknownTopicOrPartition)?;
         let mut log_start_offset = partition.log.log_start_offset();
+        let sealed = partition.log.segment_count() > 1;
         if let Some(s) = &sequenced {
             self.producers.appended(pi, s, info.base_offset);
         }
-        if partition.log.segment_count() > 1 {
+        if validated.is_transactional && validated.producer_id >= 0 {
+            self.transaction_appended(pi, validated.producer_id, info.base_offset)?;
+        }
+        if sealed {
             // Only a log with sealed segments has anything retention could delete.
             self.retention_after_append(ti, pi);
             log_start_offset = self
@@ -314,7 +318,7 @@ impl<S: Storage> Broker<S> {
 
     /// Whether the topic's `message.timestamp.type` is LogAppendTime: the broker, not the
     /// producer, then sets the batches' timestamps.
-    fn log_append_time(&self, ti: u32) -> bool {
+    pub(super) fn log_append_time(&self, ti: u32) -> bool {
         self.topic_setting(ti, "message.timestamp.type") == Some("LogAppendTime")
     }
 

@@ -102,6 +102,9 @@ impl<S: Storage> Broker<S> {
             }
         }
         self.retention.deadline = next_due.map(|due| self.instant_of(due));
+        for &pi in &moved {
+            self.prune_transactions(pi);
+        }
         // Parked fetches below the new start now get OFFSET_OUT_OF_RANGE.
         self.wake_fetches(&moved);
     }
@@ -117,15 +120,20 @@ impl<S: Storage> Broker<S> {
         let Some(p) = self.topics.partition_mut(pi) else {
             return;
         };
+        let start = p.log.log_start_offset();
         if retention.bytes >= 0 {
             // As in `run_retention`, a failed removal is retried at the next start.
             let _ = p
                 .log
                 .delete_old_segments(&mut self.storage, retention, unix_ms);
         }
+        let moved = p.log.log_start_offset() != start;
         if let Some(due) = p.log.retention_due_ms(retention) {
             let at = self.instant_of(due);
             self.retention.deadline = Some(self.retention.deadline.map_or(at, |d| d.min(at)));
+        }
+        if moved {
+            self.prune_transactions(pi);
         }
     }
 
@@ -161,6 +169,9 @@ pub(super) fn recover<S: Storage>(
                 // Within the log end by construction: cannot fail.
                 let _ = p.log.raise_log_start_offset(offset.min(end));
             }
+            // Aborted transactions below the start are of no use to any fetch; the file keeps
+            // them until its next rewrite.
+            p.txns.prune(p.log.log_start_offset());
         }
     }
     Ok(())

@@ -14,6 +14,8 @@ use crate::log::PartitionLog;
 use crate::log::{CheckpointWriter, RecoveryCheckpoint};
 use crate::storage::{FoundPartition, SegmentBuffer, Storage, StorageError, StorageErrorKind};
 
+use super::txn_partitions::PartitionTxns;
+
 /// One topic: its name, id, partitions (indices into [`Topics::partition`]) and the configs a
 /// CreateTopics request set.
 #[derive(Debug)]
@@ -34,10 +36,17 @@ impl Topic {
     }
 }
 
-/// One partition of a topic and its log.
+/// One partition of a topic: its log, its transactions, and its place (for the storage calls
+/// that name it).
 #[derive(Debug)]
 pub(crate) struct Partition<T> {
     pub log: PartitionLog<T>,
+    /// Open and aborted transactions (empty, allocating nothing, without any).
+    pub txns: PartitionTxns,
+    /// The topic's index: a partition lives exactly as long as its topic.
+    pub topic: u32,
+    /// The partition's number within the topic.
+    pub index: i32,
 }
 
 /// Every topic and partition, by name and by id.
@@ -199,7 +208,7 @@ impl<T: SegmentBuffer> Topics<T> {
                 .and_then(|seg| storage.write_metadata(name, p, &meta).map(|()| seg))
                 .and_then(|seg| closed_log(storage, seg));
             match made {
-                Ok(log) => logs.push(log),
+                Ok(log) => logs.push((log, PartitionTxns::default())),
                 Err(e) => {
                     for q in 0..=p {
                         let _ = storage.delete_partition(name, q);
@@ -240,9 +249,14 @@ impl<T: SegmentBuffer> Topics<T> {
                 }
             }
         }
-        for log in logs {
+        for (log, index) in logs.into_iter().zip(first..) {
             let idx = self.partitions.len() as u32;
-            self.partitions.push(Some(Box::new(Partition { log })));
+            self.partitions.push(Some(Box::new(Partition {
+                log,
+                txns: PartitionTxns::default(),
+                topic,
+                index,
+            })));
             if let Some(Some(t)) = self.topics.get_mut(topic as usize) {
                 t.partitions.push(idx);
             }
@@ -276,29 +290,31 @@ impl<T: SegmentBuffer> Topics<T> {
         name: String,
         id: Uuid,
         configs: Vec<(String, String)>,
-        logs: Vec<PartitionLog<T>>,
+        logs: Vec<(PartitionLog<T>, PartitionTxns)>,
     ) -> u32 {
+        let topic = match self.free_topics.pop() {
+            Some(free) => free,
+            None => {
+                self.topics.push(None);
+                (self.topics.len() - 1) as u32
+            }
+        };
         let mut partitions = Vec::with_capacity(logs.len());
-        for log in logs {
+        for ((log, txns), index) in logs.into_iter().zip(0..) {
             partitions.push(self.partitions.len() as u32);
-            self.partitions.push(Some(Box::new(Partition { log })));
+            self.partitions.push(Some(Box::new(Partition {
+                log,
+                txns,
+                topic,
+                index,
+            })));
         }
-        let entry = Topic {
+        self.topics[topic as usize] = Some(Topic {
             name: name.clone(),
             id,
             partitions,
             configs,
-        };
-        let topic = match self.free_topics.pop() {
-            Some(free) => {
-                self.topics[free as usize] = Some(entry);
-                free
-            }
-            None => {
-                self.topics.push(Some(entry));
-                (self.topics.len() - 1) as u32
-            }
-        };
+        });
         self.by_metric_name
             .insert(super::names::metric_name(&name), topic);
         self.by_name.insert(name, topic);
@@ -363,18 +379,23 @@ impl<T: SegmentBuffer> Topics<T> {
                         if f.metadata.as_deref() != Some(meta.as_slice()) {
                             storage.write_metadata(&name, p, &meta)?;
                         }
-                        PartitionLog::open(f.segments, storage).map_err(|e| match e {
+                        let log = PartitionLog::open(f.segments, storage).map_err(|e| match e {
                             LogError::Storage(e) => e,
                             e => StorageError::new(
                                 StorageErrorKind::Corrupt,
                                 format!("recovering {name}-{p}: {e:?}"),
                             ),
-                        })?
+                        })?;
+                        let txns = match f.transaction_index {
+                            Some(bytes) => recover_txns(storage, &name, p, &bytes, &log),
+                            None => PartitionTxns::default(),
+                        };
+                        (log, txns)
                     }
                     None => {
                         let seg = storage.create_segment(&name, p, 0, segment_size_bytes)?;
                         storage.write_metadata(&name, p, &meta)?;
-                        closed_log(storage, seg)?
+                        (closed_log(storage, seg)?, PartitionTxns::default())
                     }
                 };
                 logs.push(log);
@@ -383,6 +404,27 @@ impl<T: SegmentBuffer> Topics<T> {
         }
         Ok(())
     }
+}
+
+/// A partition's transactions from its transaction index, for its recovered `log`. A file
+/// that needed mending (a torn tail, offsets a power loss took) is rewritten now; if that fails
+/// the first write replaces it.
+fn recover_txns<S: Storage>(
+    storage: &mut S,
+    name: &str,
+    p: i32,
+    bytes: &[u8],
+    log: &PartitionLog<S::Segment>,
+) -> PartitionTxns {
+    let (mut txns, mend) = PartitionTxns::recover(bytes, log.log_end_offset());
+    if mend
+        && storage
+            .write_transaction_index(name, p, &txns.encode())
+            .is_ok()
+    {
+        txns.replaced();
+    }
+    txns
 }
 
 /// A new partition's log over its new, empty `segment`, closed: a partition holds no file open
@@ -410,12 +452,14 @@ mod tests {
                 partition: 0,
                 segments: Vec::new(),
                 metadata: None,
+                transaction_index: None,
             },
             FoundPartition {
                 topic: String::from("t"),
                 partition: 1,
                 segments: Vec::new(),
                 metadata: Some(metadata_bytes(&Uuid([3; 16]), &[])),
+                transaction_index: None,
             },
         ];
         let mut topics: Topics<MemorySegment> = Topics::new();
@@ -448,6 +492,7 @@ mod tests {
                     recovery: crate::storage::Recovery::HeadersTrusted,
                 }],
                 metadata: Some(bytes.clone()),
+                transaction_index: None,
             })
             .collect()
     }

@@ -350,8 +350,17 @@ pub enum FetchedRecords<'a> {
     Bytes(&'a [u8]),
 }
 
-/// One partition of a Fetch response. Aborted transactions are always null and the preferred
-/// read replica -1: one broker, no transactions.
+/// One aborted transaction in a Fetch response (READ_COMMITTED): the consumer drops the
+/// producer's records from `first_offset` up to its ABORT marker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AbortedTransaction {
+    /// The producer whose transaction aborted.
+    pub producer_id: i64,
+    /// The transaction's first offset.
+    pub first_offset: i64,
+}
+
+/// One partition of a Fetch response. The preferred read replica is -1: one broker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FetchedPartition<'a> {
     /// The partition index.
@@ -364,6 +373,9 @@ pub struct FetchedPartition<'a> {
     pub last_stable_offset: i64,
     /// The log start offset (sent from v5).
     pub log_start_offset: i64,
+    /// The aborted transactions in the data (sent from v4): null at READ_UNCOMMITTED and with
+    /// an error, a list (maybe empty) at READ_COMMITTED.
+    pub aborted_transactions: Option<&'a [AbortedTransaction]>,
     /// The record data.
     pub records: FetchedRecords<'a>,
 }
@@ -438,8 +450,15 @@ impl FetchResponseWriter {
             w.put_i64(data.log_start_offset);
         }
         if v >= 4 {
-            // AbortedTransactions: null, as nothing here is transactional.
-            w.put_array_len(None, self.flexible)?;
+            let aborted = data.aborted_transactions;
+            w.put_array_len(aborted.map(<[_]>::len), self.flexible)?;
+            for txn in aborted.unwrap_or_default() {
+                w.put_i64(txn.producer_id);
+                w.put_i64(txn.first_offset);
+                if self.flexible {
+                    w.put_uvarint(0);
+                }
+            }
         }
         if v >= 11 {
             // PreferredReadReplica: none, this broker is the only one.
@@ -480,7 +499,9 @@ mod tests {
     use crate::codec::messages::fetch_request::{
         FetchPartition, FetchTopic, ForgottenTopic, ReplicaState,
     };
-    use crate::codec::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+    use crate::codec::messages::fetch_response::{
+        AbortedTransaction, FetchableTopicResponse, PartitionData,
+    };
     use crate::codec::messages::{FetchRequest, FetchResponse};
     use crate::codec::response::Response;
     use alloc::string::String;
@@ -718,7 +739,14 @@ mod tests {
                 high_watermark: any(g),
                 last_stable_offset: if v >= 4 { any(g) } else { -1 },
                 log_start_offset: if v >= 5 { any(g) } else { -1 },
-                aborted_transactions: None,
+                aborted_transactions: if v >= 4 && bool::arbitrary(g) {
+                    Some(short_vec(g, |g| AbortedTransaction {
+                        producer_id: any(g),
+                        first_offset: any(g),
+                    }))
+                } else {
+                    None
+                },
                 preferred_read_replica: -1,
                 records: Some(records),
                 ..Default::default()
@@ -756,12 +784,22 @@ mod tests {
                     Records::Segment(seg) => FetchedRecords::Segment(*seg),
                     Records::Bytes(b) => FetchedRecords::Bytes(b),
                 };
+                let aborted: Option<Vec<super::AbortedTransaction>> =
+                    p.aborted_transactions.as_ref().map(|list| {
+                        list.iter()
+                            .map(|a| super::AbortedTransaction {
+                                producer_id: a.producer_id,
+                                first_offset: a.first_offset,
+                            })
+                            .collect()
+                    });
                 let data = FetchedPartition {
                     partition_index: p.partition_index,
                     error_code: p.error_code,
                     high_watermark: p.high_watermark,
                     last_stable_offset: p.last_stable_offset,
                     log_start_offset: p.log_start_offset,
+                    aborted_transactions: aborted.as_deref(),
                     records,
                 };
                 out.partition(&mut w, &data).unwrap();

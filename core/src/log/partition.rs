@@ -43,6 +43,8 @@ pub struct ReadSlice {
     pub start: u32,
     /// Number of bytes.
     pub len: u32,
+    /// The offset after the last batch in it.
+    pub next_offset: i64,
 }
 
 /// A partition's log over segment buffers `T`.
@@ -410,8 +412,22 @@ impl<T: AsRef<[u8]>> PartitionLog<T> {
     /// log end; OFFSET_OUT_OF_RANGE below the start or past the end; [`LogError::SegmentClosed`]
     /// when the segment holding `offset` is closed.
     pub fn read(&self, offset: i64, max_bytes: usize) -> Result<Option<ReadSlice>, LogError> {
+        self.read_below(offset, max_bytes, i64::MAX)
+    }
+
+    /// [`PartitionLog::read`] of the batches that end below `below` only (the last stable
+    /// offset of a READ_COMMITTED fetch): `Ok(None)` when the batch holding `offset` reaches it.
+    pub fn read_below(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        below: i64,
+    ) -> Result<Option<ReadSlice>, LogError> {
         if offset < self.log_start_offset || offset > self.log_end_offset() {
             return Err(LogError::OffsetOutOfRange);
+        }
+        if offset >= below {
+            return Ok(None);
         }
         // The segment whose base is the greatest at or below `offset`; later ones if it ends
         // before `offset` (a gap between segments).
@@ -423,15 +439,42 @@ impl<T: AsRef<[u8]>> PartitionLog<T> {
             if offset < segment.next_offset() && !segment.is_open() {
                 return Err(closed(segment));
             }
-            if let Some((start, len)) = segment.read(offset, max_bytes) {
+            if let Some((start, len, next_offset)) = segment.read_below(offset, max_bytes, below) {
+                if len == 0 {
+                    return Ok(None);
+                }
                 return Ok(Some(ReadSlice {
                     segment_base_offset: segment.base_offset(),
                     start,
                     len,
+                    next_offset,
                 }));
             }
         }
         Ok(None)
+    }
+
+    /// The offset bounding the aborted transactions a READ_COMMITTED fetch of `slice` reports,
+    /// as Kafka's `LocalLog.addAbortedTransactions` finds it: from the segment's sparse offset
+    /// index past the data read, else the next segment's base offset, else the log end offset.
+    /// At least the offset after the data, so every transaction the data holds is reported;
+    /// Kafka reports some beyond it too, which consumers ignore.
+    pub fn fetch_upper_bound(&self, slice: &ReadSlice) -> i64 {
+        let i = self
+            .segments
+            .partition_point(|s| s.base_offset() <= slice.segment_base_offset);
+        let end = slice.start as usize + slice.len as usize;
+        let indexed = i
+            .checked_sub(1)
+            .and_then(|i| self.segments.get(i))
+            .filter(|s| s.is_open() && s.base_offset() == slice.segment_base_offset)
+            .and_then(|s| s.indexed_offset_from(end));
+        let bound = match (indexed, self.segments.get(i)) {
+            (Some(offset), _) => offset,
+            (None, Some(next)) => next.base_offset(),
+            (None, None) => self.log_end_offset(),
+        };
+        bound.max(slice.next_offset)
     }
 
     /// `len` bytes from `start` of the segment with base offset `segment_base_offset`, or `None`

@@ -284,20 +284,41 @@ impl<T: AsRef<[u8]>> Segment<T> {
             .map(|(position, _)| position)
     }
 
+    /// Kafka's `fetchUpperBoundOffset`: the last offset of the batch at the first sparse offset
+    /// index entry at or after `position`, if any. Kafka bounds the aborted transactions a
+    /// READ_COMMITTED fetch reports by it, so they come at the index's granularity.
+    pub fn indexed_offset_from(&self, position: usize) -> Option<i64> {
+        let offsets = &self.index().offsets;
+        let i = offsets.partition_point(|e| (e.position as usize) < position);
+        let entry = offsets.get(i)?;
+        Some(self.batch_at(entry.position as usize).last_offset())
+    }
+
     /// Whole batches from the one holding `offset`, adding batches while the total stays within
     /// `max_bytes`, but at least one batch (KIP-74). Returns `(start, len)`.
     pub fn read(&self, offset: i64, max_bytes: usize) -> Option<(u32, u32)> {
+        self.read_below(offset, max_bytes, i64::MAX)
+            .map(|(start, len, _)| (start, len))
+    }
+
+    /// [`Segment::read`] of the batches that end below `below` only (a READ_COMMITTED fetch
+    /// stops at the last stable offset, a batch boundary): `(start, len, next_offset)`, where
+    /// `next_offset` follows the last batch read; `len` is 0 when the batch holding `offset`
+    /// already reaches `below`.
+    pub fn read_below(&self, offset: i64, max_bytes: usize, below: i64) -> Option<(u32, u32, i64)> {
         let start = self.find_batch(offset)?;
         let mut end = start;
+        let mut next_offset = offset;
         for (position, batch) in self.batches_from(start) {
             let batch_end = position + batch.total_len();
-            if end > start && batch_end - start > max_bytes {
+            if (end > start && batch_end - start > max_bytes) || batch.last_offset() >= below {
                 break;
             }
             end = batch_end;
+            next_offset = batch.last_offset().saturating_add(1);
         }
         // Both fit in u32: positions are below capacity_bytes.
-        Some((start as u32, (end - start) as u32))
+        Some((start as u32, (end - start) as u32, next_offset))
     }
 
     /// The first record at or after `min_offset` (the log start offset) whose timestamp is at

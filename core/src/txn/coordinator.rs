@@ -541,8 +541,8 @@ mod tests {
         init(&mut c, "t", &mut ids);
         let added = c
             .prepare_add("t", 101, 0, &[tp("a", 0)], NOW)
-            .unwrap()
-            .unwrap();
+            .expect("as planned")
+            .expect("as planned");
         c.apply("t", added);
         let plan = c
             .prepare_init("t", 60_000, None, NOW, &mut ids)
@@ -569,11 +569,11 @@ mod tests {
         let mut ids = ids();
         for (id, at) in [("late", NOW + 10), ("early", NOW)] {
             init(&mut c, id, &mut ids);
-            let pid = c.get(id).unwrap().producer_id;
+            let pid = c.get(id).expect("as planned").producer_id;
             let added = c
                 .prepare_add(id, pid, 0, &[tp("a", 0)], at)
-                .unwrap()
-                .unwrap();
+                .expect("as planned")
+                .expect("as planned");
             c.apply(id, added);
         }
         assert_eq!(c.next_expiry_ms(), Some(NOW + 60_000));
@@ -595,8 +595,8 @@ mod tests {
         init(&mut c, "open", &mut ids);
         let added = c
             .prepare_add("open", 102, 0, &[tp("a", 0)], NOW + 5)
-            .unwrap()
-            .unwrap();
+            .expect("as planned")
+            .expect("as planned");
         c.apply("open", added);
         assert_eq!(c.next_idle_expiry_ms(100), Some(NOW + 100));
         assert_eq!(c.idle_expired(NOW + 99, 100), Vec::<String>::new());
@@ -635,12 +635,12 @@ mod tests {
         );
         let bumped = c
             .prepare_init("t", 60_000, Some((101, 0)), NOW, &mut ids)
-            .unwrap();
+            .expect("as planned");
         assert_eq!(bumped.init.producer_epoch, 1);
         c.apply("t", bumped.init);
         let retried = c
             .prepare_init("t", 60_000, Some((101, 0)), NOW, &mut ids)
-            .unwrap();
+            .expect("as planned");
         assert_eq!(retried.init.producer_epoch, 1, "the bump already happened");
         assert_eq!(
             c.prepare_init("t", 60_000, Some((101, 5)), NOW, &mut ids),
@@ -657,7 +657,7 @@ mod tests {
         c.apply("t", m);
         let rotated = c
             .prepare_init("t", 60_000, None, NOW, &mut ids)
-            .unwrap()
+            .expect("as planned")
             .init;
         assert_eq!(
             (
@@ -677,8 +677,8 @@ mod tests {
         init(&mut c, "open", &mut ids);
         let added = c
             .prepare_add("open", 102, 0, &[tp("a", 0)], NOW)
-            .unwrap()
-            .unwrap();
+            .expect("as planned")
+            .expect("as planned");
         c.apply("open", added);
         let names = |l: Vec<Listed>| {
             l.into_iter()
@@ -698,6 +698,9 @@ mod tests {
         assert_eq!(names(c.list(&[], &[], 500, NOW + 500)), vec!["open"]);
         assert_eq!(c.describe(""), Err(ErrorCode::InvalidRequest));
         assert_eq!(c.describe("nope"), Err(ErrorCode::TransactionalIdNotFound));
-        assert_eq!(c.describe("open").unwrap().partitions, vec![tp("a", 0)]);
+        assert_eq!(
+            c.describe("open").expect("as planned").partitions,
+            vec![tp("a", 0)]
+        );
     }
 }

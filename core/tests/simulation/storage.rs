@@ -59,6 +59,8 @@ pub struct Dir {
     pub segments: BTreeMap<i64, Rc<RefCell<File>>>,
     pub metadata: Option<Vec<u8>>,
     pub log_start_offset: Option<i64>,
+    /// The transaction index, once the partition had a transaction.
+    pub transaction_index: Option<File>,
 }
 
 #[derive(Debug)]
@@ -201,6 +203,18 @@ impl Disk {
         let delta = i32::from_be_bytes(header[23..27].try_into().ok()?);
         let keep = rng.below(len as u64) as usize;
         file.image.truncate(position + keep);
+        drop(file);
+        // The partition's transaction index loses its last append likewise, in part or whole.
+        if let Some(index) = state
+            .dirs
+            .get_mut(&key)
+            .and_then(|d| d.transaction_index.as_mut())
+        {
+            if let Some((position, len)) = index.last_write.take() {
+                let keep = rng.below(len as u64 + 1) as usize;
+                index.image.truncate(position + keep);
+            }
+        }
         state.stats.torn += 1;
         Some(Torn {
             topic: key.0,
@@ -317,9 +331,12 @@ impl Storage for SimStorage {
     /// no longer tear it), then the checkpoint that vouches for them replaces the last one.
     fn write_recovery_checkpoint(&mut self, bytes: &[u8]) -> Result<(), StorageError> {
         let mut state = self.disk.0.borrow_mut();
-        for dir in state.dirs.values() {
+        for dir in state.dirs.values_mut() {
             for file in dir.segments.values() {
                 file.borrow_mut().last_write = None;
+            }
+            if let Some(index) = &mut dir.transaction_index {
+                index.last_write = None;
             }
         }
         state.checkpoint = Some(bytes.to_vec());
@@ -347,12 +364,19 @@ impl Storage for SimStorage {
             let state = self.disk.0.borrow();
             let each = state.dirs.iter().map(|((topic, partition), dir)| {
                 let files: Vec<_> = dir.segments.iter().map(|(b, f)| (*b, f.clone())).collect();
-                (topic.clone(), *partition, files, dir.metadata.clone())
+                let index = dir.transaction_index.as_ref().map(|f| f.image.clone());
+                (
+                    topic.clone(),
+                    *partition,
+                    files,
+                    dir.metadata.clone(),
+                    index,
+                )
             });
             each.collect()
         };
         let mut found = Vec::new();
-        for (topic, partition, files, metadata) in dirs {
+        for (topic, partition, files, metadata, transaction_index) in dirs {
             let newest = files.len().saturating_sub(1);
             let segments = files
                 .into_iter()
@@ -380,6 +404,7 @@ impl Storage for SimStorage {
                 partition,
                 segments,
                 metadata,
+                transaction_index,
             });
         }
         Ok(found)
@@ -503,6 +528,62 @@ impl Storage for SimStorage {
             .dirs
             .get(&(topic.to_string(), partition))
             .and_then(|d| d.log_start_offset))
+    }
+
+    /// Appended at the end, as a segment is written: a short write leaves its prefix (its
+    /// cut-back never ran), and a power loss may tear the last append (`Disk::tear`).
+    fn append_transaction_index(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        bytes: &[u8],
+    ) -> Result<(), StorageError> {
+        let fault = self.draw(topic, true);
+        let mut state = self.disk.0.borrow_mut();
+        let short = match fault {
+            Some(Fault::Short) => Some(state.rng.below(bytes.len() as u64) as usize),
+            _ => None,
+        };
+        let dir = state
+            .dirs
+            .entry((topic.to_string(), partition))
+            .or_default();
+        let index = dir.transaction_index.get_or_insert_with(File::default);
+        let position = index.image.len();
+        match (fault, short) {
+            (None, _) => {
+                index.image.extend_from_slice(bytes);
+                index.last_write = Some((position, bytes.len()));
+                Ok(())
+            }
+            (Some(f), Some(kept)) => {
+                index.image.extend_from_slice(&bytes[..kept]);
+                Err(error(f, "transaction index append"))
+            }
+            (Some(f), None) => Err(error(f, "transaction index append")),
+        }
+    }
+
+    /// Replaced atomically and durably: a failure leaves the old file.
+    fn write_transaction_index(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        bytes: &[u8],
+    ) -> Result<(), StorageError> {
+        if let Some(f) = self.draw(topic, !bytes.is_empty()) {
+            return Err(error(f, "write transaction index"));
+        }
+        let mut state = self.disk.0.borrow_mut();
+        let dir = state
+            .dirs
+            .entry((topic.to_string(), partition))
+            .or_default();
+        dir.transaction_index = (!bytes.is_empty()).then(|| File {
+            image: bytes.to_vec(),
+            last_write: None,
+        });
+        Ok(())
     }
 }
 

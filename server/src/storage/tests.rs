@@ -261,6 +261,47 @@ fn the_log_start_offset_file_round_trips_and_is_not_a_stray() {
 }
 
 #[test]
+fn the_transaction_index_is_appended_replaced_found_and_removed() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut storage = FileStorage::new(dir.path().to_path_buf(), false);
+    storage.create_segment("t", 0, 0, 64).expect("create");
+    storage.create_segment("t", 1, 0, 64).expect("create");
+    let found = |storage: &FileStorage| -> Vec<Option<Vec<u8>>> {
+        let scan = storage.scan(64, false).expect("scan");
+        assert!(scan.ignored.is_empty(), "{:?}", scan.ignored);
+        scan.partitions
+            .into_iter()
+            .map(|p| p.transaction_index)
+            .collect()
+    };
+    assert_eq!(found(&storage), [None, None], "no transaction, no file");
+    storage
+        .append_transaction_index("t", 0, b"abcd")
+        .expect("append");
+    storage
+        .append_transaction_index("t", 0, b"ef")
+        .expect("append");
+    assert_eq!(found(&storage), [Some(b"abcdef".to_vec()), None]);
+    storage
+        .write_transaction_index("t", 0, b"xy")
+        .expect("replace");
+    assert_eq!(found(&storage), [Some(b"xy".to_vec()), None]);
+    // A replacement cut short by a crash leaves its temporary file, dropped at the scan.
+    let file = dir.path().join("t-0").join(TRANSACTION_INDEX_FILE);
+    std::fs::write(temp_path(&file), b"torn").expect("temp file");
+    assert_eq!(found(&storage), [Some(b"xy".to_vec()), None]);
+    assert!(!temp_path(&file).exists());
+    storage
+        .write_transaction_index("t", 0, b"")
+        .expect("remove");
+    assert!(!file.exists());
+    storage
+        .write_transaction_index("t", 0, b"")
+        .expect("removing a missing file is fine");
+    assert!(storage.append_transaction_index("../x", 0, b"a").is_err());
+}
+
+#[test]
 fn the_recovery_checkpoint_is_written_by_the_flusher_and_read_back() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut storage = FileStorage::new(dir.path().to_path_buf(), false);

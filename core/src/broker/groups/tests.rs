@@ -135,6 +135,30 @@ impl Storage for FillingStorage {
         self.inner.read_log_start_offset(topic, partition)
     }
 
+    fn append_transaction_index(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        bytes: &[u8],
+    ) -> Result<(), StorageError> {
+        if self.full.get() {
+            return Err(no_space());
+        }
+        self.inner.append_transaction_index(topic, partition, bytes)
+    }
+
+    fn write_transaction_index(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        bytes: &[u8],
+    ) -> Result<(), StorageError> {
+        if self.full.get() && !bytes.is_empty() {
+            return Err(no_space());
+        }
+        self.inner.write_transaction_index(topic, partition, bytes)
+    }
+
     fn write_broker_configs(&mut self, bytes: &[u8]) -> Result<(), StorageError> {
         self.inner.write_broker_configs(bytes)
     }

@@ -40,7 +40,6 @@ fn init(b: &mut B, id: &str, timeout_ms: i32) -> (i16, i64, i16) {
         transaction_timeout_ms: timeout_ms,
         producer_id: -1,
         producer_epoch: -1,
-        ..Default::default()
     };
     let r: InitProducerIdResponse = call(b, 4, &req);
     (r.error_code, r.producer_id, r.producer_epoch)
@@ -59,7 +58,6 @@ fn add_at(b: &mut B, v: i16, id: &str, pid: i64, epoch: i16, parts: &[(&str, i32
             None => topics.push(AddPartitionsToTxnTopic {
                 name: t.into(),
                 partitions: vec![p],
-                ..Default::default()
             }),
         }
     }
@@ -87,7 +85,6 @@ fn end(b: &mut B, v: i16, id: &str, pid: i64, epoch: i16, commit: bool) -> i16 {
         producer_id: pid,
         producer_epoch: epoch,
         committed: commit,
-        ..Default::default()
     };
     let r: EndTxnResponse = call(b, v, &req);
     r.error_code
@@ -97,7 +94,6 @@ fn end(b: &mut B, v: i16, id: &str, pid: i64, epoch: i16, commit: bool) -> i16 {
 fn describe(b: &mut B, id: &str) -> (String, Vec<(String, i32)>) {
     let req = DescribeTransactionsRequest {
         transactional_ids: vec![id.into()],
-        ..Default::default()
     };
     let r: DescribeTransactionsResponse = call(b, 0, &req);
     let s = &r.transaction_states[0];
@@ -248,7 +244,6 @@ fn fetch_offset(b: &mut B, group: &str, require_stable: bool) -> (i64, i16) {
         topics: Some(vec![OffsetFetchRequestTopic {
             name: "t".into(),
             partition_indexes: vec![0],
-            ..Default::default()
         }]),
         require_stable,
         ..Default::default()
@@ -273,9 +268,7 @@ fn txn_commit_offset(b: &mut B, id: &str, pid: i64, epoch: i16, offset: i64) -> 
                 committed_offset: offset,
                 committed_leader_epoch: -1,
                 committed_metadata: Some("m".into()),
-                ..Default::default()
             }],
-            ..Default::default()
         }],
         ..Default::default()
     };
@@ -289,7 +282,6 @@ fn add_offsets(b: &mut B, id: &str, pid: i64, epoch: i16) -> i16 {
         producer_id: pid,
         producer_epoch: epoch,
         group_id: "g".into(),
-        ..Default::default()
     };
     let r: AddOffsetsToTxnResponse = call(b, 3, &req);
     r.error_code

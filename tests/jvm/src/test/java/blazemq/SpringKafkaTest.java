@@ -23,7 +23,6 @@ import org.apache.kafka.common.header.internals.RecordHeader;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.apache.kafka.common.utils.Utils;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.springframework.context.annotation.AnnotationConfigApplicationContext;
 import org.springframework.context.annotation.Bean;
@@ -197,7 +196,6 @@ class SpringKafkaTest extends BrokerTest {
     }
 
     @Test
-    @Disabled("needs transactions (issue: Transactions and exactly-once)")
     void executeInTransactionCommitsOrAbortsTogether() throws Exception {
         String topic = createTopic("spring-tx", 1);
         String group = unique("spring-tx-group");

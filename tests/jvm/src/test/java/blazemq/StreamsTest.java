@@ -45,7 +45,6 @@ import org.apache.kafka.streams.processor.StateRestoreListener;
 import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.QueryableStoreTypes;
 import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -75,7 +74,6 @@ class StreamsTest extends BrokerTest {
     }
 
     @Test
-    @Disabled("needs transactions (issue: Transactions and exactly-once)")
     void exactlyOnceV2WordCountSurvivesAnApplicationRestart() throws Exception {
         countsSurviveAnApplicationRestart(StreamsConfig.EXACTLY_ONCE_V2);
     }
