@@ -643,6 +643,7 @@ impl<S: Storage> Broker<S> {
             ApiKey::IncrementalAlterConfigs => self.incremental_alter_configs(hdr, body),
             ApiKey::CreatePartitions => self.create_partitions(hdr, body),
             ApiKey::DescribeCluster => self.describe_cluster(hdr, body),
+            ApiKey::DescribeProducers => self.describe_producers(hdr, body),
             ApiKey::DescribeTransactions => self.describe_transactions(hdr, body),
             ApiKey::ListTransactions => self.list_transactions(hdr, body),
             ApiKey::DescribeLogDirs => self.describe_log_dirs(hdr, body),

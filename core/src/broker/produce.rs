@@ -239,7 +239,8 @@ impl<S: Storage> Broker<S> {
         let mut log_start_offset = partition.log.log_start_offset();
         let sealed = partition.log.segment_count() > 1;
         if let Some(s) = &sequenced {
-            self.producers.appended(pi, s, info.base_offset);
+            self.producers
+                .appended(pi, s, info.base_offset, validated.max_timestamp);
         }
         if validated.is_transactional && validated.producer_id >= 0 {
             self.transaction_appended(pi, validated.producer_id, info.base_offset)?;

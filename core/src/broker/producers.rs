@@ -34,6 +34,8 @@ struct BatchSeq {
 #[derive(Debug)]
 struct Producer {
     epoch: i16,
+    /// The largest timestamp of its last batch (DescribeProducers' `LastTimestamp`).
+    last_timestamp: i64,
     /// Oldest first; at most [`BATCHES_REMEMBERED`].
     batches: heapless::Deque<BatchSeq, BATCHES_REMEMBERED>,
 }
@@ -112,15 +114,24 @@ impl Producers {
         }
     }
 
-    /// Remember that `s` was appended at `base_offset` of partition `partition`.
-    pub fn appended(&mut self, partition: u32, s: &Sequenced, base_offset: i64) {
+    /// Remember that `s`, stamped up to `max_timestamp`, was appended at `base_offset` of
+    /// partition `partition`.
+    pub fn appended(
+        &mut self,
+        partition: u32,
+        s: &Sequenced,
+        base_offset: i64,
+        max_timestamp: i64,
+    ) {
         let p = self
             .by_partition
             .entry((partition, s.producer_id))
             .or_insert(Producer {
                 epoch: s.epoch,
+                last_timestamp: -1,
                 batches: heapless::Deque::new(),
             });
+        p.last_timestamp = max_timestamp;
         if s.epoch != p.epoch {
             p.epoch = s.epoch;
             p.batches.clear();
@@ -134,6 +145,17 @@ impl Producers {
             last: s.last,
             base_offset,
         });
+    }
+
+    /// The producers partition `partition` has seen, as `(producer id, epoch, last sequence,
+    /// last timestamp)`, by producer id.
+    pub fn on_partition(&self, partition: u32) -> impl Iterator<Item = (i64, i16, i32, i64)> + '_ {
+        self.by_partition
+            .range((partition, i64::MIN)..=(partition, i64::MAX))
+            .map(|(&(_, id), p)| {
+                let last = p.batches.back().map_or(-1, |b| b.last);
+                (id, p.epoch, last, p.last_timestamp)
+            })
     }
 
     /// Forget the producers of a partition that was deleted.
@@ -181,10 +203,10 @@ mod tests {
         let mut p = Producers::default();
         // A producer this partition has not seen may start anywhere.
         assert_eq!(p.check(0, &batch(0, 40, 2)), Verdict::Append);
-        p.appended(0, &batch(0, 40, 2), 100);
+        p.appended(0, &batch(0, 40, 2), 100, 0);
         // The next in order; a retry of an appended one; a gap; a batch that overlaps.
         assert_eq!(p.check(0, &batch(0, 42, 3)), Verdict::Append);
-        p.appended(0, &batch(0, 42, 3), 102);
+        p.appended(0, &batch(0, 42, 3), 102, 0);
         assert_eq!(p.check(0, &batch(0, 40, 2)), Verdict::Duplicate(100));
         assert_eq!(p.check(0, &batch(0, 42, 3)), Verdict::Duplicate(102));
         let out_of_order = Verdict::Refuse(ErrorCode::OutOfOrderSequenceNumber);
@@ -199,7 +221,7 @@ mod tests {
         // A new epoch starts at 0; an old one is fenced.
         assert_eq!(p.check(0, &batch(1, 5, 1)), out_of_order);
         assert_eq!(p.check(0, &batch(1, 0, 1)), Verdict::Append);
-        p.appended(0, &batch(1, 0, 1), 105);
+        p.appended(0, &batch(1, 0, 1), 105, 0);
         assert_eq!(
             p.check(0, &batch(0, 45, 1)),
             Verdict::Refuse(ErrorCode::InvalidProducerEpoch)
@@ -214,13 +236,13 @@ mod tests {
         let mut p = Producers::default();
         // Kafka 4.1.1 and 4.4.0 answer 0 to a first batch at 5, from any producer id.
         assert_eq!(p.check(0, &batch(0, 5, 1)), Verdict::Append);
-        p.appended(0, &batch(0, 5, 1), 0);
+        p.appended(0, &batch(0, 5, 1), 0, 0);
         assert_eq!(p.check(0, &batch(0, 6, 1)), Verdict::Append);
         // After a restart (state in memory only), a producer in the middle of its sequence goes
         // on; its epoch and sequence are then checked from there.
         let mut restarted = Producers::default();
         assert_eq!(restarted.check(0, &batch(3, 7_000, 2)), Verdict::Append);
-        restarted.appended(0, &batch(3, 7_000, 2), 10);
+        restarted.appended(0, &batch(3, 7_000, 2), 10, 0);
         assert_eq!(restarted.check(0, &batch(3, 7_002, 1)), Verdict::Append);
         assert_eq!(
             restarted.check(0, &batch(2, 0, 1)),
@@ -232,7 +254,7 @@ mod tests {
     fn only_the_last_five_batches_are_remembered() {
         let mut p = Producers::default();
         for i in 0..7 {
-            p.appended(0, &batch(0, i, 1), i64::from(i) * 10);
+            p.appended(0, &batch(0, i, 1), i64::from(i) * 10, 0);
         }
         // Batches 2 to 6 are known; 0 and 1 are neither duplicates nor next.
         assert_eq!(p.check(0, &batch(0, 2, 1)), Verdict::Duplicate(20));

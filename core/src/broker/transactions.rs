@@ -18,11 +18,12 @@ use crate::ErrorCode;
 use crate::codec::Message;
 use crate::codec::messages::{
     AddOffsetsToTxnRequest, AddOffsetsToTxnResponse, AddPartitionsToTxnRequest,
-    AddPartitionsToTxnResponse, DescribeTransactionsRequest, DescribeTransactionsResponse,
-    EndTxnRequest, EndTxnResponse, InitProducerIdRequest, InitProducerIdResponse,
-    ListTransactionsRequest, ListTransactionsResponse, TxnOffsetCommitRequest,
-    TxnOffsetCommitResponse, add_partitions_to_txn_request as aptr,
-    add_partitions_to_txn_response as aptx, describe_transactions_response as dtx,
+    AddPartitionsToTxnResponse, DescribeProducersRequest, DescribeProducersResponse,
+    DescribeTransactionsRequest, DescribeTransactionsResponse, EndTxnRequest, EndTxnResponse,
+    InitProducerIdRequest, InitProducerIdResponse, ListTransactionsRequest,
+    ListTransactionsResponse, TxnOffsetCommitRequest, TxnOffsetCommitResponse,
+    add_partitions_to_txn_request as aptr, add_partitions_to_txn_response as aptx,
+    describe_producers_response as dpx, describe_transactions_response as dtx,
     list_transactions_response as ltx, txn_offset_commit_response as toc,
 };
 use crate::group::{CommitPartition, CommitRequest};
@@ -375,6 +376,65 @@ impl<S: Storage> Broker<S> {
             self.unix_ms,
         )?;
         self.store_txn(&r.transactional_id, next)
+    }
+
+    /// DescribeProducers: the producers each partition has seen, with the first offset of the
+    /// transaction each has open there.
+    pub(super) fn describe_producers(&mut self, hdr: Hdr, body: &[u8]) -> Reply {
+        let Ok((_, r)) = DescribeProducersRequest::decode(body, hdr.api_version) else {
+            return Reply::Close;
+        };
+        let topics = r
+            .topics
+            .iter()
+            .map(|t| dpx::TopicResponse {
+                name: t.name.clone(),
+                partitions: t
+                    .partition_indexes
+                    .iter()
+                    .map(|&index| self.producers_of(&t.name, index))
+                    .collect(),
+            })
+            .collect();
+        let response = DescribeProducersResponse {
+            topics,
+            ..Default::default()
+        };
+        encode_response(hdr, &response)
+    }
+
+    fn producers_of(&self, topic: &str, index: i32) -> dpx::PartitionResponse {
+        let found = self
+            .topics
+            .by_name(topic)
+            .and_then(|ti| self.topics.partition_of(ti, index))
+            .and_then(|pi| self.topics.partition(pi).map(|p| (pi, p)));
+        let Some((pi, partition)) = found else {
+            return dpx::PartitionResponse {
+                partition_index: index,
+                error_code: ErrorCode::UnknownTopicOrPartition.code(),
+                ..Default::default()
+            };
+        };
+        let active_producers = self
+            .producers
+            .on_partition(pi)
+            .map(
+                |(id, epoch, last_sequence, last_timestamp)| dpx::ProducerState {
+                    producer_id: id,
+                    producer_epoch: i32::from(epoch),
+                    last_sequence,
+                    last_timestamp,
+                    coordinator_epoch: -1,
+                    current_txn_start_offset: partition.txns.open_since(id).unwrap_or(-1),
+                },
+            )
+            .collect();
+        dpx::PartitionResponse {
+            partition_index: index,
+            active_producers,
+            ..Default::default()
+        }
     }
 
     pub(super) fn describe_transactions(&mut self, hdr: Hdr, body: &[u8]) -> Reply {

@@ -122,6 +122,11 @@ impl PartitionTxns {
         self.open_by_offset.first().map(|&(first, _)| first)
     }
 
+    /// The first offset of `producer_id`'s open transaction, if one is open.
+    pub(crate) fn open_since(&self, producer_id: i64) -> Option<i64> {
+        self.open.get(&producer_id).copied()
+    }
+
     /// Open transactions, as `(producer id, first offset)`, by producer id.
     #[cfg(test)]
     pub(crate) fn open(&self) -> impl Iterator<Item = (i64, i64)> + '_ {

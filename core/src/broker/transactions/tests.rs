@@ -467,3 +467,62 @@ fn an_idle_transactional_id_expires() {
         INVALID_PRODUCER_ID_MAPPING
     );
 }
+
+#[test]
+fn describe_producers_names_each_producer_and_its_open_transaction() {
+    use crate::codec::messages::describe_producers_request::TopicRequest;
+    use crate::codec::messages::{DescribeProducersRequest, DescribeProducersResponse};
+    let mut b = broker();
+    create(&mut b, "t", 1, &[]);
+    let (_, pid, epoch) = init(&mut b, "tx", 60_000);
+    assert_eq!(add(&mut b, "tx", pid, epoch, &[("t", 0)]), [0]);
+    let mut first = BatchBuilder::new(0).producer(pid, epoch, 0, true);
+    first.push(1_000, None, Some(b"a"), &[]);
+    first.push(2_000, None, Some(b"b"), &[]);
+    assert_eq!(produce_txn(&mut b, 9, "tx", 0, first.finish()), 0);
+    assert_eq!(produce_txn(&mut b, 9, "tx", 0, txn_batch(pid, epoch, 2)), 0);
+    let describe_producers = |b: &mut B| {
+        let req = DescribeProducersRequest {
+            topics: vec![TopicRequest {
+                name: "t".into(),
+                partition_indexes: vec![0, 9],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let r: DescribeProducersResponse = call(b, 0, &req);
+        r.topics[0]
+            .partitions
+            .iter()
+            .map(|p| {
+                let producers: Vec<_> = p
+                    .active_producers
+                    .iter()
+                    .map(|s| {
+                        (
+                            s.producer_id,
+                            s.producer_epoch,
+                            s.last_sequence,
+                            s.last_timestamp,
+                            s.current_txn_start_offset,
+                        )
+                    })
+                    .collect();
+                (p.partition_index, p.error_code, producers)
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        describe_producers(&mut b),
+        vec![
+            (0, 0, vec![(pid, i32::from(epoch), 2, 1_000, 0)]),
+            (9, UNKNOWN_TOPIC_OR_PARTITION, vec![])
+        ]
+    );
+    assert_eq!(end(&mut b, 3, "tx", pid, epoch, true), 0);
+    assert_eq!(
+        describe_producers(&mut b)[0].2[0].4,
+        -1,
+        "no transaction open"
+    );
+}
