@@ -486,9 +486,7 @@ fn describe_producers_names_each_producer_and_its_open_transaction() {
             topics: vec![TopicRequest {
                 name: "t".into(),
                 partition_indexes: vec![0, 9],
-                ..Default::default()
             }],
-            ..Default::default()
         };
         let r: DescribeProducersResponse = call(b, 0, &req);
         r.topics[0]
