@@ -83,7 +83,7 @@ pub struct TxnMetadata {
     pub state: TxnState,
     /// The partitions of the open transaction, `(topic, partition)`.
     pub partitions: BTreeSet<(String, i32)>,
-    /// When the open transaction began (its first partition was added), -1 if none is open.
+    /// When the last transaction began (its first partition was added); -1 before the first.
     pub start_ms: i64,
     pub last_update_ms: i64,
     /// Offsets of the open transaction, committed to their groups when it commits.
@@ -119,6 +119,7 @@ impl TxnMetadata {
     }
 
     /// The transaction's end: Prepare* becomes Complete*, its partitions and offsets are done.
+    /// Its start time stays, as Kafka's DescribeTransactions reports it after the end.
     pub fn completed(&self, now_ms: i64) -> Self {
         let state = match self.state {
             TxnState::PrepareCommit => TxnState::CompleteCommit,
@@ -128,7 +129,6 @@ impl TxnMetadata {
             state,
             partitions: BTreeSet::new(),
             offsets: BTreeMap::new(),
-            start_ms: -1,
             last_update_ms: now_ms,
             ..self.clone()
         }
