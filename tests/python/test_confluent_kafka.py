@@ -19,9 +19,18 @@ def admin_for(broker):
 
 
 def create(admin, name, partitions, config=None):
+    """Creates a topic and waits until the broker's metadata lists it with all its partitions
+    (Kafka answers CreateTopics before its brokers know the topic; BlazeMQ after)."""
     topic = NewTopic(name, num_partitions=partitions, replication_factor=1, config=config or {})
     futures = admin.create_topics([topic], request_timeout=TIMEOUT_S)
     futures[name].result(timeout=TIMEOUT_S)
+    deadline = time.monotonic() + TIMEOUT_S
+    while True:
+        listed = admin.list_topics(name, timeout=TIMEOUT_S).topics.get(name)
+        if listed is not None and listed.error is None and len(listed.partitions) == partitions:
+            return
+        assert time.monotonic() < deadline, f"{name} is not in the metadata"
+        time.sleep(0.05)
 
 
 def producer_for(broker, **config):
