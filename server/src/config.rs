@@ -77,6 +77,12 @@ pub const SETTINGS: &[Setting] = &[
     setting("group_initial_rebalance_delay_ms", "group-initial-rebalance-delay-ms",
         "BLAZEMQ_GROUP_INITIAL_REBALANCE_DELAY_MS", "MS", "0",
         "wait for more members before the first rebalance of an empty group"),
+    setting("group_min_session_timeout_ms", "group-min-session-timeout-ms",
+        "BLAZEMQ_GROUP_MIN_SESSION_TIMEOUT_MS", "MS", "6000",
+        "shortest session timeout a group member may ask for (Kafka's group.min.session.timeout.ms)"),
+    setting("group_max_session_timeout_ms", "group-max-session-timeout-ms",
+        "BLAZEMQ_GROUP_MAX_SESSION_TIMEOUT_MS", "MS", "1800000",
+        "longest session timeout a group member may ask for (Kafka's group.max.session.timeout.ms)"),
     setting("log_flush_offset_checkpoint_interval_ms", "log-flush-offset-checkpoint-interval-ms",
         "BLAZEMQ_LOG_FLUSH_OFFSET_CHECKPOINT_INTERVAL_MS", "MS", "60000",
         "how often the recovery checkpoint is written while records arrive; a restart after a \
@@ -130,6 +136,10 @@ pub struct Config {
     pub request_size_bytes_max: u32,
     /// `group_initial_rebalance_delay_ms`.
     pub group_initial_rebalance_delay_ms: u32,
+    /// `group_min_session_timeout_ms`.
+    pub group_min_session_timeout_ms: u32,
+    /// `group_max_session_timeout_ms`.
+    pub group_max_session_timeout_ms: u32,
     /// `log_flush_offset_checkpoint_interval_ms`.
     pub log_flush_offset_checkpoint_interval_ms: u32,
     /// `max_open_segments`.

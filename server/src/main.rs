@@ -110,6 +110,8 @@ fn run(config: &Config) -> Result<(), RunError> {
         auto_create_topics: config.auto_create_topics,
         retention_ms: config.retention_ms,
         group_initial_rebalance_delay_ms: config.group_initial_rebalance_delay_ms,
+        group_min_session_timeout_ms: config.group_min_session_timeout_ms,
+        group_max_session_timeout_ms: config.group_max_session_timeout_ms,
         log_flush_offset_checkpoint_interval_ms: Some(
             config.log_flush_offset_checkpoint_interval_ms,
         ),

@@ -366,7 +366,7 @@ fn retention_ms_setting(retention_ms: i64) -> Option<String> {
 /// `(name, value, type, Kafka's default)` of each broker setting a client may ask about: a
 /// value equal to Kafka's default is reported as Kafka reports a setting its operator left alone,
 /// DEFAULT_CONFIG.
-fn broker_entries(c: &BrokerConfig) -> [BrokerEntry<'static>; 11] {
+fn broker_entries(c: &BrokerConfig) -> [BrokerEntry<'static>; 13] {
     let (long, int, boolean, string) = (5, 3, 1, 2);
     [
         ("broker.id", Some(c.broker_id.to_string()), int, None),
@@ -429,6 +429,18 @@ fn broker_entries(c: &BrokerConfig) -> [BrokerEntry<'static>; 11] {
             Some(c.group_initial_rebalance_delay_ms.to_string()),
             int,
             Some("3000"),
+        ),
+        (
+            "group.min.session.timeout.ms",
+            Some(c.group_min_session_timeout_ms.to_string()),
+            int,
+            Some("6000"),
+        ),
+        (
+            "group.max.session.timeout.ms",
+            Some(c.group_max_session_timeout_ms.to_string()),
+            int,
+            Some("1800000"),
         ),
     ]
 }

@@ -9,6 +9,11 @@ use crate::limits::Limits;
 /// files. Partitions beyond it that are all in use reopen their segments as they take turns.
 pub const OPEN_SEGMENTS_MAX_DEFAULT: u32 = 512;
 
+/// Kafka's `group.min.session.timeout.ms` default.
+pub const GROUP_MIN_SESSION_TIMEOUT_MS_DEFAULT: u32 = 6_000;
+/// Kafka's `group.max.session.timeout.ms` default.
+pub const GROUP_MAX_SESSION_TIMEOUT_MS_DEFAULT: u32 = 1_800_000;
+
 /// Settings for [`super::Broker`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BrokerConfig {
@@ -32,6 +37,10 @@ pub struct BrokerConfig {
     pub retention_ms: i64,
     /// `group.initial.rebalance.delay.ms`.
     pub group_initial_rebalance_delay_ms: u32,
+    /// `group.min.session.timeout.ms`: shorter session timeouts get INVALID_SESSION_TIMEOUT.
+    pub group_min_session_timeout_ms: u32,
+    /// `group.max.session.timeout.ms`: longer session timeouts get INVALID_SESSION_TIMEOUT.
+    pub group_max_session_timeout_ms: u32,
     /// How often the recovery checkpoint is written while appends go on, in milliseconds
     /// (`log.flush.offset.checkpoint.interval.ms`; the server's default is Kafka's, 60000).
     /// `None`: only at shutdown, and the broker never wakes for it.
@@ -64,6 +73,8 @@ impl Default for BrokerConfig {
             auto_create_topics: true,
             retention_ms: 7 * 24 * 60 * 60 * 1000,
             group_initial_rebalance_delay_ms: 0,
+            group_min_session_timeout_ms: GROUP_MIN_SESSION_TIMEOUT_MS_DEFAULT,
+            group_max_session_timeout_ms: GROUP_MAX_SESSION_TIMEOUT_MS_DEFAULT,
             log_flush_offset_checkpoint_interval_ms: None,
             open_segments_max: OPEN_SEGMENTS_MAX_DEFAULT,
             transaction_max_timeout_ms: crate::txn::TRANSACTION_MAX_TIMEOUT_MS_DEFAULT,

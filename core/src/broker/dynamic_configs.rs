@@ -30,6 +30,8 @@ const STATIC: &[&str] = &[
     "controller.quorum.voters",
     "default.replication.factor",
     "group.initial.rebalance.delay.ms",
+    "group.max.session.timeout.ms",
+    "group.min.session.timeout.ms",
     "listeners",
     "log.dir",
     "log.dirs",

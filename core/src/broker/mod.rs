@@ -36,6 +36,7 @@ mod metadata;
 mod names;
 mod open_segments;
 mod parked;
+mod placement;
 
 mod produce;
 mod producers;
@@ -261,6 +262,12 @@ impl<S: Storage> Broker<S> {
         let mut group_coordinator = GroupCoordinator::new(GroupConfig {
             initial_rebalance_delay: Duration::from_millis(u64::from(
                 config.group_initial_rebalance_delay_ms,
+            )),
+            session_timeout_min: Duration::from_millis(u64::from(
+                config.group_min_session_timeout_ms,
+            )),
+            session_timeout_max: Duration::from_millis(u64::from(
+                config.group_max_session_timeout_ms,
             )),
             seed: rng.next_u64(),
             ..GroupConfig::default()
@@ -644,6 +651,9 @@ impl<S: Storage> Broker<S> {
             ApiKey::CreatePartitions => self.create_partitions(hdr, body),
             ApiKey::DescribeCluster => self.describe_cluster(hdr, body),
             ApiKey::DescribeProducers => self.describe_producers(hdr, body),
+            ApiKey::ElectLeaders => self.elect_leaders(hdr, body),
+            ApiKey::AlterPartitionReassignments => self.alter_partition_reassignments(hdr, body),
+            ApiKey::ListPartitionReassignments => self.list_partition_reassignments(hdr, body),
             ApiKey::DescribeTransactions => self.describe_transactions(hdr, body),
             ApiKey::ListTransactions => self.list_transactions(hdr, body),
             ApiKey::DescribeLogDirs => self.describe_log_dirs(hdr, body),

@@ -52,6 +52,12 @@ pub fn build(layers: &Layers) -> Result<Config, ConfigError> {
         group_initial_rebalance_delay_ms: get(layers, "group_initial_rebalance_delay_ms", |s| {
             int(s, 0, i32::MAX as u32)
         })?,
+        group_min_session_timeout_ms: get(layers, "group_min_session_timeout_ms", |s| {
+            int(s, 0, i32::MAX as u32)
+        })?,
+        group_max_session_timeout_ms: get(layers, "group_max_session_timeout_ms", |s| {
+            int(s, 0, i32::MAX as u32)
+        })?,
         log_flush_offset_checkpoint_interval_ms: get(
             layers,
             "log_flush_offset_checkpoint_interval_ms",

@@ -2,6 +2,7 @@
 //! offsets log did not store, and what was answered survives a restart.
 
 use alloc::rc::Rc;
+use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 use core::cell::Cell;
@@ -373,4 +374,39 @@ fn offset_delete_removes_a_stored_offset_and_names_the_partitions_the_broker_lac
     let (storage, found) = crash(b);
     let mut b = start(storage, found);
     assert_eq!(fetch(&mut b), -1, "the tombstone is replayed");
+}
+
+#[test]
+fn the_session_timeout_bounds_are_the_brokers_settings() {
+    let join_with = |config: BrokerConfig, session_ms: i32| {
+        let mut b = driven(config, crate::storage::MemoryStorage::default());
+        let req = JoinGroupRequest {
+            group_id: "g".into(),
+            session_timeout_ms: session_ms,
+            rebalance_timeout_ms: 30_000,
+            member_id: String::new(),
+            protocol_type: "consumer".into(),
+            protocols: vec![JoinGroupRequestProtocol {
+                name: "range".into(),
+                metadata: vec![1],
+            }],
+            ..Default::default()
+        };
+        let resp: JoinGroupResponse = call(&mut b, 3, &req);
+        resp.error_code
+    };
+    let invalid = ErrorCode::InvalidSessionTimeout.code();
+    assert_eq!(
+        join_with(BrokerConfig::default(), 1_000),
+        invalid,
+        "Kafka's 6 s minimum"
+    );
+    let lowered = BrokerConfig {
+        group_min_session_timeout_ms: 500,
+        group_max_session_timeout_ms: 2_000,
+        ..BrokerConfig::default()
+    };
+    assert_eq!(join_with(lowered.clone(), 1_000), 0);
+    assert_eq!(join_with(lowered.clone(), 499), invalid);
+    assert_eq!(join_with(lowered, 2_001), invalid);
 }

@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.time.Duration;
 import java.util.Collection;
 import java.util.List;
+import java.util.Optional;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ExecutionException;
@@ -21,6 +22,7 @@ import org.apache.kafka.clients.admin.ConsumerGroupDescription;
 import org.apache.kafka.clients.admin.ConsumerGroupListing;
 import org.apache.kafka.clients.admin.DescribeClusterResult;
 import org.apache.kafka.clients.admin.ListOffsetsResult.ListOffsetsResultInfo;
+import org.apache.kafka.clients.admin.NewPartitionReassignment;
 import org.apache.kafka.clients.admin.NewPartitions;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.OffsetSpec;
@@ -31,12 +33,16 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.ElectionType;
 import org.apache.kafka.common.GroupState;
 import org.apache.kafka.common.Node;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.TopicPartitionInfo;
 import org.apache.kafka.common.config.ConfigResource;
+import org.apache.kafka.common.errors.ElectionNotNeededException;
 import org.apache.kafka.common.errors.GroupIdNotFoundException;
+import org.apache.kafka.common.errors.InvalidReplicaAssignmentException;
+import org.apache.kafka.common.errors.NoReassignmentInProgressException;
 import org.apache.kafka.common.errors.GroupNotEmptyException;
 import org.apache.kafka.common.errors.InvalidPartitionsException;
 import org.apache.kafka.common.errors.OffsetOutOfRangeException;
@@ -220,5 +226,35 @@ class AdminTest extends BrokerTest {
         Collection<ConsumerGroupListing> after = admin.listConsumerGroups().all().get();
         assertFalse(after.stream().anyMatch(g -> g.groupId().equals(group)));
         assertFalse(admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get().containsKey(p0));
+    }
+
+    @Test
+    void leaderElectionAndReassignmentsAreAnsweredAsOneBrokerAnswersThem() throws Exception {
+        String topic = unique("placement");
+        admin.createTopics(List.of(new NewTopic(topic, 1, (short) 1))).all().get();
+        int self = admin.describeCluster().nodes().get().iterator().next().id();
+        TopicPartition tp = new TopicPartition(topic, 0);
+        TopicPartition missing = new TopicPartition(topic, 5);
+
+        Map<TopicPartition, Optional<Throwable>> elected =
+                admin.electLeaders(ElectionType.PREFERRED, Set.of(tp)).partitions().get();
+        assertInstanceOf(ElectionNotNeededException.class, elected.get(tp).orElseThrow());
+        Map<TopicPartition, Optional<Throwable>> unknown =
+                admin.electLeaders(ElectionType.PREFERRED, Set.of(missing)).partitions().get();
+        assertInstanceOf(UnknownTopicOrPartitionException.class, unknown.get(missing).orElseThrow());
+        // Every partition: only those whose leader changed are listed.
+        assertEquals(Map.of(), admin.electLeaders(ElectionType.PREFERRED, null).partitions().get());
+
+        assertEquals(Map.of(), admin.listPartitionReassignments().reassignments().get());
+        // To the broker that already holds it: done at once.
+        admin.alterPartitionReassignments(Map.of(tp, Optional.of(new NewPartitionReassignment(List.of(self)))))
+                .all().get();
+        ExecutionException other = assertThrows(ExecutionException.class, () -> admin.alterPartitionReassignments(
+                Map.of(tp, Optional.of(new NewPartitionReassignment(List.of(self + 7))))).all().get());
+        assertInstanceOf(InvalidReplicaAssignmentException.class, other.getCause());
+        ExecutionException cancel = assertThrows(ExecutionException.class,
+                () -> admin.alterPartitionReassignments(Map.of(tp, Optional.empty())).all().get());
+        assertInstanceOf(NoReassignmentInProgressException.class, cancel.getCause());
+        assertEquals(Map.of(), admin.listPartitionReassignments(Set.of(tp)).reassignments().get());
     }
 }
