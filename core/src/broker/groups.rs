@@ -306,9 +306,15 @@ impl<S: Storage> Broker<S> {
 
     /// Append a batch to the offsets log, creating the log on first use.
     fn append_group_batch(&mut self, bytes: &[u8]) -> Result<(), ErrorCode> {
-        let ti = match self.topics.by_name(OFFSETS_TOPIC) {
+        self.append_internal(OFFSETS_TOPIC, bytes)
+    }
+
+    /// Append a batch to partition 0 of one of the broker's own logs (the offsets log, the
+    /// transaction log), creating the log on first use.
+    pub(super) fn append_internal(&mut self, topic: &str, bytes: &[u8]) -> Result<(), ErrorCode> {
+        let ti = match self.topics.by_name(topic) {
             Some(ti) => ti,
-            None => self.create_topic(OFFSETS_TOPIC, 1, Vec::new())?,
+            None => self.create_topic(topic, 1, Vec::new())?,
         };
         let pi = self
             .topics
@@ -319,7 +325,7 @@ impl<S: Storage> Broker<S> {
             unix_ms: self.unix_ms,
             log_append_time: false,
         };
-        self.append_log(pi, OFFSETS_TOPIC, 0, bytes, at)
+        self.append_log(pi, topic, 0, bytes, at)
             .map(|_| ())
             .map_err(|e| e.error_code())
     }

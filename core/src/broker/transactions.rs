@@ -13,7 +13,7 @@ use alloc::vec::Vec;
 use core::time::Duration;
 
 use super::groups::OFFSETS_TOPIC;
-use super::{Broker, Hdr, Reply, encode_response, segment_size};
+use super::{Broker, Hdr, Reply, encode_response};
 use crate::ErrorCode;
 use crate::codec::Message;
 use crate::codec::messages::{
@@ -27,7 +27,6 @@ use crate::codec::messages::{
     list_transactions_response as ltx, txn_offset_commit_response as toc,
 };
 use crate::group::{CommitPartition, CommitRequest};
-use crate::log::AppendAt;
 use crate::records::BatchBuilder;
 use crate::storage::Storage;
 use crate::time::Instant;
@@ -556,7 +555,7 @@ impl<S: Storage> Broker<S> {
         let mut batch = BatchBuilder::new(0);
         let value = records::value(&meta);
         batch.push(self.unix_ms, Some(&records::key(id)), Some(&value), &[]);
-        self.append_txn_log(&batch.finish())?;
+        self.append_internal(TRANSACTION_STATE_TOPIC, &batch.finish())?;
         self.txns.apply(id, meta);
         self.txn_arm();
         Ok(())
@@ -611,26 +610,6 @@ impl<S: Storage> Broker<S> {
         }
         let done = prepared.completed(self.unix_ms);
         self.store_txn(id, done)
-    }
-
-    /// Append a batch to the transaction log, creating the log on first use.
-    fn append_txn_log(&mut self, bytes: &[u8]) -> Result<(), ErrorCode> {
-        let ti = match self.topics.by_name(TRANSACTION_STATE_TOPIC) {
-            Some(ti) => ti,
-            None => self.create_topic(TRANSACTION_STATE_TOPIC, 1, Vec::new())?,
-        };
-        let pi = self
-            .topics
-            .partition_of(ti, 0)
-            .ok_or(ErrorCode::UnknownTopicOrPartition)?;
-        let at = AppendAt {
-            segment_size: segment_size(&self.config),
-            unix_ms: self.unix_ms,
-            log_append_time: false,
-        };
-        self.append_log(pi, TRANSACTION_STATE_TOPIC, 0, bytes, at)
-            .map(|_| ())
-            .map_err(|e| e.error_code())
     }
 
     /// The offsets log exists before a transaction names it as a partition.
@@ -691,7 +670,7 @@ impl<S: Storage> Broker<S> {
     fn expire_txn(&mut self, id: &str) -> Result<(), ErrorCode> {
         let mut batch = BatchBuilder::new(0);
         batch.push(self.unix_ms, Some(&records::key(id)), None, &[]);
-        self.append_txn_log(&batch.finish())?;
+        self.append_internal(TRANSACTION_STATE_TOPIC, &batch.finish())?;
         self.txns.remove(id);
         Ok(())
     }
