@@ -524,3 +524,63 @@ fn describe_producers_names_each_producer_and_its_open_transaction() {
         "no transaction open"
     );
 }
+
+#[test]
+fn a_transaction_prepared_before_a_crash_is_completed_after_the_restart() {
+    use crate::codec::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+    use crate::codec::messages::{ListOffsetsRequest, ListOffsetsResponse};
+    let mut b = broker();
+    create(&mut b, "t", 1, &[]);
+    let (_, pid, epoch) = init(&mut b, "tx", 60_000);
+    assert_eq!(add(&mut b, "tx", pid, epoch, &[("t", 0)]), [0]);
+    assert_eq!(produce_txn(&mut b, 9, "tx", 0, txn_batch(pid, epoch, 0)), 0);
+    // The crash comes after PrepareCommit is stored, before any marker is written.
+    let unix_ms = b.unix_ms;
+    let prepared = b
+        .txns
+        .prepare_end("tx", pid, epoch, true, unix_ms)
+        .expect("ends")
+        .expect("prepared");
+    b.store_txn("tx", prepared).expect("stored");
+    let found = b.found_after_crash_with(
+        |t, p| b.storage.metadata.get(&(String::from(t), p)).cloned(),
+        |t, p| {
+            b.storage
+                .transaction_indexes
+                .get(&(String::from(t), p))
+                .cloned()
+        },
+    );
+    let storage = MemoryStorage {
+        found,
+        metadata: b.storage.metadata.clone(),
+        transaction_indexes: b.storage.transaction_indexes.clone(),
+        ..MemoryStorage::default()
+    };
+    let mut again = driven(b.config().clone(), storage);
+    assert_eq!(describe(&mut again, "tx").0, "PrepareCommit");
+    assert_eq!(again.deadline(), Some(again.now), "due at once");
+    // The runtime fires a deadline that is due.
+    again.timeout();
+    again.drain().expect("drains");
+    assert_eq!(describe(&mut again, "tx").0, "CompleteCommit");
+    let latest = ListOffsetsRequest {
+        replica_id: -1,
+        isolation_level: 1,
+        topics: vec![ListOffsetsTopic {
+            name: "t".into(),
+            partitions: vec![ListOffsetsPartition {
+                partition_index: 0,
+                timestamp: -1,
+                ..Default::default()
+            }],
+        }],
+        ..Default::default()
+    };
+    let r: ListOffsetsResponse = call(&mut again, 7, &latest);
+    // The batch at 0, its COMMIT marker at 1: nothing is left open.
+    assert_eq!(
+        r.topics[0].partitions[0].offset, 2,
+        "the last stable offset"
+    );
+}
