@@ -19,7 +19,8 @@ use crate::codec::messages::{
 use crate::storage::Storage;
 
 impl<S: Storage> Broker<S> {
-    fn has_partition(&self, topic: &str, index: i32) -> bool {
+    /// Whether the broker holds partition `index` of `topic`.
+    pub(super) fn has_partition(&self, topic: &str, index: i32) -> bool {
         self.topics
             .by_name(topic)
             .and_then(|ti| self.topics.partition_of(ti, index))

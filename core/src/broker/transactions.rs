@@ -168,11 +168,7 @@ impl<S: Storage> Broker<S> {
             .flat_map(|t| t.partitions.iter().map(|&p| (t.name.clone(), p)))
             .collect();
         let unknown = |b: &Self, (t, p): &(String, i32)| {
-            b.topics
-                .by_name(t)
-                .and_then(|ti| b.topics.partition_of(ti, *p))
-                .is_none()
-                || t == TRANSACTION_STATE_TOPIC
+            !b.has_partition(t, *p) || t == TRANSACTION_STATE_TOPIC
         };
         let any_unknown = wanted.iter().any(|tp| unknown(self, tp));
         let outcome: Vec<ErrorCode> = if any_unknown {
@@ -350,12 +346,7 @@ impl<S: Storage> Broker<S> {
         let mut offsets = Vec::new();
         for t in &r.topics {
             for p in &t.partitions {
-                let known = self
-                    .topics
-                    .by_name(&t.name)
-                    .and_then(|ti| self.topics.partition_of(ti, p.partition_index))
-                    .is_some();
-                if !known {
+                if !self.has_partition(&t.name, p.partition_index) {
                     return Err(ErrorCode::UnknownTopicOrPartition);
                 }
                 let pending = PendingOffset {
