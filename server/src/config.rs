@@ -94,6 +94,10 @@ pub const SETTINGS: &[Setting] = &[
         "BLAZEMQ_TRANSACTIONAL_ID_EXPIRATION_MS", "MS", "604800000",
         "how long a transactional id with no open transaction is kept after its last use \
          (Kafka's transactional.id.expiration.ms)"),
+    setting("producer_id_expiration_ms", "producer-id-expiration-ms",
+        "BLAZEMQ_PRODUCER_ID_EXPIRATION_MS", "MS", "86400000",
+        "how long an idempotent producer's sequence state is kept on a partition after its last \
+         batch there, unless a transaction of it is open (Kafka's producer.id.expiration.ms)"),
     setting("max_open_segments", "max-open-segments", "BLAZEMQ_MAX_OPEN_SEGMENTS", "N", "512",
         "segment files kept open and mapped at once; past it the least recently used one closes \
          and reopens when next used (each holds a file descriptor)"),
@@ -148,6 +152,8 @@ pub struct Config {
     pub transaction_max_timeout_ms: i32,
     /// `transactional_id_expiration_ms`.
     pub transactional_id_expiration_ms: i64,
+    /// `producer_id_expiration_ms`.
+    pub producer_id_expiration_ms: i64,
     /// `num_io_threads` as given (only 1 is used).
     pub num_io_threads: u32,
     /// `max_connection_output_bytes`.

@@ -118,6 +118,7 @@ fn run(config: &Config) -> Result<(), RunError> {
         open_segments_max: config.open_segments_max,
         transaction_max_timeout_ms: config.transaction_max_timeout_ms,
         transactional_id_expiration_ms: config.transactional_id_expiration_ms,
+        producer_id_expiration_ms: config.producer_id_expiration_ms,
         seed: blazemq_platform::random::u64().map_err(|e| RunError::Io("random seed", e))?,
         limits: config.limits(),
     };

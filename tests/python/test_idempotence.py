@@ -120,6 +120,8 @@ class Client:
         host, port = bootstrap.rsplit(":", 1)
         self.sock = socket.create_connection((host, int(port)), timeout=TIMEOUT_S)
         self.correlation = itertools.count(1)
+        # {partition: base offset} of the last Produce's answer.
+        self.base_offsets = {}
 
     def close(self):
         self.sock.close()
@@ -162,9 +164,9 @@ class Client:
             body += struct.pack(">ii", index, len(batch)) + batch
         return self._produce_errors(self.call(PRODUCE, version, body, False), False)
 
-    @staticmethod
-    def _produce_errors(resp, flexible):
-        """{partition: error code} of the one topic of a Produce response."""
+    def _produce_errors(self, resp, flexible):
+        """{partition: error code} of the one topic of a Produce response; the base offsets go
+        to `self.base_offsets`."""
         if flexible:
             _, off = read_uvarint(resp, 0)  # topics
             name_len, off = read_uvarint(resp, off)
@@ -177,9 +179,11 @@ class Client:
             (count,) = struct.unpack(">i", resp[off:off + 4])
             off += 4
         errors = {}
+        self.base_offsets = {}
         for _ in range(count):
-            index, error = struct.unpack(">ih", resp[off:off + 6])
+            index, error, base_offset = struct.unpack(">ihq", resp[off:off + 14])
             errors[index] = error
+            self.base_offsets[index] = base_offset
             off += 6 + 8 + 8  # index and error, base offset, log append time
             if flexible:
                 off += 8  # log start offset
@@ -310,6 +314,37 @@ def test_a_transactional_batch_outside_a_transaction_is_refused(client, version)
                                                 transactional_id="never-initialised"))
     # The idempotent batch beside it is appended.
     assert answer == {0: INVALID_PRODUCER_ID_MAPPING, 1: NONE}
+
+
+@pytest.mark.blazemq_only("kills the binary with SIGKILL and starts it again")
+@pytest.mark.parametrize("version", (3, 11))
+def test_a_retry_after_kill_9_is_answered_as_a_duplicate(broker, version):
+    # The producer's sequence state survives the crash (Kafka restores it from its snapshots):
+    # a batch whose answer was lost is answered with its first offset, not appended twice.
+    client = Client(broker.bootstrap)
+    topic = new_topic(client, 1)
+    error, producer_id, epoch = until_ready(lambda: client.init_producer_id())
+    assert error == NONE
+    offsets = []
+    for seq in range(0, 30, 3):
+        batch = record_batch(producer_id, epoch, seq, count=3)
+        assert client.produce(version, topic, {0: batch}) == {0: NONE}
+        offsets.append(client.base_offsets[0])
+    client.close()
+    broker.kill9()
+    broker.restart()
+    client = Client(broker.bootstrap)
+    try:
+        for seq, offset in ((27, offsets[-1]), (18, offsets[-4])):
+            batch = record_batch(producer_id, epoch, seq, count=3)
+            assert client.produce(version, topic, {0: batch}) == {0: NONE}
+            assert client.base_offsets[0] == offset, f"sequence {seq} again"
+        gap = record_batch(producer_id, epoch, 31)
+        assert client.produce(version, topic, {0: gap}) == {0: 45}  # OUT_OF_ORDER_SEQUENCE
+        assert client.produce(version, topic, {0: record_batch(producer_id, epoch, 30)}) == {0: NONE}
+        assert client.base_offsets[0] == offsets[-1] + 3, "appended after the last batch"
+    finally:
+        client.close()
 
 
 def test_idempotent_batches_arrive_once_each_in_order(broker, topic_name):

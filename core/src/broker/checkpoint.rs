@@ -43,7 +43,7 @@ impl<S: Storage> Broker<S> {
     /// Hand the checkpoint of every segment as it is now to the storage, unless it is the one
     /// handed last.
     pub(super) fn write_checkpoint(&mut self) -> Result<(), StorageError> {
-        let bytes = self.topics.recovery_checkpoint();
+        let bytes = self.topics.recovery_checkpoint(&self.producers);
         if bytes != self.checkpoint.last {
             self.storage.write_recovery_checkpoint(&bytes)?;
             self.checkpoint.last = bytes;

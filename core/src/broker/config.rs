@@ -9,6 +9,9 @@ use crate::limits::Limits;
 /// files. Partitions beyond it that are all in use reopen their segments as they take turns.
 pub const OPEN_SEGMENTS_MAX_DEFAULT: u32 = 512;
 
+/// Kafka's `producer.id.expiration.ms` default: a day.
+pub const PRODUCER_ID_EXPIRATION_MS_DEFAULT: i64 = 86_400_000;
+
 /// Kafka's `group.min.session.timeout.ms` default.
 pub const GROUP_MIN_SESSION_TIMEOUT_MS_DEFAULT: u32 = 6_000;
 /// Kafka's `group.max.session.timeout.ms` default.
@@ -54,6 +57,9 @@ pub struct BrokerConfig {
     /// How long a transactional id with no transaction open is kept after its last use
     /// (`transactional.id.expiration.ms`).
     pub transactional_id_expiration_ms: i64,
+    /// How long an idempotent producer's state is kept on a partition after its last batch
+    /// there, unless it has a transaction open (`producer.id.expiration.ms`).
+    pub producer_id_expiration_ms: i64,
     /// Seed for producer ids, member ids and topic ids, so a run replays exactly.
     pub seed: u64,
     /// The bounds.
@@ -79,6 +85,7 @@ impl Default for BrokerConfig {
             open_segments_max: OPEN_SEGMENTS_MAX_DEFAULT,
             transaction_max_timeout_ms: crate::txn::TRANSACTION_MAX_TIMEOUT_MS_DEFAULT,
             transactional_id_expiration_ms: crate::txn::TRANSACTIONAL_ID_EXPIRATION_MS_DEFAULT,
+            producer_id_expiration_ms: PRODUCER_ID_EXPIRATION_MS_DEFAULT,
             seed: 0,
             limits: Limits::default(),
         }

@@ -39,6 +39,7 @@ mod parked;
 mod placement;
 
 mod produce;
+mod producer_state;
 mod producers;
 mod retention;
 mod rng;
@@ -177,6 +178,8 @@ pub struct Broker<S: Storage> {
     checkpoint: checkpoint::CheckpointTimer,
     /// Idempotent producers' sequence numbers.
     producers: producers::Producers,
+    /// When idle producers are looked for next; `None` while none is known.
+    producer_expiry: Option<Instant>,
     /// CreateTopics requests being worked through, oldest first.
     create_jobs: VecDeque<create_topics::CreateJob>,
     /// Topics Metadata requests asked to auto-create past a turn's budget, created in later
@@ -247,6 +250,8 @@ impl<S: Storage> Broker<S> {
             )
             .map_err(StartError::Storage)?;
         retention::recover(&mut storage, &mut topics, unix_ms).map_err(StartError::Storage)?;
+        let producers = producer_state::restore(&mut topics, &mut storage, &checkpoint)
+            .map_err(StartError::Storage)?;
         let dynamic =
             dynamic_configs::DynamicConfigs::load(&mut storage).map_err(StartError::Storage)?;
         let mut txns = crate::txn::TxnCoordinator::new(config.transaction_max_timeout_ms);
@@ -300,7 +305,9 @@ impl<S: Storage> Broker<S> {
             txn_retry: None,
             retention: retention::RetentionTimer::at_startup(),
             checkpoint: checkpoint::CheckpointTimer::default(),
-            producers: producers::Producers::default(),
+            producer_expiry: (!producers.is_empty())
+                .then(|| Instant::default() + producer_state::EXPIRATION_CHECK_INTERVAL),
+            producers,
             create_jobs: VecDeque::new(),
             auto_create: alloc::collections::BTreeSet::new(),
             creation_budget: PARTITIONS_CREATED_PER_TURN_MAX,
@@ -369,6 +376,7 @@ impl<S: Storage> Broker<S> {
                 self.on_bytes(conn, data);
                 self.retention_check();
                 self.checkpoint_arm();
+                self.producer_expiry_arm();
             }
             Input::Closed(conn) => {
                 self.conns.remove(&conn);
@@ -381,6 +389,7 @@ impl<S: Storage> Broker<S> {
                 self.txn_timer();
                 self.retention_check();
                 self.checkpoint_check();
+                self.producer_expiry_check();
             }
         }
         self.continue_create_jobs();
@@ -402,6 +411,7 @@ impl<S: Storage> Broker<S> {
                     self.txn_deadline,
                     self.retention.deadline,
                     self.checkpoint.deadline,
+                    self.producer_expiry,
                     creating,
                 ];
                 let deadline = deadlines.into_iter().flatten().min();

@@ -9,15 +9,16 @@
 //! from an id it issued or one it never did (its `ProducerAppendInfo` accepts any sequence when
 //! it holds no epoch for the producer; UNKNOWN_PRODUCER_ID is no longer sent since KIP-360).
 //!
-//! The state lives in memory: after a restart every producer starts afresh, so its next batch is
-//! accepted whatever its sequence and it goes on without an error. Kafka restores the state from
-//! snapshots instead; what differs is only that a retry of a batch appended before the restart is
-//! appended again rather than answered as a duplicate. Refusing unknown producers' sequences would
-//! instead fail every running producer on its first batch after a restart.
+//! The state survives a restart: the recovery checkpoint keeps it as it was when the checkpoint's
+//! segment lines were taken, and a restart restores that and reads the batches appended since
+//! (see `producer_state`), so a retry of a batch appended before a kill -9 is still answered as a
+//! duplicate. A producer idle for `producer_id_expiration_ms` with no transaction open is
+//! forgotten, as Kafka forgets it, so the state stays bounded by the producers of that window.
 
 use alloc::collections::BTreeMap;
 
 use crate::error::ErrorCode;
+use crate::log::checkpoint::ProducerEntry;
 
 /// How many of a producer's batches are remembered: the most a producer sends in flight
 /// (`max.in.flight.requests.per.connection` is at most 5 with idempotence).
@@ -36,8 +37,8 @@ struct Producer {
     epoch: i16,
     /// The largest timestamp of its last batch (DescribeProducers' `LastTimestamp`).
     last_timestamp: i64,
-    /// Oldest first; at most [`BATCHES_REMEMBERED`].
-    batches: heapless::Deque<BatchSeq, BATCHES_REMEMBERED>,
+    /// The last [`BATCHES_REMEMBERED`]; a new one overwrites the oldest.
+    batches: heapless::HistoryBuf<BatchSeq, BATCHES_REMEMBERED>,
 }
 
 /// A batch's producer fields, when it has a producer id.
@@ -101,12 +102,12 @@ impl Producers {
         }
         if let Some(b) = p
             .batches
-            .iter()
+            .oldest_ordered()
             .find(|b| b.first == s.first && b.last == s.last)
         {
             return Verdict::Duplicate(b.base_offset);
         }
-        match p.batches.back() {
+        match p.batches.recent() {
             Some(last) if s.first != increment(last.last, 1) => {
                 Verdict::Refuse(ErrorCode::OutOfOrderSequenceNumber)
             }
@@ -129,22 +130,94 @@ impl Producers {
             .or_insert(Producer {
                 epoch: s.epoch,
                 last_timestamp: -1,
-                batches: heapless::Deque::new(),
+                batches: heapless::HistoryBuf::new(),
             });
         p.last_timestamp = max_timestamp;
         if s.epoch != p.epoch {
             p.epoch = s.epoch;
             p.batches.clear();
         }
-        if p.batches.is_full() {
-            p.batches.pop_front();
-        }
-        // Cannot fail: there is room now.
-        let _ = p.batches.push_back(BatchSeq {
+        p.batches.write(BatchSeq {
             first: s.first,
             last: s.last,
             base_offset,
         });
+    }
+
+    /// A COMMIT or ABORT marker of `producer_id` at `epoch` was appended to `partition`: as in
+    /// Kafka, a newer epoch becomes the producer's there, fencing the older one, and its next
+    /// batch starts a new sequence.
+    pub fn marker(&mut self, partition: u32, producer_id: i64, epoch: i16, timestamp: i64) {
+        let p = self
+            .by_partition
+            .entry((partition, producer_id))
+            .or_insert(Producer {
+                epoch,
+                last_timestamp: timestamp,
+                batches: heapless::HistoryBuf::new(),
+            });
+        if epoch > p.epoch {
+            p.epoch = epoch;
+            p.batches.clear();
+        }
+        p.last_timestamp = p.last_timestamp.max(timestamp);
+    }
+
+    /// Forget the producers whose last batch is stamped `expiration_ms` or more before
+    /// `now_ms` and that `keep` does not hold (a producer with a transaction open); returns how
+    /// many were forgotten. Kafka's rule: the batches' own timestamps against the wall clock.
+    pub fn expire(
+        &mut self,
+        now_ms: i64,
+        expiration_ms: i64,
+        keep: impl Fn(u32, i64) -> bool,
+    ) -> usize {
+        let before = self.by_partition.len();
+        self.by_partition.retain(|&(partition, id), p| {
+            now_ms.saturating_sub(p.last_timestamp) < expiration_ms || keep(partition, id)
+        });
+        before - self.by_partition.len()
+    }
+
+    /// Whether no producer is known.
+    pub fn is_empty(&self) -> bool {
+        self.by_partition.is_empty()
+    }
+
+    /// Partition `partition`'s producers, as the recovery checkpoint keeps them.
+    pub fn snapshot(&self, partition: u32) -> impl Iterator<Item = ProducerEntry> + '_ {
+        self.by_partition
+            .range((partition, i64::MIN)..=(partition, i64::MAX))
+            .map(|(&(_, producer_id), p)| ProducerEntry {
+                producer_id,
+                epoch: p.epoch,
+                last_timestamp: p.last_timestamp,
+                batches: p
+                    .batches
+                    .oldest_ordered()
+                    .map(|b| (b.first, b.last, b.base_offset))
+                    .collect(),
+            })
+    }
+
+    /// Take back a producer of partition `partition` from the recovery checkpoint.
+    pub fn restore(&mut self, partition: u32, entry: &ProducerEntry) {
+        let mut batches = heapless::HistoryBuf::new();
+        for &(first, last, base_offset) in &entry.batches {
+            batches.write(BatchSeq {
+                first,
+                last,
+                base_offset,
+            });
+        }
+        self.by_partition.insert(
+            (partition, entry.producer_id),
+            Producer {
+                epoch: entry.epoch,
+                last_timestamp: entry.last_timestamp,
+                batches,
+            },
+        );
     }
 
     /// The producers partition `partition` has seen, as `(producer id, epoch, last sequence,
@@ -153,7 +226,7 @@ impl Producers {
         self.by_partition
             .range((partition, i64::MIN)..=(partition, i64::MAX))
             .map(|(&(_, id), p)| {
-                let last = p.batches.back().map_or(-1, |b| b.last);
+                let last = p.batches.recent().map_or(-1, |b| b.last);
                 (id, p.epoch, last, p.last_timestamp)
             })
     }

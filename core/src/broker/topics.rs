@@ -14,6 +14,7 @@ use crate::log::PartitionLog;
 use crate::log::{CheckpointWriter, RecoveryCheckpoint};
 use crate::storage::{FoundPartition, SegmentBuffer, Storage, StorageError, StorageErrorKind};
 
+use super::producers::Producers;
 use super::txn_partitions::PartitionTxns;
 
 /// One topic: its name, id, partitions (indices into [`Topics::partition`]) and the configs a
@@ -322,13 +323,16 @@ impl<T: SegmentBuffer> Topics<T> {
         topic
     }
 
-    /// The recovery checkpoint of every partition's segments as they are now.
-    pub(crate) fn recovery_checkpoint(&self) -> Vec<u8> {
+    /// The recovery checkpoint of every partition's segments and `producers` as they are now.
+    pub(crate) fn recovery_checkpoint(&self, producers: &Producers) -> Vec<u8> {
         let mut writer = CheckpointWriter::default();
         for (_, topic) in self.iter() {
             for (p, &pi) in topic.partitions.iter().enumerate() {
                 if let (Some(part), Ok(p)) = (self.partition(pi), i32::try_from(p)) {
                     writer.partition(&topic.name, &topic.id.0, p, &part.log);
+                    for entry in producers.snapshot(pi) {
+                        writer.producer(&topic.name, &topic.id.0, p, &entry);
+                    }
                 }
             }
         }

@@ -361,6 +361,8 @@ impl<S: Storage> Broker<S> {
             .append_log(pi, &topic, index, &batch, at)
             .map_err(|e| e.error_code())?;
         let marker_offset = info.base_offset;
+        self.producers
+            .marker(pi, producer_id, producer_epoch, self.unix_ms);
         let sealed = self
             .topics
             .partition(pi)

@@ -72,6 +72,9 @@ pub fn build(layers: &Layers) -> Result<Config, ConfigError> {
         transactional_id_expiration_ms: get(layers, "transactional_id_expiration_ms", |s| {
             int(s, 1, i64::from(i32::MAX))
         })?,
+        producer_id_expiration_ms: get(layers, "producer_id_expiration_ms", |s| {
+            int(s, 1, i64::from(i32::MAX))
+        })?,
         num_io_threads: get(layers, "num_io_threads", |s| int(s, 1, 1024))?,
         connection_output_bytes_max: get(layers, "max_connection_output_bytes", |s| {
             size(s, CONNECTION_OUTPUT_BYTES_MIN, CONNECTION_OUTPUT_BYTES_MAX)

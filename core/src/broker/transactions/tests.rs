@@ -336,7 +336,7 @@ fn an_open_transaction_times_out_aborts_and_fences_its_producer() {
     // Nothing open: the coordinator's next deadline is the idle id's expiry, a week on.
     let week = core::time::Duration::from_millis(604_800_000 - 2_000);
     let now = b.now;
-    assert!(b.deadline().is_some_and(|d| d >= now + week));
+    assert!(b.txn_deadline.is_some_and(|d| d >= now + week));
 }
 
 #[test]
@@ -460,7 +460,10 @@ fn an_idle_transactional_id_expires() {
     b.advance_ms(1);
     b.drain().expect("drains");
     assert_eq!(describe(&mut b, "tx").0, "error 105");
-    assert_eq!(b.deadline(), None);
+    assert_eq!(
+        b.txn_deadline, None,
+        "nothing left for the coordinator to do"
+    );
     // Its producer can no longer resume: the id maps to no producer.
     assert_eq!(
         end(&mut b, 3, "tx", pid, epoch, true),

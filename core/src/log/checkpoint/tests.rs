@@ -44,7 +44,7 @@ fn round_trip_and_apply() {
     assert!(log.segment_count() > 2);
     let bytes = checkpoint_of(&log);
     let text = core::str::from_utf8(&bytes).expect("text");
-    assert!(text.starts_with("blazemq-recovery-checkpoint 0\n3 abababab"));
+    assert!(text.starts_with("blazemq-recovery-checkpoint 1\n3 abababab"));
     let cp = RecoveryCheckpoint::decode(&bytes).expect("decodes");
     assert_eq!(cp.len(), log.segment_count());
     assert_eq!(cp.vouched_bytes(), log.size_bytes());
@@ -118,7 +118,7 @@ fn a_torn_or_damaged_file_is_ignored_whole() {
         .split("crc32c")
         .next()
         .expect("body")
-        .replace(" 0\n", " 1\n");
+        .replace("checkpoint 1\n", "checkpoint 2\n");
     let crc = crc32c(body.as_bytes());
     let other = format!("{body}crc32c {crc:08x}\n");
     assert_eq!(RecoveryCheckpoint::decode(other.as_bytes()), None);
@@ -129,4 +129,85 @@ fn an_empty_broker_writes_an_empty_checkpoint() {
     let bytes = CheckpointWriter::default().finish();
     let cp = RecoveryCheckpoint::decode(&bytes).expect("decodes");
     assert!(cp.is_empty());
+}
+
+/// A file with `body` after the header line `header`, and its CRC line.
+fn with_crc(header: &str, body: &str) -> Vec<u8> {
+    let text = format!("{header}{body}");
+    let crc = crc32c(text.as_bytes());
+    format!("{text}crc32c {crc:08x}\n").into_bytes()
+}
+
+fn producer(id: i64, batches: &[(i32, i32, i64)]) -> ProducerEntry {
+    ProducerEntry {
+        producer_id: id,
+        epoch: 3,
+        last_timestamp: 1_700,
+        batches: batches.iter().copied().collect(),
+    }
+}
+
+#[test]
+fn producers_round_trip_with_the_offset_they_are_known_to() {
+    let log = log(60);
+    let mut w = CheckpointWriter::default();
+    w.partition("my.topic", &ID, 3, &log);
+    let kept = [producer(7, &[(0, 4, 10), (5, 5, 20)]), producer(9, &[])];
+    for p in &kept {
+        w.producer("my.topic", &ID, 3, p);
+    }
+    let cp = RecoveryCheckpoint::decode(&w.finish()).expect("decodes");
+    let (known_to, producers) = cp.producers("my.topic", &ID, 3).expect("known");
+    assert_eq!(known_to, log.log_end_offset());
+    assert_eq!(producers.cloned().collect::<Vec<_>>(), kept);
+    // Segments still apply as before.
+    assert_eq!(cp.len(), log.segment_count());
+    // A topic created again (another id), or a partition the checkpoint does not hold.
+    assert!(cp.producers("my.topic", &[1; 16], 3).is_none());
+    assert!(cp.producers("my.topic", &ID, 4).is_none());
+    // A partition with segments but no producer has none.
+    let mut w = CheckpointWriter::default();
+    w.partition("my.topic", &ID, 3, &log);
+    let cp = RecoveryCheckpoint::decode(&w.finish()).expect("decodes");
+    let (_, producers) = cp.producers("my.topic", &ID, 3).expect("known");
+    assert_eq!(producers.count(), 0);
+}
+
+#[test]
+fn a_version_0_file_vouches_for_segments_but_keeps_no_producer() {
+    let log = log(10);
+    let bytes = checkpoint_of(&log);
+    let text = core::str::from_utf8(&bytes).expect("text");
+    let body = text
+        .split("crc32c")
+        .next()
+        .and_then(|b| b.strip_prefix("blazemq-recovery-checkpoint 1\n"))
+        .expect("body");
+    let v0 = with_crc("blazemq-recovery-checkpoint 0\n", body);
+    let cp = RecoveryCheckpoint::decode(&v0).expect("decodes");
+    assert_eq!(cp.len(), log.segment_count());
+    assert!(cp.producers("my.topic", &ID, 3).is_none());
+    // A producer line has no place in a version 0 file.
+    let line = "producer 3 abababababababababababababababab 7 0 1 - my.topic\n";
+    let bad = with_crc("blazemq-recovery-checkpoint 0\n", &format!("{body}{line}"));
+    assert_eq!(RecoveryCheckpoint::decode(&bad), None);
+}
+
+#[test]
+fn malformed_producer_lines_fail_the_file() {
+    let id = "abababababababababababababababab";
+    for line in [
+        format!("producer 3 {id} 7 0 1 0:4 my.topic"),
+        format!("producer 3 {id} 7 0 1 0:4:10,1 my.topic"),
+        format!("producer 3 {id} 7 0 1 0:0:1,1:1:2,2:2:3,3:3:4,4:4:5,5:5:6 my.topic"),
+        format!("producer 3 {id} 7 99999 1 - my.topic"),
+        format!("producer 3 {id} 7 0 1 -"),
+    ] {
+        let bytes = with_crc("blazemq-recovery-checkpoint 1\n", &format!("{line}\n"));
+        assert_eq!(RecoveryCheckpoint::decode(&bytes), None, "{line}");
+    }
+    let good = format!("producer 3 {id} 7 0 1 0:0:1,1:1:2 my.topic\n");
+    assert!(
+        RecoveryCheckpoint::decode(&with_crc("blazemq-recovery-checkpoint 1\n", &good)).is_some()
+    );
 }
