@@ -4,6 +4,7 @@
 //! sends a byte range of it as is. The format and the recovery rules are in `docs/format.md`.
 
 pub mod checkpoint;
+pub mod cleaner;
 mod error;
 pub mod partition;
 mod retention;
