@@ -85,4 +85,51 @@ mod tests {
         assert!(!valid_software_field("x."));
         assert!(!valid_software_field("a b"));
     }
+
+    /// ApiVersions lists every row of the broker's table; a version past its own gets KIP-511's
+    /// answer: UNSUPPORTED_VERSION in a v0 body that names only ApiVersions' range.
+    #[test]
+    fn advertised_versions_come_from_the_table() {
+        use crate::broker::harness::{CONN, broker, call, response_to};
+        use crate::storage::MemoryStorage;
+
+        let table: Vec<_> = apis::<MemoryStorage>()
+            .iter()
+            .map(|api| (api.key.code(), api.min_version, api.max_version))
+            .collect();
+        let listed = |r: &ApiVersionsResponse| -> Vec<_> {
+            r.api_keys
+                .iter()
+                .map(|k| (k.api_key, k.min_version, k.max_version))
+                .collect()
+        };
+        let mut b = broker();
+        let request = ApiVersionsRequest {
+            client_software_name: "blazemq-test".into(),
+            client_software_version: "1.0".into(),
+        };
+        let all: ApiVersionsResponse = call(&mut b, 3, &request);
+        assert_eq!(all.error_code, 0);
+        assert_eq!(listed(&all), table);
+
+        // v5, which the spec does not define yet: header v2 with a null client id, empty body.
+        let id = b.next_correlation_id();
+        let mut frame = alloc::vec![0, 0, 0, 0];
+        frame.extend_from_slice(&ApiKey::ApiVersions.code().to_be_bytes());
+        frame.extend_from_slice(&5i16.to_be_bytes());
+        frame.extend_from_slice(&id.to_be_bytes());
+        frame.extend_from_slice(&[0xff, 0xff, 0]);
+        let size = u32::try_from(frame.len() - 4).expect("a short frame");
+        frame[..4].copy_from_slice(&size.to_be_bytes());
+        b.feed(CONN, &frame);
+        let drained = b.drain().expect("no livelock");
+        assert!(drained.closed.is_empty());
+        let sent = drained.on(CONN);
+        assert_eq!(sent.len(), 1);
+        let refused: ApiVersionsResponse = response_to(0, id, sent[0]).expect("a v0 answer");
+        assert_eq!(refused.error_code, ErrorCode::UnsupportedVersion.code());
+        let own = table.iter().filter(|k| k.0 == ApiKey::ApiVersions.code());
+        assert_eq!(listed(&refused), own.copied().collect::<Vec<_>>());
+        assert_eq!(listed(&refused), [(18, 0, 4)]);
+    }
 }
