@@ -2,73 +2,33 @@
 
 use alloc::vec::Vec;
 
-use super::{Hdr, Reply, encode_response, encode_response_at};
+use super::apis::{Request, apis};
+use super::{Broker, Hdr, Reply, encode_response, encode_response_at};
 use crate::ErrorCode;
 use crate::codec::messages::api_versions_response::ApiVersion;
 use crate::codec::messages::{ApiVersionsRequest, ApiVersionsResponse};
 use crate::codec::{ApiKey, Message};
+use crate::storage::Storage;
 
-/// Every API the broker answers, with its (lowest, highest) version. Sorted by key, as Kafka lists
-/// them.
-pub(crate) const SUPPORTED: &[(ApiKey, i16, i16)] = &[
-    (ApiKey::Produce, 0, 11),
-    (ApiKey::Fetch, 0, 17),
-    (ApiKey::ListOffsets, 0, 10),
-    (ApiKey::Metadata, 0, 12),
-    (ApiKey::OffsetCommit, 0, 9),
-    (ApiKey::OffsetFetch, 0, 9),
-    (ApiKey::FindCoordinator, 0, 6),
-    (ApiKey::JoinGroup, 0, 9),
-    (ApiKey::Heartbeat, 0, 4),
-    (ApiKey::LeaveGroup, 0, 5),
-    (ApiKey::SyncGroup, 0, 5),
-    (ApiKey::DescribeGroups, 0, 5),
-    (ApiKey::ListGroups, 0, 5),
-    (ApiKey::ApiVersions, 0, 4),
-    (ApiKey::CreateTopics, 0, 7),
-    (ApiKey::DeleteTopics, 0, 6),
-    (ApiKey::DeleteRecords, 0, 2),
-    (ApiKey::InitProducerId, 0, 5),
-    (ApiKey::AddPartitionsToTxn, 0, 5),
-    (ApiKey::AddOffsetsToTxn, 0, 4),
-    // v5 bumps the epoch at every end (KIP-890 part 2), which the spec marks unstable.
-    (ApiKey::EndTxn, 0, 4),
-    (ApiKey::TxnOffsetCommit, 0, 4),
-    (ApiKey::DescribeConfigs, 0, 4),
-    (ApiKey::AlterConfigs, 0, 2),
-    (ApiKey::DescribeLogDirs, 0, 4),
-    (ApiKey::CreatePartitions, 0, 3),
-    (ApiKey::DeleteGroups, 0, 2),
-    (ApiKey::ElectLeaders, 0, 2),
-    (ApiKey::IncrementalAlterConfigs, 0, 1),
-    (ApiKey::AlterPartitionReassignments, 0, 0),
-    (ApiKey::ListPartitionReassignments, 0, 0),
-    (ApiKey::OffsetDelete, 0, 0),
-    (ApiKey::DescribeCluster, 0, 1),
-    (ApiKey::DescribeProducers, 0, 0),
-    (ApiKey::DescribeTransactions, 0, 0),
-    (ApiKey::ListTransactions, 0, 1),
-];
-
-pub(crate) fn supports(key: ApiKey, version: i16) -> bool {
-    SUPPORTED
+/// The versions of every API in the broker's table ([`apis`]) that `keep` keeps, in the
+/// table's order.
+fn api_keys<S: Storage>(keep: impl Fn(ApiKey) -> bool) -> Vec<ApiVersion> {
+    apis::<S>()
         .iter()
-        .any(|&(k, lo, hi)| k == key && (lo..=hi).contains(&version))
-}
-
-fn api_keys() -> Vec<ApiVersion> {
-    SUPPORTED
-        .iter()
-        .map(|&(key, min_version, max_version)| ApiVersion {
-            api_key: key.code(),
-            min_version,
-            max_version,
+        .filter(|api| keep(api.key))
+        .map(|api| ApiVersion {
+            api_key: api.key.code(),
+            min_version: api.min_version,
+            max_version: api.max_version,
         })
         .collect()
 }
 
-pub(crate) fn handle(hdr: Hdr, body: &[u8]) -> Reply {
-    let Ok((_, request)) = ApiVersionsRequest::decode(body, hdr.api_version) else {
+/// The versions of every row of the table; INVALID_REQUEST for a client software name or version
+/// Kafka rejects (v3 and later).
+pub(crate) fn handle<S: Storage>(_: &mut Broker<S>, r: Request<'_>) -> Reply {
+    let hdr = r.hdr;
+    let Ok((_, request)) = ApiVersionsRequest::decode(r.body, hdr.api_version) else {
         return Reply::Close;
     };
     let valid = hdr.api_version < 3
@@ -76,7 +36,7 @@ pub(crate) fn handle(hdr: Hdr, body: &[u8]) -> Reply {
             && valid_software_field(&request.client_software_version));
     let response = if valid {
         ApiVersionsResponse {
-            api_keys: api_keys(),
+            api_keys: api_keys::<S>(|_| true),
             ..Default::default()
         }
     } else {
@@ -90,15 +50,10 @@ pub(crate) fn handle(hdr: Hdr, body: &[u8]) -> Reply {
 
 /// KIP-511: a request version the broker does not know gets a v0 response with
 /// UNSUPPORTED_VERSION, listing the ApiVersions range so the client can retry.
-pub(crate) fn unsupported_version(hdr: Hdr) -> Reply {
-    let (lo, hi) = (ApiVersionsRequest::LOWEST_VERSION, 4);
+pub(crate) fn unsupported_version<S: Storage>(hdr: Hdr) -> Reply {
     let response = ApiVersionsResponse {
         error_code: ErrorCode::UnsupportedVersion.code(),
-        api_keys: alloc::vec![ApiVersion {
-            api_key: ApiKey::ApiVersions.code(),
-            min_version: lo,
-            max_version: hi,
-        }],
+        api_keys: api_keys::<S>(|key| key == ApiKey::ApiVersions),
         ..Default::default()
     };
     encode_response_at(hdr, 0, &response)
@@ -131,12 +86,50 @@ mod tests {
         assert!(!valid_software_field("a b"));
     }
 
+    /// ApiVersions lists every row of the broker's table; a version past its own gets KIP-511's
+    /// answer: UNSUPPORTED_VERSION in a v0 body that names only ApiVersions' range.
     #[test]
-    fn table_sorted_and_within_spec() {
-        assert!(SUPPORTED.windows(2).all(|w| w[0].0.code() < w[1].0.code()));
-        for &(key, lo, hi) in SUPPORTED {
-            let (spec_lo, spec_hi) = key.versions().expect("a key the spec defines");
-            assert!(spec_lo <= lo && hi <= spec_hi, "{key:?}");
-        }
+    fn advertised_versions_come_from_the_table() {
+        use crate::broker::harness::{CONN, broker, call, response_to};
+        use crate::storage::MemoryStorage;
+
+        let table: Vec<_> = apis::<MemoryStorage>()
+            .iter()
+            .map(|api| (api.key.code(), api.min_version, api.max_version))
+            .collect();
+        let listed = |r: &ApiVersionsResponse| -> Vec<_> {
+            r.api_keys
+                .iter()
+                .map(|k| (k.api_key, k.min_version, k.max_version))
+                .collect()
+        };
+        let mut b = broker();
+        let request = ApiVersionsRequest {
+            client_software_name: "blazemq-test".into(),
+            client_software_version: "1.0".into(),
+        };
+        let all: ApiVersionsResponse = call(&mut b, 3, &request);
+        assert_eq!(all.error_code, 0);
+        assert_eq!(listed(&all), table);
+
+        // v5, which the spec does not define yet: header v2 with a null client id, empty body.
+        let id = b.next_correlation_id();
+        let mut frame = alloc::vec![0, 0, 0, 0];
+        frame.extend_from_slice(&ApiKey::ApiVersions.code().to_be_bytes());
+        frame.extend_from_slice(&5i16.to_be_bytes());
+        frame.extend_from_slice(&id.to_be_bytes());
+        frame.extend_from_slice(&[0xff, 0xff, 0]);
+        let size = u32::try_from(frame.len() - 4).expect("a short frame");
+        frame[..4].copy_from_slice(&size.to_be_bytes());
+        b.feed(CONN, &frame);
+        let drained = b.drain().expect("no livelock");
+        assert!(drained.closed.is_empty());
+        let sent = drained.on(CONN);
+        assert_eq!(sent.len(), 1);
+        let refused: ApiVersionsResponse = response_to(0, id, sent[0]).expect("a v0 answer");
+        assert_eq!(refused.error_code, ErrorCode::UnsupportedVersion.code());
+        let own = table.iter().filter(|k| k.0 == ApiKey::ApiVersions.code());
+        assert_eq!(listed(&refused), own.copied().collect::<Vec<_>>());
+        assert_eq!(listed(&refused), [(18, 0, 4)]);
     }
 }

@@ -14,6 +14,7 @@
 mod admin;
 mod alter_configs;
 mod api_versions;
+mod apis;
 mod checkpoint;
 
 mod config;
@@ -64,6 +65,7 @@ use crate::limits::PARTITIONS_CREATED_PER_TURN_MAX;
 use crate::log::RecoveryCheckpoint;
 use crate::storage::{Storage, StorageError};
 use crate::time::Instant;
+use apis::Request;
 use connection::Connection;
 use rng::Rng;
 use topics::Topics;
@@ -612,63 +614,25 @@ impl<S: Storage> Broker<S> {
             correlation_id,
         };
         let key = ApiKey::from_code(api_key);
-        if key == ApiKey::ApiVersions && !api_versions::supports(key, api_version) {
-            // KIP-511: a version we do not know still gets an answer, in v0, naming our range.
-            return api_versions::unsupported_version(hdr);
-        }
-        if !api_versions::supports(key, api_version) {
-            // Kafka cannot parse such a request and closes the connection.
-            return Reply::Close;
-        }
+        let Some(api) = apis::find(key, api_version) else {
+            return if key == ApiKey::ApiVersions {
+                // KIP-511: a version we do not know still gets an answer, in v0, naming our range.
+                api_versions::unsupported_version::<S>(hdr)
+            } else {
+                // Kafka cannot parse such a request and closes the connection.
+                Reply::Close
+            };
+        };
         let Ok((header, body)) = request_header_ref(frame) else {
             return Reply::Close;
         };
-        if matches!(key, ApiKey::AlterConfigs | ApiKey::IncrementalAlterConfigs) {
-            // A topic's retention may change: every partition is checked after this request.
-            self.retention.dirty = true;
-        }
-        match key {
-            ApiKey::ApiVersions => api_versions::handle(hdr, body),
-            ApiKey::Metadata => self.metadata(hdr, body),
-            ApiKey::Produce => self.produce(hdr, body),
-            ApiKey::Fetch => self.fetch(conn, hdr, body),
-            ApiKey::ListOffsets => self.list_offsets(hdr, body),
-            ApiKey::CreateTopics => self.create_topics(conn, hdr, body),
-            ApiKey::InitProducerId => self.init_producer_id(hdr, body),
-            ApiKey::AddPartitionsToTxn => self.add_partitions_to_txn(hdr, body),
-            ApiKey::AddOffsetsToTxn => self.add_offsets_to_txn(hdr, body),
-            ApiKey::EndTxn => self.end_txn(hdr, body),
-            ApiKey::TxnOffsetCommit => self.txn_offset_commit(hdr, body),
-            ApiKey::FindCoordinator => self.find_coordinator(hdr, body),
-            ApiKey::JoinGroup => {
-                let client_id = header.client_id.unwrap_or_default().into();
-                self.join_group(conn, hdr, client_id, body)
-            }
-            ApiKey::SyncGroup => self.sync_group(conn, hdr, body),
-            ApiKey::Heartbeat => self.heartbeat(hdr, body),
-            ApiKey::LeaveGroup => self.leave_group(hdr, body),
-            ApiKey::OffsetCommit => self.offset_commit(hdr, body),
-            ApiKey::OffsetFetch => self.offset_fetch(hdr, body),
-            ApiKey::DescribeGroups => self.describe_groups(hdr, body),
-            ApiKey::ListGroups => self.list_groups(hdr, body),
-            ApiKey::DeleteGroups => self.delete_groups(hdr, body),
-            ApiKey::OffsetDelete => self.offset_delete(hdr, body),
-            ApiKey::DeleteTopics => self.delete_topics(hdr, body),
-            ApiKey::DescribeConfigs => self.describe_configs(hdr, body),
-            ApiKey::DeleteRecords => self.delete_records(hdr, body),
-            ApiKey::AlterConfigs => self.alter_configs(hdr, body),
-            ApiKey::IncrementalAlterConfigs => self.incremental_alter_configs(hdr, body),
-            ApiKey::CreatePartitions => self.create_partitions(hdr, body),
-            ApiKey::DescribeCluster => self.describe_cluster(hdr, body),
-            ApiKey::DescribeProducers => self.describe_producers(hdr, body),
-            ApiKey::ElectLeaders => self.elect_leaders(hdr, body),
-            ApiKey::AlterPartitionReassignments => self.alter_partition_reassignments(hdr, body),
-            ApiKey::ListPartitionReassignments => self.list_partition_reassignments(hdr, body),
-            ApiKey::DescribeTransactions => self.describe_transactions(hdr, body),
-            ApiKey::ListTransactions => self.list_transactions(hdr, body),
-            ApiKey::DescribeLogDirs => self.describe_log_dirs(hdr, body),
-            _ => Reply::Close,
-        }
+        let request = Request {
+            conn,
+            hdr,
+            client_id: header.client_id,
+            body,
+        };
+        (api.handle)(self, request)
     }
 
     fn new_topic_id(&mut self) -> Uuid {
