@@ -33,6 +33,9 @@ pub const FETCH_BYTES_MAX: i32 = 512 * 1024 * 1024;
 pub const IO_TIMEOUT: Duration = Duration::from_secs(30);
 /// Kafka's UNSUPPORTED_VERSION: ApiVersions at a version the broker does not know.
 const UNSUPPORTED_VERSION: i16 = 35;
+/// What Kafka answers for a partition it has created but does not lead yet:
+/// UNKNOWN_TOPIC_OR_PARTITION, LEADER_NOT_AVAILABLE, NOT_LEADER_OR_FOLLOWER.
+const NOT_READY: [i16; 3] = [3, 5, 6];
 /// Kafka's TOPIC_ALREADY_EXISTS: fine for a benchmark topic.
 const TOPIC_ALREADY_EXISTS: i16 = 36;
 
@@ -370,6 +373,26 @@ impl Conn {
             });
         }
         Ok(resp.api_keys)
+    }
+
+    /// [`Conn::create_topic`], then waits (up to 30 s) until partition 0 is served: Kafka
+    /// answers CreateTopics before its broker leads the new partitions, and a Produce meanwhile
+    /// is answered NOT_LEADER_OR_FOLLOWER.
+    pub fn create_topic_ready(&mut self, topic: &str, partitions: i32) -> Result<()> {
+        self.create_topic(topic, partitions)?;
+        let started = std::time::Instant::now();
+        loop {
+            let req = fetch_request(topic, 0, 0, 1, 0);
+            let resp: FetchResponse = self.call(self.versions.fetch, &req)?;
+            match fetched_partition(&resp) {
+                Err(BenchError::Broker { code, .. })
+                    if NOT_READY.contains(&code) && started.elapsed() < IO_TIMEOUT =>
+                {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                other => return other.map(|_| ()),
+            }
+        }
     }
 
     /// Creates `topic` with `partitions` partitions; a topic that already exists is fine.

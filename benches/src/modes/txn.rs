@@ -236,7 +236,7 @@ impl TxnProducer {
     /// Connects, creates `topic` (one partition), finds the coordinator and gets a producer id.
     pub fn new(addr: SocketAddr, topic: &str, shape: &TxnShape) -> Result<TxnProducer> {
         let mut conn = Conn::connect(addr)?;
-        conn.create_topic(topic, 1)?;
+        conn.create_topic_ready(topic, 1)?;
         let txn = Transactional::init(&mut conn, &topic_name("txn-id"))?;
         let frame = BatchFrame::new(
             conn.versions.produce,
@@ -311,7 +311,7 @@ fn plain(
 ) -> Result<RunResult> {
     let topic = topic_name("txn-plain");
     let mut conn = Conn::connect(addr)?;
-    conn.create_topic(&topic, 1)?;
+    conn.create_topic_ready(&topic, 1)?;
     let mut frame = BatchFrame::new(
         conn.versions.produce,
         &topic,
