@@ -87,7 +87,7 @@ fn pass(
 
 /// Timed passes per isolation level, alternating, so that a stall of the machine lands in one
 /// pass of one level and the median passes over it.
-const PASSES: usize = 5;
+const PASSES: usize = 9;
 
 /// The median of `passes` by elapsed time.
 fn median(mut passes: Vec<Consumed>) -> Option<Consumed> {
@@ -97,7 +97,7 @@ fn median(mut passes: Vec<Consumed>) -> Option<Consumed> {
 
 /// Fills a partition with committed transactions of `shape.txn_records` records, reads it with
 /// READ_UNCOMMITTED once untimed (every segment opened and its pages touched), then reads it
-/// five times at each level, alternately; each level's median pass is its result.
+/// nine times at each level, alternately; each level's median pass is its result.
 pub fn run(
     addr: SocketAddr,
     shape: &TxnShape,
