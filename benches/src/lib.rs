@@ -4,6 +4,7 @@
 //! The load generator is built from small parts, one job each:
 //! - [`wire`]: a blocking Kafka connection written on `core`'s codec;
 //! - [`txn`]: a transactional producer's requests to its coordinator;
+//! - [`frame`]: a Produce frame sent many times, its batch's sequence stamped at each send;
 //! - [`stats`]: latency histograms and their percentiles;
 //! - [`codecs`]: batches compressed as clients compress them;
 //! - [`modes`]: the runs (floor, produce, throughput, fetch, e2e, create, txn,
@@ -19,6 +20,7 @@ pub mod args;
 pub mod broker;
 pub mod codecs;
 pub mod error;
+pub mod frame;
 pub mod lifecycle;
 pub mod modes;
 pub mod procfs;
