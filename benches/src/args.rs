@@ -16,7 +16,8 @@ USAGE:
   blazemq-bench --bootstrap HOST:PORT [OPTIONS] use a running broker
 
 OPTIONS:
-  --modes LIST            floor,produce,throughput,fetch,e2e,create (default: all but create)
+  --modes LIST            floor,produce,throughput,fetch,e2e,create,txn,fetch-committed
+                          (default: the first five)
   --duration SECS         length of each run (default 10; --quick: 2)
   --requests N            stop each run after N requests (or records, for fetch and e2e)
   --quick                 short runs (~2 s per mode) and a 1 s idle measurement, for CI
@@ -29,6 +30,8 @@ OPTIONS:
   --inflight N            pipelined requests per connection in throughput runs (default 8)
   --batch N               records per request in throughput and fetch runs (default 100)
   --fetch-max-bytes N     Fetch max_bytes (default 1048576)
+  --txn-records LIST      records per transaction in txn and fetch-committed runs, each a
+                          multiple of --batch (default 100,10000); one run per size
   --e2e-rate N            records per second the e2e producer sends (default 1000)
   --idle-secs SECS        idle CPU measurement of a started broker, after start and again
                           after the load (default 10; --quick: 1)
@@ -49,6 +52,9 @@ OPTIONS:
 /// Largest partition count the tool asks a topic for.
 pub const PARTITIONS_MAX: i32 = 100_000;
 
+/// Largest transaction the tool sends, in records.
+pub const TXN_RECORDS_MAX: usize = 10_000_000;
+
 /// One kind of run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -64,21 +70,29 @@ pub enum Mode {
     E2e,
     /// One CreateTopics of many topics while another connection produces.
     Create,
+    /// Committed transactions beside the same batches without one.
+    Txn,
+    /// READ_COMMITTED beside READ_UNCOMMITTED over committed transactions.
+    FetchCommitted,
 }
 
 impl Mode {
     /// Every mode, in the order they run.
-    pub const ALL: [Mode; 6] = [
+    pub const ALL: [Mode; 8] = [
         Mode::Floor,
         Mode::Produce,
         Mode::Throughput,
         Mode::Fetch,
         Mode::E2e,
         Mode::Create,
+        Mode::Txn,
+        Mode::FetchCommitted,
     ];
 
     /// The modes run when `--modes` is not given: creating thousands of topics leaves them
-    /// behind in the broker's data, so it runs only when asked for.
+    /// behind in the broker's data, so it runs only when asked for; the transaction modes need
+    /// a broker with transactions (most Kafka-compatible peers have none) and would triple the
+    /// default run's length.
     pub const DEFAULT: [Mode; 5] = [
         Mode::Floor,
         Mode::Produce,
@@ -96,6 +110,8 @@ impl Mode {
             Mode::Fetch => "fetch",
             Mode::E2e => "e2e",
             Mode::Create => "create",
+            Mode::Txn => "txn",
+            Mode::FetchCommitted => "fetch-committed",
         }
     }
 
@@ -143,6 +159,8 @@ pub struct Options {
     pub batch: usize,
     /// Fetch `max_bytes`.
     pub fetch_max_bytes: i32,
+    /// Records per transaction of the transaction runs.
+    pub txn_records: Vec<usize>,
     /// Records per second of the e2e producer.
     pub e2e_rate: u32,
     /// Idle CPU measurement of a started broker.
@@ -232,6 +250,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Parsed> {
         inflight: 8,
         batch: 100,
         fetch_max_bytes: 1 << 20,
+        txn_records: vec![100, 10_000],
         e2e_rate: 1_000,
         idle: Duration::from_secs(if quick { 1 } else { 10 }),
         idle_connections: 0,
@@ -278,6 +297,12 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Parsed> {
                     .map(|c| positive(f, c.trim()).map(|n| n as usize))
                     .collect::<Result<_>>()?
             }
+            "--txn-records" => {
+                o.txn_records = v
+                    .split(',')
+                    .map(|c| positive(f, c.trim()).map(|n| n as usize))
+                    .collect::<Result<_>>()?
+            }
             "--compression" => {
                 o.compression = v
                     .split(',')
@@ -319,6 +344,15 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Parsed> {
         return Err(BenchError::Usage(
             "--connections and --inflight are at most 1024, --batch at most 100000".into(),
         ));
+    }
+    if o.txn_records
+        .iter()
+        .any(|&n| n % o.batch != 0 || n > TXN_RECORDS_MAX)
+    {
+        return Err(BenchError::Usage(format!(
+            "--txn-records must be multiples of --batch ({}), at most {TXN_RECORDS_MAX}",
+            o.batch
+        )));
     }
     let partitions_max = PARTITIONS_MAX as usize;
     if o.partitions.iter().any(|&p| p > partitions_max)
@@ -374,6 +408,7 @@ mod tests {
             (0, 0, 0, 0)
         );
         assert_eq!(o.fetch_max_bytes, 1 << 20);
+        assert_eq!(o.txn_records, [100, 10_000]);
         let q = run(&["--quick", "--broker-cmd", "b --port {port}"]).unwrap();
         assert_eq!(q.duration, Duration::from_secs(2));
         assert_eq!(q.target, Target::Command("b --port {port}".into()));
@@ -387,7 +422,7 @@ mod tests {
             "--bootstrap",
             "127.0.0.1:1",
             "--modes",
-            "fetch, floor",
+            "fetch, floor,txn,fetch-committed",
             "--requests",
             "50",
             "--value-size",
@@ -420,9 +455,12 @@ mod tests {
             "500",
             "--compression",
             "none, zstd",
+            "--txn-records",
+            "7,700",
         ])
         .unwrap();
         assert_eq!(o.compression, [Codec::None, Codec::Zstd]);
+        assert_eq!(o.txn_records, [7, 700]);
         assert_eq!(o.partitions, [1, 100]);
         assert_eq!(o.create_topics, 500);
         assert_eq!(
@@ -434,7 +472,10 @@ mod tests {
             ),
             (100, 1000, 20, 1000)
         );
-        assert_eq!(o.modes, [Mode::Fetch, Mode::Floor]);
+        assert_eq!(
+            o.modes,
+            [Mode::Fetch, Mode::Floor, Mode::Txn, Mode::FetchCommitted]
+        );
         assert_eq!(o.requests, Some(50));
         assert_eq!((o.value_size, o.inflight, o.batch), (0, 1, 7));
         assert_eq!(o.connections, [2, 3]);
@@ -463,6 +504,8 @@ mod tests {
             &["--bootstrap", "127.0.0.1:1", "--partitions", "0"],
             &["--bootstrap", "127.0.0.1:1", "--partitions", "200000"],
             &["--bootstrap", "127.0.0.1:1", "--idle-connections", "-1"],
+            &["--bootstrap", "127.0.0.1:1", "--txn-records", "150"],
+            &["--bootstrap", "127.0.0.1:1", "--txn-records", "0"],
             &[
                 "--bootstrap",
                 "127.0.0.1:1",

@@ -3,9 +3,12 @@
 //!
 //! The load generator is built from small parts, one job each:
 //! - [`wire`]: a blocking Kafka connection written on `core`'s codec;
+//! - [`txn`]: a transactional producer's requests to its coordinator;
+//! - [`frame`]: a Produce frame sent many times, its batch's sequence stamped at each send;
 //! - [`stats`]: latency histograms and their percentiles;
 //! - [`codecs`]: batches compressed as clients compress them;
-//! - [`modes`]: the runs (floor, produce, throughput, fetch, e2e);
+//! - [`modes`]: the runs (floor, produce, throughput, fetch, e2e, create, txn,
+//!   fetch-committed);
 //! - [`broker`] and [`procfs`]: a broker started by the tool, and what `/proc` says of it;
 //! - [`lifecycle`]: repeated starts and stops of that broker;
 //! - [`args`] and [`report`]: the command line in, the table and the JSON out.
@@ -17,11 +20,13 @@ pub mod args;
 pub mod broker;
 pub mod codecs;
 pub mod error;
+pub mod frame;
 pub mod lifecycle;
 pub mod modes;
 pub mod procfs;
 pub mod report;
 pub mod stats;
+pub mod txn;
 pub mod wire;
 
 pub use error::BenchError;

@@ -10,6 +10,7 @@ use std::time::Duration;
 use blazemq_core::codec::messages::api_versions_response::ApiVersion;
 use blazemq_core::codec::messages::create_topics_request::CreatableTopic;
 use blazemq_core::codec::messages::fetch_request::{FetchPartition, FetchTopic};
+use blazemq_core::codec::messages::fetch_response::PartitionData;
 use blazemq_core::codec::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use blazemq_core::codec::messages::{
     ApiVersionsRequest, ApiVersionsResponse, CreateTopicsRequest, CreateTopicsResponse,
@@ -32,6 +33,9 @@ pub const FETCH_BYTES_MAX: i32 = 512 * 1024 * 1024;
 pub const IO_TIMEOUT: Duration = Duration::from_secs(30);
 /// Kafka's UNSUPPORTED_VERSION: ApiVersions at a version the broker does not know.
 const UNSUPPORTED_VERSION: i16 = 35;
+/// What Kafka answers for a partition it has created but does not lead yet:
+/// UNKNOWN_TOPIC_OR_PARTITION, LEADER_NOT_AVAILABLE, NOT_LEADER_OR_FOLLOWER.
+const NOT_READY: [i16; 3] = [3, 5, 6];
 /// Kafka's TOPIC_ALREADY_EXISTS: fine for a benchmark topic.
 const TOPIC_ALREADY_EXISTS: i16 = 36;
 
@@ -57,23 +61,32 @@ impl Versions {
 
     /// The preferred versions limited to what the broker lists.
     pub fn negotiate(api_keys: &[ApiVersion]) -> Result<Versions> {
-        let pick = |key: ApiKey, preferred: i16, lowest: i16| -> Result<i16> {
-            let listed = api_keys.iter().find(|k| k.api_key == key.code());
-            let v = listed.map_or(-1, |k| k.max_version.min(preferred));
-            if listed.is_some_and(|k| k.min_version <= v) && v >= lowest {
-                Ok(v)
-            } else {
-                Err(BenchError::Protocol(format!(
-                    "the broker does not support {key:?} v{lowest}..=v{preferred}"
-                )))
-            }
-        };
+        let pick = |key, preferred, lowest| pick_version(api_keys, key, preferred, lowest);
         let p = Versions::PREFERRED;
         Ok(Versions {
             produce: pick(ApiKey::Produce, p.produce, 3)?,
             fetch: pick(ApiKey::Fetch, p.fetch, 4)?,
             create_topics: pick(ApiKey::CreateTopics, p.create_topics, 0)?,
         })
+    }
+}
+
+/// The newest version of `key` at most `preferred` that the broker lists, if it is at least
+/// `lowest`.
+pub fn pick_version(
+    api_keys: &[ApiVersion],
+    key: ApiKey,
+    preferred: i16,
+    lowest: i16,
+) -> Result<i16> {
+    let listed = api_keys.iter().find(|k| k.api_key == key.code());
+    let v = listed.map_or(-1, |k| k.max_version.min(preferred));
+    if listed.is_some_and(|k| k.min_version <= v) && v >= lowest {
+        Ok(v)
+    } else {
+        Err(BenchError::Protocol(format!(
+            "the broker does not support {key:?} v{lowest}..=v{preferred}"
+        )))
     }
 }
 
@@ -136,9 +149,21 @@ pub fn decode_response<M: Message>(
 
 /// One Produce of `records` (record batches v2) to one partition, acks=1.
 pub fn produce_request(topic: &str, partition: i32, records: Vec<u8>) -> ProduceRequest {
+    produce_request_as(topic, partition, records, 1, None)
+}
+
+/// One Produce of `records` to one partition with `acks`, sent for `transactional_id` if given
+/// (the broker checks it against the batches' producer).
+pub fn produce_request_as(
+    topic: &str,
+    partition: i32,
+    records: Vec<u8>,
+    acks: i16,
+    transactional_id: Option<&str>,
+) -> ProduceRequest {
     ProduceRequest {
-        transactional_id: None,
-        acks: 1,
+        transactional_id: transactional_id.map(Into::into),
+        acks,
         timeout_ms: 30_000,
         topic_data: vec![TopicProduceData {
             name: topic.into(),
@@ -194,6 +219,16 @@ pub fn fetch_request(
 
 /// The record bytes and high watermark of a Fetch response's one partition, or its error.
 pub fn fetched(resp: &FetchResponse) -> Result<(&[u8], i64)> {
+    let p = fetched_partition(resp)?;
+    match &p.records {
+        Some(Records::Bytes(b)) => Ok((b, p.high_watermark)),
+        None => Ok((&[], p.high_watermark)),
+        Some(Records::Segment(_)) => Err(BenchError::Protocol("segment in a decoded fetch".into())),
+    }
+}
+
+/// A Fetch response's one partition, or its error.
+pub fn fetched_partition(resp: &FetchResponse) -> Result<&PartitionData> {
     if resp.error_code != 0 {
         return Err(BenchError::Broker {
             context: "fetch",
@@ -211,11 +246,7 @@ pub fn fetched(resp: &FetchResponse) -> Result<(&[u8], i64)> {
             code: p.error_code,
         });
     }
-    match &p.records {
-        Some(Records::Bytes(b)) => Ok((b, p.high_watermark)),
-        None => Ok((&[], p.high_watermark)),
-        Some(Records::Segment(_)) => Err(BenchError::Protocol("segment in a decoded fetch".into())),
-    }
+    Ok(p)
 }
 
 /// Whole batches in fetched bytes: `(batches, next offset)` for each batch that ends at or after
@@ -246,6 +277,9 @@ pub struct Conn {
     buf: Vec<u8>,
     /// The versions negotiated by [`Conn::connect`].
     pub versions: Versions,
+    /// The broker's ApiVersions answer (empty after [`Conn::open`]), for the versions of
+    /// requests only some modes send.
+    pub api_keys: Vec<ApiVersion>,
 }
 
 impl Conn {
@@ -260,15 +294,21 @@ impl Conn {
             correlation_id: 0,
             buf: Vec::new(),
             versions: Versions::PREFERRED,
+            api_keys: Vec::new(),
         })
     }
 
     /// Connects and negotiates versions with ApiVersions.
     pub fn connect(addr: SocketAddr) -> Result<Conn> {
         let mut conn = Conn::open(addr, IO_TIMEOUT)?;
-        let api_keys = conn.api_versions()?;
-        conn.versions = Versions::negotiate(&api_keys)?;
+        conn.api_keys = conn.api_versions()?;
+        conn.versions = Versions::negotiate(&conn.api_keys)?;
         Ok(conn)
+    }
+
+    /// The broker's address.
+    pub fn peer(&self) -> Result<SocketAddr> {
+        Ok(self.stream.peer_addr()?)
     }
 
     /// The next correlation id.
@@ -333,6 +373,26 @@ impl Conn {
             });
         }
         Ok(resp.api_keys)
+    }
+
+    /// [`Conn::create_topic`], then waits (up to 30 s) until partition 0 is served: Kafka
+    /// answers CreateTopics before its broker leads the new partitions, and a Produce meanwhile
+    /// is answered NOT_LEADER_OR_FOLLOWER.
+    pub fn create_topic_ready(&mut self, topic: &str, partitions: i32) -> Result<()> {
+        self.create_topic(topic, partitions)?;
+        let started = std::time::Instant::now();
+        loop {
+            let req = fetch_request(topic, 0, 0, 1, 0);
+            let resp: FetchResponse = self.call(self.versions.fetch, &req)?;
+            match fetched_partition(&resp) {
+                Err(BenchError::Broker { code, .. })
+                    if NOT_READY.contains(&code) && started.elapsed() < IO_TIMEOUT =>
+                {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                other => return other.map(|_| ()),
+            }
+        }
     }
 
     /// Creates `topic` with `partitions` partitions; a topic that already exists is fine.

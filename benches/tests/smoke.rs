@@ -167,3 +167,77 @@ fn an_unreachable_broker_fails_cleanly() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("blazemq-bench:"));
 }
+
+/// The transaction modes: committed transactions of two sizes beside plain batches, and a fill
+/// of commits read at both isolation levels with every count checked. Against the broker in
+/// BLAZEMQ_BOOTSTRAP when set (e.g. Kafka from scripts/kafka-reference.sh), else the debug one.
+#[test]
+fn transaction_modes_commit_and_read_back_every_record() {
+    let target = match std::env::var("BLAZEMQ_BOOTSTRAP") {
+        Ok(addr) => vec!["--bootstrap".to_string(), addr],
+        Err(_) => {
+            let broker = workspace_root().join("target/debug/blazemq");
+            if !broker.is_file() {
+                assert!(
+                    std::env::var_os("CI").is_none(),
+                    "{} is not built",
+                    broker.display()
+                );
+                eprintln!("skipped: {} is not built", broker.display());
+                return;
+            }
+            vec![
+                "--broker-cmd".to_string(),
+                format!("{} --port {{port}} --log-dir {{dir}}", broker.display()),
+            ]
+        }
+    };
+    let json_path =
+        std::env::temp_dir().join(format!("blazemq-bench-txn-{}.json", std::process::id()));
+    let out = Command::new(env!("CARGO_BIN_EXE_blazemq-bench"))
+        .args([
+            "--modes",
+            "txn,fetch-committed",
+            "--quick",
+            "--duration",
+            "1",
+            "--idle-secs",
+            "0",
+            "--txn-records",
+            "100,1000",
+            "--json",
+        ])
+        .arg(&json_path)
+        .args(&target)
+        .output()
+        .expect("blazemq-bench runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "exit {:?}\n{stdout}\n{stderr}",
+        out.status
+    );
+    for part in [
+        "== txn ==",
+        "non-transactional, 1 conn x 8 in flight x 100 x 100 B",
+        "txn of 100 records",
+        "txn of 1000 records",
+        "x non-transactional records/s: ",
+        "== fetch-committed ==",
+        "x read_uncommitted records/s: ",
+        "no aborted transaction listed",
+    ] {
+        assert!(stdout.contains(part), "{part} in:\n{stdout}");
+    }
+    let json = std::fs::read_to_string(&json_path).expect("the JSON report is written");
+    let _ = std::fs::remove_file(&json_path);
+    // txn: the plain run and one per size; fetch-committed: two levels per size.
+    assert_eq!(field(&json, "mode").len(), 3 + 2 * 2, "{json}");
+    let records = numbers(&json, "records");
+    assert!(records.iter().all(|r| *r >= 100.0), "{json}");
+    // Whole transactions only.
+    assert_eq!(records[1] % 100.0, 0.0, "{json}");
+    assert_eq!(records[2] % 1000.0, 0.0, "{json}");
+    assert!(numbers(&json, "records_per_s").iter().all(|r| *r > 0.0));
+}

@@ -198,7 +198,32 @@ fn run_mode(
             warmup,
             bounds,
         )?],
+        Mode::Txn => modes::txn::run(addr, &txn_shape(o, 0), &o.txn_records, bounds, pid)?,
+        Mode::FetchCommitted => {
+            let mut runs = Vec::new();
+            for &n in &o.txn_records {
+                let shape = txn_shape(o, n);
+                runs.extend(modes::fetch_committed::run(
+                    addr,
+                    &shape,
+                    o.fetch_max_bytes,
+                    bounds,
+                    pid,
+                )?);
+            }
+            runs
+        }
     })
+}
+
+/// The transaction runs' shape from the options, with `txn_records` records a transaction.
+fn txn_shape(o: &Options, txn_records: usize) -> modes::txn::TxnShape {
+    modes::txn::TxnShape {
+        inflight: o.inflight,
+        records_per_batch: o.batch,
+        value_size: o.value_size,
+        txn_records,
+    }
 }
 
 /// CPU ticks of an idle broker over `secs`.

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use blazemq_core::codec::messages::FetchResponse;
+use blazemq_core::codec::messages::{FetchRequest, FetchResponse};
 
 use super::floor::worker_panicked;
 use super::produce::Producer;
@@ -19,11 +19,20 @@ use crate::wire::{self, Conn};
 /// Pipelined produce requests while filling the partition.
 const FILL_INFLIGHT: usize = 8;
 
+/// Kafka's READ_UNCOMMITTED isolation level: everything up to the high watermark.
+pub const READ_UNCOMMITTED: i8 = 0;
+/// Kafka's READ_COMMITTED: up to the last stable offset, with the aborted transactions listed.
+pub const READ_COMMITTED: i8 = 1;
+
 /// What a consumer read.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Consumed {
-    /// Records read.
+    /// Records read (data records: control batches are counted in `control`).
     pub records: u64,
+    /// Transaction markers read (one record per control batch).
+    pub control: u64,
+    /// Aborted transactions the answers listed.
+    pub aborted: u64,
     /// Record batch bytes read (whole batches, as the broker sent them).
     pub bytes: u64,
     /// The offset after the last record read.
@@ -32,13 +41,14 @@ pub struct Consumed {
     pub elapsed: Duration,
 }
 
-/// Fetches from offset 0 until `end` (exclusive), one Fetch in flight, recording each Fetch's
-/// latency. Counts each record once, however the broker cuts its answers.
+/// Fetches from offset 0 until `end` (exclusive) at `isolation_level`, one Fetch in flight,
+/// recording each Fetch's latency. Counts each record once, however the broker cuts its answers.
 pub fn consume(
     conn: &mut Conn,
     topic: &str,
     end: i64,
     max_bytes: i32,
+    isolation_level: i8,
     hard_limit: Duration,
     done: &AtomicU64,
 ) -> Result<(Consumed, Latencies)> {
@@ -54,14 +64,26 @@ pub fn consume(
             )));
         }
         let sent = Instant::now();
-        let req = wire::fetch_request(topic, 0, c.next_offset, max_bytes, 500);
+        let req = FetchRequest {
+            isolation_level,
+            ..wire::fetch_request(topic, 0, c.next_offset, max_bytes, 500)
+        };
         let resp: FetchResponse = conn.call(version, &req)?;
         latencies.record(sent.elapsed());
+        let aborted = wire::fetched_partition(&resp)?
+            .aborted_transactions
+            .as_ref();
+        c.aborted += aborted.map_or(0, |a| a.len() as u64);
         let (bytes, _high_watermark) = wire::fetched(&resp)?;
         for b in wire::whole_batches(bytes, c.next_offset)? {
             // A batch that starts before the fetch offset holds records already counted.
             let first = b.base_offset().max(c.next_offset);
-            c.records += u64::try_from(b.last_offset() + 1 - first).unwrap_or(0);
+            let offsets = u64::try_from(b.last_offset() + 1 - first).unwrap_or(0);
+            if b.is_control() {
+                c.control += offsets;
+            } else {
+                c.records += offsets;
+            }
             c.bytes += b.total_len() as u64;
             c.next_offset = b.last_offset() + 1;
         }
@@ -98,6 +120,7 @@ pub fn run(
                 &topic,
                 end,
                 max_bytes,
+                READ_UNCOMMITTED,
                 bounds.hard_limit(),
                 &done,
             );

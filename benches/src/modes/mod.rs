@@ -4,12 +4,14 @@
 pub mod create;
 pub mod e2e;
 pub mod fetch;
+pub mod fetch_committed;
 pub mod floor;
 pub mod produce;
 pub mod throughput;
+pub mod txn;
 
 use std::io::{IsTerminal, Write};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use blazemq_core::records::BatchBuilder;
@@ -94,15 +96,59 @@ pub fn topic_name(mode: &str) -> String {
 
 /// One uncompressed batch of `records` records with `value_size`-byte values.
 pub fn batch(records: usize, value_size: usize) -> Vec<u8> {
+    batch_of(BatchBuilder::new(0), records, value_size)
+}
+
+/// [`batch`] from `b`, a builder that may set the producer.
+pub fn batch_of(mut b: BatchBuilder, records: usize, value_size: usize) -> Vec<u8> {
     let value = vec![b'x'; value_size];
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
-    let mut b = BatchBuilder::new(0);
     for _ in 0..records {
         b.push(now_ms, None, Some(&value), &[]);
     }
     b.finish()
+}
+
+/// Runs `work` and measures the CPU time the broker `pid` (when the tool started it) spent
+/// meanwhile, in microseconds (at the kernel's clock tick granularity, 10 ms on most systems).
+pub fn with_broker_cpu<T>(
+    pid: Option<u32>,
+    work: impl FnOnce() -> crate::error::Result<T>,
+) -> crate::error::Result<(T, Option<f64>)> {
+    let before = pid.map(crate::procfs::cpu_ticks).transpose()?;
+    let out = work()?;
+    let us = match (pid, before) {
+        (Some(pid), Some(before)) => {
+            let ticks = crate::procfs::cpu_ticks(pid)?.saturating_sub(before);
+            Some(ticks as f64 * 1e6 / crate::procfs::ticks_per_second() as f64)
+        }
+        _ => None,
+    };
+    Ok((out, us))
+}
+
+/// Runs `work` on its own thread while this one prints progress from the count it keeps.
+pub fn watched<T: Send>(
+    name: &str,
+    unit: &'static str,
+    bounds: &Bounds,
+    work: impl FnOnce(&AtomicU64) -> crate::error::Result<T> + Send,
+) -> crate::error::Result<T> {
+    let done = AtomicU64::new(0);
+    let finished = AtomicBool::new(false);
+    let mut progress = Progress::new(name, unit, bounds);
+    let outcome = std::thread::scope(|s| {
+        let worker = s.spawn(|| {
+            let r = work(&done);
+            finished.store(true, Ordering::Relaxed);
+            r
+        });
+        progress.watch(&done, || finished.load(Ordering::Relaxed));
+        worker.join()
+    });
+    outcome.map_err(|_| floor::worker_panicked())?
 }
 
 /// A progress line on stderr for runs long enough to want one: rewritten in place on a
