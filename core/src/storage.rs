@@ -272,6 +272,39 @@ pub trait Storage {
         len_bytes: usize,
     ) -> Result<(), StorageError>;
 
+    /// Create `<topic>-<partition>/<base_offset>.cleaned`, empty, growable to
+    /// `capacity_bytes`: the log cleaner's rewrite of segment `base_offset`, not part of the log
+    /// until [`Storage::replace_segment`] puts it in place (a file a crash leaves is removed at
+    /// recovery). The default refuses: a storage without it is never compacted.
+    fn create_cleaned_segment(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        base_offset: i64,
+        _capacity_bytes: usize,
+    ) -> Result<Self::Segment, StorageError> {
+        Err(StorageError::new(
+            StorageErrorKind::Invalid,
+            alloc::format!("{topic}-{partition}: cannot clean {base_offset}: no compaction here"),
+        ))
+    }
+
+    /// Put `cleaned`, sealed at `len_bytes`, in place of segment `old` (same partition and base
+    /// offset), atomically and durably: after a crash at any point the partition holds either
+    /// all of `old` or all of `cleaned`. On success `core` drops `old`'s buffer without another
+    /// call; on an error both stay as they were.
+    fn replace_segment(
+        &mut self,
+        _old: &mut Self::Segment,
+        _cleaned: &mut Self::Segment,
+        _len_bytes: usize,
+    ) -> Result<(), StorageError> {
+        Err(StorageError::new(
+            StorageErrorKind::Invalid,
+            "no compaction here",
+        ))
+    }
+
     /// Replace the partition's metadata file with `bytes`, atomically.
     fn write_metadata(
         &mut self,
@@ -371,6 +404,8 @@ pub struct MemoryStorage {
     pub recovery_checkpoint: Option<Vec<u8>>,
     /// Recovery checkpoints written so far.
     pub recovery_checkpoints_written: usize,
+    /// Segments the log cleaner replaced.
+    pub segments_replaced: usize,
     /// The dynamic broker settings last written.
     pub broker_configs: Option<Vec<u8>>,
     /// Every transaction index, by `(topic, partition)`.
@@ -479,6 +514,27 @@ impl Storage for MemoryStorage {
         } else {
             self.transaction_indexes.insert(key, bytes.to_vec());
         }
+        Ok(())
+    }
+
+    fn create_cleaned_segment(
+        &mut self,
+        _topic: &str,
+        _partition: i32,
+        _base_offset: i64,
+        capacity_bytes: usize,
+    ) -> Result<MemorySegment, StorageError> {
+        Ok(MemorySegment::new(capacity_bytes))
+    }
+
+    fn replace_segment(
+        &mut self,
+        _old: &mut MemorySegment,
+        cleaned: &mut MemorySegment,
+        len_bytes: usize,
+    ) -> Result<(), StorageError> {
+        cleaned.truncate(len_bytes)?;
+        self.segments_replaced += 1;
         Ok(())
     }
 

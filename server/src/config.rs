@@ -94,6 +94,14 @@ pub const SETTINGS: &[Setting] = &[
         "BLAZEMQ_TRANSACTIONAL_ID_EXPIRATION_MS", "MS", "604800000",
         "how long a transactional id with no open transaction is kept after its last use \
          (Kafka's transactional.id.expiration.ms)"),
+    setting("log_cleaner_dedupe_buffer_size", "log-cleaner-dedupe-buffer-size",
+        "BLAZEMQ_LOG_CLEANER_DEDUPE_BUFFER_SIZE", "BYTES", "134217728",
+        "the most memory the log cleaner's map of keys takes in one pass; a compacted log with \
+         more keys is cleaned in several passes (Kafka's log.cleaner.dedupe.buffer.size)"),
+    setting("log_cleaner_backoff_ms", "log-cleaner-backoff-ms",
+        "BLAZEMQ_LOG_CLEANER_BACKOFF_MS", "MS", "15000",
+        "how long after client traffic the log cleaner looks for a compacted log to clean \
+         (Kafka's log.cleaner.backoff.ms); an idle broker never wakes for it"),
     setting("producer_id_expiration_ms", "producer-id-expiration-ms",
         "BLAZEMQ_PRODUCER_ID_EXPIRATION_MS", "MS", "86400000",
         "how long an idempotent producer's sequence state is kept on a partition after its last \
@@ -154,6 +162,10 @@ pub struct Config {
     pub transactional_id_expiration_ms: i64,
     /// `producer_id_expiration_ms`.
     pub producer_id_expiration_ms: i64,
+    /// `log_cleaner_dedupe_buffer_size` in bytes.
+    pub log_cleaner_dedupe_buffer_size: u64,
+    /// `log_cleaner_backoff_ms`.
+    pub log_cleaner_backoff_ms: u32,
     /// `num_io_threads` as given (only 1 is used).
     pub num_io_threads: u32,
     /// `max_connection_output_bytes`.

@@ -119,6 +119,8 @@ fn run(config: &Config) -> Result<(), RunError> {
         transaction_max_timeout_ms: config.transaction_max_timeout_ms,
         transactional_id_expiration_ms: config.transactional_id_expiration_ms,
         producer_id_expiration_ms: config.producer_id_expiration_ms,
+        log_cleaner_dedupe_buffer_size: config.log_cleaner_dedupe_buffer_size,
+        log_cleaner_backoff_ms: config.log_cleaner_backoff_ms,
         seed: blazemq_platform::random::u64().map_err(|e| RunError::Io("random seed", e))?,
         limits: config.limits(),
     };

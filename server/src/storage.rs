@@ -29,6 +29,8 @@ pub const RECOVERY_CHECKPOINT_FILE: &str = "recovery-point-offset-checkpoint";
 pub const BROKER_CONFIGS_FILE: &str = "broker-configs";
 /// Extension of segment files.
 const SEGMENT_EXTENSION: &str = "log";
+/// Extension of a segment's rewrite by the log cleaner, before it replaces the segment.
+const CLEANED_EXTENSION: &str = "cleaned";
 /// Digits of a segment file's name: Kafka pads base offsets to 20.
 const SEGMENT_NAME_DIGITS: usize = 20;
 
@@ -383,6 +385,48 @@ impl Storage for FileStorage {
         Ok(segment)
     }
 
+    fn create_cleaned_segment(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        base_offset: i64,
+        capacity_bytes: usize,
+    ) -> Result<SegmentFile, StorageError> {
+        let dir = self.partition_dir(topic, partition)?;
+        let path = dir.join(cleaned_file_name(base_offset));
+        MappedFile::create(&path, capacity_bytes)
+            .map(SegmentFile::new)
+            .map_err(|e| io_error(&e, format!("cannot create {}", path.display())))
+    }
+
+    /// The cleaned file is trimmed and synced, then renamed over the old one: the rename is the
+    /// moment of the switch, and the data it points to is on disk before it.
+    fn replace_segment(
+        &mut self,
+        old: &mut SegmentFile,
+        cleaned: &mut SegmentFile,
+        len_bytes: usize,
+    ) -> Result<(), StorageError> {
+        self.seal_segment(cleaned, len_bytes)?;
+        let path = cleaned.path.display().to_string();
+        cleaned
+            .open_file()?
+            .sync()
+            .map_err(|e| io_error(&e, format!("cannot sync {path}")))?;
+        std::fs::rename(&cleaned.path, &old.path).map_err(|e| {
+            io_error(
+                &e,
+                format!("cannot rename {path} to {}", old.path.display()),
+            )
+        })?;
+        cleaned.path = old.path.clone();
+        // The directory is synced soon: a power loss before it leaves the old file, whole.
+        match old.path.parent() {
+            Some(dir) => self.sync_later(dir),
+            None => Ok(()),
+        }
+    }
+
     /// Open the file and map it, growable to the segment's capacity.
     fn open_segment(&mut self, segment: &mut SegmentFile) -> Result<(), StorageError> {
         if segment.file.is_some() {
@@ -615,6 +659,12 @@ impl Storage for FileStorage {
     }
 }
 
+/// `00000000000000000042.cleaned` for base offset 42: the log cleaner's rewrite of that segment,
+/// until it is renamed over it.
+fn cleaned_file_name(base_offset: i64) -> String {
+    format!("{base_offset:0SEGMENT_NAME_DIGITS$}.{CLEANED_EXTENSION}")
+}
+
 /// `00000000000000000042.log` for base offset 42.
 pub fn segment_file_name(base_offset: i64) -> String {
     format!("{base_offset:0SEGMENT_NAME_DIGITS$}.{SEGMENT_EXTENSION}")
@@ -669,6 +719,9 @@ fn scan_partition(
             std::fs::remove_file(&path)?;
         } else if let Some(base) = parse_segment_name(name) {
             bases.push(base);
+        } else if name.ends_with(CLEANED_EXTENSION) && name.len() == cleaned_file_name(0).len() {
+            // A cleaning pass cut short before its rename: the segment it rewrote is whole.
+            std::fs::remove_file(&path)?;
         } else {
             ignored.push(path);
         }

@@ -177,6 +177,7 @@ impl<S: Storage> Broker<S> {
         let (name, id) = (topic.name.clone(), topic.id);
         for &pi in &topic.partitions {
             self.producers.forget_partition(pi);
+            self.cleaner.forget(pi);
         }
         self.topics
             .delete(&mut self.storage, ti)

@@ -9,6 +9,12 @@ use crate::limits::Limits;
 /// files. Partitions beyond it that are all in use reopen their segments as they take turns.
 pub const OPEN_SEGMENTS_MAX_DEFAULT: u32 = 512;
 
+/// Kafka's `log.cleaner.dedupe.buffer.size` default: 128 MiB.
+pub const LOG_CLEANER_DEDUPE_BUFFER_SIZE_DEFAULT: u64 = 128 << 20;
+
+/// Kafka's `log.cleaner.backoff.ms` default.
+pub const LOG_CLEANER_BACKOFF_MS_DEFAULT: u32 = 15_000;
+
 /// Kafka's `producer.id.expiration.ms` default: a day.
 pub const PRODUCER_ID_EXPIRATION_MS_DEFAULT: i64 = 86_400_000;
 
@@ -60,6 +66,12 @@ pub struct BrokerConfig {
     /// How long an idempotent producer's state is kept on a partition after its last batch
     /// there, unless it has a transaction open (`producer.id.expiration.ms`).
     pub producer_id_expiration_ms: i64,
+    /// The most bytes the log cleaner's map of keys may take in one pass
+    /// (`log.cleaner.dedupe.buffer.size`); a log with more keys is cleaned in several passes.
+    pub log_cleaner_dedupe_buffer_size: u64,
+    /// How long after client bytes the log cleaner looks for a log to clean
+    /// (`log.cleaner.backoff.ms`).
+    pub log_cleaner_backoff_ms: u32,
     /// Seed for producer ids, member ids and topic ids, so a run replays exactly.
     pub seed: u64,
     /// The bounds.
@@ -86,6 +98,8 @@ impl Default for BrokerConfig {
             transaction_max_timeout_ms: crate::txn::TRANSACTION_MAX_TIMEOUT_MS_DEFAULT,
             transactional_id_expiration_ms: crate::txn::TRANSACTIONAL_ID_EXPIRATION_MS_DEFAULT,
             producer_id_expiration_ms: PRODUCER_ID_EXPIRATION_MS_DEFAULT,
+            log_cleaner_dedupe_buffer_size: LOG_CLEANER_DEDUPE_BUFFER_SIZE_DEFAULT,
+            log_cleaner_backoff_ms: LOG_CLEANER_BACKOFF_MS_DEFAULT,
             seed: 0,
             limits: Limits::default(),
         }

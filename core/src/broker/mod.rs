@@ -16,6 +16,7 @@ mod alter_configs;
 mod api_versions;
 mod apis;
 mod checkpoint;
+mod cleaner;
 
 mod config;
 mod connection;
@@ -182,6 +183,8 @@ pub struct Broker<S: Storage> {
     producers: producers::Producers,
     /// When idle producers are looked for next; `None` while none is known.
     producer_expiry: Option<Instant>,
+    /// The log cleaner (compaction).
+    cleaner: cleaner::Cleaner<S::Segment>,
     /// CreateTopics requests being worked through, oldest first.
     create_jobs: VecDeque<create_topics::CreateJob>,
     /// Topics Metadata requests asked to auto-create past a turn's budget, created in later
@@ -310,6 +313,7 @@ impl<S: Storage> Broker<S> {
             producer_expiry: (!producers.is_empty())
                 .then(|| Instant::default() + producer_state::EXPIRATION_CHECK_INTERVAL),
             producers,
+            cleaner: cleaner::Cleaner::default(),
             create_jobs: VecDeque::new(),
             auto_create: alloc::collections::BTreeSet::new(),
             creation_budget: PARTITIONS_CREATED_PER_TURN_MAX,
@@ -379,6 +383,7 @@ impl<S: Storage> Broker<S> {
                 self.retention_check();
                 self.checkpoint_arm();
                 self.producer_expiry_arm();
+                self.cleaner_arm();
             }
             Input::Closed(conn) => {
                 self.conns.remove(&conn);
@@ -392,6 +397,7 @@ impl<S: Storage> Broker<S> {
                 self.retention_check();
                 self.checkpoint_check();
                 self.producer_expiry_check();
+                self.cleaner_check();
             }
         }
         self.continue_create_jobs();
@@ -414,6 +420,7 @@ impl<S: Storage> Broker<S> {
                     self.retention.deadline,
                     self.checkpoint.deadline,
                     self.producer_expiry,
+                    self.cleaner.deadline,
                     creating,
                 ];
                 let deadline = deadlines.into_iter().flatten().min();

@@ -414,7 +414,7 @@ impl<S: Storage> Broker<S> {
     }
 
     /// `(topic index, topic name, partition index)` of partition `pi`.
-    fn partition_name(&self, pi: u32) -> Option<(u32, String, i32)> {
+    pub(super) fn partition_name(&self, pi: u32) -> Option<(u32, String, i32)> {
         let p = self.topics.partition(pi)?;
         let name = self.topics.topic(p.topic).name.clone();
         Some((p.topic, name, p.index))

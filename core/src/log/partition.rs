@@ -360,6 +360,54 @@ impl<T: SegmentBuffer> PartitionLog<T> {
         self.log_start_offset = self.log_start_offset.max(self.segments[0].base_offset());
         storage.delete_segment(first.into_buffer())
     }
+
+    /// Remove sealed segment `base_offset`, not the first, which the log cleaner emptied: every
+    /// record it held has a newer one later in the log. Reads skip the gap it leaves.
+    /// `Ok(false)`: there is no such segment and nothing changed.
+    pub fn remove_emptied<S: Storage<Segment = T>>(
+        &mut self,
+        storage: &mut S,
+        base_offset: i64,
+    ) -> Result<bool, StorageError> {
+        let sealed = self.segments.len() - 1;
+        let Some(i) = self.segments[1..sealed]
+            .iter()
+            .position(|s| s.base_offset() == base_offset)
+        else {
+            return Ok(false);
+        };
+        let segment = self.segments.remove(i + 1);
+        self.sealed_bytes -= segment.len_bytes() as u64;
+        storage.delete_segment(segment.into_buffer())?;
+        Ok(true)
+    }
+
+    /// Put the log cleaner's rewrite `cleaned` (its bytes written to `len_bytes`) in place of
+    /// sealed segment `base_offset`, through [`Storage::replace_segment`]. The rewrite keeps the
+    /// old segment's last write time. `Ok(false)`: there is no such sealed segment (retention
+    /// took it meanwhile) and nothing changed; on an error nothing changed either.
+    pub fn replace_sealed<S: Storage<Segment = T>>(
+        &mut self,
+        storage: &mut S,
+        base_offset: i64,
+        mut cleaned: T,
+        len_bytes: usize,
+    ) -> Result<bool, StorageError> {
+        let sealed = self.segments.len() - 1;
+        let Some(i) = self.segments[..sealed]
+            .iter()
+            .position(|s| s.base_offset() == base_offset)
+        else {
+            return Ok(false);
+        };
+        storage.replace_segment(self.segments[i].buffer_mut(), &mut cleaned, len_bytes)?;
+        let mut segment = Segment::open(cleaned, base_offset, true)?;
+        segment.set_modified_ms(self.segments[i].modified_ms());
+        self.sealed_bytes -= self.segments[i].len_bytes() as u64;
+        self.sealed_bytes += segment.len_bytes() as u64;
+        self.segments[i] = segment;
+        Ok(true)
+    }
 }
 
 impl<T: AsRef<[u8]>> PartitionLog<T> {

@@ -75,6 +75,12 @@ pub fn build(layers: &Layers) -> Result<Config, ConfigError> {
         producer_id_expiration_ms: get(layers, "producer_id_expiration_ms", |s| {
             int(s, 1, i64::from(i32::MAX))
         })?,
+        log_cleaner_dedupe_buffer_size: get(layers, "log_cleaner_dedupe_buffer_size", |s| {
+            size(s, 1 << 16, 1 << 40)
+        })?,
+        log_cleaner_backoff_ms: get(layers, "log_cleaner_backoff_ms", |s| {
+            int(s, 0, i32::MAX as u32)
+        })?,
         num_io_threads: get(layers, "num_io_threads", |s| int(s, 1, 1024))?,
         connection_output_bytes_max: get(layers, "max_connection_output_bytes", |s| {
             size(s, CONNECTION_OUTPUT_BYTES_MIN, CONNECTION_OUTPUT_BYTES_MAX)

@@ -111,7 +111,7 @@ fn a_rewritten_batch_keeps_its_base_offset_and_producer_and_is_valid() {
     b.push(6, Some(b"other"), Some(b"x"), &[]);
     b.push(9, Some(b"k"), Some(b"new"), &[]);
     let bytes = b.finish();
-    let out = clean(&[bytes.clone()], ALL);
+    let out = clean(core::slice::from_ref(&bytes), ALL);
     let batch = RecordBatch::new_checked(out.as_slice()).expect("valid, CRC included");
     assert_eq!(batch.base_offset(), 10);
     assert_eq!(batch.last_offset(), 12);

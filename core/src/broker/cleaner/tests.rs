@@ -1,0 +1,322 @@
+//! The log cleaner over memory with a fake clock: what a pass keeps, when passes run, and a
+//! property test against a model of Kafka's rules.
+
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::broker::BrokerConfig;
+use crate::broker::harness::{Driver, call, create, driven, fetch_request, produce_request};
+use crate::codec::Records;
+use crate::codec::messages::fetch_response::PartitionData;
+use crate::codec::messages::{FetchResponse, ProduceRequest, ProduceResponse};
+use crate::records::{BatchBuilder, RecordBatch, Records as RecordIter};
+use crate::storage::MemoryStorage;
+
+type B = Driver<MemoryStorage>;
+
+/// `(offset, key, value)` as read back.
+type Row = (i64, String, Option<String>);
+
+fn start() -> B {
+    let config = BrokerConfig {
+        segment_size_bytes: 600,
+        ..BrokerConfig::default()
+    };
+    driven(config, MemoryStorage::default())
+}
+
+/// Produce one record `key` = `value` (`None`: a tombstone) to `t-0`; its offset.
+fn put(b: &mut B, key: &str, value: Option<&str>) -> i64 {
+    let mut batch = BatchBuilder::new(0);
+    batch.push(
+        b.clock.unix_ms(),
+        Some(key.as_bytes()),
+        value.map(str::as_bytes),
+        &[],
+    );
+    let req: ProduceRequest = produce_request("t", 0, batch.finish());
+    let r: ProduceResponse = call(b, 9, &req);
+    let p = &r.responses[0].partition_responses[0];
+    assert_eq!(p.error_code, 0);
+    p.base_offset
+}
+
+/// Every record of `t-0` read through Fetch from offset 0, batch after batch.
+fn read_all(b: &mut B) -> Vec<Row> {
+    let mut rows = Vec::new();
+    let mut offset = 0;
+    for _ in 0..10_000 {
+        let mut resp: FetchResponse = call(b, 12, &fetch_request("t", 0, offset, 0, 1));
+        let p: PartitionData = resp.responses.remove(0).partitions.remove(0);
+        assert_eq!(p.error_code, 0, "fetch at {offset}");
+        let bytes = match &p.records {
+            Some(Records::Bytes(bytes)) => bytes.clone(),
+            _ => Vec::new(),
+        };
+        if bytes.is_empty() {
+            assert_eq!(offset, p.high_watermark, "nothing more below the end");
+            return rows;
+        }
+        let mut rest = bytes.as_slice();
+        while let Ok(batch) = RecordBatch::new_checked(rest) {
+            for r in RecordIter::of_batch(&batch).flatten() {
+                let key = String::from_utf8_lossy(r.key.unwrap_or_default()).into_owned();
+                let value = r.value.map(|v| String::from_utf8_lossy(v).into_owned());
+                rows.push((batch.base_offset() + i64::from(r.offset_delta), key, value));
+            }
+            offset = batch.last_offset() + 1;
+            rest = &rest[batch.total_len()..];
+        }
+    }
+    panic!("fetches did not reach the end");
+}
+
+/// Let the cleaner look and run its passes until none is left.
+fn clean(b: &mut B) {
+    let backoff = b.config.log_cleaner_backoff_ms;
+    b.advance_ms(u64::from(backoff));
+    for _ in 0..100_000 {
+        b.drain().expect("drains");
+        if b.cleaner.deadline.is_none_or(|d| d > b.clock.now()) {
+            return;
+        }
+        b.advance_ms(0);
+    }
+    panic!("the passes did not end");
+}
+
+/// The rows of the newest record per key among `rows`.
+fn newest(rows: &[Row]) -> BTreeMap<String, Row> {
+    rows.iter().map(|r| (r.1.clone(), r.clone())).collect()
+}
+
+#[test]
+fn only_the_newest_record_of_each_key_is_left_in_sealed_segments() {
+    let mut b = start();
+    create(&mut b, "t", 1, &[("cleanup.policy", "compact")]);
+    for round in 0..10 {
+        for k in 0..4 {
+            put(
+                &mut b,
+                &alloc::format!("k{k}"),
+                Some(&alloc::format!("v{round}")),
+            );
+        }
+    }
+    let before = read_all(&mut b);
+    let end = b.topics.partition(0).expect("p").log.log_end_offset();
+    assert!(b.topics.partition(0).expect("p").log.segment_count() > 3);
+    clean(&mut b);
+    assert!(b.storage.segments_replaced > 0);
+    let after = read_all(&mut b);
+    assert!(
+        after.len() < before.len(),
+        "{} of {}",
+        after.len(),
+        before.len()
+    );
+    // Every record read back is one written, at its offset; the newest of each key is there.
+    assert!(after.iter().all(|r| before.contains(r)));
+    assert_eq!(newest(&after), newest(&before));
+    // Sealed segments hold one record per key at most; offsets were not renumbered.
+    let active = b.topics.partition(0).expect("p").log.active_base_offset();
+    let sealed: Vec<&Row> = after.iter().filter(|r| r.0 < active).collect();
+    let mut keys: Vec<&String> = sealed.iter().map(|r| &r.1).collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), sealed.len());
+    assert_eq!(b.topics.partition(0).expect("p").log.log_end_offset(), end);
+    // Nothing changed since: the next look finds nothing dirty and replaces nothing.
+    let replaced = b.storage.segments_replaced;
+    clean(&mut b);
+    assert_eq!(b.storage.segments_replaced, replaced);
+}
+
+#[test]
+fn a_topic_without_compact_is_never_cleaned() {
+    let mut b = start();
+    create(&mut b, "t", 1, &[]);
+    for round in 0..6 {
+        for k in 0..4 {
+            put(
+                &mut b,
+                &alloc::format!("k{k}"),
+                Some(&alloc::format!("v{round}")),
+            );
+        }
+    }
+    let before = read_all(&mut b);
+    clean(&mut b);
+    assert_eq!(
+        b.cleaner.deadline, None,
+        "an idle broker does not wake for the cleaner"
+    );
+    assert_eq!(read_all(&mut b), before);
+    assert_eq!(b.storage.segments_replaced, 0);
+}
+
+#[test]
+fn tombstones_are_removed_only_after_delete_retention_since_a_pass() {
+    let mut b = start();
+    create(
+        &mut b,
+        "t",
+        1,
+        &[
+            ("cleanup.policy", "compact"),
+            ("delete.retention.ms", "60000"),
+            ("min.cleanable.dirty.ratio", "0.01"),
+        ],
+    );
+    put(&mut b, "gone", Some("x"));
+    put(&mut b, "gone", None);
+    for i in 0..20 {
+        put(&mut b, &alloc::format!("k{}", i % 3), Some("filler"));
+    }
+    clean(&mut b);
+    let rows = read_all(&mut b);
+    assert!(
+        rows.iter().any(|r| r.1 == "gone" && r.2.is_none()),
+        "the tombstone stays"
+    );
+    assert!(!rows.iter().any(|r| r.1 == "gone" && r.2.is_some()));
+    // A minute later, and more writes so the log is dirty again: the next pass removes it.
+    b.advance_ms(60_000);
+    b.drain().expect("drains");
+    for i in 0..20 {
+        put(&mut b, &alloc::format!("k{}", i % 3), Some("more"));
+    }
+    clean(&mut b);
+    let rows = read_all(&mut b);
+    assert!(!rows.iter().any(|r| r.1 == "gone"), "{rows:?}");
+}
+
+#[test]
+fn records_newer_than_the_minimum_lag_are_not_cleaned() {
+    let mut b = start();
+    create(
+        &mut b,
+        "t",
+        1,
+        &[
+            ("cleanup.policy", "compact"),
+            ("min.compaction.lag.ms", "600000"),
+        ],
+    );
+    for round in 0..6 {
+        for k in 0..4 {
+            put(
+                &mut b,
+                &alloc::format!("k{k}"),
+                Some(&alloc::format!("v{round}")),
+            );
+        }
+    }
+    let before = read_all(&mut b);
+    clean(&mut b);
+    assert_eq!(read_all(&mut b), before, "all within the lag");
+    b.advance_ms(600_000);
+    b.drain().expect("drains");
+    put(&mut b, "k0", Some("later"));
+    clean(&mut b);
+    assert!(read_all(&mut b).len() < before.len());
+}
+
+#[test]
+fn a_small_key_map_cleans_in_several_passes() {
+    let mut b = start();
+    b.config.log_cleaner_dedupe_buffer_size = 2 * 60;
+    create(
+        &mut b,
+        "t",
+        1,
+        &[
+            ("cleanup.policy", "compact"),
+            ("min.cleanable.dirty.ratio", "0.01"),
+        ],
+    );
+    for round in 0..5 {
+        for k in 0..6 {
+            put(
+                &mut b,
+                &alloc::format!("k{k}"),
+                Some(&alloc::format!("v{round}")),
+            );
+        }
+    }
+    let before = read_all(&mut b);
+    clean(&mut b);
+    let after = read_all(&mut b);
+    assert!(after.len() < before.len());
+    assert!(after.iter().all(|r| before.contains(r)));
+    assert_eq!(newest(&after), newest(&before));
+}
+
+/// One step of the property test.
+#[derive(Clone, Debug)]
+enum Op {
+    Put(u8, Option<u8>),
+    Clean,
+    Wait,
+}
+
+impl quickcheck::Arbitrary for Op {
+    fn arbitrary(g: &mut quickcheck::Gen) -> Self {
+        match u8::arbitrary(g) % 10 {
+            0 => Op::Clean,
+            1 => Op::Wait,
+            2 => Op::Put(u8::arbitrary(g) % 8, None),
+            _ => Op::Put(u8::arbitrary(g) % 8, Some(u8::arbitrary(g))),
+        }
+    }
+}
+
+fn compaction_keeps_the_newest_of_each_key(ops: Vec<Op>) -> bool {
+    let mut b = start();
+    create(
+        &mut b,
+        "t",
+        1,
+        &[
+            ("cleanup.policy", "compact"),
+            ("delete.retention.ms", "1000"),
+            ("min.cleanable.dirty.ratio", "0.01"),
+        ],
+    );
+    let mut written: Vec<Row> = Vec::new();
+    for op in ops {
+        match op {
+            Op::Put(k, v) => {
+                let key = alloc::format!("k{k}");
+                let value = v.map(|v| alloc::format!("{v:03}"));
+                let offset = put(&mut b, &key, value.as_deref());
+                written.push((offset, key, value));
+            }
+            Op::Clean => clean(&mut b),
+            Op::Wait => b.advance_ms(1_000),
+        }
+    }
+    clean(&mut b);
+    let read = read_all(&mut b);
+    // Everything read was written, at its offset, in order; each key's newest record is there,
+    // except a tombstone, which may be gone.
+    let in_order = read.windows(2).all(|w| w[0].0 < w[1].0);
+    let all_written = read.iter().all(|r| written.contains(r));
+    let newest_read = newest(&read);
+    let newest_kept =
+        newest(&written)
+            .into_iter()
+            .all(|(key, row)| match (newest_read.get(&key), &row.2) {
+                (Some(r), _) => *r == row,
+                (None, value) => value.is_none(),
+            });
+    in_order && all_written && newest_kept
+}
+
+#[test]
+fn property_compaction_keeps_the_newest_of_each_key() {
+    quickcheck::QuickCheck::new()
+        .tests(60)
+        .quickcheck(compaction_keeps_the_newest_of_each_key as fn(Vec<Op>) -> bool);
+}
