@@ -265,14 +265,27 @@ pub fn api_versions_request(version: i16, correlation_id: i32) -> Vec<u8> {
 /// CreateTopics v2 (the oldest version Kafka 4 still serves): one topic, `partitions`
 /// partitions, replication factor 1.
 pub fn create_topics_request(correlation_id: i32, topic: &[u8], partitions: i32) -> Vec<u8> {
+    create_topics_request_with(correlation_id, topic, partitions, &[])
+}
+
+/// [`create_topics_request`] with topic configs `(name, value)`.
+pub fn create_topics_request_with(
+    correlation_id: i32,
+    topic: &[u8],
+    partitions: i32,
+    configs: &[(&[u8], &[u8])],
+) -> Vec<u8> {
     let mut body = Writer::new();
     body.i32(1) // topics
         .string(topic)
         .i32(partitions)
         .i16(1) // replication factor
         .i32(0) // assignments
-        .i32(0) // configs
-        .i32(5_000) // timeout_ms
+        .i32(i32::try_from(configs.len()).expect("few configs"));
+    for (name, value) in configs {
+        body.string(name).string(value);
+    }
+    body.i32(5_000) // timeout_ms
         .i8(0); // validate_only: false
     request(api_key::CREATE_TOPICS, 2, correlation_id, &body.buf)
 }
@@ -335,14 +348,26 @@ pub fn create_topics_response_error(body: &[u8]) -> Option<i16> {
 
 /// A record batch v2 (magic 2, no compression) of `values`, with a correct CRC-32C.
 pub fn record_batch(timestamp_ms: i64, values: &[&[u8]]) -> Vec<u8> {
+    let records: Vec<(Option<&[u8]>, &[u8])> = values.iter().map(|v| (None, *v)).collect();
+    keyed_record_batch(timestamp_ms, &records)
+}
+
+/// A record batch v2 of `(key, value)` records (`None`: a null key).
+pub fn keyed_record_batch(timestamp_ms: i64, values: &[(Option<&[u8]>, &[u8])]) -> Vec<u8> {
     let mut records = Writer::new();
-    for (delta, value) in (0i64..).zip(values) {
+    for (delta, (key, value)) in (0i64..).zip(values) {
         let mut record = Writer::new();
         record
             .i8(0) // attributes
             .varint(0) // timestamp delta
-            .varint(delta) // offset delta
-            .varint(-1) // key: null
+            .varint(delta); // offset delta
+        match key {
+            Some(key) => record
+                .varint(i64::try_from(key.len()).expect("small keys"))
+                .raw(key),
+            None => record.varint(-1),
+        };
+        record
             .varint(i64::try_from(value.len()).expect("small values"))
             .raw(value)
             .varint(0); // headers
@@ -526,6 +551,8 @@ pub fn fetch_response(body: &[u8]) -> Option<FetchedPartition> {
 pub struct FetchedRecord {
     /// Its offset.
     pub offset: i64,
+    /// Its key (`None` for null).
+    pub key: Option<Vec<u8>>,
     /// Its value (empty for null).
     pub value: Vec<u8>,
 }
@@ -567,7 +594,14 @@ fn batch_records(base_offset: i64, batch: &[u8], out: &mut Vec<FetchedRecord>) -
         let _timestamp_delta = r.varint()?;
         let offset_delta = r.varint()?;
         let key_len = r.varint()?;
-        r.skip(usize::try_from(key_len.max(0)).ok()?)?;
+        let key = match usize::try_from(key_len) {
+            Ok(len) => {
+                let key = batch.get(batch.len() - r.remaining()..)?.get(..len)?;
+                r.skip(len)?;
+                Some(key.to_vec())
+            }
+            Err(_) => None,
+        };
         let value_len = usize::try_from(r.varint()?.max(0)).ok()?;
         let value = batch.get(batch.len() - r.remaining()..)?.get(..value_len)?;
         r.skip(value_len)?;
@@ -579,6 +613,7 @@ fn batch_records(base_offset: i64, batch: &[u8], out: &mut Vec<FetchedRecord>) -
         }
         out.push(FetchedRecord {
             offset: base_offset + offset_delta,
+            key,
             value: value.to_vec(),
         });
     }

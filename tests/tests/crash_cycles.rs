@@ -298,6 +298,7 @@ fn records(values: &[&str]) -> Vec<wire::FetchedRecord> {
         .zip(values)
         .map(|(offset, v)| wire::FetchedRecord {
             offset,
+            key: None,
             value: v.as_bytes().to_vec(),
         })
         .collect()
