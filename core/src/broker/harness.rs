@@ -18,17 +18,14 @@ use alloc::vec::Vec;
 use core::ops::{Deref, DerefMut};
 use core::time::Duration;
 
-use super::{Broker, BrokerConfig, Chunk, ConnId, Input, Output, Response};
+use super::{Broker, BrokerConfig, ConnId, Input, Output, Response};
 use crate::codec::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use crate::codec::messages::fetch_request::{FetchPartition, FetchTopic};
 use crate::codec::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use crate::codec::messages::{
-    CreateTopicsRequest, CreateTopicsResponse, FetchRequest, ProduceRequest, RequestHeader,
-    ResponseHeader,
+    CreateTopicsRequest, CreateTopicsResponse, FetchRequest, ProduceRequest,
 };
-use crate::codec::{
-    Message, Records, Uuid, Writer, request_header_version, response_header_version,
-};
+use crate::codec::{Message, Records, Uuid, decode_response_frame};
 use crate::records::BatchBuilder;
 use crate::storage::{FoundPartition, FoundSegment, Recovery, Storage};
 use crate::time::Instant;
@@ -44,21 +41,8 @@ pub const DEADLINES_PER_ADVANCE_MAX: usize = 10_000;
 
 /// A whole request frame, as a client writes it: size prefix, header (with [`CLIENT_ID`]), body.
 pub fn request<M: Message>(version: i16, correlation_id: i32, body: &M) -> Vec<u8> {
-    let header = RequestHeader {
-        request_api_key: M::API_KEY,
-        request_api_version: version,
-        correlation_id,
-        client_id: Some(CLIENT_ID.into()),
-    };
-    // The size is known only once the body is written: reserve it, then fill it in.
-    let mut w = Writer::from_vec(vec![0; 4]);
-    header
-        .encode(&mut w, request_header_version(M::API_KEY, version))
-        .and_then(|()| body.encode(&mut w, version))
-        .expect("a request a test builds encodes at its version");
-    let size = i32::try_from(w.wire_len() - 4).expect("a test's request is under 2 GiB");
-    w.patch_i32(0, size);
-    w.into_bytes()
+    crate::codec::request_frame(version, correlation_id, Some(CLIENT_ID), body)
+        .expect("a request a test builds encodes at its version")
 }
 
 /// The correlation id of a response frame, after checking its size prefix.
@@ -79,11 +63,9 @@ pub fn correlation_id(frame: &[u8]) -> Result<i32, String> {
 /// Decode a response frame (size prefix included) to a request of `M`'s api at `version`.
 pub fn response<M: Message>(version: i16, frame: &[u8]) -> Result<M, String> {
     correlation_id(frame)?;
-    let api_key = M::API_KEY;
-    let (rest, _) = ResponseHeader::decode(&frame[4..], response_header_version(api_key, version))
-        .map_err(|e| format!("response header of api {api_key} v{version}: {e:?}"))?;
-    M::decode_complete(rest, version)
-        .map_err(|e| format!("response of api {api_key} v{version}: {e:?}"))
+    decode_response_frame(version, frame)
+        .map(|(_, body)| body)
+        .map_err(|e| format!("response of api {} v{version}: {e:?}", M::API_KEY))
 }
 
 /// [`response`], checking that it answers the request with `correlation_id`.
@@ -528,18 +510,12 @@ impl<S: Storage> Driver<S> {
 
     /// The response's bytes in one frame, segment bytes spliced in.
     pub fn flatten(&self, response: &Response) -> Result<Vec<u8>, String> {
-        let mut out = Vec::with_capacity(response.len());
-        for chunk in response.chunks() {
-            match chunk {
-                Chunk::Bytes(b) => out.extend_from_slice(b),
-                Chunk::Segment(s) => out.extend_from_slice(
-                    self.broker
-                        .segment_bytes(&s)
-                        .ok_or("a response names a segment the broker no longer has")?,
-                ),
-            }
+        let mut out = Vec::new();
+        if self.broker.write_response(response, &mut out) {
+            Ok(out)
+        } else {
+            Err("a response names a segment the broker no longer has".into())
         }
-        Ok(out)
     }
 
     /// Send a request on `conn` and decode its answer, or `None` if the broker closed `conn`

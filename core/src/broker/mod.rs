@@ -437,6 +437,32 @@ impl<S: Storage> Broker<S> {
             .segment_bytes(segment.base_offset, segment.start, segment.len)
     }
 
+    /// Append `response`'s frame to `out`, segment bytes spliced in: the whole write of a
+    /// runtime that copies rather than sends from the segments. `false` (and `out` as it was)
+    /// if a segment it names is gone; the runtime then closes the connection.
+    ///
+    /// A response is written (this, or its [`Response::chunks`] in order, each
+    /// [`Chunk::Segment`] resolved by [`Broker::segment_bytes`]), then handed back with
+    /// [`Broker::recycle`], so its buffers serve later responses and its segments may close.
+    pub fn write_response(&self, response: &Response, out: &mut Vec<u8>) -> bool {
+        let start = out.len();
+        out.reserve(response.len());
+        for chunk in response.chunks() {
+            let bytes = match chunk {
+                Chunk::Bytes(bytes) => bytes,
+                Chunk::Segment(segment) => match self.segment_bytes(&segment) {
+                    Some(bytes) => bytes,
+                    None => {
+                        out.truncate(start);
+                        return false;
+                    }
+                },
+            };
+            out.extend_from_slice(bytes);
+        }
+        true
+    }
+
     /// Whether a request of `conn` is parked (a long-poll Fetch, a JoinGroup or SyncGroup
     /// waiting): frames fed after it wait in the broker. A runtime may stop reading `conn` until
     /// the parked request is answered, as Kafka mutes a connection with a request in flight.

@@ -1,5 +1,7 @@
 //! Which header version frames a request or response, and a look at a request's first bytes.
 
+use alloc::vec::Vec;
+
 use super::api_key::ApiKey;
 use super::messages::{RequestHeader, ResponseHeader};
 use super::primitives::{DecodeError, EncodeError, Writer, int16, int32};
@@ -79,6 +81,56 @@ pub fn response_frame<M: Message>(
     let size = i32::try_from(w.wire_len() - 4).map_err(|_| EncodeError::TooLong)?;
     w.patch_i32(0, size);
     Ok(w.into_response())
+}
+
+/// Encode a request frame (size prefix, request header, body) of `body`'s API at
+/// `api_version`: the twin of [`response_frame`], for clients, tests and embedders.
+pub fn request_frame<M: Message>(
+    api_version: i16,
+    correlation_id: i32,
+    client_id: Option<&str>,
+    body: &M,
+) -> Result<Vec<u8>, EncodeError> {
+    let header = RequestHeader {
+        request_api_key: M::API_KEY,
+        request_api_version: api_version,
+        correlation_id,
+        client_id: client_id.map(Into::into),
+    };
+    // The size is known only once the body is written: reserve it, then fill it in.
+    let mut w = Writer::from_vec(alloc::vec![0; 4]);
+    header.encode(&mut w, request_header_version(M::API_KEY, api_version))?;
+    body.encode(&mut w, api_version)?;
+    let size = i32::try_from(w.wire_len() - 4).map_err(|_| EncodeError::TooLong)?;
+    w.patch_i32(0, size);
+    Ok(w.into_bytes())
+}
+
+/// Decode a whole response frame (size prefix included) of `M`'s API at `api_version`: its
+/// correlation id and body.
+pub fn decode_response_frame<M: Message>(
+    api_version: i16,
+    frame: &[u8],
+) -> Result<(i32, M), DecodeError> {
+    let (size, rest) = frame
+        .split_first_chunk::<4>()
+        .ok_or(DecodeError::Truncated)?;
+    let size = i32::from_be_bytes(*size);
+    if usize::try_from(size).ok() != Some(rest.len()) {
+        return Err(DecodeError::LengthExceedsInput {
+            claimed: u64::try_from(size).unwrap_or(0),
+            remaining: rest.len(),
+        });
+    }
+    let version = response_header_version(M::API_KEY, api_version);
+    let (body, header) = ResponseHeader::decode(rest, version).map_err(|e| match e {
+        nom::Err::Error(e) | nom::Err::Failure(e) => e,
+        nom::Err::Incomplete(_) => DecodeError::Truncated,
+    })?;
+    Ok((
+        header.correlation_id,
+        M::decode_complete(body, api_version)?,
+    ))
 }
 
 #[cfg(test)]

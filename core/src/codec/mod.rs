@@ -21,8 +21,9 @@ pub mod response;
 pub use api_key::ApiKey;
 pub use frame::{FrameError, split};
 pub use header::{
-    RequestHeaderRef, decode_request_header, peek_request_header, request_header_ref,
-    request_header_version, response_frame, response_header_version,
+    RequestHeaderRef, decode_request_header, decode_response_frame, peek_request_header,
+    request_frame, request_header_ref, request_header_version, response_frame,
+    response_header_version,
 };
 pub use primitives::{DecodeError, EncodeError, Records, Uuid, Writer};
 pub use response::{Chunk, Response, SegmentRef, Splice};
