@@ -282,6 +282,7 @@ impl<S: Storage> Broker<S> {
                 )
             })?;
         self.dynamic = next;
+        self.cleaner.settings_changed();
         Ok(())
     }
 

@@ -59,6 +59,9 @@ pub(super) struct Cleaner<T> {
     out: Vec<u8>,
     /// Rewrites of abandoned passes that could not be deleted (removed at the next start).
     pub rewrites_left: u64,
+    /// Whether any topic is compacted, as of [`super::topics::Topics::changes`]: client bytes
+    /// wake the cleaner only then. `None` after broker settings changed.
+    compacted: Option<(u64, bool)>,
 }
 
 impl<T> Default for Cleaner<T> {
@@ -71,6 +74,7 @@ impl<T> Default for Cleaner<T> {
             scratch: Scratch::default(),
             out: Vec::new(),
             rewrites_left: 0,
+            compacted: None,
         }
     }
 }
@@ -125,9 +129,25 @@ impl<S: Storage> Broker<S> {
     /// Client bytes came: look for a log to clean after the backoff, unless a look or a pass is
     /// already due.
     pub(super) fn cleaner_arm(&mut self) {
-        if self.cleaner.deadline.is_none() {
+        if self.cleaner.deadline.is_none() && self.any_compacted() {
             let backoff = Duration::from_millis(u64::from(self.config.log_cleaner_backoff_ms));
             self.cleaner.deadline = Some(self.now + backoff);
+        }
+    }
+
+    /// Whether some topic is compacted; looked at only after topics or settings changed.
+    fn any_compacted(&mut self) -> bool {
+        let changes = self.topics.changes();
+        match self.cleaner.compacted {
+            Some((seen, any)) if seen == changes => any,
+            _ => {
+                let any = self
+                    .topics
+                    .iter()
+                    .any(|(ti, _)| self.compaction(ti).is_some());
+                self.cleaner.compacted = Some((changes, any));
+                any
+            }
         }
     }
 
@@ -586,6 +606,11 @@ impl<S: Storage> Broker<S> {
 }
 
 impl<T> Cleaner<T> {
+    /// Broker settings changed: a topic default may now be `compact`.
+    pub(super) fn settings_changed(&mut self) {
+        self.compacted = None;
+    }
+
     /// Forget what the cleaner knows of a partition that was deleted.
     pub(super) fn forget(&mut self, pi: u32) {
         self.first_dirty.remove(&pi);

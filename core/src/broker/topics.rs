@@ -64,6 +64,8 @@ pub(crate) struct Topics<T> {
     /// Partitions by index. A deleted partition's slot is never reused: responses in flight name
     /// partitions by index, and must not read another partition's bytes.
     partitions: Vec<Option<Box<Partition<T>>>>,
+    /// Counts changes of topics and their configs, for caches of what they imply.
+    changes: u64,
 }
 
 /// The partition metadata file: `key: value` lines, one topic config per `config.` line.
@@ -105,7 +107,14 @@ impl<T: SegmentBuffer> Topics<T> {
             by_metric_name: BTreeMap::new(),
             by_id: BTreeMap::new(),
             partitions: Vec::new(),
+            changes: 0,
         }
+    }
+
+    /// A number that changes whenever a topic is created or deleted, gains partitions or has its
+    /// configs changed.
+    pub(crate) fn changes(&self) -> u64 {
+        self.changes
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -162,6 +171,7 @@ impl<T: SegmentBuffer> Topics<T> {
         let Some(topic) = self.topics.get_mut(idx as usize).and_then(Option::take) else {
             return Ok(());
         };
+        self.changes += 1;
         self.by_name.remove(&topic.name);
         let metric_name = super::names::metric_name(&topic.name);
         if self.by_metric_name.get(&metric_name) == Some(&idx) {
@@ -230,6 +240,7 @@ impl<T: SegmentBuffer> Topics<T> {
         count: i32,
         segment_size_bytes: usize,
     ) -> Result<(), StorageError> {
+        self.changes += 1;
         let t = self.topic(topic);
         let (name, first) = (t.name.clone(), t.partitions.len() as i32);
         let meta = metadata_bytes(&t.id, &t.configs);
@@ -275,6 +286,7 @@ impl<T: SegmentBuffer> Topics<T> {
         topic: u32,
         configs: Configs,
     ) -> Result<(), StorageError> {
+        self.changes += 1;
         let t = self.topic(topic);
         let meta = metadata_bytes(&t.id, &configs);
         for p in (0..t.partitions.len() as i32).rev() {
@@ -293,6 +305,7 @@ impl<T: SegmentBuffer> Topics<T> {
         configs: Vec<(String, String)>,
         logs: Vec<(PartitionLog<T>, PartitionTxns)>,
     ) -> u32 {
+        self.changes += 1;
         let topic = match self.free_topics.pop() {
             Some(free) => free,
             None => {
