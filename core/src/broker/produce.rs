@@ -10,12 +10,11 @@
 //! INVALID_PRODUCER_ID_MAPPING, Kafka's answer (KIP-890 verification) for a transactional id its
 //! coordinator never initialised, which is every transactional id here.
 
-use super::{Broker, Hdr, Reply, segment_size};
+use super::{Broker, Hdr, Reply};
 use crate::ErrorCode;
 use crate::codec::produce_view::{ProduceResponseWriter, ProduceView, RecordError};
 use crate::codec::{Writer, response_header_version};
 use crate::limits::BATCH_SIZE_BYTES_MAX_DEFAULT;
-use crate::log::AppendAt;
 
 use super::producers::{Sequenced, Verdict};
 use crate::records::{self, ValidatedRecords};
@@ -250,14 +249,7 @@ impl<S: Storage> Broker<S> {
                 return Ok(duplicate);
             }
         }
-        let size = segment_size(&self.config);
-        let unix_ms = self.unix_ms;
-        let log_append_time = self.log_append_time(ti);
-        let at = AppendAt {
-            segment_size: size,
-            unix_ms,
-            log_append_time,
-        };
+        let at = self.append_at(ti);
         let info = self
             .append_log(pi, topic, index, batches, at)
             .map_err(|e| e.error_code())?;
