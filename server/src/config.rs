@@ -63,7 +63,8 @@ pub const SETTINGS: &[Setting] = &[
     setting("log_dir", "log-dir", "BLAZEMQ_LOG_DIR", "DIR", "/tmp/blazemq/data",
         "directory holding the partition logs"),
     setting("segment_size", "segment-size", "BLAZEMQ_SEGMENT_SIZE", "BYTES", "1073741824",
-        "largest size a segment file grows to before the log rolls; accepts suffixes KiB, MiB, GiB, KB, MB, GB"),
+        "largest size a segment file grows to before the log rolls, the default segment.bytes of \
+         topics (Kafka's log.segment.bytes); accepts suffixes KiB, MiB, GiB, KB, MB, GB"),
     setting("broker_id", "broker-id", "BLAZEMQ_BROKER_ID", "ID", "0",
         "this broker's node id"),
     setting("num_partitions", "num-partitions", "BLAZEMQ_NUM_PARTITIONS", "N", "1",
@@ -72,6 +73,19 @@ pub const SETTINGS: &[Setting] = &[
         "create unknown topics on Metadata and Produce"),
     setting("retention_ms", "retention-ms", "BLAZEMQ_RETENTION_MS", "MS", "604800000",
         "how long records are kept (-1: forever)"),
+    setting("log_retention_bytes", "log-retention-bytes", "BLAZEMQ_LOG_RETENTION_BYTES", "BYTES", "-1",
+        "bytes a partition keeps, the default retention.bytes of topics (Kafka's log.retention.bytes; \
+         -1: no bound)"),
+    setting("log_segment_ms", "log-segment-ms", "BLAZEMQ_LOG_SEGMENT_MS", "MS", "604800000",
+        "the log rolls at an append whose records are this much newer than the segment's first, the \
+         default segment.ms of topics (Kafka's log.roll.ms)"),
+    setting("offsets_retention_minutes", "offsets-retention-minutes",
+        "BLAZEMQ_OFFSETS_RETENTION_MINUTES", "MIN", "10080",
+        "committed offsets of a group empty this long expire, and the group with them (Kafka's \
+         offsets.retention.minutes)"),
+    setting("offsets_retention_check_interval_ms", "offsets-retention-check-interval-ms",
+        "BLAZEMQ_OFFSETS_RETENTION_CHECK_INTERVAL_MS", "MS", "600000",
+        "how often expired offsets are looked for (Kafka's offsets.retention.check.interval.ms)"),
     setting("max_request_size", "max-request-size", "BLAZEMQ_MAX_REQUEST_SIZE", "BYTES", "104857600",
         "largest request frame accepted; a larger one closes the connection"),
     setting("group_initial_rebalance_delay_ms", "group-initial-rebalance-delay-ms",
@@ -144,6 +158,14 @@ pub struct Config {
     pub auto_create_topics: bool,
     /// `retention_ms` (-1: forever).
     pub retention_ms: i64,
+    /// `log_retention_bytes` (negative: no bound).
+    pub retention_bytes: i64,
+    /// `log_segment_ms`.
+    pub segment_ms: i64,
+    /// `offsets_retention_minutes`.
+    pub offsets_retention_minutes: u32,
+    /// `offsets_retention_check_interval_ms`.
+    pub offsets_retention_check_interval_ms: u32,
     /// `max_request_size` in bytes.
     pub request_size_bytes_max: u32,
     /// `group_initial_rebalance_delay_ms`.

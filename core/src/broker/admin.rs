@@ -261,10 +261,8 @@ impl<S: Storage> Broker<S> {
             )
         })?;
         let topic = self.topics.topic(ti);
-        let (retention_ms, segment_bytes) =
-            (self.config.retention_ms, self.config.segment_size_bytes);
-        let defaults = topic_config::effective(&[], retention_ms, segment_bytes);
-        let rows = topic_config::effective(&topic.configs, retention_ms, segment_bytes)
+        let defaults = topic_config::effective(&[], &self.config);
+        let rows = topic_config::effective(&topic.configs, &self.config)
             .into_iter()
             .zip(defaults)
             .map(|((name, value, set), (_, default, _))| {

@@ -784,8 +784,9 @@ mod tests {
     fn dynamic_broker_settings_are_every_topics_default_below_its_own() {
         let mut b = broker();
         create(&mut b, "t", 1, &[]);
+        // Keyed: the topic becomes compacted below, and a compacted topic takes only those.
         let mut batch = BatchBuilder::new(0);
-        batch.push(1, None, Some(&[7; 200]), &[]);
+        batch.push(1, Some(b"k"), Some(&[7; 200]), &[]);
         let produce = produce_request("t", 0, batch.finish());
         let code = |b: &mut Driver<MemoryStorage>| {
             let resp: ProduceResponse = call(b, 9, &produce);

@@ -15,6 +15,14 @@ pub const LOG_CLEANER_DEDUPE_BUFFER_SIZE_DEFAULT: u64 = 128 << 20;
 /// Kafka's `log.cleaner.backoff.ms` default.
 pub const LOG_CLEANER_BACKOFF_MS_DEFAULT: u32 = 15_000;
 
+/// Kafka's `log.roll.hours` default: 168 hours.
+pub const SEGMENT_MS_DEFAULT: i64 = 7 * 24 * 60 * 60 * 1000;
+
+/// Kafka's `offsets.retention.minutes` default (10080 minutes: 7 days), in milliseconds.
+pub const OFFSETS_RETENTION_MS_DEFAULT: i64 = 10_080 * 60_000;
+/// Kafka's `offsets.retention.check.interval.ms` default: 10 minutes.
+pub const OFFSETS_RETENTION_CHECK_INTERVAL_MS_DEFAULT: u32 = 600_000;
+
 /// Kafka's `producer.id.expiration.ms` default: a day.
 pub const PRODUCER_ID_EXPIRATION_MS_DEFAULT: i64 = 86_400_000;
 
@@ -36,14 +44,26 @@ pub struct BrokerConfig {
     pub cluster_id: String,
     /// The directory of the partition logs (`log.dirs`), as DescribeLogDirs names it.
     pub log_dir: String,
-    /// Capacity of a new segment in bytes (`segment_size`).
+    /// Capacity of a new segment in bytes (`segment_size`, Kafka's `log.segment.bytes`): the
+    /// `segment.bytes` of topics that set none.
     pub segment_size_bytes: u64,
+    /// How old a segment's first record may be before the next append rolls the log
+    /// (`log_segment_ms`, Kafka's `log.roll.ms`): the `segment.ms` of topics that set none.
+    pub segment_ms: i64,
+    /// The bytes a partition keeps (`log_retention_bytes`, Kafka's `log.retention.bytes`; -1:
+    /// no bound): the `retention.bytes` of topics that set none.
+    pub retention_bytes: i64,
     /// Partitions of an auto-created topic (`num.partitions`).
     pub num_partitions: i32,
     /// Whether Metadata and Produce create unknown topics (`auto.create.topics.enable`).
     pub auto_create_topics: bool,
     /// How long records are kept (`retention.ms`), reported as the topics' default.
     pub retention_ms: i64,
+    /// How long committed offsets of a group with no members are kept, in milliseconds
+    /// (`offsets.retention.minutes`; Kafka's default is 7 days).
+    pub offsets_retention_ms: i64,
+    /// How often expired offsets are looked for (`offsets.retention.check.interval.ms`).
+    pub offsets_retention_check_interval_ms: u32,
     /// `group.initial.rebalance.delay.ms`.
     pub group_initial_rebalance_delay_ms: u32,
     /// `group.min.session.timeout.ms`: shorter session timeouts get INVALID_SESSION_TIMEOUT.
@@ -87,9 +107,13 @@ impl Default for BrokerConfig {
             cluster_id: String::from("blazemq-cluster"),
             log_dir: String::from("/tmp/blazemq/data"),
             segment_size_bytes: 1 << 30,
+            segment_ms: SEGMENT_MS_DEFAULT,
+            retention_bytes: -1,
             num_partitions: 1,
             auto_create_topics: true,
             retention_ms: 7 * 24 * 60 * 60 * 1000,
+            offsets_retention_ms: OFFSETS_RETENTION_MS_DEFAULT,
+            offsets_retention_check_interval_ms: OFFSETS_RETENTION_CHECK_INTERVAL_MS_DEFAULT,
             group_initial_rebalance_delay_ms: 0,
             group_min_session_timeout_ms: GROUP_MIN_SESSION_TIMEOUT_MS_DEFAULT,
             group_max_session_timeout_ms: GROUP_MAX_SESSION_TIMEOUT_MS_DEFAULT,

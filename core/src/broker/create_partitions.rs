@@ -5,7 +5,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::{Broker, Hdr, Reply, encode_response, segment_size};
+use super::{Broker, Hdr, Reply, encode_response};
 use crate::ErrorCode;
 use crate::codec::Message;
 use crate::codec::messages::create_partitions_request::{
@@ -105,7 +105,7 @@ impl<S: Storage> Broker<S> {
         if validate_only {
             return Ok(());
         }
-        let size = segment_size(&self.config);
+        let size = self.segment_bytes_with(self.topics.topic(ti).config("segment.bytes"));
         self.make_room_for_new_segment();
         self.topics
             .add_partitions(&mut self.storage, ti, t.count, size)

@@ -12,7 +12,7 @@ use alloc::vec::Vec;
 
 use super::names::invalid_topic_reason;
 use super::topic_config;
-use super::{Broker, ConnId, Hdr, Reply, encode_response, segment_size};
+use super::{Broker, ConnId, Hdr, Reply, encode_response};
 use crate::ErrorCode;
 use crate::codec::Message;
 use crate::codec::messages::create_topics_request::CreatableTopic;
@@ -58,7 +58,8 @@ impl<S: Storage> Broker<S> {
             return Err(ErrorCode::PolicyViolation);
         }
         let id = self.new_topic_id();
-        let size = segment_size(&self.config);
+        let set = configs.iter().find(|(n, _)| n == "segment.bytes");
+        let size = self.segment_bytes_with(set.map(|(_, v)| v.trim()));
         self.make_room_for_new_segment();
         self.topics
             .create(&mut self.storage, name, id, partitions, configs, size)
@@ -300,20 +301,16 @@ impl<S: Storage> Broker<S> {
                     .iter()
                     .filter_map(|c| c.value.clone().map(|v| (c.name.clone(), v)))
                     .collect();
-                let configs = topic_config::effective(
-                    &set,
-                    self.config.retention_ms,
-                    self.config.segment_size_bytes,
-                )
-                .into_iter()
-                .map(|(name, value, is_set)| CreatableTopicConfigs {
-                    name,
-                    value: Some(value),
-                    read_only: false,
-                    config_source: if is_set { SOURCE_TOPIC } else { SOURCE_DEFAULT },
-                    is_sensitive: false,
-                })
-                .collect();
+                let configs = topic_config::effective(&set, &self.config)
+                    .into_iter()
+                    .map(|(name, value, is_set)| CreatableTopicConfigs {
+                        name,
+                        value: Some(value),
+                        read_only: false,
+                        config_source: if is_set { SOURCE_TOPIC } else { SOURCE_DEFAULT },
+                        is_sensitive: false,
+                    })
+                    .collect();
                 CreatableTopicResult {
                     name: t.name.clone(),
                     topic_id: if v >= 7 { id } else { Uuid::default() },

@@ -5,7 +5,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::{Broker, ConnId, Hdr, Reply, encode_response, segment_size};
+use super::{Broker, ConnId, Hdr, Reply, encode_response};
 use crate::ErrorCode;
 use crate::codec::Message;
 use crate::codec::messages::{
@@ -17,7 +17,7 @@ use crate::group::{
     Completed, FetchTopic, GroupCoordinator, JoinAnswer, LeaveAnswer, Reply as GroupReply,
     SyncAnswer, Ticket, find_coordinator, wire,
 };
-use crate::log::{AppendAt, PartitionLog};
+use crate::log::PartitionLog;
 use crate::records::BatchBuilder;
 use crate::storage::{Storage, StorageError};
 use crate::time::Instant;
@@ -320,11 +320,7 @@ impl<S: Storage> Broker<S> {
             .topics
             .partition_of(ti, 0)
             .ok_or(ErrorCode::UnknownTopicOrPartition)?;
-        let at = AppendAt {
-            segment_size: segment_size(&self.config),
-            unix_ms: self.unix_ms,
-            log_append_time: false,
-        };
+        let at = self.append_at(ti);
         self.append_log(pi, topic, 0, bytes, at)
             .map(|_| ())
             .map_err(|e| e.error_code())

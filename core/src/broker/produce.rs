@@ -10,15 +10,17 @@
 //! INVALID_PRODUCER_ID_MAPPING, Kafka's answer (KIP-890 verification) for a transactional id its
 //! coordinator never initialised, which is every transactional id here.
 
-use super::{Broker, Hdr, Reply, segment_size};
+use super::{Broker, Hdr, Reply};
 use crate::ErrorCode;
-use crate::codec::produce_view::{ProduceResponseWriter, ProduceView};
+use crate::codec::produce_view::{ProduceResponseWriter, ProduceView, RecordError};
 use crate::codec::{Writer, response_header_version};
 use crate::limits::BATCH_SIZE_BYTES_MAX_DEFAULT;
-use crate::log::AppendAt;
 
 use super::producers::{Sequenced, Verdict};
 use crate::records::{self, ValidatedRecords};
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
 
 /// Kafka 4's default `message.timestamp.after.max.ms`: an hour.
 const TIMESTAMP_AFTER_MAX_MS_DEFAULT: i64 = 3_600_000;
@@ -93,13 +95,41 @@ struct Appended {
     log_start_offset: i64,
 }
 
-impl Appended {
-    /// What a partition's error result carries.
-    const NONE: Appended = Appended {
-        base_offset: -1,
-        log_append_time_ms: -1,
-        log_start_offset: -1,
-    };
+/// Why a partition's records were not appended: Kafka's error code, and for INVALID_RECORD on a
+/// compacted topic the records without a key (their index within the batch).
+struct Refused {
+    code: ErrorCode,
+    keyless: Vec<i32>,
+}
+
+impl From<ErrorCode> for Refused {
+    fn from(code: ErrorCode) -> Self {
+        Refused {
+            code,
+            keyless: Vec::new(),
+        }
+    }
+}
+
+/// Kafka's `RecordError`s for the keyless records of a compacted topic's partition, and the
+/// `error_message` summing them up (`LogValidator.validateKey` and `processRecordErrors`, checked
+/// against Kafka 4.1.1 and 4.4.0: tests/python/test_compacted_keys.py).
+fn keyless_errors(topic: &str, index: i32, keyless: &[i32]) -> (String, String) {
+    let message = format!(
+        "Compacted topic cannot accept message without key in topic partition {topic}-{index}"
+    );
+    let shown: Vec<String> = keyless
+        .iter()
+        .take(3)
+        .map(|i| format!("RecordError(batchIndex={i}, message='{message}')"))
+        .collect();
+    let summary = format!(
+        "One or more records have been rejected due to {} record errors in total, and only \
+         showing the first three errors at most: [{}]",
+        keyless.len(),
+        shown.join(", ")
+    );
+    (message, summary)
 }
 
 impl<S: Storage> Broker<S> {
@@ -131,27 +161,24 @@ impl<S: Storage> Broker<S> {
                     transactional_id: request.transactional_id,
                 };
                 let result = match refused {
-                    Some(code) => Err(code),
+                    Some(code) => Err(Refused::from(code)),
                     None => self.append_partition(to, records.unwrap_or_default(), &mut touched),
                 };
-                let (error, appended) = match result {
-                    Ok(a) => (ErrorCode::None, a),
-                    Err(code) => {
-                        any_error = true;
-                        (code, Appended::NONE)
-                    }
-                };
-                if out
-                    .partition(
+                let written = match result {
+                    Ok(a) => out.partition(
                         &mut w,
                         index,
-                        error.code(),
-                        appended.base_offset,
-                        appended.log_append_time_ms,
-                        appended.log_start_offset,
-                    )
-                    .is_err()
-                {
+                        ErrorCode::None.code(),
+                        a.base_offset,
+                        a.log_append_time_ms,
+                        a.log_start_offset,
+                    ),
+                    Err(refused) => {
+                        any_error = true;
+                        write_refused(&out, &mut w, topic.name, index, &refused)
+                    }
+                };
+                if written.is_err() {
                     return Reply::Close;
                 }
             }
@@ -192,7 +219,7 @@ impl<S: Storage> Broker<S> {
         to: Target<'_>,
         bytes: &[u8],
         touched: &mut alloc::vec::Vec<u32>,
-    ) -> Result<Appended, ErrorCode> {
+    ) -> Result<Appended, Refused> {
         let (topic, index) = (to.topic, to.index);
         let (ti, pi) = self.produce_partition(topic, index)?;
         if let (Some(id), Some((producer_id, epoch))) =
@@ -215,20 +242,14 @@ impl<S: Storage> Broker<S> {
             .map_err(|e| e.error_code())?;
         // A legacy message set arrives here already converted to one v2 batch.
         let batches = validated.batches(bytes);
+        self.check_keys(ti, batches, batch_bytes_max)?;
         let sequenced = sequenced(&validated);
         if let Some(s) = &sequenced {
             if let Some(duplicate) = self.check_sequence(pi, s)? {
                 return Ok(duplicate);
             }
         }
-        let size = segment_size(&self.config);
-        let unix_ms = self.unix_ms;
-        let log_append_time = self.log_append_time(ti);
-        let at = AppendAt {
-            segment_size: size,
-            unix_ms,
-            log_append_time,
-        };
+        let at = self.append_at(ti);
         let info = self
             .append_log(pi, topic, index, batches, at)
             .map_err(|e| e.error_code())?;
@@ -317,6 +338,30 @@ impl<S: Storage> Broker<S> {
         Ok(())
     }
 
+    /// A compacted topic (`cleanup.policy` with `compact`) takes only records with a key
+    /// (KIP-467): otherwise INVALID_RECORD naming each record without one, and nothing of the
+    /// batch is appended. Kafka checks keys before timestamps per record; here the batches' max
+    /// timestamps were checked first, so a batch with both faults gets INVALID_TIMESTAMP, as in
+    /// Kafka unless every late record is also keyless.
+    fn check_keys(&self, ti: u32, batches: &[u8], batch_bytes_max: usize) -> Result<(), Refused> {
+        let compacted = self
+            .topic_setting(ti, "cleanup.policy")
+            .is_some_and(|policy| policy.split(',').any(|p| p.trim() == "compact"));
+        if !compacted {
+            return Ok(());
+        }
+        let bytes_max = records::decompressed_bytes_max(batch_bytes_max);
+        let keyless = records::keyless_records(batches, bytes_max, &mut Vec::new())
+            .map_err(|e| e.error_code())?;
+        if keyless.is_empty() {
+            return Ok(());
+        }
+        Err(Refused {
+            code: ErrorCode::InvalidRecord,
+            keyless,
+        })
+    }
+
     /// Whether the topic's `message.timestamp.type` is LogAppendTime: the broker, not the
     /// producer, then sets the batches' timestamps.
     pub(super) fn log_append_time(&self, ti: u32) -> bool {
@@ -331,6 +376,35 @@ impl<S: Storage> Broker<S> {
     }
 }
 
+/// A refused partition's result; the record errors of keyless records from Produce v8.
+fn write_refused(
+    out: &ProduceResponseWriter,
+    w: &mut Writer,
+    topic: &str,
+    index: i32,
+    refused: &Refused,
+) -> Result<(), crate::codec::EncodeError> {
+    if refused.keyless.is_empty() {
+        return out.partition_refused(w, index, refused.code.code(), &[], None);
+    }
+    let (message, summary) = keyless_errors(topic, index, &refused.keyless);
+    let record_errors: Vec<RecordError<'_>> = refused
+        .keyless
+        .iter()
+        .map(|&batch_index| RecordError {
+            batch_index,
+            message: Some(&message),
+        })
+        .collect();
+    out.partition_refused(
+        w,
+        index,
+        refused.code.code(),
+        &record_errors,
+        Some(&summary),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::Broker;
@@ -340,6 +414,7 @@ mod tests {
     };
     use crate::records::{BatchBuilder, RecordBatch, TimestampType};
     use crate::storage::MemoryStorage;
+    use alloc::format;
     use alloc::vec::Vec;
 
     fn produce(name: &str) -> ProduceRequest {
@@ -407,6 +482,56 @@ mod tests {
             .expect("partition")
             .log
             .log_end_offset()
+    }
+
+    #[test]
+    fn a_compacted_topic_refuses_a_batch_with_keyless_records_naming_each_one() {
+        use crate::records::Compression;
+        use crate::records::test_codecs::compressed;
+        let mut b = broker();
+        create(&mut b, "c", 1, &[("cleanup.policy", "delete,compact")]);
+        let mut keyed = BatchBuilder::new(0);
+        keyed.push(1_000, Some(b"k"), Some(b"v"), &[]);
+        let keyed = keyed.finish();
+        let mut batch = BatchBuilder::new(0);
+        for key in [None, Some(&b"a"[..]), None, None, None] {
+            batch.push(1_000, key, Some(b"v"), &[]);
+        }
+        let batch = batch.finish();
+        let message = "Compacted topic cannot accept message without key in topic partition c-0";
+        let shown = |i| format!("RecordError(batchIndex={i}, message='{message}')");
+        let summary = format!(
+            "One or more records have been rejected due to 4 record errors in total, and only \
+             showing the first three errors at most: [{}, {}, {}]",
+            shown(0),
+            shown(2),
+            shown(3)
+        );
+        for codec in [Compression::None, Compression::Gzip, Compression::Lz4] {
+            for v in [3, 8, 11] {
+                let request = produce_request("c", 0, compressed(&batch, codec));
+                let resp: ProduceResponse = call(&mut b, v, &request);
+                let p = &resp.responses[0].partition_responses[0];
+                assert_eq!((p.error_code, p.base_offset), (87, -1), "INVALID_RECORD");
+                let errors: Vec<_> = p
+                    .record_errors
+                    .iter()
+                    .map(|e| (e.batch_index, e.batch_index_error_message.as_deref()))
+                    .collect();
+                if v >= 8 {
+                    assert_eq!(errors, [0, 2, 3, 4].map(|i| (i, Some(message))));
+                    assert_eq!(p.error_message.as_deref(), Some(summary.as_str()));
+                } else {
+                    assert!(errors.is_empty() && p.error_message.is_none());
+                }
+                assert_eq!(log_end(&b, "c", 0), 0, "nothing appended");
+            }
+        }
+        // Keyed records are appended, and a topic without `compact` takes keyless ones.
+        assert_eq!(codes(&mut b, 11, &produce_request("c", 0, keyed)), [0]);
+        assert_eq!(log_end(&b, "c", 0), 1);
+        create(&mut b, "d", 1, &[]);
+        assert_eq!(codes(&mut b, 11, &produce_request("d", 0, batch)), [0]);
     }
 
     // Every code below is Apache Kafka 4.1.1's and 4.4.0's answer to the same request

@@ -10,7 +10,7 @@ use core::time::Duration;
 
 use super::Broker;
 use super::topics::Topics;
-use crate::log::Retention;
+use crate::log::{AppendAt, Retention};
 use crate::storage::{Storage, StorageError};
 use crate::time::Instant;
 
@@ -56,8 +56,34 @@ impl<S: Storage> Broker<S> {
                 .unwrap_or(self.config.retention_ms),
             bytes: get("retention.bytes")
                 .and_then(|v| v.parse().ok())
-                .unwrap_or(-1),
+                .unwrap_or(self.config.retention_bytes),
         })
+    }
+
+    /// How an append to topic `ti` is made now: its `segment.bytes` and `segment.ms` (its own,
+    /// else the broker's dynamic default, else the static one, read at every append so an alter
+    /// applies to the next roll), the wall clock, and its timestamp type.
+    pub(super) fn append_at(&self, ti: u32) -> AppendAt {
+        AppendAt {
+            segment_size: self.segment_bytes_with(self.topics.topic(ti).config("segment.bytes")),
+            segment_ms: self
+                .topic_setting(ti, "segment.ms")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(self.config.segment_ms),
+            unix_ms: self.unix_ms,
+            log_append_time: self.log_append_time(ti),
+        }
+    }
+
+    /// The `segment.bytes` of a topic that sets `set` (or nothing): the size of its new segments.
+    pub(super) fn segment_bytes_with(&self, set: Option<&str>) -> usize {
+        set.or_else(|| {
+            self.dynamic
+                .topic_default("segment.bytes")
+                .map(|(v, _)| v.trim())
+        })
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or_else(|| super::segment_size(&self.config))
     }
 
     /// Run retention if its deadline has come or something changed. Cheap otherwise: called for

@@ -4,6 +4,8 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
+use super::config::BrokerConfig;
+
 /// How a config value must parse.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
@@ -25,6 +27,9 @@ enum Kind {
 
 /// No lower bound beyond the type's.
 const NO_MIN: i64 = i64::MIN;
+
+/// The smallest `segment.bytes` a topic may set (Kafka 4: 1 MiB).
+pub const SEGMENT_BYTES_MIN: i64 = 1 << 20;
 
 /// Kafka 4's topic configs (LogConfig) with their defaults: the ones Kafka 4.0 removed
 /// (`message.format.version`, `message.downconversion.enable`,
@@ -87,12 +92,14 @@ const TOPIC_CONFIGS: &[(&str, &str, Kind)] = &[
     ("remote.log.copy.disable", "false", Kind::Bool),
     ("remote.log.delete.on.disable", "false", Kind::Bool),
     ("remote.storage.enable", "false", Kind::Bool),
-    ("retention.bytes", "-1", Kind::Long(-1)),
+    // Kafka sets no bound: below 0 keeps every byte.
+    ("retention.bytes", "-1", Kind::Long(NO_MIN)),
     ("retention.ms", "604800000", Kind::Long(-1)),
-    ("segment.bytes", "1073741824", Kind::Int(14)),
+    // Kafka 4 refuses segments under 1 MiB for topics (LogConfig's SEGMENT_BYTES validator).
+    ("segment.bytes", "1073741824", Kind::Int(SEGMENT_BYTES_MIN)),
     ("segment.index.bytes", "10485760", Kind::Int(NO_MIN)),
-    ("segment.jitter.ms", "0", Kind::Long(NO_MIN)),
-    ("segment.ms", "604800000", Kind::Long(NO_MIN)),
+    ("segment.jitter.ms", "0", Kind::Long(0)),
+    ("segment.ms", "604800000", Kind::Long(1)),
     ("unclean.leader.election.enable", "false", Kind::Bool),
 ];
 
@@ -312,11 +319,11 @@ pub(crate) fn config_type(name: &str) -> i8 {
     }
 }
 
-/// Every topic config with its effective value and whether the topic sets it (else a default).
+/// Every topic config with its effective value and whether the topic sets it (else a default:
+/// the broker's own setting where it has one, see [`static_default`]).
 pub(crate) fn effective(
     set: &[(String, String)],
-    retention_ms_default: i64,
-    segment_bytes_default: u64,
+    broker: &BrokerConfig,
 ) -> Vec<(String, String, bool)> {
     TOPIC_CONFIGS
         .iter()
@@ -324,16 +331,30 @@ pub(crate) fn effective(
             |&(name, default, _)| match set.iter().find(|(n, _)| n == name) {
                 Some((_, v)) => (name.to_string(), v.clone(), true),
                 None => {
-                    let value = match name {
-                        "retention.ms" => retention_ms_default.to_string(),
-                        "segment.bytes" => segment_bytes_default.min(i32::MAX as u64).to_string(),
-                        _ => default.to_string(),
-                    };
+                    let value = static_default(name, broker)
+                        .map_or_else(|| default.to_string(), |v| v.to_string());
                     (name.to_string(), value, false)
                 }
             },
         )
         .collect()
+}
+
+/// The value the broker's static settings give topic config `name` of a topic that does not set
+/// it, where they differ from Kafka's schema default: `retention.ms`, `retention.bytes`,
+/// `segment.bytes` and `segment.ms` (Kafka's `log.retention.*`, `log.segment.bytes`,
+/// `log.roll.*`).
+pub(crate) fn static_default(name: &str, broker: &BrokerConfig) -> Option<i64> {
+    match name {
+        "retention.ms" => Some(broker.retention_ms),
+        "retention.bytes" => Some(broker.retention_bytes),
+        "segment.bytes" => Some(
+            i64::try_from(broker.segment_size_bytes.min(i32::MAX as u64))
+                .unwrap_or(i64::from(i32::MAX)),
+        ),
+        "segment.ms" => Some(broker.segment_ms),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -350,8 +371,13 @@ mod tests {
             validate("no.such.config", Some("1"))
                 .is_err_and(|e| e.contains("Unknown topic config"))
         );
-        assert!(validate("segment.bytes", Some("1")).is_err());
-        assert!(validate("segment.bytes", Some("14")).is_ok());
+        // Kafka 4.1.1's bounds (scripts/kafka-reference.sh).
+        assert!(validate("segment.bytes", Some("1048575")).is_err());
+        assert!(validate("segment.bytes", Some("1048576")).is_ok());
+        assert!(validate("segment.ms", Some("0")).is_err());
+        assert!(validate("segment.ms", Some("1")).is_ok());
+        assert!(validate("segment.jitter.ms", Some("-1")).is_err());
+        assert!(validate("retention.bytes", Some("-2")).is_ok());
         assert!(validate("index.interval.bytes", Some("-2147483648")).is_ok());
         assert!(validate("index.interval.bytes", Some("2147483648")).is_err());
         assert!(validate("index.interval.bytes", Some("-2147483649")).is_err());
@@ -457,7 +483,22 @@ mod tests {
     #[test]
     fn effective_merges_defaults() {
         let set = [(String::from("retention.ms"), String::from("5"))];
-        let all = effective(&set, 99, 1 << 20);
+        let broker = BrokerConfig {
+            retention_ms: 99,
+            segment_size_bytes: 1 << 20,
+            segment_ms: 60_000,
+            retention_bytes: 1 << 30,
+            ..BrokerConfig::default()
+        };
+        let all = effective(&set, &broker);
+        assert!(
+            all.iter()
+                .any(|(n, v, s)| n == "segment.ms" && v == "60000" && !*s)
+        );
+        assert!(
+            all.iter()
+                .any(|(n, v, s)| n == "retention.bytes" && v == "1073741824" && !*s)
+        );
         assert!(
             all.iter()
                 .any(|(n, v, s)| n == "retention.ms" && v == "5" && *s)

@@ -11,9 +11,8 @@ use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::{Broker, segment_size};
+use super::Broker;
 use crate::ErrorCode;
-use crate::log::AppendAt;
 use crate::records::control::{ControlType, end_transaction_marker};
 use crate::records::crc::crc32c;
 use crate::storage::Storage;
@@ -351,12 +350,8 @@ impl<S: Storage> Broker<S> {
             coordinator_epoch,
             self.unix_ms,
         );
-        let at = AppendAt {
-            segment_size: segment_size(&self.config),
-            unix_ms: self.unix_ms,
-            // Kafka's validation stamps every batch of a LogAppendTime topic, markers included.
-            log_append_time: self.log_append_time(ti),
-        };
+        // Kafka's validation stamps every batch of a LogAppendTime topic, markers included.
+        let at = self.append_at(ti);
         let info = self
             .append_log(pi, &topic, index, &batch, at)
             .map_err(|e| e.error_code())?;

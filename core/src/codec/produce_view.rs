@@ -143,6 +143,15 @@ fn partition(input: &[u8], flexible: bool) -> p::Parsed<'_, (i32, Option<&[u8]>)
     Ok((input, (index, records)))
 }
 
+/// One record that caused its batch to be refused (the response's `BatchIndexAndErrorMessage`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecordError<'a> {
+    /// The record's index within its batch.
+    pub batch_index: i32,
+    /// Why it was refused.
+    pub message: Option<&'a str>,
+}
+
 /// Writes a Produce response body in order: `begin`, then per topic `topic`, its partitions with
 /// `partition`, `end_topic`; finally `end`.
 #[derive(Debug)]
@@ -194,10 +203,47 @@ impl ProduceResponseWriter {
         if v >= 5 {
             w.put_i64(log_start_offset);
         }
-        if v >= 8 {
-            // RecordErrors: none; ErrorMessage: null.
-            w.put_array_len(Some(0), self.flexible)?;
-            w.put_nullable_string(None, self.flexible, true, "ErrorMessage")?;
+        self.end_partition(w, &[], None)
+    }
+
+    /// One partition's refusal with the records that caused it (KIP-467): `record_errors` and
+    /// `error_message` are sent from v8; the offsets are Kafka's "none" (-1).
+    pub fn partition_refused(
+        &self,
+        w: &mut Writer,
+        index: i32,
+        error_code: i16,
+        record_errors: &[RecordError<'_>],
+        error_message: Option<&str>,
+    ) -> Result<(), EncodeError> {
+        w.put_i32(index);
+        w.put_i16(error_code);
+        w.put_i64(-1);
+        if self.version >= 2 {
+            w.put_i64(-1);
+        }
+        if self.version >= 5 {
+            w.put_i64(-1);
+        }
+        self.end_partition(w, record_errors, error_message)
+    }
+
+    fn end_partition(
+        &self,
+        w: &mut Writer,
+        record_errors: &[RecordError<'_>],
+        error_message: Option<&str>,
+    ) -> Result<(), EncodeError> {
+        if self.version >= 8 {
+            w.put_array_len(Some(record_errors.len()), self.flexible)?;
+            for e in record_errors {
+                w.put_i32(e.batch_index);
+                w.put_nullable_string(e.message, self.flexible, true, "BatchIndexErrorMessage")?;
+                if self.flexible {
+                    w.put_uvarint(0);
+                }
+            }
+            w.put_nullable_string(error_message, self.flexible, true, "ErrorMessage")?;
         }
         if self.flexible {
             w.put_uvarint(0);
@@ -228,7 +274,7 @@ mod tests {
     use super::*;
     use crate::codec::messages::produce_request::{PartitionProduceData, TopicProduceData};
     use crate::codec::messages::produce_response::{
-        PartitionProduceResponse, TopicProduceResponse,
+        BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
     };
     use crate::codec::messages::{ProduceRequest, ProduceResponse};
     use crate::codec::{Message, Records};
@@ -319,6 +365,29 @@ mod tests {
                             log_start_offset: -1,
                             ..Default::default()
                         },
+                        PartitionProduceResponse {
+                            index: 3,
+                            error_code: 87,
+                            base_offset: -1,
+                            log_append_time_ms: -1,
+                            log_start_offset: -1,
+                            record_errors: if v >= 8 {
+                                vec![
+                                    BatchIndexAndErrorMessage {
+                                        batch_index: 1,
+                                        batch_index_error_message: Some("no key".into()),
+                                    },
+                                    BatchIndexAndErrorMessage {
+                                        batch_index: 4,
+                                        batch_index_error_message: None,
+                                    },
+                                ]
+                            } else {
+                                vec![]
+                            },
+                            error_message: (v >= 8).then(|| "two records".into()),
+                            ..Default::default()
+                        },
                     ],
                 }],
                 ..Default::default()
@@ -327,10 +396,22 @@ mod tests {
             expected.encode(&mut w, v).expect("encodes");
             let mut ours = Writer::new();
             let r = ProduceResponseWriter::begin(&mut ours, v, 1).expect("begins");
-            r.topic(&mut ours, "t", 2).expect("topic");
+            r.topic(&mut ours, "t", 3).expect("topic");
             r.partition(&mut ours, 1, 0, 42, 1_700_000_000_000, 3)
                 .expect("partition");
             r.partition(&mut ours, 2, 3, -1, -1, -1).expect("partition");
+            let record_errors = [
+                RecordError {
+                    batch_index: 1,
+                    message: Some("no key"),
+                },
+                RecordError {
+                    batch_index: 4,
+                    message: None,
+                },
+            ];
+            r.partition_refused(&mut ours, 3, 87, &record_errors, Some("two records"))
+                .expect("partition");
             r.end_topic(&mut ours);
             r.end(&mut ours);
             assert_eq!(ours.into_bytes(), w.into_bytes(), "version {v}");

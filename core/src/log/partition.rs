@@ -25,8 +25,13 @@ pub struct AppendInfo {
 /// batches get the append time as their timestamps.
 #[derive(Clone, Copy, Debug)]
 pub struct AppendAt {
-    /// The size of a new segment, should the append roll the log.
+    /// The size of a new segment, should the append roll the log; also the size past which the
+    /// active segment rolls (Kafka's `segment.bytes`).
     pub segment_size: usize,
+    /// Kafka's `segment.ms`: the log rolls before an append whose newest timestamp is more than
+    /// this after the active segment's first batch's (by the wall clock since its first append,
+    /// for records without timestamps). `i64::MAX`: never.
+    pub segment_ms: i64,
     /// The wall clock.
     pub unix_ms: i64,
     /// Whether the batches are stamped with `unix_ms` (LogAppendTime).
@@ -56,6 +61,9 @@ pub struct PartitionLog<T> {
     log_start_offset: i64,
     /// Bytes of data in every segment but the active one.
     sealed_bytes: u64,
+    /// The wall clock of the active segment's first append (-1: none yet), which ages a segment
+    /// whose records carry no timestamps for `segment.ms`, as Kafka's segment creation time does.
+    active_since_ms: i64,
 }
 
 impl<T: SegmentBuffer> PartitionLog<T> {
@@ -65,6 +73,7 @@ impl<T: SegmentBuffer> PartitionLog<T> {
             segments: alloc::vec![Segment::new(segment, base_offset)],
             log_start_offset: base_offset,
             sealed_bytes: 0,
+            active_since_ms: -1,
         }
     }
 
@@ -114,6 +123,7 @@ impl<T: SegmentBuffer> PartitionLog<T> {
             segments,
             log_start_offset,
             sealed_bytes,
+            active_since_ms: -1,
         })
     }
 
@@ -141,6 +151,7 @@ impl<T: SegmentBuffer> PartitionLog<T> {
     ) -> Result<AppendInfo, LogError> {
         let at = AppendAt {
             segment_size,
+            segment_ms: i64::MAX,
             unix_ms,
             log_append_time: false,
         };
@@ -160,6 +171,7 @@ impl<T: SegmentBuffer> PartitionLog<T> {
     ) -> Result<AppendInfo, LogError> {
         let AppendAt {
             segment_size,
+            segment_ms,
             unix_ms,
             log_append_time,
         } = at;
@@ -168,16 +180,15 @@ impl<T: SegmentBuffer> PartitionLog<T> {
             return Err(LogError::InvalidBatch(crate::records::RecordsError::Empty));
         }
         let mut rest = batches;
+        let mut max_timestamp = -1;
         while !rest.is_empty() {
-            let total = batch::peek_total_len(rest).map_err(LogError::InvalidBatch)?;
-            if total > rest.len() {
-                return Err(LogError::InvalidBatch(
-                    crate::records::RecordsError::Truncated,
-                ));
-            }
+            let header =
+                batch::RecordBatch::new_unchecked_header(rest).map_err(LogError::InvalidBatch)?;
+            let total = header.total_len();
             if total > segment_size.min(u32::MAX as usize) {
                 return Err(LogError::BatchTooLarge);
             }
+            max_timestamp = max_timestamp.max(header.max_timestamp());
             rest = &rest[total..];
         }
         let active = self.active();
@@ -186,6 +197,10 @@ impl<T: SegmentBuffer> PartitionLog<T> {
                 base_offset: active.base_offset(),
             });
         }
+        let max_timestamp = stamp.unwrap_or(max_timestamp);
+        if self.reached_segment_ms(segment_ms, unix_ms, max_timestamp) {
+            self.roll(storage, topic, partition, segment_size)?;
+        }
         let base_offset = self.log_end_offset();
         let mut rest = batches;
         while !rest.is_empty() {
@@ -193,11 +208,33 @@ impl<T: SegmentBuffer> PartitionLog<T> {
             rest = &rest[total..];
         }
         self.active().set_modified_ms(unix_ms);
+        if self.active_since_ms < 0 {
+            self.active_since_ms = unix_ms;
+        }
         Ok(AppendInfo {
             base_offset,
             last_offset: self.log_end_offset() - 1,
             log_append_time_ms: stamp.unwrap_or(-1),
         })
+    }
+
+    /// Kafka's `LogSegment.shouldRoll` by time: the active segment holds data, and the newest
+    /// timestamp appended now is more than `segment_ms` after the largest one of its first batch
+    /// (with no timestamp there, the wall clock more than `segment_ms` after its first append).
+    fn reached_segment_ms(&self, segment_ms: i64, unix_ms: i64, max_timestamp: i64) -> bool {
+        let Some(active) = self.segments.last().filter(|s| !s.is_empty()) else {
+            return false;
+        };
+        let first = batch::RecordBatch::new_unchecked_header(active.data())
+            .map_or(-1, |b| b.max_timestamp());
+        let waited = if first >= 0 {
+            max_timestamp.saturating_sub(first)
+        } else if self.active_since_ms >= 0 {
+            unix_ms.saturating_sub(self.active_since_ms)
+        } else {
+            0
+        };
+        waited > segment_ms
     }
 
     fn append_one<S: Storage<Segment = T>>(
@@ -210,6 +247,13 @@ impl<T: SegmentBuffer> PartitionLog<T> {
         stamp: Option<i64>,
     ) -> Result<usize, LogError> {
         let offset = self.log_end_offset();
+        // Kafka rolls when the batch would take the segment past `segment.bytes`, which may be
+        // below the capacity the segment was created with (the topic's config changed).
+        let total = batch::peek_total_len(batch).map_err(LogError::InvalidBatch)?;
+        let active = self.active();
+        if !active.is_empty() && active.len_bytes().saturating_add(total) > segment_size {
+            self.roll(storage, topic, partition, segment_size)?;
+        }
         match self.active().append(batch, offset, stamp) {
             Ok(total) => return Ok(total),
             Err(SegmentAppendError::Invalid(e)) => return Err(LogError::InvalidBatch(e)),
@@ -253,6 +297,7 @@ impl<T: SegmentBuffer> PartitionLog<T> {
         let sealed = storage.seal_segment(old.buffer_mut(), len);
         self.sealed_bytes += len as u64;
         self.segments.push(Segment::new(buffer, base_offset));
+        self.active_since_ms = -1;
         sealed.map_err(LogError::from)
     }
 
@@ -752,6 +797,75 @@ pub(crate) mod tests {
         );
         assert_eq!(log.segment_bytes(0, 0, u32::MAX), None);
         assert_eq!(log.segment_bytes(12_345, 0, 1), None);
+    }
+
+    #[test]
+    fn segment_ms_and_a_smaller_segment_size_roll_the_active_segment() {
+        let mut storage = MemoryStorage::default();
+        let mut log = PartitionLog::new(MemorySegment::new(SEGMENT), 0);
+        let at = |unix_ms, segment_size, segment_ms| AppendAt {
+            segment_size,
+            segment_ms,
+            unix_ms,
+            log_append_time: false,
+        };
+        let mut append = |log: &mut PartitionLog<_>, b: &[u8], at| {
+            log.append_at(&mut storage, "t", 0, b, at).expect("append");
+            log.segments()
+                .iter()
+                .map(|s| s.base_offset())
+                .collect::<Vec<_>>()
+        };
+        // By the records' timestamps: rolled once the newest is more than segment.ms after the
+        // segment's first, whatever the wall clock says; never while the segment is empty.
+        assert_eq!(append(&mut log, &batch(1, 1_000), at(0, SEGMENT, 1)), [0]);
+        assert_eq!(append(&mut log, &batch(1, 1_100), at(0, SEGMENT, 100)), [0]);
+        assert_eq!(
+            append(&mut log, &batch(1, 1_101), at(0, SEGMENT, 100)),
+            [0, 2]
+        );
+        assert_eq!(
+            append(&mut log, &batch(1, 1_000), at(99_999, SEGMENT, 100)),
+            [0, 2]
+        );
+        // Records without timestamps (-1) age by the wall clock since the segment's first append.
+        let mut log = PartitionLog::new(MemorySegment::new(SEGMENT), 0);
+        assert_eq!(
+            append(&mut log, &batch(1, -1), at(5_000, SEGMENT, 100)),
+            [0]
+        );
+        assert_eq!(
+            append(&mut log, &batch(1, -1), at(5_100, SEGMENT, 100)),
+            [0]
+        );
+        assert_eq!(
+            append(&mut log, &batch(1, -1), at(5_101, SEGMENT, 100)),
+            [0, 2]
+        );
+        assert_eq!(
+            append(&mut log, &batch(1, -1), at(5_201, SEGMENT, 100)),
+            [0, 2]
+        );
+        assert_eq!(
+            append(&mut log, &batch(1, -1), at(5_202, SEGMENT, 100)),
+            [0, 2, 4]
+        );
+        // segment.bytes made smaller than the active segment was created with: the batch that
+        // would take it past the new size rolls it, and the new segment has the new size.
+        let len = batch(1, 0).len();
+        let small = 2 * len;
+        assert_eq!(
+            append(&mut log, &batch(1, 0), at(5_202, small, i64::MAX)),
+            [0, 2, 4]
+        );
+        assert_eq!(
+            append(&mut log, &batch(1, 0), at(5_202, small, i64::MAX)),
+            [0, 2, 4, 6]
+        );
+        assert_eq!(
+            log.segments().last().map(|s| s.capacity_bytes()),
+            Some(small)
+        );
     }
 
     #[test]

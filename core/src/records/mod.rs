@@ -13,7 +13,7 @@ pub mod legacy;
 pub mod record;
 mod snappy;
 #[cfg(test)]
-mod test_codecs;
+pub(crate) mod test_codecs;
 pub mod validate;
 mod zstd;
 
@@ -22,5 +22,6 @@ pub use compression::Compression;
 pub use error::RecordsError;
 pub use record::{BatchBuilder, Header, Record, Records};
 pub use validate::{
-    ValidatedRecords, check_produce_shape, validate_batches, validate_batches_with,
+    ValidatedRecords, check_produce_shape, decompressed_bytes_max, keyless_records,
+    validate_batches, validate_batches_with,
 };

@@ -254,6 +254,44 @@ fn check_compressed(
     Ok(())
 }
 
+/// The index within its batch of each record without a key, in the first batch of `buf` that has
+/// any: Kafka's `LogValidator.validateKey`, which a compacted topic's records must pass
+/// (KIP-467). Kafka numbers the records of each batch from 0 and refuses at the first batch with
+/// such records; from Produce v3 there is only one. `buf` holds batches that
+/// [`validate_batches`] passed; a compressed batch is decompressed into `scratch` (at most
+/// `decompressed_bytes_max`, as validation bounds it).
+pub fn keyless_records(
+    buf: &[u8],
+    decompressed_bytes_max: usize,
+    scratch: &mut Vec<u8>,
+) -> Result<Vec<i32>, RecordsError> {
+    let mut keyless = Vec::new();
+    let mut rest = buf;
+    while !rest.is_empty() && keyless.is_empty() {
+        let batch = RecordBatch::new_checked(rest)?;
+        let count = u32::try_from(batch.records_count()).map_err(|_| RecordsError::InvalidBatch)?;
+        let compression = batch.compression()?;
+        let records = if compression == Compression::None {
+            batch.records_bytes()
+        } else {
+            decompress_into(
+                compression,
+                batch.records_bytes(),
+                decompressed_bytes_max,
+                scratch,
+            )?;
+            scratch.as_slice()
+        };
+        for (index, record) in (0..).zip(Records::new(records, count)) {
+            if record?.key.is_none() {
+                keyless.push(index);
+            }
+        }
+        rest = &rest[batch.total_len()..];
+    }
+    Ok(keyless)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,6 +312,47 @@ mod tests {
     fn refresh_crc(b: &mut [u8]) {
         let crc = crc32c(&b[field::ATTRIBUTES.start..]);
         b[field::CRC].copy_from_slice(&crc.to_be_bytes());
+    }
+
+    #[test]
+    fn keyless_records_are_found_in_plain_and_compressed_batches() {
+        let mut b = BatchBuilder::new(0);
+        for (i, key) in [Some(&b"a"[..]), None, Some(b"b"), None, None]
+            .iter()
+            .enumerate()
+        {
+            b.push(i as i64, *key, Some(b"v"), &[]);
+        }
+        let plain = b.finish();
+        let mut scratch = Vec::new();
+        let found = |buf: &[u8], scratch: &mut Vec<u8>| {
+            keyless_records(buf, 1 << 20, scratch).expect("valid batches")
+        };
+        assert_eq!(found(&plain, &mut scratch), [1, 3, 4]);
+        for codec in [
+            Compression::Gzip,
+            Compression::Snappy,
+            Compression::Lz4,
+            Compression::Zstd,
+        ] {
+            assert_eq!(found(&compressed(&plain, codec), &mut scratch), [1, 3, 4]);
+        }
+        // Keyed records only: nothing; and each batch numbers its records from 0, the first
+        // batch with keyless records being the one reported (as Kafka's validator refuses it).
+        let mut keyed = BatchBuilder::new(0);
+        keyed.push(0, Some(b"k"), None, &[]);
+        let keyed = keyed.finish();
+        assert!(found(&keyed, &mut scratch).is_empty());
+        let mut two = keyed.clone();
+        two.extend_from_slice(&plain);
+        two.extend_from_slice(&batch(2, 0));
+        assert_eq!(found(&two, &mut scratch), [1, 3, 4]);
+        // Past the decompressed bound: refused, as validation refuses it.
+        let gz = compressed(&plain, Compression::Gzip);
+        assert_eq!(
+            keyless_records(&gz, 8, &mut scratch).map_err(|e| e.error_code()),
+            Err(ErrorCode::MessageTooLarge)
+        );
     }
 
     #[test]

@@ -44,6 +44,10 @@ fn defaults() {
     assert_eq!(c.num_partitions, 1);
     assert!(c.auto_create_topics);
     assert_eq!(c.retention_ms, 604_800_000);
+    assert_eq!(c.retention_bytes, -1);
+    assert_eq!(c.segment_ms, 604_800_000);
+    assert_eq!(c.offsets_retention_minutes, 10_080);
+    assert_eq!(c.offsets_retention_check_interval_ms, 600_000);
     assert_eq!(c.request_size_bytes_max, 104_857_600);
     assert_eq!(c.group_initial_rebalance_delay_ms, 0);
     assert_eq!(c.log_flush_offset_checkpoint_interval_ms, 60_000);
@@ -414,4 +418,22 @@ fn help_and_version() {
     assert_eq!(run(&["--help"], &[]).expect("help"), Command::Help);
     assert_eq!(run(&["-h"], &[]).expect("help"), Command::Help);
     assert_eq!(run(&["-V"], &[]).expect("version"), Command::Version);
+}
+
+#[test]
+fn retention_and_roll_settings_have_kafkas_bounds() {
+    let c = config(
+        &["--log-segment-ms", "1000", "--log-retention-bytes", "-2"],
+        &[("BLAZEMQ_OFFSETS_RETENTION_MINUTES", "1")],
+    );
+    assert_eq!((c.segment_ms, c.retention_bytes), (1000, -2));
+    assert_eq!(c.offsets_retention_minutes, 1);
+    for (flag, value) in [
+        ("--log-segment-ms", "0"),
+        ("--offsets-retention-minutes", "0"),
+        ("--offsets-retention-check-interval-ms", "0"),
+    ] {
+        let e = error(&[flag, value], &[]);
+        assert!(e.contains(&flag[2..].replace('-', "_")), "{e}");
+    }
 }

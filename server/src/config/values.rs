@@ -45,6 +45,20 @@ pub fn build(layers: &Layers) -> Result<Config, ConfigError> {
         num_partitions: get(layers, "num_partitions", |s| int(s, 1, partitions_max))?,
         auto_create_topics: get(layers, "auto_create_topics", parse_bool)?,
         retention_ms: get(layers, "retention_ms", |s| int(s, -1, i64::MAX))?,
+        // Kafka's bounds: log.retention.bytes none, log.roll.hours and the offsets ones at
+        // least 1.
+        retention_bytes: get(layers, "log_retention_bytes", |s| {
+            int(s, i64::MIN, i64::MAX)
+        })?,
+        segment_ms: get(layers, "log_segment_ms", |s| int(s, 1, i64::MAX))?,
+        offsets_retention_minutes: get(layers, "offsets_retention_minutes", |s| {
+            int(s, 1, i32::MAX as u32)
+        })?,
+        offsets_retention_check_interval_ms: get(
+            layers,
+            "offsets_retention_check_interval_ms",
+            |s| int(s, 1, i32::MAX as u32),
+        )?,
         request_size_bytes_max: get(layers, "max_request_size", |s| {
             size(s, REQUEST_SIZE_BYTES_MIN, REQUEST_SIZE_BYTES_MAX)
         })

@@ -29,7 +29,11 @@ const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// A batch of two records with timestamp `ts` and 100-byte values.
 fn batch(ts: i64) -> Vec<u8> {
-    harness::batch(ts, &[[7; 100], [8; 100]])
+    // Keyed, so that a compacted topic takes it too.
+    let mut b = crate::records::BatchBuilder::new(0);
+    b.push(ts, Some(b"a"), Some(&[7; 100]), &[]);
+    b.push(ts, Some(b"b"), Some(&[8; 100]), &[]);
+    b.finish()
 }
 
 struct Harness {
@@ -48,16 +52,31 @@ impl Harness {
     }
 
     fn start(
-        mut storage: MemoryStorage,
+        storage: MemoryStorage,
         found: Vec<FoundPartition<MemorySegment>>,
         retention_ms: i64,
     ) -> Self {
         let config = BrokerConfig {
+            retention_ms,
+            ..Self::config()
+        };
+        Self::configured(config, storage, found)
+    }
+
+    /// The configuration of these tests: segments of `SEGMENT` bytes.
+    fn config() -> BrokerConfig {
+        BrokerConfig {
             segment_size_bytes: SEGMENT,
             seed: 3,
-            retention_ms,
             ..BrokerConfig::default()
-        };
+        }
+    }
+
+    fn configured(
+        config: BrokerConfig,
+        mut storage: MemoryStorage,
+        found: Vec<FoundPartition<MemorySegment>>,
+    ) -> Self {
         storage.found = found;
         let clock = Clock::new(Instant::default(), T0);
         let broker = Driver::start(config, storage, clock).expect("starts");
@@ -155,6 +174,54 @@ impl Harness {
     fn fetch(&mut self, topic: &str, offset: i64) -> PartitionData {
         let mut resp: FetchResponse = self.call(11, &fetch_request(topic, 0, offset, 0, 1));
         resp.responses[0].partitions.remove(0)
+    }
+
+    /// IncrementalAlterConfigs SET of `name` on a topic (`kind` 2) or a broker (4; "" for the
+    /// cluster's default): the resource's error code.
+    fn set_config(&mut self, kind: i8, resource: &str, name: &str, value: &str) -> i16 {
+        use crate::codec::messages::incremental_alter_configs_request as inc;
+        let request = IncrementalAlterConfigsRequest {
+            resources: vec![inc::AlterConfigsResource {
+                resource_type: kind,
+                resource_name: resource.into(),
+                configs: vec![inc::AlterableConfig {
+                    name: name.into(),
+                    config_operation: 0,
+                    value: Some(value.into()),
+                }],
+            }],
+            validate_only: false,
+        };
+        let resp: IncrementalAlterConfigsResponse = self.call(1, &request);
+        resp.responses[0].error_code
+    }
+
+    /// `(name, value)` of every config of `topic`, as DescribeConfigs v4 reports them.
+    fn describe_topic(&mut self, topic: &str) -> Vec<(String, String)> {
+        use crate::codec::messages::describe_configs_request::DescribeConfigsResource;
+        let request = DescribeConfigsRequest {
+            resources: vec![DescribeConfigsResource {
+                resource_type: TOPIC,
+                resource_name: topic.into(),
+                configuration_keys: None,
+            }],
+            include_synonyms: false,
+            include_documentation: false,
+        };
+        let resp: DescribeConfigsResponse = self.call(4, &request);
+        resp.results[0]
+            .configs
+            .iter()
+            .map(|c| (c.name.clone(), c.value.clone().unwrap_or_default()))
+            .collect()
+    }
+
+    /// Capacity of the active segment of `topic`'s partition 0.
+    fn active_capacity(&self, topic: &str) -> usize {
+        let ti = self.broker.topics.by_name(topic).expect("topic");
+        let pi = self.broker.topics.partition_of(ti, 0).expect("partition");
+        let log = &self.broker.topics.partition(pi).expect("live").log;
+        log.segments().last().expect("active").capacity_bytes()
     }
 
     fn bases(&self, topic: &str) -> Vec<i64> {
@@ -431,4 +498,90 @@ fn a_shorter_retention_set_at_runtime_brings_the_deadline_forward() {
     assert_eq!(h.deadline(), at(3_001));
     h.advance(3_001);
     assert_eq!(h.bases("t"), [6, 12, 18]);
+}
+
+const TOPIC: i8 = 2;
+const BROKER: i8 = 4;
+
+#[test]
+fn segment_ms_rolls_by_the_records_timestamps_and_never_an_empty_segment() {
+    let mut h = Harness::new();
+    h.connect(1);
+    h.create("m", &[("segment.ms", "1000")]);
+    h.produce("m", T0);
+    h.produce("m", T0 + 1_000);
+    assert_eq!(h.bases("m"), [0], "not more than segment.ms apart");
+    h.produce("m", T0 + 1_001);
+    assert_eq!(h.bases("m"), [0, 4]);
+    // Kafka rolls at an append, by the records' timestamps: an hour of wall clock changes
+    // nothing, and no timer is set for it.
+    h.advance(3_600_000);
+    h.produce("m", T0 + 1_500);
+    assert_eq!(h.bases("m"), [0, 4]);
+    h.create("e", &[("segment.ms", "1")]);
+    h.produce("e", T0);
+    assert_eq!(h.bases("e"), [0], "an empty segment never rolls");
+    // Kafka 4's bounds: segment.ms at least 1, segment.bytes at least 1 MiB (else
+    // INVALID_CONFIG for a topic, INVALID_REQUEST for a broker setting).
+    assert_eq!(h.set_config(TOPIC, "m", "segment.ms", "0"), 40);
+    assert_eq!(h.set_config(TOPIC, "m", "segment.bytes", "1048575"), 40);
+    assert_eq!(h.set_config(BROKER, "", "log.segment.bytes", "1048575"), 42);
+}
+
+#[test]
+fn broker_defaults_for_segments_and_retention_bytes_take_effect_at_the_next_append() {
+    let mut h = Harness::new();
+    h.connect(1);
+    h.create("d", &[]);
+    // log.roll.ms as the cluster's default: topics without segment.ms roll by it.
+    assert_eq!(h.set_config(BROKER, "", "log.roll.ms", "1000"), 0);
+    h.produce("d", T0);
+    h.produce("d", T0 + 1_001);
+    assert_eq!(h.bases("d"), [0, 2]);
+    // The topic's own value comes first.
+    assert_eq!(h.set_config(TOPIC, "d", "segment.ms", "604800000"), 0);
+    h.produce("d", T0 + 9_000);
+    assert_eq!(h.bases("d"), [0, 2]);
+    // log.segment.bytes: the segment made after the change has the new size; the one before
+    // rolls when full, at the size it was made with.
+    assert_eq!(h.active_capacity("d"), SEGMENT as usize);
+    assert_eq!(h.set_config(BROKER, "0", "log.segment.bytes", "1048576"), 0);
+    h.produce("d", T0 + 9_000);
+    assert_eq!(h.bases("d"), [0, 2]);
+    h.produce("d", T0 + 9_000);
+    assert_eq!(h.bases("d"), [0, 2, 8]);
+    assert_eq!(h.active_capacity("d"), 1 << 20);
+    // log.retention.bytes: at the next append, sealed segments go while what is left holds
+    // at least that many bytes.
+    assert_eq!(h.set_config(BROKER, "", "log.retention.bytes", "0"), 0);
+    assert_eq!(h.produce("d", T0 + 9_000).log_start_offset, 8);
+    assert_eq!(h.bases("d"), [8]);
+}
+
+#[test]
+fn static_segment_ms_and_retention_bytes_are_every_topics_default() {
+    let len = batch(0).len() as i64;
+    let config = BrokerConfig {
+        segment_ms: 1_000,
+        retention_bytes: 2 * len,
+        ..Harness::config()
+    };
+    let mut h = Harness::configured(config, MemoryStorage::default(), Vec::new());
+    h.connect(1);
+    h.create("s", &[]);
+    h.create("own", &[("segment.ms", "5000"), ("retention.bytes", "-1")]);
+    for ts in [T0, T0 + 1_001, T0 + 2_002, T0 + 3_003] {
+        h.produce("s", ts);
+    }
+    // Three batches fill a segment: the topic's own segment.ms kept them in one.
+    for ts in [T0, T0 + 1_001, T0 + 2_002] {
+        h.produce("own", ts);
+    }
+    assert_eq!(h.bases("own"), [0]);
+    // Each batch rolled "s"; once the sealed segments held more than two batches' bytes
+    // without the oldest, the oldest went.
+    assert_eq!(h.bases("s"), [4, 6]);
+    let described = h.describe_topic("s");
+    assert!(described.contains(&("segment.ms".into(), "1000".into())));
+    assert!(described.contains(&("retention.bytes".into(), alloc::format!("{}", 2 * len))));
 }

@@ -56,6 +56,7 @@ fn append(
     }
     let at = AppendAt {
         segment_size: 4096,
+        segment_ms: i64::MAX,
         unix_ms: 1,
         log_append_time: false,
     };
@@ -237,6 +238,7 @@ fn a_transaction_in_a_later_segment_is_not_reported_for_an_earlier_one() {
     // A batch that nearly fills the first 4 KiB segment: the next one rolls the log.
     let at = AppendAt {
         segment_size: 4096,
+        segment_ms: i64::MAX,
         unix_ms: 1,
         log_append_time: false,
     };
@@ -519,6 +521,7 @@ fn retention_prunes_the_index_with_the_segments() {
     for _ in 0..12 {
         let at = AppendAt {
             segment_size: 512,
+            segment_ms: i64::MAX,
             unix_ms: 1,
             log_append_time: false,
         };
