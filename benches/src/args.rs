@@ -16,8 +16,8 @@ USAGE:
   blazemq-bench --bootstrap HOST:PORT [OPTIONS] use a running broker
 
 OPTIONS:
-  --modes LIST            floor,produce,throughput,fetch,e2e,create,txn,fetch-committed
-                          (default: the first five)
+  --modes LIST            floor,produce,throughput,fetch,e2e,create,txn,fetch-committed,
+                          compaction,compaction-disk (default: the first five)
   --duration SECS         length of each run (default 10; --quick: 2)
   --requests N            stop each run after N requests (or records, for fetch and e2e)
   --quick                 short runs (~2 s per mode) and a 1 s idle measurement, for CI
@@ -45,6 +45,13 @@ OPTIONS:
                           sent while another connection produces (default 10000)
   --restart-partitions P  write a batch to each of P partitions, then restart the broker on that
                           data --starts times (at least once): startup with data (default 0)
+  --compaction-bytes N    backlog of old versions written to each topic of the compaction run
+                          (default 1GiB; --quick: 64MiB); suffixes KiB, MiB, GiB
+  --compaction-keys N     distinct keys of the compaction runs (default 10000)
+  --compaction-secs SECS  length of the compaction-disk run (default 600; --quick: 5)
+  --compaction-rate N     records per second the compaction-disk run sends (default 1000)
+  --segment-bytes N       segment.bytes of the compaction runs' topics (default: not set, the
+                          broker's own; BlazeMQ follows its --segment-size)
   --json FILE             also write the results as JSON
   --help                  this text
 ";
@@ -74,11 +81,15 @@ pub enum Mode {
     Txn,
     /// READ_COMMITTED beside READ_UNCOMMITTED over committed transactions.
     FetchCommitted,
+    /// Produce latency while the log cleaner compacts a backlog, beside no cleaning.
+    Compaction,
+    /// The size of a compacted topic whose keys are updated at a steady rate.
+    CompactionDisk,
 }
 
 impl Mode {
     /// Every mode, in the order they run.
-    pub const ALL: [Mode; 8] = [
+    pub const ALL: [Mode; 10] = [
         Mode::Floor,
         Mode::Produce,
         Mode::Throughput,
@@ -87,12 +98,14 @@ impl Mode {
         Mode::Create,
         Mode::Txn,
         Mode::FetchCommitted,
+        Mode::Compaction,
+        Mode::CompactionDisk,
     ];
 
     /// The modes run when `--modes` is not given: creating thousands of topics leaves them
     /// behind in the broker's data, so it runs only when asked for; the transaction modes need
     /// a broker with transactions (most Kafka-compatible peers have none) and would triple the
-    /// default run's length.
+    /// default run's length; the compaction modes write gigabytes and run for minutes.
     pub const DEFAULT: [Mode; 5] = [
         Mode::Floor,
         Mode::Produce,
@@ -112,6 +125,8 @@ impl Mode {
             Mode::Create => "create",
             Mode::Txn => "txn",
             Mode::FetchCommitted => "fetch-committed",
+            Mode::Compaction => "compaction",
+            Mode::CompactionDisk => "compaction-disk",
         }
     }
 
@@ -175,6 +190,16 @@ pub struct Options {
     pub restart_partitions: usize,
     /// Topics of the create run's CreateTopics request.
     pub create_topics: usize,
+    /// Backlog bytes written to each topic of the compaction run.
+    pub compaction_bytes: u64,
+    /// Distinct keys of the compaction runs.
+    pub compaction_keys: usize,
+    /// Length of the compaction-disk run.
+    pub compaction_duration: Duration,
+    /// Records per second of the compaction-disk run.
+    pub compaction_rate: u32,
+    /// `segment.bytes` of the compaction runs' topics, if set.
+    pub segment_bytes: Option<u64>,
     /// Where to write the JSON report.
     pub json: Option<PathBuf>,
     /// Short runs.
@@ -201,6 +226,17 @@ fn positive(flag: &str, v: &str) -> Result<u64> {
         return Err(BenchError::Usage(format!("{flag} must be at least 1")));
     }
     Ok(n)
+}
+
+/// A byte count, with an optional `KiB`, `MiB` or `GiB` suffix; at least 1.
+fn bytes(flag: &str, v: &str) -> Result<u64> {
+    let (digits, shift) = [("KiB", 10), ("MiB", 20), ("GiB", 30)]
+        .into_iter()
+        .find_map(|(suffix, shift)| v.strip_suffix(suffix).map(|d| (d, shift)))
+        .unwrap_or((v, 0));
+    positive(flag, digits.trim())?
+        .checked_mul(1 << shift)
+        .ok_or_else(|| BenchError::Usage(format!("{flag}: {v} is too large")))
 }
 
 fn seconds(flag: &str, v: &str) -> Result<Duration> {
@@ -258,6 +294,11 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Parsed> {
         starts: 0,
         restart_partitions: 0,
         create_topics: 10_000,
+        compaction_bytes: if quick { 64 << 20 } else { 1 << 30 },
+        compaction_keys: 10_000,
+        compaction_duration: Duration::from_secs(if quick { 5 } else { 600 }),
+        compaction_rate: 1_000,
+        segment_bytes: None,
         json: None,
         quick,
     };
@@ -325,6 +366,14 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Parsed> {
                     .map_err(|_| BenchError::Usage(format!("{f} is too large")))?
             }
             "--idle-secs" => o.idle = seconds(f, &v)?,
+            "--compaction-bytes" => o.compaction_bytes = bytes(f, &v)?,
+            "--compaction-keys" => o.compaction_keys = positive(f, &v)? as usize,
+            "--compaction-secs" => o.compaction_duration = seconds(f, &v)?,
+            "--compaction-rate" => {
+                o.compaction_rate = u32::try_from(positive(f, &v)?)
+                    .map_err(|_| BenchError::Usage(format!("{f} is too large")))?
+            }
+            "--segment-bytes" => o.segment_bytes = Some(bytes(f, &v)?),
             "--json" => o.json = Some(PathBuf::from(v)),
             other => return Err(BenchError::Usage(format!("unknown option {other}"))),
         }
@@ -363,6 +412,11 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Parsed> {
         return Err(BenchError::Usage(format!(
             "partition counts are at most {PARTITIONS_MAX}"
         )));
+    }
+    if o.compaction_keys > 10_000_000 || o.compaction_bytes > 1 << 40 {
+        return Err(BenchError::Usage(
+            "--compaction-keys is at most 10000000, --compaction-bytes at most 1TiB".into(),
+        ));
     }
     if o.idle_connections > 10_000 || o.starts > 10_000 {
         return Err(BenchError::Usage(
@@ -409,9 +463,14 @@ mod tests {
         );
         assert_eq!(o.fetch_max_bytes, 1 << 20);
         assert_eq!(o.txn_records, [100, 10_000]);
+        assert_eq!((o.compaction_bytes, o.compaction_keys), (1 << 30, 10_000));
+        assert_eq!(o.compaction_duration, Duration::from_secs(600));
+        assert_eq!((o.compaction_rate, o.segment_bytes), (1_000, None));
         let q = run(&["--quick", "--broker-cmd", "b --port {port}"]).unwrap();
         assert_eq!(q.duration, Duration::from_secs(2));
         assert_eq!(q.target, Target::Command("b --port {port}".into()));
+        assert_eq!(q.compaction_bytes, 64 << 20);
+        assert_eq!(q.compaction_duration, Duration::from_secs(5));
         let d = run(&["--quick", "--bootstrap=127.0.0.1:1", "--duration=0.5"]).unwrap();
         assert_eq!(d.duration, Duration::from_millis(500));
     }
@@ -457,10 +516,23 @@ mod tests {
             "none, zstd",
             "--txn-records",
             "7,700",
+            "--compaction-bytes",
+            "2MiB",
+            "--compaction-keys",
+            "50",
+            "--compaction-secs",
+            "1.5",
+            "--compaction-rate",
+            "200",
+            "--segment-bytes",
+            "4096",
         ])
         .unwrap();
         assert_eq!(o.compression, [Codec::None, Codec::Zstd]);
         assert_eq!(o.txn_records, [7, 700]);
+        assert_eq!((o.compaction_bytes, o.compaction_keys), (2 << 20, 50));
+        assert_eq!(o.compaction_duration, Duration::from_millis(1500));
+        assert_eq!((o.compaction_rate, o.segment_bytes), (200, Some(4096)));
         assert_eq!(o.partitions, [1, 100]);
         assert_eq!(o.create_topics, 500);
         assert_eq!(
@@ -506,6 +578,10 @@ mod tests {
             &["--bootstrap", "127.0.0.1:1", "--idle-connections", "-1"],
             &["--bootstrap", "127.0.0.1:1", "--txn-records", "150"],
             &["--bootstrap", "127.0.0.1:1", "--txn-records", "0"],
+            &["--bootstrap", "127.0.0.1:1", "--compaction-bytes", "1TB"],
+            &["--bootstrap", "127.0.0.1:1", "--compaction-bytes", "0MiB"],
+            &["--bootstrap", "127.0.0.1:1", "--segment-bytes", "99999999999GiB"],
+            &["--bootstrap", "127.0.0.1:1", "--compaction-keys", "0"],
             &[
                 "--bootstrap",
                 "127.0.0.1:1",

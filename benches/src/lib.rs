@@ -8,7 +8,7 @@
 //! - [`stats`]: latency histograms and their percentiles;
 //! - [`codecs`]: batches compressed as clients compress them;
 //! - [`modes`]: the runs (floor, produce, throughput, fetch, e2e, create, txn,
-//!   fetch-committed);
+//!   fetch-committed, compaction, compaction-disk);
 //! - [`broker`] and [`procfs`]: a broker started by the tool, and what `/proc` says of it;
 //! - [`lifecycle`]: repeated starts and stops of that broker;
 //! - [`args`] and [`report`]: the command line in, the table and the JSON out.

@@ -8,13 +8,19 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use blazemq_core::codec::messages::api_versions_response::ApiVersion;
-use blazemq_core::codec::messages::create_topics_request::CreatableTopic;
+use blazemq_core::codec::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
+use blazemq_core::codec::messages::describe_log_dirs_request::DescribableLogDirTopic;
+use blazemq_core::codec::messages::incremental_alter_configs_request::{
+    AlterConfigsResource, AlterableConfig,
+};
 use blazemq_core::codec::messages::fetch_request::{FetchPartition, FetchTopic};
 use blazemq_core::codec::messages::fetch_response::PartitionData;
 use blazemq_core::codec::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use blazemq_core::codec::messages::{
     ApiVersionsRequest, ApiVersionsResponse, CreateTopicsRequest, CreateTopicsResponse,
-    FetchRequest, FetchResponse, ProduceRequest, ProduceResponse, RequestHeader, ResponseHeader,
+    DescribeLogDirsRequest, DescribeLogDirsResponse, FetchRequest, FetchResponse,
+    IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse, ProduceRequest,
+    ProduceResponse, RequestHeader, ResponseHeader,
 };
 use blazemq_core::codec::{
     ApiKey, Message, Records, Writer, request_header_version, response_header_version,
@@ -38,6 +44,10 @@ const UNSUPPORTED_VERSION: i16 = 35;
 const NOT_READY: [i16; 3] = [3, 5, 6];
 /// Kafka's TOPIC_ALREADY_EXISTS: fine for a benchmark topic.
 const TOPIC_ALREADY_EXISTS: i16 = 36;
+/// The resource type of a topic in config requests (Kafka's `ConfigResource.Type.TOPIC`).
+const RESOURCE_TOPIC: i8 = 2;
+/// IncrementalAlterConfigs' SET operation.
+const CONFIG_SET: i8 = 0;
 
 /// The request versions a connection uses: the newest both sides know, capped where a newer
 /// version would need more than a benchmark has (Fetch v13+ names topics by id only).
@@ -397,11 +407,28 @@ impl Conn {
 
     /// Creates `topic` with `partitions` partitions; a topic that already exists is fine.
     pub fn create_topic(&mut self, topic: &str, partitions: i32) -> Result<()> {
+        self.create_topic_with(topic, partitions, &[])
+    }
+
+    /// [`Conn::create_topic`] with topic configs (`cleanup.policy`, ...).
+    pub fn create_topic_with(
+        &mut self,
+        topic: &str,
+        partitions: i32,
+        configs: &[(&str, &str)],
+    ) -> Result<()> {
         let req = CreateTopicsRequest {
             topics: vec![CreatableTopic {
                 name: topic.into(),
                 num_partitions: partitions,
                 replication_factor: 1,
+                configs: configs
+                    .iter()
+                    .map(|(name, value)| CreatableTopicConfig {
+                        name: (*name).into(),
+                        value: Some((*value).into()),
+                    })
+                    .collect(),
                 ..Default::default()
             }],
             timeout_ms: 30_000,
@@ -416,6 +443,62 @@ impl Conn {
                 code,
             }),
         }
+    }
+
+    /// Sets one config of `topic` with IncrementalAlterConfigs (KIP-339), as
+    /// `kafka-configs --alter --add-config` does.
+    pub fn set_topic_config(&mut self, topic: &str, name: &str, value: &str) -> Result<()> {
+        let version = pick_version(&self.api_keys, ApiKey::IncrementalAlterConfigs, 1, 0)?;
+        let req = IncrementalAlterConfigsRequest {
+            resources: vec![AlterConfigsResource {
+                resource_type: RESOURCE_TOPIC,
+                resource_name: topic.into(),
+                configs: vec![AlterableConfig {
+                    name: name.into(),
+                    config_operation: CONFIG_SET,
+                    value: Some(value.into()),
+                }],
+            }],
+            validate_only: false,
+        };
+        let resp: IncrementalAlterConfigsResponse = self.call(version, &req)?;
+        let code = resp.responses.first().map_or(-1, |r| r.error_code);
+        if code != 0 {
+            return Err(BenchError::Broker {
+                context: "IncrementalAlterConfigs",
+                code,
+            });
+        }
+        Ok(())
+    }
+
+    /// The size in bytes of `topic`'s `partition` that DescribeLogDirs (KIP-113) reports, as
+    /// `kafka-log-dirs --describe` shows it; `None` if no log directory lists it.
+    pub fn partition_size(&mut self, topic: &str, partition: i32) -> Result<Option<i64>> {
+        let version = pick_version(&self.api_keys, ApiKey::DescribeLogDirs, 4, 0)?;
+        let req = DescribeLogDirsRequest {
+            topics: Some(vec![DescribableLogDirTopic {
+                topic: topic.into(),
+                partitions: vec![partition],
+            }]),
+        };
+        let resp: DescribeLogDirsResponse = self.call(version, &req)?;
+        if resp.error_code != 0 {
+            return Err(BenchError::Broker {
+                context: "DescribeLogDirs",
+                code: resp.error_code,
+            });
+        }
+        // One replica per broker: the first directory that holds the partition.
+        Ok(resp
+            .results
+            .iter()
+            .filter(|d| d.error_code == 0)
+            .flat_map(|d| &d.topics)
+            .filter(|t| t.name == topic)
+            .flat_map(|t| &t.partitions)
+            .find(|p| p.partition_index == partition && !p.is_future_key)
+            .map(|p| p.partition_size))
     }
 }
 

@@ -59,6 +59,7 @@ fn run(o: &Options, report: &mut Report) -> Result<()> {
     };
     report.broker.address = addr.to_string();
     let pid = spawned.as_ref().map(SpawnedBroker::pid);
+    let dir = spawned.as_ref().map(|b| b.dir.clone());
     if let Some(b) = &spawned {
         report.broker.command = Some(b.command.clone());
         report.broker.startup = Some(b.startup);
@@ -105,7 +106,7 @@ fn run(o: &Options, report: &mut Report) -> Result<()> {
     };
     for &mode in &o.modes {
         eprintln!("running {}...", mode.name());
-        for result in run_mode(mode, o, addr, &warmup, &bounds, pid)? {
+        for result in run_mode(mode, o, addr, &warmup, &bounds, pid, dir.as_deref())? {
             report.runs.push(result);
         }
     }
@@ -151,6 +152,7 @@ fn run_mode(
     warmup: &Bounds,
     bounds: &Bounds,
     pid: Option<u32>,
+    dir: Option<&std::path::Path>,
 ) -> Result<Vec<RunResult>> {
     Ok(match mode {
         Mode::Floor => {
@@ -213,7 +215,27 @@ fn run_mode(
             }
             runs
         }
+        Mode::Compaction => modes::compaction::run(addr, &compaction_shape(o), bounds, pid)?,
+        Mode::CompactionDisk => vec![modes::compaction::disk(
+            addr,
+            &compaction_shape(o),
+            o.compaction_rate,
+            o.compaction_duration,
+            dir,
+        )?],
     })
+}
+
+/// The compaction runs' shape from the options.
+fn compaction_shape(o: &Options) -> modes::compaction::CompactionShape {
+    modes::compaction::CompactionShape {
+        backlog_bytes: o.compaction_bytes,
+        keys: o.compaction_keys,
+        records_per_batch: o.batch,
+        value_size: o.value_size,
+        inflight: o.inflight,
+        segment_bytes: o.segment_bytes,
+    }
 }
 
 /// The transaction runs' shape from the options, with `txn_records` records a transaction.

@@ -1,6 +1,7 @@
 //! The runs. Each takes the options and a broker address and returns [`RunResult`]s; every loop
 //! ends on the run's bounds (a duration or a request count), never on the broker alone.
 
+pub mod compaction;
 pub mod create;
 pub mod e2e;
 pub mod fetch;
