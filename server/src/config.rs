@@ -12,6 +12,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
+use blazemq_core::broker::defaults;
 use blazemq_core::limits::Limits;
 
 pub use sources::Source;
@@ -62,7 +63,7 @@ pub const SETTINGS: &[Setting] = &[
         "host clients are told to connect to [default: the bind address; 127.0.0.1 for 0.0.0.0 and ::]"),
     setting("log_dir", "log-dir", "BLAZEMQ_LOG_DIR", "DIR", "/tmp/blazemq/data",
         "directory holding the partition logs"),
-    setting("segment_size", "segment-size", "BLAZEMQ_SEGMENT_SIZE", "BYTES", "1073741824",
+    setting("segment_size", "segment-size", "BLAZEMQ_SEGMENT_SIZE", "BYTES", defaults::SEGMENT_BYTES,
         "largest size a segment file grows to before the log rolls, the default segment.bytes of \
          topics (Kafka's log.segment.bytes); accepts suffixes KiB, MiB, GiB, KB, MB, GB"),
     setting("broker_id", "broker-id", "BLAZEMQ_BROKER_ID", "ID", "0",
@@ -71,12 +72,12 @@ pub const SETTINGS: &[Setting] = &[
         "partitions of an auto-created topic"),
     setting("auto_create_topics", "auto-create-topics", "BLAZEMQ_AUTO_CREATE_TOPICS", "BOOL", "true",
         "create unknown topics on Metadata and Produce"),
-    setting("retention_ms", "retention-ms", "BLAZEMQ_RETENTION_MS", "MS", "604800000",
+    setting("retention_ms", "retention-ms", "BLAZEMQ_RETENTION_MS", "MS", defaults::RETENTION_MS,
         "how long records are kept (-1: forever)"),
-    setting("log_retention_bytes", "log-retention-bytes", "BLAZEMQ_LOG_RETENTION_BYTES", "BYTES", "-1",
+    setting("log_retention_bytes", "log-retention-bytes", "BLAZEMQ_LOG_RETENTION_BYTES", "BYTES", defaults::RETENTION_BYTES,
         "bytes a partition keeps, the default retention.bytes of topics (Kafka's log.retention.bytes; \
          -1: no bound)"),
-    setting("log_segment_ms", "log-segment-ms", "BLAZEMQ_LOG_SEGMENT_MS", "MS", "604800000",
+    setting("log_segment_ms", "log-segment-ms", "BLAZEMQ_LOG_SEGMENT_MS", "MS", defaults::SEGMENT_MS,
         "the log rolls at an append whose records are this much newer than the segment's first, the \
          default segment.ms of topics (Kafka's log.roll.ms)"),
     setting("offsets_retention_minutes", "offsets-retention-minutes",

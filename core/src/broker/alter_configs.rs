@@ -10,6 +10,7 @@ use alloc::vec::Vec;
 use super::admin::{RESOURCE_BROKER, RESOURCE_TOPIC};
 use super::dynamic_configs::{self, Layer};
 use super::names::invalid_topic_reason;
+use super::topic_settings::TopicSettings;
 use super::{Broker, Hdr, Reply, encode_response, topic_config};
 use crate::ErrorCode;
 use crate::codec::Message;
@@ -282,7 +283,8 @@ impl<S: Storage> Broker<S> {
                 )
             })?;
         self.dynamic = next;
-        self.cleaner.settings_changed();
+        self.topic_defaults = TopicSettings::defaults(&self.config, &self.dynamic);
+        self.topics.set_defaults(&self.topic_defaults);
         Ok(())
     }
 
@@ -349,7 +351,7 @@ impl<S: Storage> Broker<S> {
             return Ok(());
         }
         self.topics
-            .set_configs(&mut self.storage, ti, configs)
+            .set_configs(&mut self.storage, ti, configs, &self.topic_defaults)
             .map_err(|_| {
                 (
                     ErrorCode::KafkaStorageError,

@@ -37,12 +37,6 @@ pub(super) const STEP_BYTES: usize = 1 << 20;
 /// Cleaning passes remembered per partition for their tombstones: more are merged, which only
 /// keeps tombstones longer.
 const PASSES_KEPT: usize = 16;
-/// Kafka's `delete.retention.ms` default: a day.
-const DELETE_RETENTION_MS_DEFAULT: i64 = 86_400_000;
-/// Kafka's `min.cleanable.dirty.ratio` default.
-const MIN_CLEANABLE_DIRTY_RATIO_DEFAULT: f64 = 0.5;
-/// Kafka's `message.max.bytes` default, for the bound on decompressed records.
-const MESSAGE_MAX_BYTES_DEFAULT: usize = 1_048_588;
 
 /// The cleaner's state.
 #[derive(Debug)]
@@ -60,7 +54,7 @@ pub(super) struct Cleaner<T> {
     /// Rewrites of abandoned passes that could not be deleted (removed at the next start).
     pub rewrites_left: u64,
     /// Whether any topic is compacted, as of [`super::topics::Topics::changes`]: client bytes
-    /// wake the cleaner only then. `None` after broker settings changed.
+    /// wake the cleaner only then.
     compacted: Option<(u64, bool)>,
 }
 
@@ -122,7 +116,6 @@ struct Compaction {
     min_dirty_ratio: f64,
     min_lag_ms: i64,
     max_lag_ms: i64,
-    delete_retention_ms: i64,
 }
 
 impl<S: Storage> Broker<S> {
@@ -171,20 +164,11 @@ impl<S: Storage> Broker<S> {
 
     /// The compaction settings of topic `ti`, if its `cleanup.policy` includes `compact`.
     fn compaction(&self, ti: u32) -> Option<Compaction> {
-        let get = |name: &str| self.topic_setting(ti, name);
-        let policy = get("cleanup.policy")?;
-        if !policy.split(',').any(|p| p.trim() == "compact") {
-            return None;
-        }
-        let ms =
-            |name: &str, default: i64| get(name).and_then(|v| v.parse().ok()).unwrap_or(default);
-        Some(Compaction {
-            min_dirty_ratio: get("min.cleanable.dirty.ratio")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(MIN_CLEANABLE_DIRTY_RATIO_DEFAULT),
-            min_lag_ms: ms("min.compaction.lag.ms", 0),
-            max_lag_ms: ms("max.compaction.lag.ms", i64::MAX),
-            delete_retention_ms: ms("delete.retention.ms", DELETE_RETENTION_MS_DEFAULT),
+        let s = &self.topics.topic(ti).settings;
+        s.compact.then_some(Compaction {
+            min_dirty_ratio: s.min_cleanable_dirty_ratio,
+            min_lag_ms: s.min_compaction_lag_ms,
+            max_lag_ms: s.max_compaction_lag_ms,
         })
     }
 
@@ -214,10 +198,7 @@ impl<S: Storage> Broker<S> {
             .map_or(start, |&d| d.max(start));
         let budget =
             usize::try_from(self.config.log_cleaner_dedupe_buffer_size).unwrap_or(usize::MAX);
-        let max_message = self
-            .topic_setting(p.topic, "max.message.bytes")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(MESSAGE_MAX_BYTES_DEFAULT);
+        let max_message = topic.settings.max_message_bytes;
         self.cleaner.scratch.decompressed_bytes_max = decompressed_bytes_max(max_message);
         Some(Pass {
             pi,
@@ -357,11 +338,9 @@ impl<S: Storage> Broker<S> {
     /// The rewriting stage for a dirty range ending at `end`.
     fn rewriting(&mut self, pi: u32, end: i64) -> Stage<S::Segment> {
         let now_ms = self.unix_ms;
-        let retention = self
-            .topics
-            .partition(pi)
-            .and_then(|p| self.compaction(p.topic))
-            .map_or(DELETE_RETENTION_MS_DEFAULT, |c| c.delete_retention_ms);
+        let retention = self.topics.partition(pi).map_or(i64::MAX, |p| {
+            self.topics.topic(p.topic).settings.delete_retention_ms
+        });
         let tombstones_before = self.cleaner.passes.get(&pi).map_or(i64::MIN, |passes| {
             passes
                 .iter()
@@ -606,11 +585,6 @@ impl<S: Storage> Broker<S> {
 }
 
 impl<T> Cleaner<T> {
-    /// Broker settings changed: a topic default may now be `compact`.
-    pub(super) fn settings_changed(&mut self) {
-        self.compacted = None;
-    }
-
     /// Forget what the cleaner knows of a partition that was deleted.
     pub(super) fn forget(&mut self, pi: u32) {
         self.first_dirty.remove(&pi);

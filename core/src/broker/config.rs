@@ -15,8 +15,42 @@ pub const LOG_CLEANER_DEDUPE_BUFFER_SIZE_DEFAULT: u64 = 128 << 20;
 /// Kafka's `log.cleaner.backoff.ms` default.
 pub const LOG_CLEANER_BACKOFF_MS_DEFAULT: u32 = 15_000;
 
-/// Kafka's `log.roll.hours` default: 168 hours.
-pub const SEGMENT_MS_DEFAULT: i64 = 7 * 24 * 60 * 60 * 1000;
+/// Defaults shared by Kafka's topic configs (`topic_config`'s table), the broker settings
+/// that stand for them in [`BrokerConfig`], and a runtime's own table of settings: written once,
+/// as the text a setting holds.
+pub mod defaults {
+    /// Kafka's `log.retention.ms` (`log.retention.hours`: 168) and `retention.ms` default.
+    pub const RETENTION_MS: &str = "604800000";
+    /// Kafka's `log.retention.bytes` and `retention.bytes` default: no bound.
+    pub const RETENTION_BYTES: &str = "-1";
+    /// Kafka's `log.segment.bytes` and `segment.bytes` default: 1 GiB.
+    pub const SEGMENT_BYTES: &str = "1073741824";
+    /// Kafka's `log.roll.ms` (`log.roll.hours`: 168) and `segment.ms` default.
+    pub const SEGMENT_MS: &str = "604800000";
+}
+
+/// The value of a decimal default, at compile time (a malformed one fails the build).
+const fn decimal(s: &str) -> i64 {
+    let bytes = s.as_bytes();
+    let (negative, mut i) = match bytes {
+        [b'-', ..] => (true, 1),
+        _ => (false, 0),
+    };
+    assert!(i < bytes.len(), "an empty default");
+    let mut n: i64 = 0;
+    while i < bytes.len() {
+        let d = bytes[i];
+        assert!(d.is_ascii_digit(), "a default that is not a decimal");
+        n = n * 10 + (d - b'0') as i64;
+        i += 1;
+    }
+    if negative { -n } else { n }
+}
+
+const RETENTION_MS_DEFAULT: i64 = decimal(defaults::RETENTION_MS);
+const RETENTION_BYTES_DEFAULT: i64 = decimal(defaults::RETENTION_BYTES);
+const SEGMENT_BYTES_DEFAULT: u64 = decimal(defaults::SEGMENT_BYTES) as u64;
+const SEGMENT_MS_DEFAULT: i64 = decimal(defaults::SEGMENT_MS);
 
 /// Kafka's `offsets.retention.minutes` default (10080 minutes: 7 days), in milliseconds.
 pub const OFFSETS_RETENTION_MS_DEFAULT: i64 = 10_080 * 60_000;
@@ -106,12 +140,12 @@ impl Default for BrokerConfig {
             advertised_port: 9092,
             cluster_id: String::from("blazemq-cluster"),
             log_dir: String::from("/tmp/blazemq/data"),
-            segment_size_bytes: 1 << 30,
+            segment_size_bytes: SEGMENT_BYTES_DEFAULT,
             segment_ms: SEGMENT_MS_DEFAULT,
-            retention_bytes: -1,
+            retention_bytes: RETENTION_BYTES_DEFAULT,
             num_partitions: 1,
             auto_create_topics: true,
-            retention_ms: 7 * 24 * 60 * 60 * 1000,
+            retention_ms: RETENTION_MS_DEFAULT,
             offsets_retention_ms: OFFSETS_RETENTION_MS_DEFAULT,
             offsets_retention_check_interval_ms: OFFSETS_RETENTION_CHECK_INTERVAL_MS_DEFAULT,
             group_initial_rebalance_delay_ms: 0,

@@ -105,10 +105,9 @@ impl<S: Storage> Broker<S> {
         if validate_only {
             return Ok(());
         }
-        let size = self.segment_bytes_with(self.topics.topic(ti).config("segment.bytes"));
         self.make_room_for_new_segment();
         self.topics
-            .add_partitions(&mut self.storage, ti, t.count, size)
+            .add_partitions(&mut self.storage, ti, t.count)
             .or_else(|_| {
                 refuse(
                     ErrorCode::KafkaStorageError,

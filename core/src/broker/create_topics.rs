@@ -58,11 +58,16 @@ impl<S: Storage> Broker<S> {
             return Err(ErrorCode::PolicyViolation);
         }
         let id = self.new_topic_id();
-        let set = configs.iter().find(|(n, _)| n == "segment.bytes");
-        let size = self.segment_bytes_with(set.map(|(_, v)| v.trim()));
         self.make_room_for_new_segment();
         self.topics
-            .create(&mut self.storage, name, id, partitions, configs, size)
+            .create(
+                &mut self.storage,
+                name,
+                id,
+                partitions,
+                configs,
+                &self.topic_defaults,
+            )
             .map_err(|_| ErrorCode::KafkaStorageError)
     }
 

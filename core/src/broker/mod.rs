@@ -46,12 +46,13 @@ mod producers;
 mod retention;
 mod rng;
 mod topic_config;
+mod topic_settings;
 mod topics;
 mod transactions;
 mod txn_partitions;
 
 pub use crate::codec::{Chunk, Response, SegmentRef, Splice};
-pub use config::{BrokerConfig, OPEN_SEGMENTS_MAX_DEFAULT};
+pub use config::{BrokerConfig, OPEN_SEGMENTS_MAX_DEFAULT, defaults};
 
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
@@ -169,6 +170,8 @@ pub struct Broker<S: Storage> {
     group_deadline: Option<Instant>,
     /// Broker settings changed while running (Kafka's dynamic broker configs).
     dynamic: dynamic_configs::DynamicConfigs,
+    /// The settings of a topic that sets nothing, from `config` and `dynamic`.
+    topic_defaults: topic_settings::TopicSettings,
     /// When retention looks at the logs next.
     retention: retention::RetentionTimer,
     /// The transaction coordinator.
@@ -245,20 +248,21 @@ impl<S: Storage> Broker<S> {
             .flatten()
             .and_then(|bytes| RecoveryCheckpoint::decode(&bytes))
             .unwrap_or_default();
+        let dynamic =
+            dynamic_configs::DynamicConfigs::load(&mut storage).map_err(StartError::Storage)?;
+        let topic_defaults = topic_settings::TopicSettings::defaults(&config, &dynamic);
         topics
             .load(
                 &mut storage,
                 found,
                 &checkpoint,
                 &mut || new_topic_id(&mut rng),
-                segment_size,
+                &topic_defaults,
             )
             .map_err(StartError::Storage)?;
         retention::recover(&mut storage, &mut topics, unix_ms).map_err(StartError::Storage)?;
         let producers = producer_state::restore(&mut topics, &mut storage, &checkpoint)
             .map_err(StartError::Storage)?;
-        let dynamic =
-            dynamic_configs::DynamicConfigs::load(&mut storage).map_err(StartError::Storage)?;
         let mut txns = crate::txn::TxnCoordinator::new(config.transaction_max_timeout_ms);
         let txn_log = topics
             .by_name(crate::txn::TRANSACTION_STATE_TOPIC)
@@ -305,6 +309,7 @@ impl<S: Storage> Broker<S> {
             groups: group_coordinator,
             group_waits: BTreeMap::new(),
             dynamic,
+            topic_defaults,
             txns,
             txn_deadline,
             txn_retry: None,
@@ -341,15 +346,6 @@ impl<S: Storage> Broker<S> {
     /// The configuration the broker runs with.
     pub fn config(&self) -> &BrokerConfig {
         &self.config
-    }
-
-    /// A topic config's value: the topic's own, else a dynamic broker setting's; `None` leaves
-    /// it to the static default.
-    fn topic_setting(&self, ti: u32, name: &str) -> Option<&str> {
-        self.topics
-            .topic(ti)
-            .config(name)
-            .or_else(|| self.dynamic.topic_default(name).map(|(v, _)| v.trim()))
     }
 
     /// Feed one input. Drain [`Broker::poll_output`] afterwards.

@@ -14,17 +14,13 @@ use super::{Broker, Hdr, Reply};
 use crate::ErrorCode;
 use crate::codec::produce_view::{ProduceResponseWriter, ProduceView, RecordError};
 use crate::codec::{Writer, response_header_version};
-use crate::limits::BATCH_SIZE_BYTES_MAX_DEFAULT;
 
 use super::producers::{Sequenced, Verdict};
 use crate::records::{self, ValidatedRecords};
+use crate::storage::Storage;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
-
-/// Kafka 4's default `message.timestamp.after.max.ms`: an hour.
-const TIMESTAMP_AFTER_MAX_MS_DEFAULT: i64 = 3_600_000;
-use crate::storage::Storage;
 
 /// The partition a Produce request writes to, and what of the request its checks need.
 #[derive(Clone, Copy)]
@@ -328,10 +324,7 @@ impl<S: Storage> Broker<S> {
         if self.log_append_time(ti) {
             return Ok(());
         }
-        let after_max_ms = self
-            .topic_setting(ti, "message.timestamp.after.max.ms")
-            .and_then(|v| v.parse::<i64>().ok())
-            .unwrap_or(TIMESTAMP_AFTER_MAX_MS_DEFAULT);
+        let after_max_ms = self.topics.topic(ti).settings.timestamp_after_max_ms;
         if validated.max_timestamp > self.unix_ms.saturating_add(after_max_ms) {
             return Err(ErrorCode::InvalidTimestamp);
         }
@@ -344,10 +337,7 @@ impl<S: Storage> Broker<S> {
     /// timestamps were checked first, so a batch with both faults gets INVALID_TIMESTAMP, as in
     /// Kafka unless every late record is also keyless.
     fn check_keys(&self, ti: u32, batches: &[u8], batch_bytes_max: usize) -> Result<(), Refused> {
-        let compacted = self
-            .topic_setting(ti, "cleanup.policy")
-            .is_some_and(|policy| policy.split(',').any(|p| p.trim() == "compact"));
-        if !compacted {
+        if !self.topics.topic(ti).settings.compact {
             return Ok(());
         }
         let bytes_max = records::decompressed_bytes_max(batch_bytes_max);
@@ -365,14 +355,12 @@ impl<S: Storage> Broker<S> {
     /// Whether the topic's `message.timestamp.type` is LogAppendTime: the broker, not the
     /// producer, then sets the batches' timestamps.
     pub(super) fn log_append_time(&self, ti: u32) -> bool {
-        self.topic_setting(ti, "message.timestamp.type") == Some("LogAppendTime")
+        self.topics.topic(ti).settings.log_append_time
     }
 
     /// The topic's `max.message.bytes` (or the broker's `message.max.bytes`), or Kafka's default.
     fn max_message_bytes(&self, ti: u32) -> usize {
-        self.topic_setting(ti, "max.message.bytes")
-            .and_then(|v| v.parse::<usize>().ok())
-            .unwrap_or(BATCH_SIZE_BYTES_MAX_DEFAULT as usize)
+        self.topics.topic(ti).settings.max_message_bytes
     }
 }
 

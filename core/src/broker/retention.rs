@@ -44,46 +44,23 @@ impl<S: Storage> Broker<S> {
         if super::names::is_internal(&self.topics.topic(ti).name) {
             return None;
         }
-        let get = |name: &str| self.topic_setting(ti, name);
-        let delete = get("cleanup.policy")
-            .is_none_or(|policy| policy.split(',').any(|p| p.trim() == "delete"));
-        if !delete {
-            return None;
-        }
-        Some(Retention {
-            ms: get("retention.ms")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(self.config.retention_ms),
-            bytes: get("retention.bytes")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(self.config.retention_bytes),
+        let s = &self.topics.topic(ti).settings;
+        s.delete.then_some(Retention {
+            ms: s.retention_ms,
+            bytes: s.retention_bytes,
         })
     }
 
-    /// How an append to topic `ti` is made now: its `segment.bytes` and `segment.ms` (its own,
-    /// else the broker's dynamic default, else the static one, read at every append so an alter
-    /// applies to the next roll), the wall clock, and its timestamp type.
+    /// How an append to topic `ti` is made now: its `segment.bytes` and `segment.ms` (as of
+    /// now, so an alter applies to the next roll), the wall clock, and its timestamp type.
     pub(super) fn append_at(&self, ti: u32) -> AppendAt {
+        let s = &self.topics.topic(ti).settings;
         AppendAt {
-            segment_size: self.segment_bytes_with(self.topics.topic(ti).config("segment.bytes")),
-            segment_ms: self
-                .topic_setting(ti, "segment.ms")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(self.config.segment_ms),
+            segment_size: s.segment_bytes,
+            segment_ms: s.segment_ms,
             unix_ms: self.unix_ms,
-            log_append_time: self.log_append_time(ti),
+            log_append_time: s.log_append_time,
         }
-    }
-
-    /// The `segment.bytes` of a topic that sets `set` (or nothing): the size of its new segments.
-    pub(super) fn segment_bytes_with(&self, set: Option<&str>) -> usize {
-        set.or_else(|| {
-            self.dynamic
-                .topic_default("segment.bytes")
-                .map(|(v, _)| v.trim())
-        })
-        .and_then(|v| v.parse::<usize>().ok())
-        .unwrap_or_else(|| super::segment_size(&self.config))
     }
 
     /// Run retention if its deadline has come or something changed. Cheap otherwise: called for

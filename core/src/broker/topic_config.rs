@@ -4,7 +4,7 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use super::config::BrokerConfig;
+use super::config::{BrokerConfig, defaults};
 
 /// How a config value must parse.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,13 +93,21 @@ const TOPIC_CONFIGS: &[(&str, &str, Kind)] = &[
     ("remote.log.delete.on.disable", "false", Kind::Bool),
     ("remote.storage.enable", "false", Kind::Bool),
     // Kafka sets no bound: below 0 keeps every byte.
-    ("retention.bytes", "-1", Kind::Long(NO_MIN)),
-    ("retention.ms", "604800000", Kind::Long(-1)),
+    (
+        "retention.bytes",
+        defaults::RETENTION_BYTES,
+        Kind::Long(NO_MIN),
+    ),
+    ("retention.ms", defaults::RETENTION_MS, Kind::Long(-1)),
     // Kafka 4 refuses segments under 1 MiB for topics (LogConfig's SEGMENT_BYTES validator).
-    ("segment.bytes", "1073741824", Kind::Int(SEGMENT_BYTES_MIN)),
+    (
+        "segment.bytes",
+        defaults::SEGMENT_BYTES,
+        Kind::Int(SEGMENT_BYTES_MIN),
+    ),
     ("segment.index.bytes", "10485760", Kind::Int(NO_MIN)),
     ("segment.jitter.ms", "0", Kind::Long(0)),
-    ("segment.ms", "604800000", Kind::Long(1)),
+    ("segment.ms", defaults::SEGMENT_MS, Kind::Long(1)),
     ("unclean.leader.election.enable", "false", Kind::Bool),
 ];
 
@@ -179,6 +187,11 @@ fn is_replica_list(v: &str) -> bool {
             })
     };
     v == "*" || v.split(',').all(|item| pair(item.trim()))
+}
+
+/// Every topic config's name.
+pub(crate) fn names() -> impl Iterator<Item = &'static str> {
+    TOPIC_CONFIGS.iter().map(|&(name, _, _)| name)
 }
 
 fn entry(name: &str) -> Option<&'static (&'static str, &'static str, Kind)> {

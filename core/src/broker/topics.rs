@@ -15,26 +15,23 @@ use crate::log::{CheckpointWriter, RecoveryCheckpoint};
 use crate::storage::{FoundPartition, SegmentBuffer, Storage, StorageError, StorageErrorKind};
 
 use super::producers::Producers;
+use super::topic_config;
+use super::topic_settings::TopicSettings;
 use super::txn_partitions::PartitionTxns;
 
-/// One topic: its name, id, partitions (indices into [`Topics::partition`]) and the configs a
-/// CreateTopics request set.
+/// One topic: its name, id, partitions (indices into [`Topics::partition`]), the configs it
+/// sets, and what they and the broker's defaults come to.
 #[derive(Debug)]
 pub(crate) struct Topic {
     pub name: String,
     pub id: Uuid,
     pub partitions: Vec<u32>,
+    /// As CreateTopics or AlterConfigs set them: what DescribeConfigs reports and the metadata
+    /// file keeps.
     pub configs: Vec<(String, String)>,
-}
-
-impl Topic {
-    /// The value of config `name` when set on the topic (trimmed), else `None` for its default.
-    pub(crate) fn config(&self, name: &str) -> Option<&str> {
-        self.configs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.trim())
-    }
+    /// `configs` over the broker's defaults, typed: what appends, retention and the cleaner
+    /// read. Kept in step by [`Topics`] (and [`Topics::set_defaults`]).
+    pub settings: TopicSettings,
 }
 
 /// One partition of a topic: its log, its transactions, and its place (for the storage calls
@@ -209,13 +206,14 @@ impl<T: SegmentBuffer> Topics<T> {
         id: Uuid,
         n: i32,
         configs: Vec<(String, String)>,
-        segment_size_bytes: usize,
+        defaults: &TopicSettings,
     ) -> Result<u32, StorageError> {
         let meta = metadata_bytes(&id, &configs);
+        let settings = defaults.with(&configs);
         let mut logs = Vec::new();
         for p in 0..n {
             let made = storage
-                .create_segment(name, p, 0, segment_size_bytes)
+                .create_segment(name, p, 0, settings.segment_bytes)
                 .and_then(|seg| storage.write_metadata(name, p, &meta).map(|()| seg))
                 .and_then(|seg| closed_log(storage, seg));
             match made {
@@ -228,7 +226,7 @@ impl<T: SegmentBuffer> Topics<T> {
                 }
             }
         }
-        Ok(self.insert(name.to_string(), id, configs, logs))
+        Ok(self.insert(name.to_string(), id, configs, settings, logs))
     }
 
     /// Grow `topic` to `count` partitions, the new ones empty, each with its metadata file.
@@ -238,11 +236,11 @@ impl<T: SegmentBuffer> Topics<T> {
         storage: &mut S,
         topic: u32,
         count: i32,
-        segment_size_bytes: usize,
     ) -> Result<(), StorageError> {
         self.changes += 1;
         let t = self.topic(topic);
         let (name, first) = (t.name.clone(), t.partitions.len() as i32);
+        let segment_size_bytes = t.settings.segment_bytes;
         let meta = metadata_bytes(&t.id, &t.configs);
         let mut logs = Vec::new();
         // Lowest first: a crash part-way leaves partitions first..k, never a topic with holes.
@@ -285,6 +283,7 @@ impl<T: SegmentBuffer> Topics<T> {
         storage: &mut S,
         topic: u32,
         configs: Configs,
+        defaults: &TopicSettings,
     ) -> Result<(), StorageError> {
         self.changes += 1;
         let t = self.topic(topic);
@@ -293,9 +292,18 @@ impl<T: SegmentBuffer> Topics<T> {
             storage.write_metadata(&t.name, p, &meta)?;
         }
         if let Some(Some(t)) = self.topics.get_mut(topic as usize) {
+            t.settings = defaults.with(&configs);
             t.configs = configs;
         }
         Ok(())
+    }
+
+    /// The broker's defaults changed: every topic's settings follow.
+    pub(crate) fn set_defaults(&mut self, defaults: &TopicSettings) {
+        self.changes += 1;
+        for t in self.topics.iter_mut().flatten() {
+            t.settings = defaults.with(&t.configs);
+        }
     }
 
     fn insert(
@@ -303,6 +311,7 @@ impl<T: SegmentBuffer> Topics<T> {
         name: String,
         id: Uuid,
         configs: Vec<(String, String)>,
+        settings: TopicSettings,
         logs: Vec<(PartitionLog<T>, PartitionTxns)>,
     ) -> u32 {
         self.changes += 1;
@@ -328,6 +337,7 @@ impl<T: SegmentBuffer> Topics<T> {
             id,
             partitions,
             configs,
+            settings,
         });
         self.by_metric_name
             .insert(super::names::metric_name(&name), topic);
@@ -361,7 +371,7 @@ impl<T: SegmentBuffer> Topics<T> {
         found: Vec<FoundPartition<T>>,
         checkpoint: &RecoveryCheckpoint,
         new_id: &mut dyn FnMut() -> Uuid,
-        segment_size_bytes: usize,
+        defaults: &TopicSettings,
     ) -> Result<(), StorageError> {
         let mut by_topic: BTreeMap<String, Vec<FoundPartition<T>>> = BTreeMap::new();
         for f in found {
@@ -374,10 +384,14 @@ impl<T: SegmentBuffer> Topics<T> {
             let known = parts
                 .iter()
                 .find_map(|p| p.metadata.as_deref().and_then(parse_metadata));
-            let (id, configs) = match known {
+            let (id, mut configs) = match known {
                 Some((id, configs)) => (Uuid(id), configs),
                 None => (new_id(), Vec::new()),
             };
+            // A value no AlterConfigs would take (a file edited by hand) is dropped, so what
+            // DescribeConfigs reports is what the broker does: the default.
+            configs.retain(|(k, v)| topic_config::validate(k, Some(v)).is_ok());
+            let settings = defaults.with(&configs);
             let meta = metadata_bytes(&id, &configs);
             let count = parts.last().map_or(0, |p| p.partition + 1);
             let mut logs = Vec::new();
@@ -410,14 +424,14 @@ impl<T: SegmentBuffer> Topics<T> {
                         (log, txns)
                     }
                     None => {
-                        let seg = storage.create_segment(&name, p, 0, segment_size_bytes)?;
+                        let seg = storage.create_segment(&name, p, 0, settings.segment_bytes)?;
                         storage.write_metadata(&name, p, &meta)?;
                         (closed_log(storage, seg)?, PartitionTxns::default())
                     }
                 };
                 logs.push(log);
             }
-            self.insert(name, id, configs, logs);
+            self.insert(name, id, configs, settings, logs);
         }
         Ok(())
     }
@@ -486,7 +500,7 @@ mod tests {
                 found,
                 &RecoveryCheckpoint::default(),
                 &mut || Uuid([9; 16]),
-                4096,
+                &small_segments(),
             )
             .expect("loads");
         let topic = topics.by_name.get("t").copied().expect("topic kept");
@@ -494,6 +508,18 @@ mod tests {
         assert_eq!(topic.partitions.len(), 2);
         assert_eq!(topic.id, Uuid([3; 16]), "the id another partition recorded");
         assert!(storage.metadata.contains_key(&(String::from("t"), 0)));
+    }
+
+    /// The settings of topics that set nothing, with 4 KiB segments.
+    fn small_segments() -> TopicSettings {
+        let config = crate::broker::BrokerConfig {
+            segment_size_bytes: 4096,
+            ..crate::broker::BrokerConfig::default()
+        };
+        TopicSettings::defaults(
+            &config,
+            &super::super::dynamic_configs::DynamicConfigs::default(),
+        )
     }
 
     fn found(storage: &crate::storage::MemoryStorage) -> Vec<FoundPartition<MemorySegment>> {
@@ -519,15 +545,20 @@ mod tests {
         let mut storage = crate::storage::MemoryStorage::default();
         let mut topics: Topics<MemorySegment> = Topics::new();
         let t = topics
-            .create(&mut storage, "t", Uuid([5; 16]), 1, Vec::new(), 4096)
+            .create(
+                &mut storage,
+                "t",
+                Uuid([5; 16]),
+                1,
+                Vec::new(),
+                &small_segments(),
+            )
             .expect("created");
-        topics
-            .add_partitions(&mut storage, t, 3, 4096)
-            .expect("grown");
+        topics.add_partitions(&mut storage, t, 3).expect("grown");
         assert_eq!(topics.topic(t).partitions.len(), 3);
         let configs = alloc::vec![(String::from("retention.ms"), String::from("5"))];
         topics
-            .set_configs(&mut storage, t, configs.clone())
+            .set_configs(&mut storage, t, configs.clone(), &small_segments())
             .expect("set");
         let found = found(&storage);
         let mut again: Topics<MemorySegment> = Topics::new();
@@ -537,13 +568,53 @@ mod tests {
                 found,
                 &RecoveryCheckpoint::default(),
                 &mut || Uuid([9; 16]),
-                4096,
+                &small_segments(),
             )
             .expect("loads");
         let t = again.by_name("t").expect("topic kept");
         assert_eq!(again.topic(t).partitions.len(), 3);
         assert_eq!(again.topic(t).id, Uuid([5; 16]));
         assert_eq!(again.topic(t).configs, configs);
+        assert_eq!(again.topic(t).settings.retention_ms, 5);
+    }
+
+    #[test]
+    fn a_config_value_no_alter_would_take_is_dropped_at_startup() {
+        let mut storage = crate::storage::MemoryStorage::default();
+        let mut topics: Topics<MemorySegment> = Topics::new();
+        topics
+            .create(
+                &mut storage,
+                "t",
+                Uuid([5; 16]),
+                1,
+                Vec::new(),
+                &small_segments(),
+            )
+            .expect("created");
+        let edited = [
+            (String::from("retention.ms"), String::from("soon")),
+            (String::from("segment.ms"), String::from("60000")),
+        ];
+        storage.metadata.insert(
+            (String::from("t"), 0),
+            metadata_bytes(&Uuid([5; 16]), &edited),
+        );
+        let found = found(&storage);
+        let mut again: Topics<MemorySegment> = Topics::new();
+        again
+            .load(
+                &mut storage,
+                found,
+                &RecoveryCheckpoint::default(),
+                &mut || Uuid([9; 16]),
+                &small_segments(),
+            )
+            .expect("loads");
+        let t = again.topic(again.by_name("t").expect("topic kept"));
+        assert_eq!(t.configs, edited[1..]);
+        assert_eq!(t.settings.retention_ms, small_segments().retention_ms);
+        assert_eq!(t.settings.segment_ms, 60_000);
     }
 
     #[test]
@@ -552,7 +623,14 @@ mod tests {
         let old = alloc::vec![(String::from("retention.ms"), String::from("1"))];
         let mut topics: Topics<MemorySegment> = Topics::new();
         topics
-            .create(&mut storage, "t", Uuid([5; 16]), 2, old.clone(), 4096)
+            .create(
+                &mut storage,
+                "t",
+                Uuid([5; 16]),
+                2,
+                old.clone(),
+                &small_segments(),
+            )
             .expect("created");
         // A crash after partition 1's file was replaced, before partition 0's.
         let new = [(String::from("retention.ms"), String::from("2"))];
@@ -568,7 +646,7 @@ mod tests {
                 found,
                 &RecoveryCheckpoint::default(),
                 &mut || Uuid([9; 16]),
-                4096,
+                &small_segments(),
             )
             .expect("loads");
         let t = again.by_name("t").expect("topic kept");
