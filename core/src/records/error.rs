@@ -2,8 +2,6 @@
 
 use crate::error::ErrorCode;
 
-use super::compression::Compression;
-
 /// What is wrong with record bytes a client sent (or, in recovery, with bytes read back).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -18,8 +16,8 @@ pub enum RecordsError {
     CrcMismatch,
     /// Compression codec ids 5 to 7 are not assigned.
     UnknownCompression(u8),
-    /// A known codec this broker cannot decompress where it has to.
-    UnsupportedCompression(Compression),
+    /// A known codec (its attribute id) that the format or version at hand does not allow.
+    UnsupportedCompression(u8),
     /// Compressed data that does not decompress.
     Decompression,
     /// Decompressed data larger than the bound the caller allows.

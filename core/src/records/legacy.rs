@@ -17,6 +17,10 @@ use super::crc::crc32;
 use super::error::RecordsError;
 use super::record::{BatchBuilder, Records};
 
+/// A converted legacy batch may be this many times `batch_bytes_max`: decompression of gzip or
+/// lz4 wrappers is bounded by it.
+pub const LEGACY_CONVERTED_FACTOR_MAX: usize = 16;
+
 const OFFSET: core::ops::Range<usize> = 0..8;
 const SIZE: core::ops::Range<usize> = 8..12;
 const CRC: core::ops::Range<usize> = 12..16;
@@ -199,7 +203,7 @@ pub fn to_v2(
         let codec = outer.compression()?;
         // zstd exists only in magic 2 batches (KIP-110): Kafka refuses it in older formats.
         if codec == Compression::Zstd {
-            return Err(RecordsError::UnsupportedCompression(codec));
+            return Err(RecordsError::UnsupportedCompression(codec.id()));
         }
         if codec == Compression::None {
             push(&mut builder, &outer, outer.timestamp, output_bytes_max)?;
@@ -233,9 +237,9 @@ pub fn to_v2(
 }
 
 /// [`to_v2`] with Produce's bounds: messages up to `batch_bytes_max`, the converted batch up to
-/// [`super::validate::LEGACY_CONVERTED_FACTOR_MAX`] times that.
+/// [`LEGACY_CONVERTED_FACTOR_MAX`] times that.
 pub fn to_batch_v2(set: &[u8], batch_bytes_max: usize) -> Result<Vec<u8>, RecordsError> {
-    let output_max = batch_bytes_max.saturating_mul(super::validate::LEGACY_CONVERTED_FACTOR_MAX);
+    let output_max = batch_bytes_max.saturating_mul(LEGACY_CONVERTED_FACTOR_MAX);
     to_v2(set, batch_bytes_max, output_max).map(|(batch, _)| batch)
 }
 
@@ -300,7 +304,7 @@ pub fn down_convert_bounded(
         // Kafka does not down-convert zstd (KIP-110: UNSUPPORTED_COMPRESSION_TYPE below Fetch
         // v10), though it could be decompressed here.
         if codec == Compression::Zstd {
-            return Err(RecordsError::UnsupportedCompression(codec));
+            return Err(RecordsError::UnsupportedCompression(codec.id()));
         }
         let owned;
         let records = if codec == Compression::None {
@@ -452,7 +456,7 @@ mod tests {
         let set = wrapper(1, 4, &test_codecs::compress(Compression::Zstd, &inner));
         assert_eq!(
             to_v2(&set, 1000, 10_000).err(),
-            Some(RecordsError::UnsupportedCompression(Compression::Zstd))
+            Some(RecordsError::UnsupportedCompression(Compression::Zstd.id()))
         );
     }
 
@@ -536,7 +540,7 @@ mod tests {
         let batch = test_codecs::compressed(&plain, Compression::Zstd);
         assert_eq!(
             down_convert(&batch, 1, 0),
-            Err(RecordsError::UnsupportedCompression(Compression::Zstd))
+            Err(RecordsError::UnsupportedCompression(Compression::Zstd.id()))
         );
     }
 }

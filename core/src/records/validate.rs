@@ -11,12 +11,8 @@ use alloc::vec::Vec;
 use super::batch::{self, MAGIC_V2, RecordBatch};
 use super::compression::{Compression, decompress_into};
 use super::error::RecordsError;
-use super::legacy;
+use super::legacy::{self, LEGACY_CONVERTED_FACTOR_MAX};
 use super::record::Records;
-
-/// A converted legacy batch may be this many times `batch_bytes_max`: decompression of gzip or
-/// lz4 wrappers is bounded by it.
-pub const LEGACY_CONVERTED_FACTOR_MAX: usize = 16;
 
 /// The records of a compressed v2 batch may decompress to this many times `batch_bytes_max`
 /// (`message.max.bytes`), and to at least [`DECOMPRESSED_BYTES_FLOOR`]. Kafka sets no such
@@ -77,7 +73,7 @@ impl ValidatedRecords {
             return Err(RecordsError::InvalidProduceBatches);
         }
         if version < 7 && self.has_zstd {
-            return Err(RecordsError::UnsupportedCompression(Compression::Zstd));
+            return Err(RecordsError::UnsupportedCompression(Compression::Zstd.id()));
         }
         Ok(())
     }
@@ -109,7 +105,7 @@ pub fn check_produce_shape(buf: &[u8], version: i16) -> Result<(), RecordsError>
     let first =
         RecordBatch::new_unchecked_header(buf).map_err(|_| RecordsError::InvalidProduceBatches)?;
     if version < 7 && first.compression() == Ok(Compression::Zstd) {
-        return Err(RecordsError::UnsupportedCompression(Compression::Zstd));
+        return Err(RecordsError::UnsupportedCompression(Compression::Zstd.id()));
     }
     if whole(&buf[first.total_len()..]).unwrap_or(false) {
         return Err(RecordsError::InvalidProduceBatches);

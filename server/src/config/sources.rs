@@ -152,10 +152,7 @@ fn flag_value(
     if let Some(value) = parser.optional_value() {
         return Ok(value);
     }
-    let next_is_bool = |arg: &std::ffi::OsStr| {
-        arg.to_str()
-            .is_some_and(|s| super::values::parse_bool(s).is_ok())
-    };
+    let next_is_bool = |arg: &std::ffi::OsStr| arg.to_str().is_some_and(|s| parse_bool(s).is_ok());
     let next = parser
         .raw_args()
         .ok()
@@ -212,4 +209,13 @@ fn read_yaml(path: &Path) -> Result<Vec<(&'static Setting, String)>, ConfigError
         out.push((setting, value));
     }
     Ok(out)
+}
+
+/// `true`/`false` and the usual spellings of them.
+pub fn parse_bool(s: &str) -> Result<bool, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "true" | "yes" | "on" | "1" => Ok(true),
+        "false" | "no" | "off" | "0" => Ok(false),
+        _ => Err("expected true or false".into()),
+    }
 }

@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use blazemq_core::limits::Limits;
 
-use super::sources::Layers;
+use super::sources::{Layers, parse_bool};
 use super::{Config, ConfigError, setting_by_key};
 
 /// Smallest segment accepted: room for a few small batches, so rolling can be exercised.
@@ -172,15 +172,6 @@ fn parse_dir(s: &str) -> Result<PathBuf, String> {
         Err("expected a directory path".into())
     } else {
         Ok(PathBuf::from(s))
-    }
-}
-
-/// `true`/`false` and the usual spellings of them.
-pub fn parse_bool(s: &str) -> Result<bool, String> {
-    match s.to_ascii_lowercase().as_str() {
-        "true" | "yes" | "on" | "1" => Ok(true),
-        "false" | "no" | "off" | "0" => Ok(false),
-        _ => Err("expected true or false".into()),
     }
 }
 
