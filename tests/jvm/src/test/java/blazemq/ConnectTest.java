@@ -1,6 +1,7 @@
 package blazemq;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -27,14 +28,17 @@ import org.apache.kafka.clients.admin.Config;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.config.ConfigException;
 import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.utils.internals.Exit;
 import org.apache.kafka.connect.cli.ConnectDistributed;
 import org.apache.kafka.connect.runtime.Connect;
 import org.apache.kafka.connect.runtime.distributed.DistributedHerder;
 import org.apache.kafka.connect.storage.StringConverter;
+import org.apache.kafka.connect.util.TopicAdmin;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -48,7 +52,8 @@ import org.junit.jupiter.api.io.TempDir;
  * without writing any record twice, after the first worker stops and after a broker restart too.
  */
 class ConnectTest extends BrokerTest {
-    private static final long TIMEOUT_MS = 30_000;
+    // Each wait; a worker starts and takes its connector in a few seconds.
+    private static final long TIMEOUT_MS = 15_000;
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
@@ -58,12 +63,24 @@ class ConnectTest extends BrokerTest {
     @TempDir
     Path dir;
 
+    // Why a worker called Exit.exit: its herder thread died (e.g. on an internal topic that is
+    // not compacted, or a broker it cannot use), after which its REST API only times out. Every
+    // wait fails at once with it instead.
+    private static volatile String exited;
+
     @BeforeAll
     static void keepTheJvm() {
-        // A worker that fails to start calls Exit.exit(3): fail the test, not the whole JVM.
+        // A worker that fails calls Exit.exit: fail the test, not the whole JVM.
         Exit.setExitProcedure((code, message) -> {
-            throw new IllegalStateException("Connect exited with " + code + ": " + message);
+            exited = "Connect exited with " + code + (message == null ? "" : ": " + message)
+                    + "; its log (stderr) says why";
+            throw new IllegalStateException(exited);
         });
+    }
+
+    @BeforeEach
+    void noExitYet() {
+        exited = null;
     }
 
     @AfterAll
@@ -71,19 +88,56 @@ class ConnectTest extends BrokerTest {
         Exit.resetExitProcedure();
     }
 
-    // Each wait below is bounded on its own; this bounds the test as a whole.
+    // Each wait below is bounded on its own; this bounds each test as a whole, also should a call
+    // not answer an interrupt (hence the separate thread). Each takes 5 to 15 s on two cores.
     @Test
-    @Timeout(value = 90, unit = TimeUnit.SECONDS)
+    @Timeout(value = 45, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
     void sourceConnectorGoesOnFromItsOffsetInANewWorker() throws Exception {
         connectorSurvivesWorkerRestart(false);
     }
 
     @Test
-    @Timeout(value = 90, unit = TimeUnit.SECONDS)
+    @Timeout(value = 45, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
     void sourceConnectorConfigAndOffsetSurviveABrokerRestart() throws Exception {
         assumeTrue(Broker.external() == null,
                 "restarts the blazemq process; an external broker (BLAZEMQ_BOOTSTRAP) is not ours to restart");
         connectorSurvivesWorkerRestart(true);
+    }
+
+    /**
+     * The check a worker makes of its internal topics on start refuses one whose records may be
+     * deleted: it reads cleanup.policy with DescribeConfigs, so the broker must report it as the
+     * topic has it, including the default (delete) of a topic created without one.
+     */
+    @Test
+    @Timeout(value = 20, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void internalTopicsThatMayDeleteRecordsAreRefused() throws Exception {
+        Map<String, Set<String>> refused = Map.of(
+                createTopic("connect-default", 1), Set.of("delete"),
+                createTopic("connect-delete", 1, Map.of("cleanup.policy", "delete")), Set.of("delete"),
+                createTopic("connect-both", 1, Map.of("cleanup.policy", "compact,delete")), Set.of("compact", "delete"));
+        String compacted = createTopic("connect-compact", 1, Map.of("cleanup.policy", "compact"));
+        try (TopicAdmin topicAdmin = topicAdmin()) {
+            assertTrue(onlyCompact(topicAdmin, compacted, "config.storage.topic"));
+            for (Map.Entry<String, Set<String>> topic : refused.entrySet()) {
+                assertEquals(topic.getValue(), topicAdmin.topicCleanupPolicy(topic.getKey()), topic.getKey());
+                assertThrows(ConfigException.class,
+                        () -> onlyCompact(topicAdmin, topic.getKey(), "config.storage.topic"), topic.getKey());
+            }
+        }
+    }
+
+    private static TopicAdmin topicAdmin() {
+        return new TopicAdmin(Map.of("bootstrap.servers", bootstrap()));
+    }
+
+    /**
+     * Connect's check of an internal topic (`property` names it in the worker's config): true if
+     * compact only, false if the broker did not answer DescribeConfigs (the worker then goes on
+     * unchecked), ConfigException otherwise.
+     */
+    private static boolean onlyCompact(TopicAdmin topicAdmin, String topic, String property) {
+        return topicAdmin.verifyTopicCleanupPolicyOnlyCompact(topic, property, "the records of " + property);
     }
 
     private void connectorSurvivesWorkerRestart(boolean restartBroker) throws Exception {
@@ -125,6 +179,7 @@ class ConnectTest extends BrokerTest {
         worker = cluster.startWorker();
         try {
             String rest = restUrl(worker);
+            cluster.assertInternalTopics();
             JsonNode names = getJson(rest + "/connectors");
             assertEquals(List.of(name), strings(names), "connectors after the restart");
             Map<String, String> expectedConfig = new HashMap<>(config);
@@ -200,6 +255,13 @@ class ConnectTest extends BrokerTest {
             Map<ConfigResource, Config> topicConfigs = admin.describeConfigs(resources).all().get();
             for (ConfigResource resource : resources) {
                 assertEquals("compact", topicConfigs.get(resource).get("cleanup.policy").value(), resource.name());
+            }
+            // Connect's own check, as a worker makes it on start: true means the broker's
+            // DescribeConfigs answered (false would be a check skipped) and showed compact only.
+            try (TopicAdmin topicAdmin = topicAdmin()) {
+                assertTrue(onlyCompact(topicAdmin, configs, "config.storage.topic"), configs);
+                assertTrue(onlyCompact(topicAdmin, offsets, "offset.storage.topic"), offsets);
+                assertTrue(onlyCompact(topicAdmin, statuses, "status.storage.topic"), statuses);
             }
         }
     }
@@ -301,10 +363,16 @@ class ConnectTest extends BrokerTest {
         long deadline = System.currentTimeMillis() + TIMEOUT_MS;
         Exception last = null;
         while (System.currentTimeMillis() < deadline) {
+            if (exited != null) {
+                throw new AssertionError("waiting for " + what + ": " + exited);
+            }
             try {
                 if (check.ok()) {
                     return;
                 }
+            } catch (InterruptedException e) {
+                // The test's timeout: stop waiting.
+                throw e;
             } catch (Exception e) {
                 last = e;
             }
