@@ -310,38 +310,62 @@ impl<S: Storage> Broker<S> {
             start: slice.start,
             len: slice.len,
         };
-        if let (Some(list), Some(p)) = (&mut data.aborted, self.topics.partition(pi)) {
-            // Kafka's bounds: from the fetch offset to its upper bound past the data returned.
-            let upper = p.log.fetch_upper_bound(&slice);
-            let overlapping =
-                p.txns
-                    .aborted_overlapping(offset, upper)
-                    .map(|a| AbortedTransaction {
-                        producer_id: a.producer_id,
-                        first_offset: a.first_offset,
-                    });
-            list.extend(overlapping);
+        if let Some(list) = &mut data.aborted {
+            self.aborted_in(pi, offset, &slice, list);
         }
-        data.records = if v >= 4 {
-            AnswerRecords::Segment(seg)
-        } else {
-            let log = &self
-                .topics
-                .partition(pi)
-                .ok_or(ErrorCode::UnknownTopicOrPartition)?
-                .log;
-            let bytes = log
-                .segment_bytes(seg.base_offset, seg.start, seg.len)
-                .ok_or(ErrorCode::KafkaStorageError)?;
-            // Fetch v0-v1 read magic 0 message sets, v2-v3 magic 1 (KIP-32).
-            let magic = if v >= 2 { 1 } else { 0 };
-            AnswerRecords::Converted(
-                records::legacy::down_convert(bytes, magic, fp.fetch_offset)
-                    .map_err(|e| e.error_code())?,
-            )
-        };
+        data.records = self.records_at_version(v, pi, seg, offset)?;
         *remaining = remaining.saturating_sub(len);
         Ok((data, len))
+    }
+
+    /// The aborted transactions a READ_COMMITTED fetch of `slice` from `offset` must list:
+    /// Kafka's bounds, from the fetch offset to its upper bound past the data returned.
+    fn aborted_in(
+        &self,
+        pi: u32,
+        offset: i64,
+        slice: &crate::log::ReadSlice,
+        list: &mut Vec<AbortedTransaction>,
+    ) {
+        let Some(p) = self.topics.partition(pi) else {
+            return;
+        };
+        let upper = p.log.fetch_upper_bound(slice);
+        let overlapping = p
+            .txns
+            .aborted_overlapping(offset, upper)
+            .map(|a| AbortedTransaction {
+                producer_id: a.producer_id,
+                first_offset: a.first_offset,
+            });
+        list.extend(overlapping);
+    }
+
+    /// The records of `seg` as Fetch `v` carries them: the segment's own bytes from v4, else
+    /// down-converted to the message format the version reads.
+    fn records_at_version(
+        &self,
+        v: i16,
+        pi: u32,
+        seg: SegmentRef,
+        fetch_offset: i64,
+    ) -> Result<AnswerRecords, ErrorCode> {
+        if v >= 4 {
+            return Ok(AnswerRecords::Segment(seg));
+        }
+        let log = &self
+            .topics
+            .partition(pi)
+            .ok_or(ErrorCode::UnknownTopicOrPartition)?
+            .log;
+        let bytes = log
+            .segment_bytes(seg.base_offset, seg.start, seg.len)
+            .ok_or(ErrorCode::KafkaStorageError)?;
+        // Fetch v0-v1 read magic 0 message sets, v2-v3 magic 1 (KIP-32).
+        let magic = if v >= 2 { 1 } else { 0 };
+        let converted = records::legacy::down_convert(bytes, magic, fetch_offset)
+            .map_err(|e| e.error_code())?;
+        Ok(AnswerRecords::Converted(converted))
     }
 }
 

@@ -15,12 +15,14 @@ use crate::codec::messages::{
 };
 use crate::group::{
     Completed, FetchTopic, GroupCoordinator, JoinAnswer, LeaveAnswer, Reply as GroupReply,
-    SyncAnswer, Ticket, find_coordinator, wire,
+    SyncAnswer, Ticket, find_coordinator,
 };
 use crate::log::PartitionLog;
 use crate::records::BatchBuilder;
 use crate::storage::{Storage, StorageError};
 use crate::time::Instant;
+
+mod wire;
 
 /// Kafka's name for the internal log of committed offsets and group metadata.
 pub(crate) const OFFSETS_TOPIC: &str = "__consumer_offsets";

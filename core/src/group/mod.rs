@@ -24,7 +24,7 @@
 //!
 //! At startup, replay the offsets log through `apply`, oldest record first.
 //!
-//! `wire` converts between the generated request and response messages and these types.
+//! It knows nothing of the wire: the broker converts between Kafka's messages and these types.
 
 mod admin;
 mod coordinator;
@@ -38,7 +38,6 @@ mod rebalance;
 pub mod records;
 mod state;
 mod types;
-pub mod wire;
 
 pub use admin::{KEY_TYPE_GROUP, KEY_TYPE_TRANSACTION, find_coordinator};
 pub use coordinator::GroupCoordinator;

@@ -1,5 +1,5 @@
 //! The coordinator's requests and answers: the spec fields its logic needs, owned, so a decoded
-//! message moves in without copies. `group::wire` converts to and from the generated messages.
+//! message moves in without copies. The broker converts them to and from Kafka's messages.
 
 use alloc::string::String;
 use alloc::vec::Vec;

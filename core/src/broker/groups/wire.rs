@@ -6,11 +6,6 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::types::{
-    Assignment, CommitPartition, CommitRequest, CommitTopic, CommitTopicAnswer, CoordinatorAnswer,
-    DescribedGroup, FetchAnswer, FetchGroup, FetchTopic, HeartbeatRequest, JoinAnswer, JoinRequest,
-    LeaveAnswer, LeaveRequest, LeavingMember, ListedGroup, Protocol, SyncAnswer, SyncRequest,
-};
 use crate::codec::messages::{
     delete_groups_response as dgr, describe_groups_response as dsr,
     find_coordinator_request as fcq, find_coordinator_response as fcr, heartbeat_request as hbq,
@@ -21,6 +16,11 @@ use crate::codec::messages::{
     sync_group_request as sgq, sync_group_response as sgr,
 };
 use crate::error::ErrorCode;
+use crate::group::{
+    Assignment, CommitPartition, CommitRequest, CommitTopic, CommitTopicAnswer, CoordinatorAnswer,
+    DescribedGroup, FetchAnswer, FetchGroup, FetchTopic, HeartbeatRequest, JoinAnswer, JoinRequest,
+    LeaveAnswer, LeaveRequest, LeavingMember, ListedGroup, Protocol, SyncAnswer, SyncRequest,
+};
 
 /// JoinGroup request to [`JoinRequest`]; the client id and host come from the connection.
 pub fn join_request(
@@ -531,9 +531,7 @@ mod tests {
 
     use super::*;
     use crate::codec::{Message, Writer};
-    use crate::group::types::{
-        DescribedMember, FetchedPartition, FetchedTopic, JoinedMember, LeftMember,
-    };
+    use crate::group::{DescribedMember, FetchedPartition, FetchedTopic, JoinedMember, LeftMember};
 
     /// Encodes at `version` and decodes it back: what a client would read.
     fn wire<M: Message>(m: &M, version: i16) -> M {
