@@ -368,6 +368,8 @@ fn compact_of(ctx: &Ctx, f: &Field) -> &'static str {
     }
 }
 
+/// Everything generated for one struct: the type, its codec, `for_version`, `Message` (top level
+/// only) and `Arbitrary`. One function per generated item, so each can be read alone.
 fn gen_struct(
     ctx: &Ctx,
     out: &mut String,
@@ -376,10 +378,31 @@ fn gen_struct(
     fields: &[Field],
     top: bool,
 ) -> Result<(), String> {
-    let spec = ctx.spec;
-    // ---- type
+    gen_type(ctx, out, name, about, fields)?;
+    let tagged_fields = tagged_fields(ctx, fields);
+    let _ = writeln!(out, "impl {name} {{");
+    gen_decode(ctx, out, fields, &tagged_fields)?;
+    gen_encode(ctx, out, fields, &tagged_fields)?;
+    gen_for_version(ctx, out, fields)?;
+    out.push_str("}\n\n");
+    if top {
+        gen_message_impl(ctx.spec, out, name);
+    }
+    gen_arbitrary(out, name, fields);
+    Ok(())
+}
+
+/// The struct declaration, and `Default`: derived where that gives the spec's defaults, written
+/// out where it does not.
+fn gen_type(
+    ctx: &Ctx,
+    out: &mut String,
+    name: &str,
+    about: &str,
+    fields: &[Field],
+) -> Result<(), String> {
     if about.trim().is_empty() {
-        doc(out, &format!("`{name}`, part of `{}`.", spec.name));
+        doc(out, &format!("`{name}`, part of `{}`.", ctx.spec.name));
     } else {
         doc(out, about);
     }
@@ -409,43 +432,77 @@ fn gen_struct(
         let _ = writeln!(out, "    pub {}: {},", snake_case(&f.name), field_rust(f));
     }
     out.push_str("}\n\n");
-
     if !derivable {
+        gen_default_impl(out, name, fields)?;
+    }
+    Ok(())
+}
+
+/// `impl Default` with the spec's default for each field.
+fn gen_default_impl(out: &mut String, name: &str, fields: &[Field]) -> Result<(), String> {
+    let _ = writeln!(
+        out,
+        "impl Default for {name} {{\n    fn default() -> Self {{\n        {name} {{"
+    );
+    for f in fields {
         let _ = writeln!(
             out,
-            "impl Default for {name} {{\n    fn default() -> Self {{\n        {name} {{"
+            "            {}: {},",
+            snake_case(&f.name),
+            default_expr(f)?
         );
-        for f in fields {
-            let _ = writeln!(
-                out,
-                "            {}: {},",
-                snake_case(&f.name),
-                default_expr(f)?
-            );
-        }
-        out.push_str("        }\n    }\n}\n\n");
     }
+    out.push_str("        }\n    }\n}\n\n");
+    Ok(())
+}
 
-    let flexible = ctx.flexible_expr() == "flexible";
-    let flex_line = match spec.flexible.lowest() {
-        Some(lo) if flexible => format!("let flexible = version >= {lo};\n"),
+/// Whether any valid version is flexible, i.e. has a tagged-field section.
+fn has_flexible(ctx: &Ctx) -> bool {
+    ctx.flexible_expr() == "flexible"
+}
+
+/// The line binding `flexible` that `decode_body` and `encode_body` start with, if they use it.
+fn flex_line(ctx: &Ctx) -> String {
+    match ctx.spec.flexible.lowest() {
+        Some(lo) if has_flexible(ctx) => format!("let flexible = version >= {lo};\n"),
         _ => String::new(),
-    };
+    }
+}
+
+/// The fields tagged at some valid version, by tag: the order Kafka writes them in.
+fn tagged_fields<'a>(ctx: &Ctx, fields: &'a [Field]) -> Vec<&'a Field> {
     let mut tagged_fields: Vec<&Field> = fields
         .iter()
         .filter(|f| tagged(ctx, f).0.is_some())
         .collect();
     tagged_fields.sort_by_key(|f| f.tag);
+    tagged_fields
+}
 
-    // ---- decode
-    let _ = writeln!(out, "impl {name} {{");
+fn tag_of(f: &Field) -> Result<u32, String> {
+    f.tag
+        .ok_or_else(|| format!("{}: tagged without tag", f.name))
+}
+
+/// Whether a tagged field's value is compact: tagged fields exist only in flexible versions.
+fn tagged_compact(f: &Field) -> &'static str {
+    if f.never_flexible { "false" } else { "true" }
+}
+
+/// `decode_body`: the in-line fields in spec order, then the tagged-field section.
+fn gen_decode(
+    ctx: &Ctx,
+    out: &mut String,
+    fields: &[Field],
+    tagged_fields: &[&Field],
+) -> Result<(), String> {
     out.push_str(
         "    /// Reads the struct at `version` (already checked against the message's range).\n",
     );
     out.push_str(
         "    pub(crate) fn decode_body(input: &[u8], version: i16) -> p::Parsed<'_, Self> {\n",
     );
-    out.push_str(&flex_line);
+    out.push_str(&flex_line(ctx));
     out.push_str("let mut input = input;\nlet mut this = Self::default();\n");
     for f in fields {
         let u = untagged(ctx, f)?;
@@ -461,112 +518,141 @@ fn gen_struct(
             let _ = writeln!(out, "if {c} {{\n{stmt}\n}}");
         }
     }
-    if flexible {
-        out.push_str("if flexible {\n");
-        if tagged_fields.is_empty() {
-            out.push_str("input = p::tagged_fields(input, |_, _| Ok(()))?.0;\n");
-        } else {
-            out.push_str("input = p::tagged_fields(input, |tag, data| {\n");
-            out.push_str("// Kafka skips tags it does not know.\n");
-            for f in &tagged_fields {
-                let tag = f
-                    .tag
-                    .ok_or_else(|| format!("{}: tagged without tag", f.name))?;
-                let c = ctx.cond(tagged(ctx, f));
-                let guard = if c == "true" {
-                    String::new()
-                } else {
-                    format!(" && {c}")
-                };
-                let compact = if f.never_flexible { "false" } else { "true" };
-                let read = reader(ctx, f, "data", compact);
-                let _ = writeln!(
-                    out,
-                    "if tag == {tag}{guard} {{\n(_, this.{}) = {read}?;\n}}",
-                    snake_case(&f.name)
-                );
-            }
-            out.push_str("Ok(())\n})?\n.0;\n");
-        }
-        out.push_str("}\n");
+    if has_flexible(ctx) {
+        decode_tagged(ctx, out, tagged_fields)?;
     }
     out.push_str("Ok((input, this))\n}\n\n");
+    Ok(())
+}
 
-    // ---- encode
+/// The `if flexible` block reading the tagged-field section into `this`.
+fn decode_tagged(ctx: &Ctx, out: &mut String, tagged_fields: &[&Field]) -> Result<(), String> {
+    out.push_str("if flexible {\n");
+    if tagged_fields.is_empty() {
+        out.push_str("input = p::tagged_fields(input, |_, _| Ok(()))?.0;\n");
+    } else {
+        out.push_str("input = p::tagged_fields(input, |tag, data| {\n");
+        out.push_str("// Kafka skips tags it does not know.\n");
+        for f in tagged_fields {
+            let tag = tag_of(f)?;
+            let c = ctx.cond(tagged(ctx, f));
+            let guard = if c == "true" {
+                String::new()
+            } else {
+                format!(" && {c}")
+            };
+            let read = reader(ctx, f, "data", tagged_compact(f));
+            let _ = writeln!(
+                out,
+                "if tag == {tag}{guard} {{\n(_, this.{}) = {read}?;\n}}",
+                snake_case(&f.name)
+            );
+        }
+        out.push_str("Ok(())\n})?\n.0;\n");
+    }
+    out.push_str("}\n");
+    Ok(())
+}
+
+/// `encode_body`: the in-line fields in spec order, then the tagged-field section.
+fn gen_encode(
+    ctx: &Ctx,
+    out: &mut String,
+    fields: &[Field],
+    tagged_fields: &[&Field],
+) -> Result<(), String> {
     out.push_str(
         "    /// Writes the struct at `version` (already checked against the message's range).\n",
     );
     out.push_str("    pub(crate) fn encode_body(&self, w: &mut Writer, version: i16) -> Result<(), EncodeError> {\n");
-    out.push_str(&flex_line);
+    out.push_str(&flex_line(ctx));
     for f in fields {
-        let u = untagged(ctx, f)?;
-        let c = ctx.cond(u);
-        let t = ctx.cond(tagged(ctx, f));
-        let write = writer(ctx, f, compact_of(ctx, f));
-        let absent_check = if f.ignorable {
-            None
-        } else {
-            let nd = non_default(f, &format!("self.{}", snake_case(&f.name)))?;
-            let mut parts = Vec::new();
-            if t != "false" {
-                parts.push(negate(&t));
-            }
-            parts.push(nd);
-            (t != "true").then(|| {
-                format!(
-                    "if {} {{\nreturn Err(EncodeError::UnsupportedField({:?}));\n}}",
-                    parts.join(" && "),
-                    f.name
-                )
-            })
-        };
-        match (c.as_str(), absent_check) {
-            ("true", _) => {
-                let _ = writeln!(out, "{write}");
-            }
-            ("false", None) => {}
-            ("false", Some(check)) => {
-                let _ = writeln!(out, "{check}");
-            }
-            (c, None) => {
-                let _ = writeln!(out, "if {c} {{\n{write}\n}}");
-            }
-            (c, Some(check)) => {
-                let _ = writeln!(out, "if {c} {{\n{write}\n}} else {check}");
-            }
-        }
+        encode_in_line(ctx, out, f)?;
     }
-    if flexible {
-        out.push_str("if flexible {\n");
-        if tagged_fields.is_empty() {
-            out.push_str("w.put_tagged_fields(p::TaggedFields::new())?;\n");
-        } else {
-            out.push_str("let mut tagged = p::TaggedFields::new();\n");
-            for f in &tagged_fields {
-                let tag = f
-                    .tag
-                    .ok_or_else(|| format!("{}: tagged without tag", f.name))?;
-                let c = ctx.cond(tagged(ctx, f));
-                let nd = non_default(f, &format!("self.{}", snake_case(&f.name)))?;
-                let cond = if c == "true" {
-                    nd
-                } else {
-                    format!("{c} && {nd}")
-                };
-                let compact = if f.never_flexible { "false" } else { "true" };
-                let write = writer(ctx, f, compact);
-                let _ = writeln!(
-                    out,
-                    "if {cond} {{\ntagged.field({tag}, |w| {{\n{write}\nOk(())\n}})?;\n}}"
-                );
-            }
-            out.push_str("w.put_tagged_fields(tagged)?;\n");
-        }
-        out.push_str("}\n");
+    if has_flexible(ctx) {
+        encode_tagged(ctx, out, tagged_fields)?;
     }
     out.push_str("Ok(())\n}\n");
+    Ok(())
+}
 
-    // ---- for_version
+/// Writes `f` at the versions that carry it in line; at the others, the check from
+/// [`unsupported_check`].
+fn encode_in_line(ctx: &Ctx, out: &mut String, f: &Field) -> Result<(), String> {
+    let c = ctx.cond(untagged(ctx, f)?);
+    let write = writer(ctx, f, compact_of(ctx, f));
+    match (c.as_str(), unsupported_check(ctx, f)?) {
+        ("true", _) => {
+            let _ = writeln!(out, "{write}");
+        }
+        ("false", None) => {}
+        ("false", Some(check)) => {
+            let _ = writeln!(out, "{check}");
+        }
+        (c, None) => {
+            let _ = writeln!(out, "if {c} {{\n{write}\n}}");
+        }
+        (c, Some(check)) => {
+            let _ = writeln!(out, "if {c} {{\n{write}\n}} else {check}");
+        }
+    }
+    Ok(())
+}
+
+/// Kafka's rule for a non-ignorable field: encoding a non-default value at a version that cannot
+/// carry it (not tagged there either) is an error. `None` for an ignorable field, or one every
+/// version carries tagged.
+fn unsupported_check(ctx: &Ctx, f: &Field) -> Result<Option<String>, String> {
+    if f.ignorable {
+        return Ok(None);
+    }
+    let t = ctx.cond(tagged(ctx, f));
+    let nd = non_default(f, &format!("self.{}", snake_case(&f.name)))?;
+    let mut parts = Vec::new();
+    if t != "false" {
+        parts.push(negate(&t));
+    }
+    parts.push(nd);
+    Ok((t != "true").then(|| {
+        format!(
+            "if {} {{\nreturn Err(EncodeError::UnsupportedField({:?}));\n}}",
+            parts.join(" && "),
+            f.name
+        )
+    }))
+}
+
+/// The `if flexible` block writing the tagged-field section; a field is written only where its
+/// version tags it and its value differs from the default.
+fn encode_tagged(ctx: &Ctx, out: &mut String, tagged_fields: &[&Field]) -> Result<(), String> {
+    out.push_str("if flexible {\n");
+    if tagged_fields.is_empty() {
+        out.push_str("w.put_tagged_fields(p::TaggedFields::new())?;\n");
+    } else {
+        out.push_str("let mut tagged = p::TaggedFields::new();\n");
+        for f in tagged_fields {
+            let tag = tag_of(f)?;
+            let c = ctx.cond(tagged(ctx, f));
+            let nd = non_default(f, &format!("self.{}", snake_case(&f.name)))?;
+            let cond = if c == "true" {
+                nd
+            } else {
+                format!("{c} && {nd}")
+            };
+            let write = writer(ctx, f, tagged_compact(f));
+            let _ = writeln!(
+                out,
+                "if {cond} {{\ntagged.field({tag}, |w| {{\n{write}\nOk(())\n}})?;\n}}"
+            );
+        }
+        out.push_str("w.put_tagged_fields(tagged)?;\n");
+    }
+    out.push_str("}\n");
+    Ok(())
+}
+
+/// `for_version`, which round-trip tests apply to arbitrary values before encoding.
+fn gen_for_version(ctx: &Ctx, out: &mut String, fields: &[Field]) -> Result<(), String> {
     out.push_str(
         "\n/// Resets what `version` cannot carry to its default (fields the version lacks, null \
          where it allows none), so that encoding at `version` and decoding gives `self` back.\n",
@@ -574,73 +660,103 @@ fn gen_struct(
     out.push_str("#[cfg(feature = \"arbitrary\")]\n");
     out.push_str("pub fn for_version(&mut self, version: i16) {\n");
     for f in fields {
-        let id = snake_case(&f.name);
-        let present = ctx.cond(untagged(ctx, f)?);
-        let tagged_c = ctx.cond(tagged(ctx, f));
-        let present = match (present.as_str(), tagged_c.as_str()) {
-            ("true", _) | (_, "true") => "true".to_string(),
-            ("false", "false") => "false".to_string(),
-            ("false", t) => t.to_string(),
-            (u, "false") => u.to_string(),
-            (u, t) => format!("({u}) || ({t})"),
-        };
-        let mut body = String::new();
-        if is_option(f) {
-            let nc = ctx.cond_within(f.nullable, f.versions);
-            if nc != "true" {
-                let inner = inner_default(f)?;
-                let cond = match nc.as_str() {
-                    "false" => format!("self.{id}.is_none()"),
-                    nc => format!("{} && self.{id}.is_none()", negate(nc)),
-                };
-                let _ = writeln!(body, "if {cond} {{\nself.{id} = Some({inner});\n}}");
-            }
+        for_version_field(ctx, out, f)?;
+    }
+    out.push_str("}\n");
+    Ok(())
+}
+
+/// `for_version`'s statements for `f`: where the version carries the field, fill a null it cannot
+/// carry and recurse into structs; elsewhere reset the field to its default.
+fn for_version_field(ctx: &Ctx, out: &mut String, f: &Field) -> Result<(), String> {
+    let id = snake_case(&f.name);
+    let present = present_cond(ctx, f)?;
+    let mut body = String::new();
+    if let Some(fill) = null_fill(ctx, f, &id)? {
+        let _ = writeln!(body, "{fill}");
+    }
+    if let Some(r) = for_version_recurse(f, &id) {
+        let _ = writeln!(body, "{r}");
+    }
+    let reset = format!("self.{id} = {};", default_expr(f)?);
+    match present.as_str() {
+        "true" => out.push_str(&body),
+        "false" => {
+            let _ = writeln!(out, "{reset}");
         }
-        let recurse = match (&f.ty, is_option(f)) {
-            (Ty::Struct(_), false) => Some(format!("self.{id}.for_version(version);")),
-            (Ty::Struct(_), true) => Some(format!(
-                "if let Some(v) = &mut self.{id} {{\nv.for_version(version);\n}}"
-            )),
-            (Ty::Array(inner), opt) if matches!(**inner, Ty::Struct(_)) => {
-                let iter = if opt {
-                    format!("self.{id}.iter_mut().flatten()")
-                } else {
-                    format!("&mut self.{id}")
-                };
-                Some(format!("for v in {iter} {{\nv.for_version(version);\n}}"))
-            }
-            _ => None,
-        };
-        if let Some(r) = recurse {
-            let _ = writeln!(body, "{r}");
+        p if body.is_empty() => {
+            let _ = writeln!(out, "if {} {{\n{reset}\n}}", negate(p));
         }
-        let reset = format!("self.{id} = {};", default_expr(f)?);
-        match present.as_str() {
-            "true" => out.push_str(&body),
-            "false" => {
-                let _ = writeln!(out, "{reset}");
-            }
-            p if body.is_empty() => {
-                let _ = writeln!(out, "if {} {{\n{reset}\n}}", negate(p));
-            }
-            p => {
-                let _ = writeln!(out, "if {p} {{\n{body}}} else {{\n{reset}\n}}");
-            }
+        p => {
+            let _ = writeln!(out, "if {p} {{\n{body}}} else {{\n{reset}\n}}");
         }
     }
-    out.push_str("}\n}\n\n");
+    Ok(())
+}
 
-    // ---- Message
-    if top {
-        let key = spec.api_key.unwrap_or(-1);
-        let ffv = spec
-            .flexible
-            .lowest()
-            .map(|v| v.to_string())
-            .unwrap_or_else(|| "i16::MAX".into());
-        let _ = writeln!(
-            out,
-            "impl Message for {name} {{
+/// The condition for "`version` carries `f`", in line or tagged.
+fn present_cond(ctx: &Ctx, f: &Field) -> Result<String, String> {
+    let untagged_c = ctx.cond(untagged(ctx, f)?);
+    let tagged_c = ctx.cond(tagged(ctx, f));
+    Ok(match (untagged_c.as_str(), tagged_c.as_str()) {
+        ("true", _) | (_, "true") => "true".to_string(),
+        ("false", "false") => "false".to_string(),
+        ("false", t) => t.to_string(),
+        (u, "false") => u.to_string(),
+        (u, t) => format!("({u}) || ({t})"),
+    })
+}
+
+/// For an `Option` field some versions cannot make null: a statement replacing `None` with the
+/// inner default at those versions.
+fn null_fill(ctx: &Ctx, f: &Field, id: &str) -> Result<Option<String>, String> {
+    if !is_option(f) {
+        return Ok(None);
+    }
+    let nc = ctx.cond_within(f.nullable, f.versions);
+    if nc == "true" {
+        return Ok(None);
+    }
+    let inner = inner_default(f)?;
+    let cond = match nc.as_str() {
+        "false" => format!("self.{id}.is_none()"),
+        nc => format!("{} && self.{id}.is_none()", negate(nc)),
+    };
+    Ok(Some(format!(
+        "if {cond} {{\nself.{id} = Some({inner});\n}}"
+    )))
+}
+
+/// The call applying `for_version` to the structs inside `f`, if it holds any.
+fn for_version_recurse(f: &Field, id: &str) -> Option<String> {
+    match (&f.ty, is_option(f)) {
+        (Ty::Struct(_), false) => Some(format!("self.{id}.for_version(version);")),
+        (Ty::Struct(_), true) => Some(format!(
+            "if let Some(v) = &mut self.{id} {{\nv.for_version(version);\n}}"
+        )),
+        (Ty::Array(inner), opt) if matches!(**inner, Ty::Struct(_)) => {
+            let iter = if opt {
+                format!("self.{id}.iter_mut().flatten()")
+            } else {
+                format!("&mut self.{id}")
+            };
+            Some(format!("for v in {iter} {{\nv.for_version(version);\n}}"))
+        }
+        _ => None,
+    }
+}
+
+/// `impl Message` for the top-level struct: the api key and the version range.
+fn gen_message_impl(spec: &MessageSpec, out: &mut String, name: &str) {
+    let key = spec.api_key.unwrap_or(-1);
+    let ffv = spec
+        .flexible
+        .lowest()
+        .map(|v| v.to_string())
+        .unwrap_or_else(|| "i16::MAX".into());
+    let _ = writeln!(
+        out,
+        "impl Message for {name} {{
     const API_KEY: i16 = {key};
     const LOWEST_VERSION: i16 = {lo};
     const HIGHEST_VERSION: i16 = {hi};
@@ -657,12 +773,13 @@ fn gen_struct(
     }}
 }}
 ",
-            lo = spec.valid.0,
-            hi = spec.valid.1,
-        );
-    }
+        lo = spec.valid.0,
+        hi = spec.valid.1,
+    );
+}
 
-    // ---- Arbitrary
+/// `impl quickcheck::Arbitrary`, for the round-trip tests.
+fn gen_arbitrary(out: &mut String, name: &str, fields: &[Field]) {
     let _ = writeln!(
         out,
         "#[cfg(feature = \"arbitrary\")]\nimpl quickcheck::Arbitrary for {name} {{\n    fn arbitrary(g: &mut quickcheck::Gen) -> Self {{\n        {name} {{"
@@ -677,7 +794,6 @@ fn gen_struct(
         let _ = writeln!(out, "            {}: {e},", snake_case(&f.name));
     }
     out.push_str("        }\n    }\n}\n\n");
-    Ok(())
 }
 
 fn arb_ty(t: &Ty) -> String {
