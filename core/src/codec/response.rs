@@ -25,6 +25,11 @@ pub struct Splice {
 }
 
 /// A whole response frame (size prefix included): `bytes` with `splices` inserted.
+///
+/// Its life, in order: the runtime sends its [`Response::chunks`], resolving each segment chunk
+/// with `Broker::segment_bytes` (or writes it whole with `Broker::write_response`), then hands
+/// it back with `Broker::recycle`, which reuses its buffers and lets the segments it named
+/// close; the crate root's run-loop example shows the three steps.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Response {
     /// The encoded frame around the spliced segment bytes.
