@@ -522,6 +522,22 @@ mod tests {
         )
     }
 
+    /// The topics a restart finds in `storage`.
+    fn reload(storage: &mut crate::storage::MemoryStorage) -> Topics<MemorySegment> {
+        let found = found(storage);
+        let mut again = Topics::new();
+        again
+            .load(
+                storage,
+                found,
+                &RecoveryCheckpoint::default(),
+                &mut || Uuid([9; 16]),
+                &small_segments(),
+            )
+            .expect("loads");
+        again
+    }
+
     fn found(storage: &crate::storage::MemoryStorage) -> Vec<FoundPartition<MemorySegment>> {
         storage
             .metadata
@@ -560,17 +576,7 @@ mod tests {
         topics
             .set_configs(&mut storage, t, configs.clone(), &small_segments())
             .expect("set");
-        let found = found(&storage);
-        let mut again: Topics<MemorySegment> = Topics::new();
-        again
-            .load(
-                &mut storage,
-                found,
-                &RecoveryCheckpoint::default(),
-                &mut || Uuid([9; 16]),
-                &small_segments(),
-            )
-            .expect("loads");
+        let again = reload(&mut storage);
         let t = again.by_name("t").expect("topic kept");
         assert_eq!(again.topic(t).partitions.len(), 3);
         assert_eq!(again.topic(t).id, Uuid([5; 16]));
@@ -600,17 +606,7 @@ mod tests {
             (String::from("t"), 0),
             metadata_bytes(&Uuid([5; 16]), &edited),
         );
-        let found = found(&storage);
-        let mut again: Topics<MemorySegment> = Topics::new();
-        again
-            .load(
-                &mut storage,
-                found,
-                &RecoveryCheckpoint::default(),
-                &mut || Uuid([9; 16]),
-                &small_segments(),
-            )
-            .expect("loads");
+        let again = reload(&mut storage);
         let t = again.topic(again.by_name("t").expect("topic kept"));
         assert_eq!(t.configs, edited[1..]);
         assert_eq!(t.settings.retention_ms, small_segments().retention_ms);
@@ -638,17 +634,7 @@ mod tests {
         storage
             .metadata
             .insert(key.clone(), metadata_bytes(&Uuid([5; 16]), &new));
-        let found = found(&storage);
-        let mut again: Topics<MemorySegment> = Topics::new();
-        again
-            .load(
-                &mut storage,
-                found,
-                &RecoveryCheckpoint::default(),
-                &mut || Uuid([9; 16]),
-                &small_segments(),
-            )
-            .expect("loads");
+        let again = reload(&mut storage);
         let t = again.by_name("t").expect("topic kept");
         assert_eq!(again.topic(t).configs, old);
         assert_eq!(storage.metadata[&key], metadata_bytes(&Uuid([5; 16]), &old));
