@@ -1,10 +1,15 @@
 //! Compaction: produce latency while the log cleaner compacts a backlog of old versions, beside
-//! the same latency on the same backlog in a topic that is never cleaned; the cleaner's
-//! throughput; and the size of a compacted topic whose keys are updated at a steady rate.
+//! the same latency, in the same run and to the same topic, while the cleaner is idle; the
+//! cleaner's throughput; and the size of a compacted topic whose keys are updated at a steady
+//! rate.
 //!
 //! Sizes are what DescribeLogDirs (KIP-113) reports for the partition, as
 //! `kafka-log-dirs --describe` shows them, so any broker can be measured; with a broker the tool
-//! started, the blocks its partition directory takes on disk are reported too.
+//! started, the blocks its partition directory takes on disk are reported too. The cleaning
+//! window starts one `log.cleaner.backoff.ms` after cleaning is allowed, which is when
+//! BlazeMQ's cleaner looks after a quiet spell. A broker whose cleaner may look earlier (Kafka's
+//! looks within one backoff) may start before the window: the run fails if the log shrank
+//! before it, and otherwise the window misses the start of the cleaning.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
