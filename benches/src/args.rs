@@ -52,6 +52,11 @@ OPTIONS:
   --compaction-rate N     records per second the compaction-disk run sends (default 1000)
   --segment-bytes N       segment.bytes of the compaction runs' topics (default: not set, the
                           broker's own; BlazeMQ follows its --segment-size)
+  --min-cleanable-dirty-ratio R
+                          min.cleanable.dirty.ratio of the compaction runs' topics (default: not
+                          set, the broker's own; Kafka's is 0.5)
+  --cleaner-backoff-ms MS the broker's log.cleaner.backoff.ms: the compaction run measures from
+                          that long after it allows cleaning (default 15000, Kafka's and BlazeMQ's)
   --json FILE             also write the results as JSON
   --help                  this text
 ";
@@ -200,6 +205,10 @@ pub struct Options {
     pub compaction_rate: u32,
     /// `segment.bytes` of the compaction runs' topics, if set.
     pub segment_bytes: Option<u64>,
+    /// The broker's `log.cleaner.backoff.ms`.
+    pub cleaner_backoff: Duration,
+    /// `min.cleanable.dirty.ratio` of the compaction runs' topics, if set.
+    pub dirty_ratio: Option<f64>,
     /// Where to write the JSON report.
     pub json: Option<PathBuf>,
     /// Short runs.
@@ -299,6 +308,8 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Parsed> {
         compaction_duration: Duration::from_secs(if quick { 5 } else { 600 }),
         compaction_rate: 1_000,
         segment_bytes: None,
+        cleaner_backoff: Duration::from_secs(15),
+        dirty_ratio: None,
         json: None,
         quick,
     };
@@ -374,6 +385,14 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Parsed> {
                     .map_err(|_| BenchError::Usage(format!("{f} is too large")))?
             }
             "--segment-bytes" => o.segment_bytes = Some(bytes(f, &v)?),
+            "--min-cleanable-dirty-ratio" => match number::<f64>(f, &v)? {
+                r if (0.0..=1.0).contains(&r) => o.dirty_ratio = Some(r),
+                _ => return Err(BenchError::Usage(format!("{f} is between 0 and 1"))),
+            },
+            "--cleaner-backoff-ms" => match positive(f, &v)? {
+                ms @ ..=3_600_000 => o.cleaner_backoff = Duration::from_millis(ms),
+                _ => return Err(BenchError::Usage(format!("{f} is at most 3600000"))),
+            },
             "--json" => o.json = Some(PathBuf::from(v)),
             other => return Err(BenchError::Usage(format!("unknown option {other}"))),
         }
@@ -466,6 +485,8 @@ mod tests {
         assert_eq!((o.compaction_bytes, o.compaction_keys), (1 << 30, 10_000));
         assert_eq!(o.compaction_duration, Duration::from_secs(600));
         assert_eq!((o.compaction_rate, o.segment_bytes), (1_000, None));
+        assert_eq!(o.cleaner_backoff, Duration::from_secs(15));
+        assert_eq!(o.dirty_ratio, None);
         let q = run(&["--quick", "--broker-cmd", "b --port {port}"]).unwrap();
         assert_eq!(q.duration, Duration::from_secs(2));
         assert_eq!(q.target, Target::Command("b --port {port}".into()));
@@ -526,6 +547,10 @@ mod tests {
             "200",
             "--segment-bytes",
             "4096",
+            "--cleaner-backoff-ms",
+            "1500",
+            "--min-cleanable-dirty-ratio",
+            "0.1",
         ])
         .unwrap();
         assert_eq!(o.compression, [Codec::None, Codec::Zstd]);
@@ -533,6 +558,8 @@ mod tests {
         assert_eq!((o.compaction_bytes, o.compaction_keys), (2 << 20, 50));
         assert_eq!(o.compaction_duration, Duration::from_millis(1500));
         assert_eq!((o.compaction_rate, o.segment_bytes), (200, Some(4096)));
+        assert_eq!(o.cleaner_backoff, Duration::from_millis(1500));
+        assert_eq!(o.dirty_ratio, Some(0.1));
         assert_eq!(o.partitions, [1, 100]);
         assert_eq!(o.create_topics, 500);
         assert_eq!(
@@ -580,8 +607,19 @@ mod tests {
             &["--bootstrap", "127.0.0.1:1", "--txn-records", "0"],
             &["--bootstrap", "127.0.0.1:1", "--compaction-bytes", "1TB"],
             &["--bootstrap", "127.0.0.1:1", "--compaction-bytes", "0MiB"],
-            &["--bootstrap", "127.0.0.1:1", "--segment-bytes", "99999999999GiB"],
+            &[
+                "--bootstrap",
+                "127.0.0.1:1",
+                "--segment-bytes",
+                "99999999999GiB",
+            ],
             &["--bootstrap", "127.0.0.1:1", "--compaction-keys", "0"],
+            &[
+                "--bootstrap",
+                "127.0.0.1:1",
+                "--cleaner-backoff-ms",
+                "3600001",
+            ],
             &[
                 "--bootstrap",
                 "127.0.0.1:1",

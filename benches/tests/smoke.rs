@@ -241,3 +241,76 @@ fn transaction_modes_commit_and_read_back_every_record() {
     assert_eq!(records[2] % 1000.0, 0.0, "{json}");
     assert!(numbers(&json, "records_per_s").iter().all(|r| *r > 0.0));
 }
+
+/// The compaction modes: a backlog cleaned while a producer measures, beside the same backlog
+/// held; and a compacted topic's size against its live data.
+#[test]
+fn compaction_modes_clean_the_backlog_and_size_the_log() {
+    let broker = workspace_root().join("target/debug/blazemq");
+    if !broker.is_file() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{} is not built",
+            broker.display()
+        );
+        eprintln!("skipped: {} is not built", broker.display());
+        return;
+    }
+    let json_path = std::env::temp_dir().join(format!(
+        "blazemq-bench-compaction-{}.json",
+        std::process::id()
+    ));
+    let out = Command::new(env!("CARGO_BIN_EXE_blazemq-bench"))
+        .args([
+            "--modes",
+            "compaction,compaction-disk",
+            "--quick",
+            "--idle-secs",
+            "0",
+            "--compaction-bytes",
+            "4MiB",
+            "--segment-bytes",
+            "1MiB",
+            "--cleaner-backoff-ms",
+            "500",
+            "--compaction-secs",
+            "2",
+            "--json",
+        ])
+        .arg(&json_path)
+        .arg("--broker-cmd")
+        .arg(format!(
+            "{} --port {{port}} --log-dir {{dir}} --log-cleaner-backoff-ms 500",
+            broker.display()
+        ))
+        .output()
+        .expect("blazemq-bench runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "exit {:?}\n{stdout}\n{stderr}",
+        out.status
+    );
+    for part in [
+        "== compaction ==",
+        "MB of 10000 keys x 100 B per topic",
+        "while the cleaner compacts the other topic",
+        "look at 0.50 s after min.compaction.lag.ms=0",
+        "MB/s of log cleaned",
+        "x cleaner idle: p50 ",
+        "== compaction-disk ==",
+        "live data: 10000 keys in",
+    ] {
+        assert!(stdout.contains(part), "{part} in:\n{stdout}");
+    }
+    assert!(!stdout.contains("shrank again"), "{stdout}");
+    let json = std::fs::read_to_string(&json_path).expect("the JSON report is written");
+    std::fs::remove_file(&json_path).expect("the JSON report removed");
+    assert_eq!(field(&json, "mode").len(), 3, "{json}");
+    // Requests with the cleaner idle, within the cleaning window, and the steady updates.
+    assert!(
+        numbers(&json, "requests").iter().all(|r| *r > 0.0),
+        "{json}"
+    );
+}

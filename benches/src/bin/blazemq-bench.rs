@@ -235,6 +235,8 @@ fn compaction_shape(o: &Options) -> modes::compaction::CompactionShape {
         value_size: o.value_size,
         inflight: o.inflight,
         segment_bytes: o.segment_bytes,
+        cleaner_backoff: o.cleaner_backoff,
+        dirty_ratio: o.dirty_ratio,
     }
 }
 

@@ -1,10 +1,15 @@
 //! Compaction: produce latency while the log cleaner compacts a backlog of old versions, beside
-//! the same latency on the same backlog in a topic that is never cleaned; the cleaner's
-//! throughput; and the size of a compacted topic whose keys are updated at a steady rate.
+//! the same latency, in the same run and to the same topic, while the cleaner is idle; the
+//! cleaner's throughput; and the size of a compacted topic whose keys are updated at a steady
+//! rate.
 //!
 //! Sizes are what DescribeLogDirs (KIP-113) reports for the partition, as
 //! `kafka-log-dirs --describe` shows them, so any broker can be measured; with a broker the tool
-//! started, the blocks its partition directory takes on disk are reported too.
+//! started, the blocks its partition directory takes on disk are reported too. The cleaning
+//! window starts one `log.cleaner.backoff.ms` after cleaning is allowed, which is when
+//! BlazeMQ's cleaner looks after a quiet spell. A broker whose cleaner may look earlier (Kafka's
+//! looks within one backoff) may start before the window: the run fails if the log shrank
+//! before it, and otherwise the window misses the start of the cleaning.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -18,14 +23,14 @@ use blazemq_core::records::BatchBuilder;
 
 use super::floor::worker_panicked;
 use super::produce::Producer;
-use super::{Bounds, Progress, RunResult, topic_name, with_broker_cpu};
+use super::{Bounds, Progress, RunResult, topic_name};
 use crate::args::Mode;
 use crate::error::{BenchError, Result};
 use crate::stats::Latencies;
 use crate::wire::{self, Conn};
 
 /// What the compaction runs send.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct CompactionShape {
     /// Bytes of old versions written to each topic before the measured part.
     pub backlog_bytes: u64,
@@ -39,14 +44,33 @@ pub struct CompactionShape {
     pub inflight: usize,
     /// `segment.bytes` of the topics, if set.
     pub segment_bytes: Option<u64>,
+    /// The broker's `log.cleaner.backoff.ms`: how long after a request its cleaner looks for a
+    /// log to clean.
+    pub cleaner_backoff: Duration,
+    /// `min.cleanable.dirty.ratio` of the topics, if set.
+    pub dirty_ratio: Option<f64>,
+}
+
+impl CompactionShape {
+    /// The settings of a compacted topic of this shape.
+    fn topic_configs(&self) -> Vec<(&'static str, String)> {
+        let mut configs = vec![("cleanup.policy", "compact".to_string())];
+        if let Some(b) = self.segment_bytes {
+            configs.push(("segment.bytes", b.to_string()));
+        }
+        if let Some(r) = self.dirty_ratio {
+            configs.push(("min.cleanable.dirty.ratio", r.to_string()));
+        }
+        configs
+    }
 }
 
 /// How long the log must keep its size after shrinking before the cleaning counts as done.
 const SETTLE: Duration = Duration::from_secs(3);
-/// How often the partition's size is asked for.
-const SAMPLE_EVERY: Duration = Duration::from_millis(100);
-/// `min.compaction.lag.ms` of the compacted topic while its backlog is written: a day, so no
-/// pass starts before the measured part; set to 0 when it begins.
+/// How often the partition's size is asked for: the resolution of the cleaning window.
+const SAMPLE_EVERY: Duration = Duration::from_millis(50);
+/// `min.compaction.lag.ms` of the compacted topics while their backlog is written: a day, so no
+/// pass starts before the measured part; set to 0 for the cleaned one when it begins.
 const HOLD_OFF_LAG_MS: &str = "86400000";
 
 /// Key number `i`: every key has the same length.
@@ -213,40 +237,50 @@ fn sample_sizes(
 /// When the cleaning of a backlog of `before` bytes is over: the log shrank, and has not shrunk
 /// for [`SETTLE`] since. `Some(time of the last shrink)` then.
 fn cleaning_over(samples: &[Sample], before: i64) -> Option<Duration> {
-    let last_shrink = samples
-        .windows(2)
-        .rev()
-        .find(|w| w[1].log_bytes < w[0].log_bytes)
-        .map(|w| w[1].at)?;
+    let last_shrink = last_shrink(samples)?;
     let now = samples.last()?.at;
     let smaller = samples.iter().any(|s| s.log_bytes < before);
     (smaller && now.saturating_sub(last_shrink) >= SETTLE).then_some(last_shrink)
 }
 
-/// One request in flight until `stop`, or `limit`: each request's start (since `started`) and
-/// latency.
+/// The time of the last sample smaller than the one before it.
+fn last_shrink(samples: &[Sample]) -> Option<Duration> {
+    samples
+        .windows(2)
+        .rev()
+        .find(|w| w[1].log_bytes < w[0].log_bytes)
+        .map(|w| w[1].at)
+}
+
+/// Each request's start (since the run's start) and latency.
+type Timed = Vec<(Duration, Duration)>;
+
+/// One request in flight until `over(elapsed since started)` or `abort`.
 fn timed_round_trips(
     producer: &mut Producer,
     started: Instant,
-    stop: &AtomicBool,
-    limit: Duration,
+    abort: &AtomicBool,
+    mut over: impl FnMut(Duration) -> bool,
     done: &AtomicU64,
-) -> Result<Vec<(Duration, Duration)>> {
+) -> Result<Timed> {
     let mut out = Vec::new();
-    while !stop.load(Ordering::Relaxed) && started.elapsed() < limit {
+    loop {
+        let at = started.elapsed();
+        if over(at) || abort.load(Ordering::Relaxed) {
+            return Ok(out);
+        }
         let sent = Instant::now();
         let id = producer.send()?;
         producer.recv(id)?;
-        out.push((sent.duration_since(started), sent.elapsed()));
-        done.store(out.len() as u64, Ordering::Relaxed);
+        out.push((at, sent.elapsed()));
+        done.fetch_add(1, Ordering::Relaxed);
     }
-    Ok(out)
 }
 
-/// Latencies of the requests sent before `until`, and how many.
-fn latencies_until(timed: &[(Duration, Duration)], until: Duration) -> Latencies {
+/// Latencies of the requests sent within `from..=until`.
+fn latencies_within(timed: &[(Duration, Duration)], from: Duration, until: Duration) -> Latencies {
     let mut l = Latencies::new();
-    for &(_, latency) in timed.iter().take_while(|(at, _)| *at <= until) {
+    for &(_, latency) in timed.iter().filter(|(at, _)| (from..=until).contains(at)) {
         l.record(latency);
     }
     l
@@ -257,11 +291,33 @@ fn mb(bytes: f64) -> f64 {
     bytes / 1e6
 }
 
-/// Fills a topic with `cleanup.policy=delete` (retention off) and one with
-/// `cleanup.policy=compact` with the same backlog; then produces one keyed record at a time to
-/// the compacted one from the moment its cleaning is allowed (`min.compaction.lag.ms` set to 0)
-/// until its size stops shrinking, and to the other for as long. Returns the uncleaned run, then
-/// the cleaned one with the cleaner's throughput and the ratios of its latencies.
+/// The broker's CPU ticks now, if the tool started it.
+fn ticks(pid: Option<u32>) -> Result<Option<u64>> {
+    pid.map(crate::procfs::cpu_ticks).transpose()
+}
+
+/// What the producing thread of [`run`] measured, phase by phase.
+#[derive(Debug, Default)]
+struct Phases {
+    /// From the settings change until the cleaner's look.
+    before: Timed,
+    /// From the cleaner's look until the cleaning is over (and settled).
+    during: Timed,
+    /// After the cleaning, for as long as it took.
+    after: Timed,
+    /// The broker's CPU ticks at the start of each phase and at the end.
+    ticks: [Option<u64>; 4],
+}
+
+/// Fills two compacted topics with the same backlog of old versions, cleaning held off in both
+/// by `min.compaction.lag.ms`; waits until the broker's cleaner is idle, then allows the
+/// cleaning of one (`min.compaction.lag.ms` 0). Its cleaner looks `cleaner_backoff` later, as
+/// BlazeMQ's and Kafka's do (`log.cleaner.backoff.ms`). One connection produces one keyed
+/// record at a time to the held topic throughout (writes to the cleaned one would give the
+/// cleaner more to do once they fill a segment): until that look, then until the cleaned
+/// topic's size stops shrinking (the cleaning window), then for as long as that window again.
+/// Returns the requests outside the window (the cleaner idle) and those within it, with the
+/// cleaner's throughput and the ratios of the latencies.
 pub fn run(
     addr: SocketAddr,
     shape: &CompactionShape,
@@ -269,35 +325,13 @@ pub fn run(
     broker_pid: Option<u32>,
 ) -> Result<Vec<RunResult>> {
     let mut conn = Conn::connect(addr)?;
-    let segment = shape.segment_bytes.map(|b| b.to_string());
-    let with_segment = |mut configs: Vec<(&'static str, String)>| {
-        if let Some(s) = &segment {
-            configs.push(("segment.bytes", s.clone()));
-        }
-        configs
-    };
-    let plain = topic_name("compaction-delete");
-    let compacted = topic_name("compaction-compact");
-    let topics = [
-        (
-            &plain,
-            with_segment(vec![
-                ("cleanup.policy", "delete".into()),
-                ("retention.ms", "-1".into()),
-                ("retention.bytes", "-1".into()),
-            ]),
-        ),
-        (
-            &compacted,
-            with_segment(vec![
-                ("cleanup.policy", "compact".into()),
-                ("min.compaction.lag.ms", HOLD_OFF_LAG_MS.into()),
-            ]),
-        ),
-    ];
+    let mut configs = shape.topic_configs();
+    configs.push(("min.compaction.lag.ms", HOLD_OFF_LAG_MS.to_string()));
+    let configs: Vec<(&str, &str)> = configs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let held = topic_name("compaction-held");
+    let cleaned = topic_name("compaction-cleaned");
     let mut written = Written::default();
-    for (topic, configs) in &topics {
-        let configs: Vec<(&str, &str)> = configs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    for topic in [&held, &cleaned] {
         conn.create_topic_with(topic, 1, &configs)?;
         conn.create_topic_ready(topic, 1)?;
         let mut cycle = KeyCycle::new(conn.versions.produce, topic, shape)?;
@@ -306,138 +340,245 @@ pub fn run(
             count: Some(shape.backlog_bytes),
         };
         written = super::watched("compaction: backlog", "bytes", &fill, |done| {
-            backlog(&mut conn, &mut cycle, shape.inflight, shape.backlog_bytes, done)
+            backlog(
+                &mut conn,
+                &mut cycle,
+                shape.inflight,
+                shape.backlog_bytes,
+                done,
+            )
         })?;
     }
-    // The backlog's dirty pages written back now, not during whichever run comes first.
-    rustix::fs::sync();
-    let before = conn.partition_size(&compacted, 0)?.unwrap_or(0);
+    let before = conn.partition_size(&cleaned, 0)?.unwrap_or(0);
+    let held_before = conn.partition_size(&held, 0)?.unwrap_or(0);
     let record = keyed_batch(0, 1, shape.value_size);
     let record_len = record.len() as u64;
-    let limit = bounds.hard_limit().max(Duration::from_secs(600));
-
-    // The cleaned run: produce while the cleaner works, sample the size meanwhile.
-    let mut producer = Producer::new(addr, &compacted, 1, 0, record.clone())?;
+    let mut producer = Producer::new(addr, &held, 1, 0, record)?;
     let mut sampler = Conn::connect(addr)?;
-    let stop = AtomicBool::new(false);
-    let done = AtomicU64::new(0);
+    // The backlog's dirty pages written back now, not during the measured part; and no request
+    // for longer than the backoff, so the cleaner's next look comes exactly one backoff after
+    // the settings change (a look is due one backoff after the first request that follows the
+    // previous look).
+    rustix::fs::sync();
+    let quiet = shape.cleaner_backoff + Duration::from_secs(1);
+    eprintln!(
+        "compaction: {:.0} s without requests, for the cleaner to go idle",
+        quiet.as_secs_f64()
+    );
+    std::thread::sleep(quiet);
+
+    let limit = bounds.hard_limit().max(Duration::from_secs(600));
+    let look = shape.cleaner_backoff;
+    let abort = AtomicBool::new(false);
     let finished = AtomicBool::new(false);
-    let mut progress = Progress::new("compaction: while cleaning", "requests", bounds);
-    let started = Instant::now();
-    conn.set_topic_config(&compacted, "min.compaction.lag.ms", "0")?;
-    let ((timed, samples), cleaned_cpu) = with_broker_cpu(broker_pid, || {
-        let outcome = std::thread::scope(|s| {
-            let worker = s.spawn(|| {
-                let r = timed_round_trips(&mut producer, started, &stop, limit, &done);
-                finished.store(true, Ordering::Relaxed);
-                r
-            });
-            let sampling = s.spawn(|| {
-                let r = sample_sizes(&mut sampler, &compacted, None, started, |samples| {
-                    finished.load(Ordering::Relaxed)
-                        || cleaning_over(samples, before).is_some()
-                        || started.elapsed() > limit
-                });
-                stop.store(true, Ordering::Relaxed);
-                r
-            });
-            progress.watch(&done, || finished.load(Ordering::Relaxed));
-            (worker.join(), sampling.join())
-        });
-        match outcome {
-            (Ok(timed), Ok(samples)) => Ok((timed?, samples?)),
-            _ => Err(worker_panicked()),
-        }
-    })?;
-    let Some(last_shrink) = cleaning_over(&samples, before) else {
-        return Err(BenchError::Protocol(format!(
-            "{compacted}-0 did not shrink within {limit:?} of min.compaction.lag.ms=0 (is the \
-             cleaner's backoff longer, or the backlog in the active segment?)"
-        )));
+    // The cleaning window's length in nanoseconds once known, 0 until then.
+    let window_ns = AtomicU64::new(0);
+    let done = AtomicU64::new(0);
+    let progress_bounds = Bounds {
+        duration: limit,
+        count: None,
     };
+    let mut progress = Progress::new("compaction", "requests", &progress_bounds);
+    let started = Instant::now();
+    conn.set_topic_config(&cleaned, "min.compaction.lag.ms", "0")?;
+    let outcome = std::thread::scope(|s| {
+        let worker = s.spawn(|| {
+            let r = (|| -> Result<Phases> {
+                let mut p = Phases::default();
+                p.ticks[0] = ticks(broker_pid)?;
+                p.before =
+                    timed_round_trips(&mut producer, started, &abort, |at| at >= look, &done)?;
+                p.ticks[1] = ticks(broker_pid)?;
+                p.during = timed_round_trips(
+                    &mut producer,
+                    started,
+                    &abort,
+                    |at| window_ns.load(Ordering::Relaxed) != 0 || at > limit,
+                    &done,
+                )?;
+                p.ticks[2] = ticks(broker_pid)?;
+                let from = started.elapsed();
+                let window = Duration::from_nanos(window_ns.load(Ordering::Relaxed));
+                p.after = timed_round_trips(
+                    &mut producer,
+                    started,
+                    &abort,
+                    |at| at >= from + window,
+                    &done,
+                )?;
+                p.ticks[3] = ticks(broker_pid)?;
+                Ok(p)
+            })();
+            finished.store(true, Ordering::Relaxed);
+            r
+        });
+        let sampling = s.spawn(|| {
+            let r = sample_sizes(&mut sampler, &cleaned, None, started, |samples| {
+                if window_ns.load(Ordering::Relaxed) == 0 {
+                    if let Some(last) = cleaning_over(samples, before) {
+                        let window = last.saturating_sub(look).max(Duration::from_nanos(1));
+                        window_ns.store(window.as_nanos() as u64, Ordering::Relaxed);
+                    }
+                }
+                finished.load(Ordering::Relaxed)
+            });
+            if r.is_err() {
+                abort.store(true, Ordering::Relaxed);
+            }
+            r
+        });
+        progress.watch(&done, || finished.load(Ordering::Relaxed));
+        (worker.join(), sampling.join())
+    });
+    let (phases, samples) = match outcome {
+        (Ok(p), Ok(s)) => (p?, s?),
+        _ => return Err(worker_panicked()),
+    };
+    let window = Duration::from_nanos(window_ns.load(Ordering::Relaxed));
+    if window.is_zero() {
+        return Err(BenchError::Protocol(format!(
+            "{cleaned}-0 did not shrink within {limit:?} of min.compaction.lag.ms=0 (is the \
+             cleaner's backoff longer than --cleaner-backoff-ms, or the backlog in the active \
+             segment?)"
+        )));
+    }
+    let last = look + window;
     let first_shrink = samples
         .iter()
         .find(|s| s.log_bytes < before)
-        .map_or(last_shrink, |s| s.at);
+        .map_or(last, |s| s.at);
+    if first_shrink < look {
+        return Err(BenchError::Protocol(format!(
+            "{cleaned}-0 shrank {:.2} s after min.compaction.lag.ms=0, before the cleaner's look \
+             at {:.2} s (--cleaner-backoff-ms): the window would miss part of the cleaning",
+            first_shrink.as_secs_f64(),
+            look.as_secs_f64()
+        )));
+    }
     let after = samples
         .iter()
         .rev()
-        .find(|s| s.at <= last_shrink)
+        .find(|s| s.at <= last)
         .map_or(before, |s| s.log_bytes);
-    let cleaned = latencies_until(&timed, last_shrink);
+    // Shrinks after the window: cleaning the window did not cover.
+    let later_shrink = last_shrink(&samples).filter(|&t| t > last);
 
-    // The same length of produce to the topic that is never cleaned.
-    let mut producer = Producer::new(addr, &plain, 1, 0, record)?;
-    let window = Bounds {
-        duration: last_shrink,
-        count: None,
-    };
-    let ((plain_latencies, plain_elapsed), plain_cpu) = with_broker_cpu(broker_pid, || {
-        super::watched("compaction: no cleaning", "requests", &window, |done| {
-            producer.round_trips(&window, done)
-        })
-    })?;
-    let cpu_per = |us: Option<f64>, n: u64| us.map(|us| us / n.max(1) as f64);
-    let result = |label: String, latencies: &Latencies, elapsed: Duration, cpu: Option<f64>| {
-        let requests = latencies.count();
-        RunResult {
-            mode: Mode::Compaction,
-            label,
-            elapsed,
-            requests,
-            records: requests,
-            bytes: requests * record_len,
-            latency: latencies.summary(),
-            broker_cpu_us_per_request: cpu_per(cpu, requests),
-            notes: Vec::new(),
+    let warmup = Duration::from_secs(1).min(look / 2);
+    let held_before_phase = latencies_within(&phases.before, warmup, look);
+    let held_after_phase = latencies_within(&phases.after, Duration::ZERO, Duration::MAX);
+    let mut held_latencies = held_before_phase.clone();
+    held_latencies.merge(&held_after_phase);
+    let cleaning = latencies_within(&phases.during, look, last);
+
+    let cpu_us = |from: usize, to: usize| match (phases.ticks[from], phases.ticks[to]) {
+        (Some(a), Some(b)) => {
+            Some(b.saturating_sub(a) as f64 * 1e6 / crate::procfs::ticks_per_second() as f64)
         }
+        _ => None,
     };
+    let held_cpu = cpu_us(0, 1).zip(cpu_us(2, 3)).map(|(a, b)| a + b);
+    let held_requests = (phases.before.len() + phases.after.len()) as u64;
+    let result =
+        |label: String, latencies: &Latencies, elapsed: Duration, cpu: Option<f64>, n: u64| {
+            let requests = latencies.count();
+            RunResult {
+                mode: Mode::Compaction,
+                label,
+                elapsed,
+                requests,
+                records: requests,
+                bytes: requests * record_len,
+                latency: latencies.summary(),
+                broker_cpu_us_per_request: cpu.map(|us| us / n.max(1) as f64),
+                notes: Vec::new(),
+            }
+        };
     let backlog_label = format!(
         "{:.0} MB of {} keys x {} B",
         mb(written.bytes as f64),
         shape.keys,
         shape.value_size
     );
-    let mut plain_run = result(
-        format!("delete topic, {backlog_label}, not cleaned"),
-        &plain_latencies,
-        plain_elapsed,
-        plain_cpu,
+    let p999 = |l: &Latencies| l.summary().quantiles_us[3];
+    let held_elapsed = look.saturating_sub(warmup) + window;
+    let mut held_run = result(
+        format!("cleaner idle, {backlog_label} per topic"),
+        &held_latencies,
+        held_elapsed,
+        held_cpu,
+        held_requests,
     );
-    plain_run.notes.push(format!(
-        "backlog: {} records in {} batches per topic, written before both runs",
-        written.records, written.requests
+    held_run.notes.push(format!(
+        "backlog: {} records in {} batches per topic ({:.1} MB logged); produced to the held \
+         topic (min.compaction.lag.ms 1 day) {:.2}-{:.2} s after the other's change (before the \
+         cleaner's look) and for {:.2} s after the cleaning; p99.9 {:.0} us before, {:.0} us \
+         after",
+        written.records,
+        written.requests,
+        mb(held_before as f64),
+        warmup.as_secs_f64(),
+        look.as_secs_f64(),
+        window.as_secs_f64(),
+        p999(&held_before_phase),
+        p999(&held_after_phase),
     ));
-    // The CPU of the cleaned run covers the settle time too; per request it is a bound.
+    // The CPU of the cleaning phase covers the settle time too, as do its requests.
     let mut cleaned_run = result(
-        format!("compact topic, {backlog_label}, while cleaning"),
-        &cleaned,
-        last_shrink,
-        cleaned_cpu,
+        "while the cleaner compacts the other topic".to_string(),
+        &cleaning,
+        window,
+        cpu_us(1, 2),
+        phases.during.len() as u64,
     );
-    let secs = last_shrink.as_secs_f64().max(1e-9);
+    let secs = window.as_secs_f64().max(1e-9);
     cleaned_run.notes.push(format!(
-        "cleaner: log {:.1} MB -> {:.1} MB; first shrink {:.2} s, last {:.2} s after \
-         min.compaction.lag.ms=0: {:.0} MB/s of log cleaned (from that change to the last \
-         shrink)",
+        "cleaner: log {:.1} MB -> {:.1} MB; look at {:.2} s after min.compaction.lag.ms=0, \
+         first shrink {:.2} s, last {:.2} s (sampled every {} ms): {:.0} MB/s of log cleaned \
+         (from the look to the last shrink)",
         mb(before as f64),
         mb(after as f64),
+        look.as_secs_f64(),
         first_shrink.as_secs_f64(),
-        secs,
+        last.as_secs_f64(),
+        SAMPLE_EVERY.as_millis(),
         mb(before as f64) / secs,
     ));
-    let ratios: Vec<String> = cleaned
+    if let Some(cpu) = cpu_us(1, 2) {
+        let phase = phases
+            .during
+            .last()
+            .map_or(window, |&(at, latency)| (at + latency).saturating_sub(look));
+        cleaned_run.notes.push(format!(
+            "broker CPU from the look until the phase's last request (the window and \
+             {} s of settling): {:.2} s in {:.2} s, {:.1} s of CPU per GB of log",
+            SETTLE.as_secs(),
+            cpu / 1e6,
+            phase.as_secs_f64(),
+            cpu / 1e6 / (before.max(1) as f64 / 1e9),
+        ));
+    }
+    if let Some(t) = later_shrink {
+        cleaned_run.notes.push(format!(
+            "the log shrank again at {:.2} s, after the window: the figures miss that cleaning",
+            t.as_secs_f64()
+        ));
+    }
+    let ratios: Vec<String> = cleaning
         .summary()
-        .ratios_to(&plain_run.latency)
+        .ratios_to(&held_run.latency)
         .iter()
-        .zip(crate::stats::QUANTILES.iter().map(|(n, _)| *n).chain(["max"]))
+        .zip(
+            crate::stats::QUANTILES
+                .iter()
+                .map(|(n, _)| *n)
+                .chain(["max"]),
+        )
         .map(|(r, name)| format!("{name} {}", r.map_or("-".into(), |r| format!("{r:.3}"))))
         .collect();
-    cleaned_run.notes.push(format!(
-        "x not cleaned (delete topic): {}",
-        ratios.join(", ")
-    ));
-    Ok(vec![plain_run, cleaned_run])
+    cleaned_run
+        .notes
+        .push(format!("x cleaner idle: {}", ratios.join(", ")));
+    Ok(vec![held_run, cleaned_run])
 }
 
 /// Updates `shape.keys` keys of a compacted topic in turn, `rate` records a second in batches
@@ -453,10 +594,7 @@ pub fn disk(
 ) -> Result<RunResult> {
     let topic = topic_name("compaction-disk");
     let mut conn = Conn::connect(addr)?;
-    let mut configs = vec![("cleanup.policy", "compact".to_string())];
-    if let Some(b) = shape.segment_bytes {
-        configs.push(("segment.bytes", b.to_string()));
-    }
+    let configs = shape.topic_configs();
     let configs: Vec<(&str, &str)> = configs.iter().map(|(k, v)| (*k, v.as_str())).collect();
     conn.create_topic_with(&topic, 1, &configs)?;
     conn.create_topic_ready(&topic, 1)?;
@@ -606,6 +744,8 @@ mod tests {
             value_size: 10,
             inflight: 1,
             segment_bytes: None,
+            cleaner_backoff: Duration::from_secs(15),
+            dirty_ratio: None,
         };
         let c = KeyCycle::new(9, "t", &shape).expect("frames");
         assert_eq!(c.records_per_frame, [100, 100, 50]);
@@ -635,8 +775,9 @@ mod tests {
     fn latencies_are_cut_at_the_window() {
         let ms = Duration::from_millis;
         let timed = [(ms(0), ms(1)), (ms(5), ms(2)), (ms(10), ms(3))];
-        assert_eq!(latencies_until(&timed, ms(5)).count(), 2);
-        assert_eq!(latencies_until(&timed, ms(100)).count(), 3);
+        assert_eq!(latencies_within(&timed, ms(0), ms(5)).count(), 2);
+        assert_eq!(latencies_within(&timed, ms(5), ms(100)).count(), 2);
+        assert_eq!(latencies_within(&timed, ms(0), ms(100)).count(), 3);
     }
 
     #[test]
@@ -645,7 +786,7 @@ mod tests {
         std::fs::create_dir_all(&dir).expect("a temp dir");
         std::fs::write(dir.join("a"), vec![1u8; 10_000]).expect("a file");
         let used = disk_usage(&dir);
-        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::remove_dir_all(&dir).expect("the temp dir removed");
         assert!(used.is_some_and(|b| b >= 8192), "{used:?}");
         assert_eq!(disk_usage(Path::new("/no/such/dir")), None);
     }
