@@ -32,8 +32,10 @@ use crate::records::validate::decompressed_bytes_max;
 use crate::storage::{SegmentBuffer, Storage};
 use crate::time::Instant;
 
-/// Bytes a step reads at most.
-pub(super) const STEP_BYTES: usize = 1 << 20;
+/// Bytes a step reads at most: a step runs between two turns of the runtime's loop, so a
+/// request that arrives during one waits for it. 64 KiB takes a fraction of a millisecond;
+/// 1 MiB took 3-7 ms, which a producer saw as its latency (docs/performance.md).
+pub(super) const STEP_BYTES: usize = 64 << 10;
 /// Cleaning passes remembered per partition for their tombstones: more are merged, which only
 /// keeps tombstones longer.
 const PASSES_KEPT: usize = 16;
