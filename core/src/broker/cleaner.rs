@@ -1,5 +1,5 @@
-//! The log cleaner: compaction of topics whose `cleanup.policy` includes `compact`, as Kafka's
-//! log cleaner does it, in bounded steps on the event loop.
+//! The log cleaner: compaction of topics whose `cleanup.policy` includes `compact`, and of the
+//! offsets log, as Kafka's log cleaner does it, in bounded steps on the event loop.
 //!
 //! A pass over one partition (the dirtiest whose dirty ratio reaches
 //! `min.cleanable.dirty.ratio`, or whose oldest dirty segment is older than
@@ -169,12 +169,18 @@ impl<S: Storage> Broker<S> {
         }
     }
 
-    /// The compaction settings of topic `ti`, if its `cleanup.policy` includes `compact`.
+    /// The compaction settings of topic `ti`, if its `cleanup.policy` includes `compact`, or
+    /// it is the offsets log: compacted as Kafka's `__consumer_offsets` is, whatever it was
+    /// created with, so its size and the replay at startup follow the groups and offsets held,
+    /// not every commit ever made (the newest record of each key is the state replayed).
     fn compaction(&self, ti: u32) -> Option<Compaction> {
         let get = |name: &str| self.topic_setting(ti, name);
-        let policy = get("cleanup.policy")?;
-        if !policy.split(',').any(|p| p.trim() == "compact") {
-            return None;
+        let offsets_log = self.topics.topic(ti).name == super::groups::OFFSETS_TOPIC;
+        if !offsets_log {
+            let policy = get("cleanup.policy")?;
+            if !policy.split(',').any(|p| p.trim() == "compact") {
+                return None;
+            }
         }
         let ms =
             |name: &str, default: i64| get(name).and_then(|v| v.parse().ok()).unwrap_or(default);

@@ -299,6 +299,7 @@ impl<S: Storage> Broker<S> {
             )
             .map_err(StartError::Storage)?;
         }
+        group_coordinator.replay_done(Instant::default());
         // The broker's clock starts here: the first look for expired offsets is an interval on.
         group_coordinator.set_clock(Instant::default(), unix_ms);
         Ok(Broker {

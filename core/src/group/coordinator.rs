@@ -1,6 +1,6 @@
 //! [`GroupCoordinator`]: every group this broker coordinates, driven by requests and timers.
 
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -40,6 +40,9 @@ pub struct GroupCoordinator {
     pub(crate) expiry_checked_at: Option<Instant>,
     /// The earliest instant an offset held at the last look expires, if any did not yet.
     pub(crate) next_expiry: Option<Instant>,
+    /// During replay: offset keys a group tombstone deleted without a tombstone of their own
+    /// (logs written before deleted groups' offsets got one), and no record since.
+    pub(crate) orphans: BTreeSet<(String, String, i32)>,
 }
 
 impl GroupCoordinator {
@@ -55,6 +58,7 @@ impl GroupCoordinator {
             retry_at: None,
             expiry_checked_at: None,
             next_expiry: None,
+            orphans: BTreeSet::new(),
         }
     }
 

@@ -225,12 +225,21 @@ impl GroupCoordinator {
                 let topic = k.str()?;
                 let partition = k.i32()?;
                 k.end()?;
+                // A newer record of an orphaned key speaks for itself.
+                let key = (group_id, topic, partition);
+                self.orphans.remove(&key);
+                let (group_id, topic, partition) = key;
                 self.apply_offset(group_id, (topic, partition), value)
             }
             KEY_GROUP => {
                 let group_id = k.str()?;
                 k.end()?;
                 if value.is_empty() {
+                    if let Some(g) = self.groups.get(&group_id) {
+                        let keys = g.offsets.keys();
+                        let orphans = keys.map(|(t, p)| (group_id.clone(), t.clone(), *p));
+                        self.orphans.extend(orphans);
+                    }
                     self.forget_group(&group_id);
                     return Ok(());
                 }
@@ -242,6 +251,19 @@ impl GroupCoordinator {
                 Ok(())
             }
             v => Err(RecordError::UnknownVersion(v)),
+        }
+    }
+
+    /// The replay is over: offsets a group tombstone deleted without tombstones of their own
+    /// get them now (written at the first deadline, `now`), so a compacted log, which drops the
+    /// group's tombstone in time, cannot bring them back.
+    pub fn replay_done(&mut self, now: Instant) {
+        for (group, topic, partition) in core::mem::take(&mut self.orphans) {
+            self.out.record(offset_tombstone(&group, &topic, partition));
+        }
+        if !self.out.records.is_empty() {
+            self.out.retries = self.out.records.len();
+            self.retry_at = Some(now);
         }
     }
 

@@ -1437,3 +1437,56 @@ fn groups_with_members_set_no_expiry_deadline() {
     commit_at(&mut q, "g", generation, &a, 0);
     assert_eq!(sessions, q.c.next_deadline());
 }
+
+#[test]
+fn replay_tombstones_the_offsets_an_older_group_tombstone_left_without_their_own() {
+    let mut p = Pair::new();
+    commit_errors(
+        &mut p,
+        commit_req("old", -1, "", &[("t", 0, 1), ("t", 1, 2)]),
+    );
+    p.c.delete(vec!["old".into()]);
+    p.drain();
+    commit_errors(&mut p, commit_req("old", -1, "", &[("t", 1, 3)]));
+    let is_offset_tombstone = |r: &GroupRecord| r.key.starts_with(&[0, 1]) && r.value.is_empty();
+    assert_eq!(
+        p.records.iter().filter(|r| is_offset_tombstone(r)).count(),
+        2
+    );
+    // A replay of what this coordinator wrote leaves nothing to write.
+    let mut q = replayed(&p, &p.records, WALL_MS);
+    q.c.replay_done(q.now);
+    assert_eq!(q.c.records().len(), 0);
+    assert!(
+        q.c.next_deadline() > Some(q.now),
+        "nothing to write at once"
+    );
+
+    // As written before a deleted group's offsets got tombstones: only the group's. Partition
+    // 0 would come back once compaction drops that tombstone; partition 1 was committed again.
+    let older: Vec<GroupRecord> = p
+        .records
+        .iter()
+        .filter(|r| !is_offset_tombstone(r))
+        .cloned()
+        .collect();
+    let mut q = replayed(&p, &older, WALL_MS);
+    q.c.replay_done(q.now);
+    assert_eq!(q.c.next_deadline(), Some(q.now), "written at once");
+    q.advance(Duration::ZERO);
+    let partition_0 = older
+        .iter()
+        .find(|r| r.key.starts_with(&[0, 1]))
+        .map(|r| r.key.clone());
+    let written: Vec<Vec<u8>> = q.records.iter().map(|r| r.key.clone()).collect();
+    assert_eq!(Some(written), partition_0.map(|k| vec![k]));
+    assert!(q.records.iter().all(|r| r.value.is_empty()));
+    assert_eq!(partitions(&q, "old"), [1]);
+    // Replayed with them, nothing more.
+    let mut all = older.clone();
+    all.extend(q.records.iter().cloned());
+    let mut r = replayed(&p, &all, WALL_MS);
+    r.c.replay_done(r.now);
+    assert_eq!(r.c.records().len(), 0);
+    assert_eq!(partitions(&r, "old"), [1]);
+}

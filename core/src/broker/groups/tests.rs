@@ -474,5 +474,5 @@ fn committed_offsets_expire_across_a_restart_and_the_group_leaves_list_groups() 
         (fetch(&mut b), listed_groups(&mut b)),
         (-1, Vec::<String>::new())
     );
-    assert_eq!(b.deadline(), None);
+    assert_eq!(b.group_deadline, None);
 }
