@@ -1,5 +1,5 @@
-//! The log cleaner: compaction of topics whose `cleanup.policy` includes `compact`, as Kafka's
-//! log cleaner does it, in bounded steps on the event loop.
+//! The log cleaner: compaction of topics whose `cleanup.policy` includes `compact`, and of the
+//! offsets log, as Kafka's log cleaner does it, in bounded steps on the event loop.
 //!
 //! A pass over one partition (the dirtiest whose dirty ratio reaches
 //! `min.cleanable.dirty.ratio`, or whose oldest dirty segment is older than
@@ -164,10 +164,15 @@ impl<S: Storage> Broker<S> {
         }
     }
 
-    /// The compaction settings of topic `ti`, if its `cleanup.policy` includes `compact`.
+    /// The compaction settings of topic `ti`, if its `cleanup.policy` includes `compact`, or
+    /// it is the offsets log: compacted as Kafka's `__consumer_offsets` is, whatever it was
+    /// created with, so its size and the replay at startup follow the groups and offsets held,
+    /// not every commit ever made (the newest record of each key is the state replayed).
     fn compaction(&self, ti: u32) -> Option<Compaction> {
-        let s = &self.topics.topic(ti).settings;
-        s.compact.then_some(Compaction {
+        let topic = self.topics.topic(ti);
+        let s = &topic.settings;
+        let offsets_log = topic.name == super::groups::OFFSETS_TOPIC;
+        (s.compact || offsets_log).then_some(Compaction {
             min_dirty_ratio: s.min_cleanable_dirty_ratio,
             min_lag_ms: s.min_compaction_lag_ms,
             max_lag_ms: s.max_compaction_lag_ms,

@@ -94,7 +94,7 @@ pub struct BrokerConfig {
     /// How long records are kept (`retention.ms`), reported as the topics' default.
     pub retention_ms: i64,
     /// How long committed offsets of a group with no members are kept, in milliseconds
-    /// (`offsets.retention.minutes`; Kafka's default is 7 days).
+    /// (`offsets.retention.minutes`; Kafka's default is 7 days). `i64::MAX` keeps them forever.
     pub offsets_retention_ms: i64,
     /// How often expired offsets are looked for (`offsets.retention.check.interval.ms`).
     pub offsets_retention_check_interval_ms: u32,

@@ -284,6 +284,11 @@ impl<S: Storage> Broker<S> {
                 config.group_max_session_timeout_ms,
             )),
             seed: rng.next_u64(),
+            offsets_retention_ms: config.offsets_retention_ms,
+            // At least a millisecond: looks that keep failing to write must not spin.
+            offsets_retention_check_interval: Duration::from_millis(u64::from(
+                config.offsets_retention_check_interval_ms.max(1),
+            )),
             ..GroupConfig::default()
         });
         let offsets_log = topics
@@ -298,6 +303,9 @@ impl<S: Storage> Broker<S> {
             )
             .map_err(StartError::Storage)?;
         }
+        group_coordinator.replay_done(Instant::default());
+        // The broker's clock starts here: the first look for expired offsets is an interval on.
+        group_coordinator.set_clock(Instant::default(), unix_ms);
         Ok(Broker {
             config,
             storage,
@@ -517,6 +525,7 @@ impl<S: Storage> Broker<S> {
     fn tick(&mut self, now: Instant, unix_ms: i64) {
         self.now = self.now.max(now);
         self.unix_ms = unix_ms;
+        self.groups.set_clock(self.now, unix_ms);
     }
 
     fn close(&mut self, conn: ConnId) {

@@ -95,10 +95,15 @@ impl GroupCoordinator {
             .collect()
     }
 
-    /// Forgets a group and its offsets, and logs the tombstone; the group comes back if the
-    /// tombstone is not stored.
-    fn remove_group(&mut self, id: &str) {
+    /// Forgets a group and its offsets, and logs their tombstones (one per offset key, as Kafka
+    /// writes, so no offset outlives its group when the log keeps only each key's newest
+    /// record, then the group's); the group comes back if they are not stored.
+    pub(crate) fn remove_group(&mut self, id: &str) {
         if let Some(before) = self.take_group(id) {
+            for (topic, partition) in before.offsets.keys() {
+                let tombstone = records::offset_tombstone(id, topic, *partition);
+                self.out.stage_record(tombstone);
+            }
             let change = Staged::Restore {
                 group_id: String::from(id),
                 before,

@@ -1,10 +1,11 @@
 //! [`GroupCoordinator`]: every group this broker coordinates, driven by requests and timers.
 
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::durability::Staged;
+use super::expiry::Expirable;
 use super::limits::GroupConfig;
 use super::member_id::IdGenerator;
 use super::rebalance::Outbox;
@@ -34,6 +35,14 @@ pub struct GroupCoordinator {
     pub(crate) offsets_held: usize,
     /// When to try again to write records a failed write left behind.
     pub(crate) retry_at: Option<Instant>,
+    /// When expired offsets were last looked for; `None` until the wall clock is known (the
+    /// first look is an interval after it, as Kafka schedules its first cleanup).
+    pub(crate) expiry_checked_at: Option<Instant>,
+    /// The earliest instant an offset held at the last look expires, if any did not yet.
+    pub(crate) next_expiry: Option<Instant>,
+    /// During replay: offset keys a group tombstone deleted without a tombstone of their own
+    /// (logs written before deleted groups' offsets got one), and no record since.
+    pub(crate) orphans: BTreeSet<(String, String, i32)>,
 }
 
 impl GroupCoordinator {
@@ -47,7 +56,19 @@ impl GroupCoordinator {
             next_ticket: 0,
             offsets_held: 0,
             retry_at: None,
+            expiry_checked_at: None,
+            next_expiry: None,
+            orphans: BTreeSet::new(),
         }
+    }
+
+    /// The wall clock reads `unix_ms` at `now`. Call it at the start and whenever the clocks
+    /// move, before the other calls: offset expiry and the time a group became Empty read it
+    /// (between calls, the wall clock is taken to move as `now` does). The first call starts
+    /// the interval to the first look for expired offsets, as Kafka's first cleanup waits one.
+    pub fn set_clock(&mut self, now: Instant, unix_ms: i64) {
+        self.out.clock = Some((now, unix_ms));
+        self.expiry_checked_at.get_or_insert(now);
     }
 
     /// The settings the coordinator runs with.
@@ -64,8 +85,15 @@ impl GroupCoordinator {
     /// The earliest instant at which [`GroupCoordinator::on_timer`] has something to do; `None`
     /// when nothing waits on the clock.
     pub fn next_deadline(&self) -> Option<Instant> {
-        let groups = self.groups.values().filter_map(Group::next_deadline);
-        groups.chain(self.retry_at).min()
+        // One pass over the groups, as the drain after every group request makes it: their own
+        // deadlines, and whether any of them could lose offsets (or itself) to expiry.
+        let mut deadline = self.retry_at;
+        let mut expirable = Expirable::None;
+        for group in self.groups.values() {
+            deadline = earliest(deadline, group.next_deadline());
+            expirable = expirable.max(Expirable::of(group));
+        }
+        earliest(deadline, self.expiry_deadline(expirable))
     }
 
     /// Time passed: expire sessions, handed-out member ids and rebalance timeouts due by `now`.
@@ -74,6 +102,11 @@ impl GroupCoordinator {
     pub fn on_timer(&mut self, now: Instant) {
         if self.retry_at.is_some_and(|t| t <= now) {
             self.retry_at = None;
+        }
+        let expirable = self.groups.values().map(Expirable::of).max();
+        let expiry = self.expiry_deadline(expirable.unwrap_or(Expirable::None));
+        if expiry.is_some_and(|t| t <= now) {
+            self.expire_offsets(now);
         }
         let due: Vec<String> = self
             .groups
@@ -223,6 +256,13 @@ impl GroupCoordinator {
             error: ErrorCode::None,
             members,
         }
+    }
+}
+
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 

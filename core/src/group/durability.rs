@@ -146,13 +146,16 @@ impl GroupCoordinator {
 
     fn undo_staged(&mut self, change: Staged, error: ErrorCode) {
         match change {
-            Staged::Offset { .. } | Staged::DeleteOffset { .. } => {}
+            Staged::Offset { .. } => {}
+            // The offsets stay: expiry looks again (a failed OffsetDelete costs it a look).
+            Staged::DeleteOffset { .. } => self.expiry_write_failed(),
             Staged::Sync {
                 group_id,
                 generation,
                 now,
             } => self.sync_failed(&group_id, generation, now, error),
             Staged::Restore { group_id, before } => {
+                self.expiry_write_failed();
                 if let Some(now) = self.groups.remove(&group_id) {
                     self.offsets_held = self.offsets_held.saturating_sub(now.offsets.len());
                 }

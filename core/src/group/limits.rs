@@ -51,6 +51,13 @@ pub struct GroupConfig {
     pub session_timeout_max: Duration,
     /// Seed of the generator behind member ids, so a run replays exactly.
     pub seed: u64,
+    /// `offsets.retention.minutes`, in milliseconds: committed offsets of a group that has had
+    /// no members this long (a standalone consumer's: this long after their commit) expire.
+    /// `i64::MAX` keeps them forever.
+    pub offsets_retention_ms: i64,
+    /// `offsets.retention.check.interval.ms`: how often expired offsets are looked for, so an
+    /// idle broker holding groups wakes at most this often.
+    pub offsets_retention_check_interval: Duration,
 }
 
 impl Default for GroupConfig {
@@ -61,6 +68,8 @@ impl Default for GroupConfig {
             session_timeout_min: Duration::from_millis(6_000),
             session_timeout_max: Duration::from_millis(1_800_000),
             seed: 0,
+            offsets_retention_ms: 10_080 * 60_000,
+            offsets_retention_check_interval: Duration::from_millis(600_000),
         }
     }
 }

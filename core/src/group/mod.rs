@@ -12,7 +12,9 @@
 //!    needs no state).
 //!    `join` and `sync` return [`Reply::Now`] or [`Reply::Pending`] with a [`Ticket`]: the
 //!    request is parked until the group moves on.
-//! 2. At the deadline from `next_deadline`, call `on_timer(now)` (spurious calls are harmless).
+//! 2. At the deadline from `next_deadline`, call `on_timer(now)` (spurious calls are harmless);
+//!    it also expires committed offsets (Kafka's `offsets.retention.minutes`), by the wall clock
+//!    last given to `set_clock`.
 //! 3. After either, drain in this order:
 //!    - `records`: append every [`GroupRecord`] to the offsets log in one write, then report
 //!      the outcome with `records_stored` or `records_failed` (which gives the error for the
@@ -22,13 +24,15 @@
 //!      connection has closed is dropped);
 //!    - `next_deadline`: when to call `on_timer` next; `None` when nothing waits on the clock.
 //!
-//! At startup, replay the offsets log through `apply`, oldest record first.
+//! At startup, replay the offsets log through `apply`, oldest record first, then give the wall
+//! clock to `set_clock`, and again whenever the clocks move.
 //!
 //! It knows nothing of the wire: the broker converts between Kafka's messages and these types.
 
 mod admin;
 mod coordinator;
 mod durability;
+mod expiry;
 mod join;
 mod limits;
 mod member_id;

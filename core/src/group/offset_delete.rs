@@ -60,7 +60,7 @@ impl GroupCoordinator {
     }
 
     /// Logs a tombstone for a committed offset, which goes once it is stored.
-    fn stage_offset_delete(&mut self, group_id: &str, topic: &str, partition: i32) {
+    pub(crate) fn stage_offset_delete(&mut self, group_id: &str, topic: &str, partition: i32) {
         let key = (String::from(topic), partition);
         let held = self
             .groups

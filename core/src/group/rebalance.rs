@@ -31,9 +31,20 @@ pub(crate) struct Outbox {
     pub retries: usize,
     /// Made once `records` are stored, undone if they are not.
     pub staged: Vec<Staged>,
+    /// The wall clock at a monotonic instant, as the caller last told it: transitions stamp
+    /// Kafka's timestamps (when a group became Empty) by it.
+    pub clock: Option<(Instant, i64)>,
 }
 
 impl Outbox {
+    /// The wall clock at `at`, if the caller has told it; `at` is never before the instant it
+    /// was told at (the monotonic clock only moves on).
+    pub(crate) fn unix_ms_at(&self, at: Instant) -> Option<i64> {
+        let (told_at, unix_ms) = self.clock?;
+        let since = at.saturating_duration_since(told_at);
+        Some(unix_ms.saturating_add(i64::try_from(since.as_millis()).unwrap_or(i64::MAX)))
+    }
+
     /// The record of a change already made in memory.
     pub(crate) fn record(&mut self, record: GroupRecord) {
         self.records.push(Pending { record, keep: true });
@@ -46,6 +57,15 @@ impl Outbox {
             keep: false,
         });
         self.staged.push(change);
+    }
+
+    /// A record of the change the next [`Outbox::stage`] makes: written with it, dropped with
+    /// it.
+    pub(crate) fn stage_record(&mut self, record: GroupRecord) {
+        self.records.push(Pending {
+            record,
+            keep: false,
+        });
     }
 
     pub(crate) fn join(&mut self, ticket: Ticket, answer: JoinAnswer) {
@@ -164,6 +184,8 @@ impl Group {
             self.protocol_name = None;
             self.leader = None;
             self.state = State::Empty;
+            // Kafka's `currentStateTimestamp`: the offsets of an Empty group expire from it.
+            self.empty_since_ms = out.unix_ms_at(now);
             out.record(records::group_metadata(id, self));
             return;
         }

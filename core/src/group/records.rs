@@ -7,12 +7,14 @@
 //! | record        | key                                                        | value |
 //! |---------------|------------------------------------------------------------|-------|
 //! | offset commit | `u16 1`, group `str`, topic `str`, partition `i32`          | `u16 1`, offset `i64`, leader epoch `i32`, metadata `str?`, commit time ms `i64` |
-//! | group         | `u16 2`, group `str`                                        | `u16 1`, protocol type `str?`, generation `i32`, protocol `str?`, leader `str?`, member count `u32`, members |
-//! | tombstone     | a group key (or an offset key)                              | empty: the group with its offsets (or the one offset) is gone |
+//! | group         | `u16 2`, group `str`                                        | `u16 2`, protocol type `str?`, generation `i32`, protocol `str?`, leader `str?`, member count `u32`, members, empty since ms `i64` |
+//! | tombstone     | a group key (or an offset key)                              | empty: the group with its offsets (or the one offset) is gone; a deleted group's offsets each get one before the group's |
 //!
 //! A member is: id `str`, instance id `str?`, client id `str`, client host `str`, session
 //! timeout ms `u32`, rebalance timeout ms `u32`, protocol count `u32`, each protocol as name
-//! `str` and metadata `bytes`, then its assignment `bytes`.
+//! `str` and metadata `bytes`, then its assignment `bytes`. "Empty since" is the wall clock when
+//! the group last became Empty (Kafka's `currentStateTimestamp`), -1 when unknown; a group value
+//! of version 1 (written before it existed) lacks it and reads as unknown.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -28,6 +30,8 @@ use crate::time::Instant;
 const KEY_OFFSET: u16 = 1;
 const KEY_GROUP: u16 = 2;
 const VALUE_VERSION: u16 = 1;
+/// The group value's version: 2 added "empty since".
+const GROUP_VALUE_VERSION: u16 = 2;
 
 /// One record for the offsets log. An empty `value` is a tombstone.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -74,7 +78,7 @@ fn group_key(group: &str) -> Vec<u8> {
 /// The record of a group's generation: its protocol, leader and members.
 pub(crate) fn group_metadata(id: &str, g: &Group) -> GroupRecord {
     let mut value = Vec::new();
-    put_u16(&mut value, VALUE_VERSION);
+    put_u16(&mut value, GROUP_VALUE_VERSION);
     put_opt_str(&mut value, g.protocol_type.as_deref());
     value.extend_from_slice(&g.generation.to_be_bytes());
     put_opt_str(&mut value, g.protocol_name.as_deref());
@@ -95,6 +99,7 @@ pub(crate) fn group_metadata(id: &str, g: &Group) -> GroupRecord {
         }
         put_bytes(&mut value, &m.assignment);
     }
+    value.extend_from_slice(&g.empty_since_ms.unwrap_or(-1).to_be_bytes());
     GroupRecord {
         key: group_key(id),
         value,
@@ -162,7 +167,7 @@ fn read_member(
 fn read_group(value: &[u8], now: Instant) -> Result<Group, RecordError> {
     let mut r = Reader(value);
     let version = r.u16()?;
-    if version != VALUE_VERSION {
+    if version != VALUE_VERSION && version != GROUP_VALUE_VERSION {
         return Err(RecordError::UnknownVersion(version));
     }
     let mut g = Group::new();
@@ -179,6 +184,9 @@ fn read_group(value: &[u8], now: Instant) -> Result<Group, RecordError> {
         }
         g.members.insert(id, m);
         g.next_seq = seq + 1;
+    }
+    if version >= GROUP_VALUE_VERSION {
+        g.empty_since_ms = Some(r.i64()?).filter(|&ms| ms >= 0);
     }
     r.end()?;
     g.state = if g.members.is_empty() {
@@ -217,12 +225,21 @@ impl GroupCoordinator {
                 let topic = k.str()?;
                 let partition = k.i32()?;
                 k.end()?;
+                // A newer record of an orphaned key speaks for itself.
+                let key = (group_id, topic, partition);
+                self.orphans.remove(&key);
+                let (group_id, topic, partition) = key;
                 self.apply_offset(group_id, (topic, partition), value)
             }
             KEY_GROUP => {
                 let group_id = k.str()?;
                 k.end()?;
                 if value.is_empty() {
+                    if let Some(g) = self.groups.get(&group_id) {
+                        let keys = g.offsets.keys();
+                        let orphans = keys.map(|(t, p)| (group_id.clone(), t.clone(), *p));
+                        self.orphans.extend(orphans);
+                    }
                     self.forget_group(&group_id);
                     return Ok(());
                 }
@@ -234,6 +251,19 @@ impl GroupCoordinator {
                 Ok(())
             }
             v => Err(RecordError::UnknownVersion(v)),
+        }
+    }
+
+    /// The replay is over: offsets a group tombstone deleted without tombstones of their own
+    /// get them now (written at the first deadline, `now`), so a compacted log, which drops the
+    /// group's tombstone in time, cannot bring them back.
+    pub fn replay_done(&mut self, now: Instant) {
+        for (group, topic, partition) in core::mem::take(&mut self.orphans) {
+            self.out.record(offset_tombstone(&group, &topic, partition));
+        }
+        if !self.out.records.is_empty() {
+            self.out.retries = self.out.records.len();
+            self.retry_at = Some(now);
         }
     }
 

@@ -111,6 +111,9 @@ pub(crate) struct Group {
     pub pending: BTreeMap<String, Instant>,
     pub offsets: BTreeMap<(String, i32), Committed>,
     pub next_seq: u64,
+    /// The wall clock when the group last became Empty (Kafka's `currentStateTimestamp`), if
+    /// known: the committed offsets of an Empty group expire that long after it.
+    pub empty_since_ms: Option<i64>,
 }
 
 impl Group {
@@ -126,6 +129,7 @@ impl Group {
             pending: BTreeMap::new(),
             offsets: BTreeMap::new(),
             next_seq: 0,
+            empty_since_ms: None,
         }
     }
 

@@ -1212,3 +1212,281 @@ fn static_restart_that_changes_the_selected_protocol_rebalances() {
     assert_eq!((a2.error, a2.generation_id), (ErrorCode::None, 2));
     assert_eq!(a2.protocol_name.as_deref(), Some("cooperative-sticky"));
 }
+
+/// The wall clock when the expiry tests start.
+const WALL_MS: i64 = 1_700_000_000_000;
+const RETENTION_MS: i64 = 60_000;
+const CHECK_MS: u64 = 10_000;
+
+/// A coordinator whose offsets expire after `RETENTION_MS`, looked for every `CHECK_MS`, with
+/// the wall clock reading `WALL_MS` now.
+fn expiring() -> Pair {
+    let mut p = Pair::with(expiring_config());
+    p.c.set_clock(p.now, WALL_MS);
+    p
+}
+
+fn expiring_config() -> GroupConfig {
+    GroupConfig {
+        offsets_retention_ms: RETENTION_MS,
+        offsets_retention_check_interval: Duration::from_millis(CHECK_MS),
+        ..GroupConfig::default()
+    }
+}
+
+/// The wall clock at the pair's `now` (it moves as the monotonic clock does).
+fn wall_ms(p: &Pair) -> i64 {
+    let since = p.now - Instant::from_nanos(1_000_000_000);
+    WALL_MS + i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// The instant the wall clock reads `unix_ms`.
+fn at_wall(unix_ms: i64) -> Instant {
+    let ms = u64::try_from(unix_ms - WALL_MS).unwrap_or(0);
+    Instant::from_nanos(1_000_000_000) + Duration::from_millis(ms)
+}
+
+fn commit_at(p: &mut Pair, group: &str, generation: i32, member: &str, partition: i32) {
+    let unix_ms = wall_ms(p);
+    let answers = p.c.commit(
+        p.now,
+        unix_ms,
+        commit_req(group, generation, member, &[("t", partition, 7)]),
+        |_, _| true,
+    );
+    assert_eq!(answers[0].partitions, [(partition, ErrorCode::None)]);
+    p.drain();
+}
+
+fn leave_all(p: &mut Pair, group: &str, members: &[&String]) {
+    for m in members {
+        p.c.leave(
+            p.now,
+            LeaveRequest {
+                group_id: group.into(),
+                members: vec![LeavingMember {
+                    member_id: (*m).clone(),
+                    group_instance_id: None,
+                }],
+            },
+        );
+    }
+    p.drain();
+    assert_eq!(p.state(group), "Empty");
+}
+
+fn partitions(p: &Pair, group: &str) -> Vec<i32> {
+    let fetched = p.c.fetch(&FetchGroup {
+        group_id: group.into(),
+        topics: None,
+    });
+    fetched
+        .topics
+        .iter()
+        .flat_map(|t| t.partitions.iter().map(|p| p.partition))
+        .collect()
+}
+
+fn listed(p: &Pair) -> Vec<String> {
+    p.c.list(&[], &[]).into_iter().map(|g| g.group_id).collect()
+}
+
+/// A coordinator that replays `records` at `p`'s instant, its wall clock reading `unix_ms`.
+fn replayed(p: &Pair, records: &[GroupRecord], unix_ms: i64) -> Pair {
+    let mut q = Pair::with(expiring_config());
+    q.now = p.now;
+    q.c.set_clock(q.now, unix_ms);
+    for r in records {
+        q.c.apply(q.now, &r.key, &r.value).expect("replays");
+    }
+    q
+}
+
+#[test]
+fn offsets_expire_one_by_one_from_their_commit_for_a_standalone_consumer() {
+    let mut p = expiring();
+    let t0 = wall_ms(&p);
+    commit_at(&mut p, "solo", -1, "", 0);
+    p.advance(Duration::from_millis(30_000));
+    commit_at(&mut p, "solo", -1, "", 1);
+    // The look at 10 s saw the first commit: the broker sleeps until it expires, not an
+    // interval at a time.
+    assert_eq!(p.c.next_deadline(), Some(at_wall(t0 + RETENTION_MS)));
+    p.advance(Duration::from_millis(29_999));
+    assert_eq!(partitions(&p, "solo"), [0, 1]);
+    p.advance(Duration::from_millis(1));
+    assert_eq!(partitions(&p, "solo"), [1]);
+    let tombstone = p.records.last().expect("logged");
+    assert!(tombstone.value.is_empty(), "an offset tombstone");
+    assert_eq!(listed(&p), ["solo"]);
+    // The last one goes with its group: gone from ListGroups; its offset's tombstone and then
+    // the group's logged.
+    let logged = p.records.len();
+    p.advance(Duration::from_millis(30_000));
+    assert_eq!(partitions(&p, "solo"), Vec::<i32>::new());
+    assert_eq!(listed(&p), Vec::<String>::new());
+    assert_eq!(p.c.describe(vec!["solo".into()])[0].state, "Dead");
+    assert_eq!(p.c.next_deadline(), None, "nothing left to look for");
+    let last: Vec<&GroupRecord> = p.records[logged..].iter().collect();
+    assert_eq!(last.len(), 2);
+    assert!(last.iter().all(|r| r.value.is_empty()));
+    assert_eq!(last[0].key, p.records[1].key, "partition 1's commit key");
+    let q = replayed(&p, &p.records, wall_ms(&p));
+    assert!(q.c.list(&[], &[]).is_empty(), "a restart agrees");
+}
+
+#[test]
+fn offsets_expire_counted_from_when_the_group_became_empty_and_never_with_members() {
+    let mut p = expiring();
+    let (generation, a, b) = p.stable_pair("g");
+    commit_at(&mut p, "g", generation, &a, 0);
+    // Members keep the offsets however old the commit.
+    for _ in 0..20 {
+        p.advance(Duration::from_millis(5_000));
+        assert_eq!(p.heartbeat("g", generation, &a), ErrorCode::None);
+        assert_eq!(p.heartbeat("g", generation, &b), ErrorCode::None);
+    }
+    assert_eq!(p.state("g"), "Stable");
+    assert_eq!(partitions(&p, "g"), [0]);
+    leave_all(&mut p, "g", &[&a, &b]);
+    // The emptied group's record ends with when it became Empty.
+    let emptied = p.records.last().expect("logged").value.clone();
+    assert_eq!(emptied[emptied.len() - 8..], wall_ms(&p).to_be_bytes());
+    // A restart from here (the wall clock moved on while it was down) knows it too.
+    let mut q = replayed(&p, &p.records, wall_ms(&p) + 5_000);
+    for pair in [&mut p, &mut q] {
+        pair.advance(Duration::from_millis(54_999));
+        assert_eq!(partitions(pair, "g"), [0], "counted from the emptying");
+        pair.advance(Duration::from_millis(CHECK_MS));
+        assert_eq!(listed(pair), Vec::<String>::new());
+    }
+}
+
+#[test]
+fn a_group_value_of_version_1_still_reads_and_its_offsets_age_from_their_commit() {
+    let mut p = expiring();
+    let (generation, a, b) = p.stable_pair("g");
+    commit_at(&mut p, "g", generation, &a, 0);
+    for _ in 0..6 {
+        p.advance(Duration::from_millis(5_000));
+        assert_eq!(p.heartbeat("g", generation, &a), ErrorCode::None);
+        assert_eq!(p.heartbeat("g", generation, &b), ErrorCode::None);
+    }
+    leave_all(&mut p, "g", &[&a, &b]);
+    // As written before "empty since" existed: version 1, without its last 8 bytes.
+    let mut records = p.records.clone();
+    for r in records.iter_mut().filter(|r| r.key.starts_with(&[0, 2])) {
+        r.value[..2].copy_from_slice(&1u16.to_be_bytes());
+        r.value.truncate(r.value.len() - 8);
+    }
+    let mut q = replayed(&p, &records, wall_ms(&p));
+    assert_eq!(q.state("g"), "Empty");
+    // Kafka's rule for a group stored without the time: each offset from its commit, 30 s ago.
+    q.advance(Duration::from_millis(30_000));
+    assert_eq!(partitions(&q, "g"), Vec::<i32>::new());
+    assert_eq!(listed(&q), Vec::<String>::new());
+}
+
+#[test]
+fn an_empty_group_without_offsets_goes_at_the_next_look_and_a_failed_write_keeps_it() {
+    let mut p = expiring();
+    let (_, a, b) = p.stable_pair("g");
+    leave_all(&mut p, "g", &[&a, &b]);
+    let next = p.c.next_deadline().expect("a look is due");
+    p.now = next;
+    p.c.on_timer(p.now);
+    // The disk refuses the tombstone (the broker's timer answers no one with the error).
+    assert_eq!(p.refuse(), Some(ErrorCode::NotCoordinator));
+    assert_eq!(listed(&p), ["g"], "kept while its tombstone is not stored");
+    assert_eq!(
+        p.c.next_deadline(),
+        Some(next + Duration::from_millis(CHECK_MS))
+    );
+    p.advance(Duration::from_millis(CHECK_MS));
+    assert_eq!(listed(&p), Vec::<String>::new());
+}
+
+#[test]
+fn a_refused_offset_tombstone_is_tried_again_at_the_next_look() {
+    let mut p = expiring();
+    commit_at(&mut p, "solo", -1, "", 0);
+    p.advance(Duration::from_millis(50_000));
+    commit_at(&mut p, "solo", -1, "", 1);
+    // Partition 0 expires at 60 s: its tombstone is refused. Partition 1 (due at 110 s) must
+    // not hold the retry back.
+    let due = p.c.next_deadline().expect("a look is due");
+    p.now = due;
+    p.c.on_timer(p.now);
+    assert_eq!(p.c.records().len(), 1);
+    assert_eq!(p.refuse(), Some(ErrorCode::NotCoordinator));
+    assert_eq!(partitions(&p, "solo"), [0, 1]);
+    p.advance(Duration::from_millis(CHECK_MS));
+    assert_eq!(partitions(&p, "solo"), [1]);
+}
+
+#[test]
+fn groups_with_members_set_no_expiry_deadline() {
+    let mut p = expiring();
+    let (generation, a, _) = p.stable_pair("g");
+    commit_at(&mut p, "g", generation, &a, 0);
+    let sessions = p.c.next_deadline();
+    // Only the members' sessions: the same deadline with expiry as without.
+    let mut q = Pair::new();
+    q.now = p.now;
+    let (generation, a, _) = q.stable_pair("g");
+    commit_at(&mut q, "g", generation, &a, 0);
+    assert_eq!(sessions, q.c.next_deadline());
+}
+
+#[test]
+fn replay_tombstones_the_offsets_an_older_group_tombstone_left_without_their_own() {
+    let mut p = Pair::new();
+    commit_errors(
+        &mut p,
+        commit_req("old", -1, "", &[("t", 0, 1), ("t", 1, 2)]),
+    );
+    p.c.delete(vec!["old".into()]);
+    p.drain();
+    commit_errors(&mut p, commit_req("old", -1, "", &[("t", 1, 3)]));
+    let is_offset_tombstone = |r: &GroupRecord| r.key.starts_with(&[0, 1]) && r.value.is_empty();
+    assert_eq!(
+        p.records.iter().filter(|r| is_offset_tombstone(r)).count(),
+        2
+    );
+    // A replay of what this coordinator wrote leaves nothing to write.
+    let mut q = replayed(&p, &p.records, WALL_MS);
+    q.c.replay_done(q.now);
+    assert_eq!(q.c.records().len(), 0);
+    assert!(
+        q.c.next_deadline() > Some(q.now),
+        "nothing to write at once"
+    );
+
+    // As written before a deleted group's offsets got tombstones: only the group's. Partition
+    // 0 would come back once compaction drops that tombstone; partition 1 was committed again.
+    let older: Vec<GroupRecord> = p
+        .records
+        .iter()
+        .filter(|r| !is_offset_tombstone(r))
+        .cloned()
+        .collect();
+    let mut q = replayed(&p, &older, WALL_MS);
+    q.c.replay_done(q.now);
+    assert_eq!(q.c.next_deadline(), Some(q.now), "written at once");
+    q.advance(Duration::ZERO);
+    let partition_0 = older
+        .iter()
+        .find(|r| r.key.starts_with(&[0, 1]))
+        .map(|r| r.key.clone());
+    let written: Vec<Vec<u8>> = q.records.iter().map(|r| r.key.clone()).collect();
+    assert_eq!(Some(written), partition_0.map(|k| vec![k]));
+    assert!(q.records.iter().all(|r| r.value.is_empty()));
+    assert_eq!(partitions(&q, "old"), [1]);
+    // Replayed with them, nothing more.
+    let mut all = older.clone();
+    all.extend(q.records.iter().cloned());
+    let mut r = replayed(&p, &all, WALL_MS);
+    r.c.replay_done(r.now);
+    assert_eq!(r.c.records().len(), 0);
+    assert_eq!(partitions(&r, "old"), [1]);
+}

@@ -149,8 +149,10 @@ impl Sim {
             segment_size_bytes: self.scenario.segment_size_bytes,
             open_segments_max: self.scenario.open_segments_max,
             auto_create_topics: false,
-            // Retention must not delete what the model expects to read.
+            // Retention must not delete what the model expects to read, nor expire the
+            // offsets it expects to be committed (the clock jumps days ahead between deadlines).
             retention_ms: -1,
+            offsets_retention_ms: i64::MAX,
             seed: self.scenario.seed,
             // Often enough that crashes come after checkpoints: recovery then trusts what one
             // vouches for and checks only the rest.

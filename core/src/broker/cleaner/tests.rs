@@ -320,3 +320,146 @@ fn property_compaction_keeps_the_newest_of_each_key() {
         .tests(60)
         .quickcheck(compaction_keeps_the_newest_of_each_key as fn(Vec<Op>) -> bool);
 }
+
+/// A simple consumer's commit (no generation) of `offset` for `t`-0 in `group`.
+fn commit(b: &mut B, group: &str, offset: i64) {
+    use crate::codec::messages::offset_commit_request::{
+        OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+    };
+    let req = crate::codec::messages::OffsetCommitRequest {
+        group_id: group.into(),
+        generation_id_or_member_epoch: -1,
+        topics: alloc::vec![OffsetCommitRequestTopic {
+            name: "t".into(),
+            partitions: alloc::vec![OffsetCommitRequestPartition {
+                partition_index: 0,
+                committed_offset: offset,
+                committed_leader_epoch: -1,
+                commit_timestamp: -1,
+                committed_metadata: None,
+            }],
+        }],
+        ..Default::default()
+    };
+    let resp: crate::codec::messages::OffsetCommitResponse = call(b, 7, &req);
+    assert_eq!(resp.topics[0].partitions[0].error_code, 0);
+}
+
+/// The offset `group` committed for `t`-0, -1 if none.
+fn committed(b: &mut B, group: &str) -> i64 {
+    use crate::codec::messages::offset_fetch_request::OffsetFetchRequestTopic;
+    let req = crate::codec::messages::OffsetFetchRequest {
+        group_id: group.into(),
+        topics: Some(alloc::vec![OffsetFetchRequestTopic {
+            name: "t".into(),
+            partition_indexes: alloc::vec![0],
+        }]),
+        ..Default::default()
+    };
+    let resp: crate::codec::messages::OffsetFetchResponse = call(b, 7, &req);
+    resp.topics[0].partitions[0].committed_offset
+}
+
+/// Bytes of batches the offsets log holds.
+fn offsets_log_bytes(b: &B) -> usize {
+    let ti = b.topics.by_name("__consumer_offsets").expect("created");
+    let pi = b.topics.partition_of(ti, 0).expect("partition 0");
+    let log = &b.topics.partition(pi).expect("live").log;
+    log.segments().iter().map(|s| s.len_bytes()).sum()
+}
+
+/// `(key, whether a tombstone)` of every record the offsets log holds, oldest first.
+fn offsets_log_records(b: &B) -> Vec<(Vec<u8>, bool)> {
+    let ti = b.topics.by_name("__consumer_offsets").expect("created");
+    let pi = b.topics.partition_of(ti, 0).expect("partition 0");
+    let log = &b.topics.partition(pi).expect("live").log;
+    let mut records = Vec::new();
+    for s in log.segments() {
+        let mut rest = &s.buffer().as_ref()[..s.len_bytes()];
+        while let Ok(batch) = RecordBatch::new_checked(rest) {
+            for r in RecordIter::of_batch(&batch).flatten() {
+                records.push((r.key.unwrap_or_default().to_vec(), r.value.is_none()));
+            }
+            rest = &rest[batch.total_len()..];
+        }
+    }
+    records
+}
+
+/// The records of the offsets log whose key names `group`.
+fn of_group(records: &[(Vec<u8>, bool)], group: &str) -> Vec<bool> {
+    let name = group.as_bytes();
+    records
+        .iter()
+        .filter(|(k, _)| k.windows(name.len()).any(|w| w == name))
+        .map(|(_, tombstone)| *tombstone)
+        .collect()
+}
+
+/// The broker after a crash: what its storage holds, replayed, its clocks where they were.
+fn restarted(b: B) -> B {
+    let metadata = b.storage.metadata.clone();
+    let found = b.found_after_crash(|t, p| metadata.get(&(String::from(t), p)).cloned());
+    let clock = b.clock;
+    let config = b.config.clone();
+    let mut storage = MemoryStorage {
+        found,
+        ..MemoryStorage::default()
+    };
+    storage.metadata = metadata;
+    let mut b = Driver::start(config, storage, clock).expect("restarts");
+    b.accept(crate::broker::harness::CONN);
+    b
+}
+
+#[test]
+fn the_offsets_log_is_compacted_to_the_offsets_held_and_replays_the_same() {
+    let mut b = start();
+    create(&mut b, "t", 1, &[]);
+    for round in 0..40 {
+        commit(&mut b, "kept", round);
+        commit(&mut b, "gone", round);
+    }
+    let written = offsets_log_bytes(&b);
+    let req = crate::codec::messages::DeleteGroupsRequest {
+        groups_names: alloc::vec!["gone".into()],
+    };
+    let resp: crate::codec::messages::DeleteGroupsResponse = call(&mut b, 2, &req);
+    assert_eq!(resp.results[0].error_code, 0);
+    clean(&mut b);
+    // Left: the newest commit of "kept" and the tombstones of "gone" (its offset's and its
+    // own), in the segments, and whatever the active segment holds.
+    let cleaned = offsets_log_bytes(&b);
+    assert!(cleaned * 4 < written, "{cleaned} of {written} bytes");
+    // (The active segment, never cleaned, may still hold the last commit of "gone".)
+    let gone = of_group(&offsets_log_records(&b), "gone");
+    assert!(gone.ends_with(&[true, true]) && gone.len() <= 3, "{gone:?}");
+    let mut b = restarted(b);
+    assert_eq!(
+        (committed(&mut b, "kept"), committed(&mut b, "gone")),
+        (39, -1)
+    );
+
+    // Tombstones go in a pass once one that cleaned past them ended a day
+    // (delete.retention.ms) ago; the restart forgot the passes, so two more days of commits
+    // and passes, and "gone" stays gone with no record of it left.
+    let mut round = 40;
+    for _ in 0..2 {
+        b.advance_ms(86_400_000);
+        for _ in 0..40 {
+            commit(&mut b, "kept", round);
+            round += 1;
+        }
+        clean(&mut b);
+    }
+    let mut b = restarted(b);
+    assert_eq!(
+        (committed(&mut b, "kept"), committed(&mut b, "gone")),
+        (119, -1)
+    );
+    assert_eq!(
+        of_group(&offsets_log_records(&b), "gone"),
+        Vec::<bool>::new()
+    );
+    assert!(offsets_log_bytes(&b) * 2 < written);
+}

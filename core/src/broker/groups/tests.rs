@@ -410,3 +410,69 @@ fn the_session_timeout_bounds_are_the_brokers_settings() {
     assert_eq!(join_with(lowered.clone(), 499), invalid);
     assert_eq!(join_with(lowered, 2_001), invalid);
 }
+
+/// A broker whose offsets expire after a minute, looked for every 10 s, over `storage` (with
+/// `found` recovered), its wall clock reading `unix_ms` at start.
+fn start_expiring(
+    mut storage: FillingStorage,
+    found: Vec<FoundPartition<Segment>>,
+    unix_ms: i64,
+) -> Driver<FillingStorage> {
+    let config = BrokerConfig {
+        segment_size_bytes: 4096,
+        offsets_retention_ms: 60_000,
+        offsets_retention_check_interval_ms: 10_000,
+        ..BrokerConfig::default()
+    };
+    storage.found = found;
+    let clock = crate::broker::harness::Clock::new(crate::time::Instant::default(), unix_ms);
+    let mut b = Driver::start(config, storage, clock).expect("starts");
+    b.accept(crate::broker::harness::CONN);
+    b
+}
+
+/// Move both clocks on by `ms`, firing every deadline on the way.
+fn advance(b: &mut Driver<FillingStorage>, ms: u64) {
+    b.advance_ms(ms);
+    let drained = b.drain().expect("outputs end");
+    assert!(drained.sent.is_empty() && drained.closed.is_empty());
+}
+
+fn listed_groups(b: &mut Driver<FillingStorage>) -> Vec<String> {
+    let resp: ListGroupsResponse = call(b, 4, &ListGroupsRequest::default());
+    resp.groups.into_iter().map(|g| g.group_id).collect()
+}
+
+#[test]
+fn committed_offsets_expire_across_a_restart_and_the_group_leaves_list_groups() {
+    const T0: i64 = 1_700_000_000_000;
+    let mut b = start_expiring(FillingStorage::default(), Vec::new(), T0);
+    create(&mut b, "t", 1, &[]);
+    assert_eq!(commit(&mut b, 5), 0);
+    advance(&mut b, 30_000);
+    assert_eq!(fetch(&mut b), 5);
+    // Down for 20 s: the wall clock went on.
+    let (storage, found) = crash(b);
+    let mut b = start_expiring(storage, found, T0 + 50_000);
+    assert_eq!(
+        (fetch(&mut b), listed_groups(&mut b)),
+        (5, vec![String::from("g")])
+    );
+    // The first look comes an interval after the start; the offset (committed at T0) has
+    // expired by then, and with it the group.
+    advance(&mut b, 9_999);
+    assert_eq!(fetch(&mut b), 5);
+    advance(&mut b, 1);
+    assert_eq!(
+        (fetch(&mut b), listed_groups(&mut b)),
+        (-1, Vec::<String>::new())
+    );
+    // The tombstone is in the offsets log: a restart agrees, and nothing is left to wake for.
+    let (storage, found) = crash(b);
+    let mut b = start_expiring(storage, found, T0 + 70_000);
+    assert_eq!(
+        (fetch(&mut b), listed_groups(&mut b)),
+        (-1, Vec::<String>::new())
+    );
+    assert_eq!(b.group_deadline, None);
+}

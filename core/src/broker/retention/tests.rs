@@ -445,6 +445,69 @@ fn segments_that_aged_out_while_stopped_go_at_the_first_input() {
     assert_eq!(h.earliest("old"), 18);
 }
 
+/// `h` crashed and started again (its clocks back at `T0`), with connection 1.
+fn restarted(h: Harness) -> Harness {
+    let (storage, found) = h.crash();
+    let mut h = Harness::with(storage, found);
+    h.connect(1);
+    h
+}
+
+#[test]
+fn retention_ms_after_delete_records_keeps_the_start_across_restarts() {
+    let mut h = Harness::new();
+    h.connect(1);
+    h.create("t", &[("retention.ms", "60000")]);
+    ten_batches(&mut h, "t", T0);
+    assert_eq!(h.delete(2, "t", 0, 7), (7, 0));
+    // The start inside segment 6 comes back from its record, not from the segment's base.
+    let mut h = restarted(h);
+    assert_eq!((h.earliest("t"), h.bases("t")), (7, vec![6, 12, 18]));
+    // Segment 6's newest record is at T0 + 5 s: until it is 60 s old, the start stays 7.
+    h.advance(65_000);
+    assert_eq!((h.earliest("t"), h.bases("t")), (7, vec![6, 12, 18]));
+    h.advance(1);
+    assert_eq!((h.earliest("t"), h.bases("t")), (12, vec![12, 18]));
+    // Retention moved it past the recorded 7: a restart does not bring the 7 back.
+    let mut h = restarted(h);
+    assert_eq!((h.earliest("t"), h.bases("t")), (12, vec![12, 18]));
+    assert_eq!(
+        h.fetch("t", 11).error_code,
+        ErrorCode::OffsetOutOfRange.code()
+    );
+}
+
+#[test]
+fn retention_bytes_after_delete_records_keeps_the_start_across_restarts() {
+    let mut h = Harness::new();
+    h.connect(1);
+    let keep = alloc::format!("{}", 6 * batch(0).len());
+    h.create("b", &[("retention.bytes", &keep), ("retention.ms", "-1")]);
+    for k in 0..8 {
+        h.produce("b", T0 + k);
+    }
+    assert_eq!(h.delete(2, "b", 0, 4), (4, 0));
+    let mut h = restarted(h);
+    assert_eq!((h.earliest("b"), h.bases("b")), (4, vec![0, 6, 12]));
+    // The ninth batch leaves six without segment 0: it goes, and the start with it to 6.
+    assert_eq!(h.produce("b", T0).log_start_offset, 6);
+    let mut h = restarted(h);
+    assert_eq!((h.earliest("b"), h.bases("b")), (6, vec![6, 12]));
+    // A start above what retention.bytes would keep: appends never lower it, nor does a restart.
+    assert_eq!(h.delete(2, "b", 0, 15), (15, 0));
+    assert_eq!(h.bases("b"), [12]);
+    assert_eq!(h.produce("b", T0).log_start_offset, 15);
+    assert_eq!(h.produce("b", T0).log_start_offset, 15);
+    assert_eq!(h.bases("b"), [12, 18]);
+    let mut h = restarted(h);
+    assert_eq!((h.earliest("b"), h.bases("b")), (15, vec![12, 18]));
+    assert_eq!(h.fetch("b", 15).error_code, 0);
+    assert_eq!(
+        h.fetch("b", 14).error_code,
+        ErrorCode::OffsetOutOfRange.code()
+    );
+}
+
 #[test]
 fn a_crash_between_recording_the_start_and_deleting_is_finished_at_startup() {
     let mut h = Harness::new();
