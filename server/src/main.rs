@@ -127,6 +127,7 @@ fn run(config: &Config) -> Result<(), RunError> {
         log_cleaner_backoff_ms: config.log_cleaner_backoff_ms,
         seed: blazemq_platform::random::u64().map_err(|e| RunError::Io("random seed", e))?,
         limits: config.limits(),
+        events: blazemq_core::broker::EventLevel::Off,
     };
     let loop_config = LoopConfig {
         read_buffer_bytes: config.message_pool_block_size_bytes as usize,
