@@ -284,8 +284,8 @@ where
                 continue;
             }
             // IPv4 clients of a dual-stack listener show as IPv4, as Kafka shows them.
-            let peer = stream
-                .peer_addr()
+            let peer_addr = stream.peer_addr().ok();
+            let peer = peer_addr
                 .map(|a| match a.ip() {
                     std::net::IpAddr::V6(v6) => v6
                         .to_ipv4_mapped()
@@ -295,7 +295,6 @@ where
                 .unwrap_or_default();
             let id = self.next_conn_id;
             self.next_conn_id += 1;
-            let peer_addr = stream.peer_addr().ok();
             let stream = match self
                 .poller
                 .register(stream, id as usize, Interest::READABLE)

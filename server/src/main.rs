@@ -42,7 +42,7 @@ fn main() -> ExitCode {
         Command::Run(config) => {
             logging::init(config.log_level, config.log_format);
             if let Err(e) = run(&config) {
-                crate::error!("broker stopped", error = e.to_string());
+                crate::error!("broker failed", error = e.to_string());
                 return ExitCode::FAILURE;
             }
         }
@@ -190,11 +190,7 @@ fn run(config: &Config) -> Result<(), RunError> {
         .mark_clean_shutdown()
         .map_err(|e| RunError::Io("writing the clean-shutdown marker", e))?;
     storage::log_suppressed_errors();
-    crate::info!(
-        "broker stopped",
-        took_ms = stopped.since.elapsed(),
-        clean = true,
-    );
+    crate::info!("broker stopped", took_ms = stopped.since.elapsed());
     Ok(())
 }
 

@@ -9,6 +9,8 @@
 //!         Output::Timeout(deadline) => break, // wait for I/O or until `deadline`
 //!     }
 //! }
+//! // Only if `BrokerConfig::events` asks for them: what changed, for the runtime's log.
+//! while let Some(event) = broker.poll_event() { /* log it */ }
 //! ```
 
 mod admin;
