@@ -35,6 +35,14 @@ pub const PARTITIONS_CREATED_PER_TURN_MAX: u32 = 1;
 /// Kafka's longest topic name (`Topic.MAX_NAME_LENGTH`).
 pub const TOPIC_NAME_LENGTH_MAX: usize = 249;
 
+/// Events the broker holds for the runtime's log (`Broker::poll_event`); past it the newest are
+/// counted, not kept. A few seconds of topic creation at one partition a turn, and at most a
+/// few hundred KiB with the bounds below.
+pub const EVENTS_QUEUED_MAX: usize = 1024;
+
+/// Bytes of a client id an event keeps: a header's client id may be 32 KiB.
+pub const CLIENT_ID_LOGGED_BYTES_MAX: usize = 256;
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {

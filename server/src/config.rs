@@ -15,6 +15,8 @@ use std::path::PathBuf;
 use blazemq_core::broker::defaults;
 use blazemq_core::limits::Limits;
 
+use crate::logging::{Format, Level};
+
 pub use sources::Source;
 
 /// One setting as documented in `--help` and the README.
@@ -136,6 +138,11 @@ pub const SETTINGS: &[Setting] = &[
         "BYTES", "65536", "size of the buffer each socket read fills"),
     setting("replication_factor", "replication-factor", "BLAZEMQ_REPLICATION_FACTOR", "N", "1",
         "accepted for compatibility: must be 1 or -1 (one broker)"),
+    setting("log_level", "log-level", "BLAZEMQ_LOG_LEVEL", "LEVEL", "info",
+        "least important lines written to stderr: error, warn, info (startup, topics, groups, \
+         shutdown), debug (also connections and refused requests) or trace"),
+    setting("log_format", "log-format", "BLAZEMQ_LOG_FORMAT", "FORMAT", "text",
+        "stderr lines as text (time, level, message, key=value) or json (one object a line)"),
 ];
 
 /// The validated configuration.
@@ -197,6 +204,10 @@ pub struct Config {
     pub message_pool_blocks: u32,
     /// `message_pool_block_size` in bytes.
     pub message_pool_block_size_bytes: u32,
+    /// `log_level`.
+    pub log_level: Level,
+    /// `log_format`.
+    pub log_format: Format,
 }
 
 impl Config {

@@ -8,8 +8,10 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{self, IoSlice};
 use std::time::Duration;
 
+use std::net::SocketAddr;
+
 use blazemq_core::Instant;
-use blazemq_core::broker::{Broker, ConnId, Input, Output};
+use blazemq_core::broker::{Broker, ConnId, Event, Input, Output};
 use blazemq_core::storage::Storage;
 use blazemq_platform::net::ReadOutcome;
 use blazemq_platform::{
@@ -56,6 +58,8 @@ pub struct LoopConfig {
 
 struct Connection {
     stream: Registered<Stream>,
+    /// The client's address, for the log.
+    peer: Option<SocketAddr>,
     out: OutQueue,
     /// The broker asked to close once `out` is written; it has forgotten the connection.
     closing: bool,
@@ -73,9 +77,10 @@ struct Connection {
 }
 
 impl Connection {
-    fn new(stream: Registered<Stream>) -> Self {
+    fn new(stream: Registered<Stream>, peer: Option<SocketAddr>) -> Self {
         Connection {
             stream,
+            peer,
             out: OutQueue::default(),
             closing: false,
             paused: false,
@@ -119,6 +124,13 @@ impl Hasher for ConnIdHasher {
     }
 }
 
+/// How the loop stopped, for the shutdown's log lines.
+#[derive(Debug)]
+pub struct Stopped {
+    /// When the signal was taken.
+    pub since: std::time::Instant,
+}
+
 /// The loop and everything it drives.
 pub struct EventLoop<S: Storage> {
     broker: Broker<S>,
@@ -140,6 +152,8 @@ pub struct EventLoop<S: Storage> {
     freed_burst_bytes: usize,
     next_conn_id: u64,
     stopping: bool,
+    /// When the shutdown signal was taken.
+    stop_requested: Option<std::time::Instant>,
 }
 
 impl<S: Storage> EventLoop<S>
@@ -173,19 +187,34 @@ where
             freed_burst_bytes: 0,
             next_conn_id: FIRST_CONN_ID,
             stopping: false,
+            stop_requested: None,
         })
     }
 
     /// Serve until SIGINT or SIGTERM, then write what is queued (bounded wait) and return the
     /// broker for its shutdown.
-    pub fn run(mut self) -> io::Result<Broker<S>> {
+    pub fn run(mut self) -> io::Result<(Broker<S>, Stopped)> {
         // The broker may want a call before any input: retention checks the recovered logs.
         self.drain_outputs();
         while !self.stopping {
             self.turn()?;
         }
+        let since = self.stop_requested.unwrap_or_else(std::time::Instant::now);
+        crate::info!("shutdown requested", connections = self.connections.len(),);
+        let writing = std::time::Instant::now();
         self.finish_writes()?;
-        Ok(self.broker)
+        let unwritten = self
+            .connections
+            .values()
+            .filter(|c| !c.out.is_empty())
+            .count();
+        crate::info!(
+            "queued responses written",
+            connections = self.connections.len(),
+            unwritten_connections = unwritten,
+            took_ms = writing.elapsed(),
+        );
+        Ok((self.broker, Stopped { since }))
     }
 
     fn now(&self) -> Instant {
@@ -206,7 +235,12 @@ where
         for event in &ready {
             match event.key {
                 LISTENER_KEY => self.accept(),
-                SIGNAL_KEY => self.stopping |= self.signal.source().take(),
+                SIGNAL_KEY => {
+                    if self.signal.source().take() && !self.stopping {
+                        self.stopping = true;
+                        self.stop_requested = Some(std::time::Instant::now());
+                    }
+                }
                 key => self.on_connection_ready(key as u64, event),
             }
         }
@@ -253,8 +287,8 @@ where
                 continue;
             }
             // IPv4 clients of a dual-stack listener show as IPv4, as Kafka shows them.
-            let peer = stream
-                .peer_addr()
+            let peer_addr = stream.peer_addr().ok();
+            let peer = peer_addr
                 .map(|a| match a.ip() {
                     std::net::IpAddr::V6(v6) => v6
                         .to_ipv4_mapped()
@@ -270,11 +304,17 @@ where
             {
                 Ok(stream) => stream,
                 Err(e) => {
-                    eprintln!("blazemq: cannot watch a new connection: {e}");
+                    crate::warn!("cannot watch a new connection", peer = peer, error = e);
                     continue;
                 }
             };
-            self.connections.insert(id, Connection::new(stream));
+            crate::debug!(
+                "connection opened",
+                conn = id,
+                peer = peer_addr_text(peer_addr)
+            );
+            self.connections
+                .insert(id, Connection::new(stream, peer_addr));
             let now = self.now();
             self.broker.handle(Input::Accepted {
                 conn: ConnId(id),
@@ -288,7 +328,10 @@ where
     /// Out of file descriptors (or another accept failure): stop watching the listener until a
     /// connection closes, instead of waking for it in a busy loop.
     fn pause_accepting(&mut self, e: io::Error) {
-        eprintln!("blazemq: accept failed, pausing new connections until one closes: {e}");
+        crate::warn!(
+            "accept failed, pausing new connections until one closes",
+            error = e,
+        );
         if let Some(listener) = &mut self.listener {
             let _ = listener.set_interest(Interest::default());
         }
@@ -297,7 +340,7 @@ where
     fn resume_accepting(&mut self) {
         if let Some(listener) = &mut self.listener {
             if let Err(e) = listener.set_interest(Interest::READABLE) {
-                eprintln!("blazemq: cannot watch the listener: {e}");
+                crate::error!("cannot watch the listener", error = e);
             }
         }
     }
@@ -430,9 +473,67 @@ where
                 }
                 Output::Timeout(deadline) => {
                     self.deadline = deadline;
-                    return;
+                    break;
                 }
             }
+        }
+        while let Some(event) = self.broker.poll_event() {
+            self.log_event(event);
+        }
+    }
+
+    /// A broker event as a log line, with the client's address the broker does not know.
+    fn log_event(&self, event: Event) {
+        let peer =
+            |conn: ConnId| peer_addr_text(self.connections.get(&conn.0).and_then(|c| c.peer));
+        match event {
+            Event::TopicCreated {
+                topic,
+                partitions,
+                by,
+            } => crate::info!(
+                "topic created",
+                topic = topic,
+                partitions = partitions,
+                client_id = by.as_ref().map_or("", |b| b.client_id.as_str()),
+                peer = by.as_ref().map_or_else(String::new, |b| peer(b.conn)),
+            ),
+            Event::TopicDeleted { topic, by } => crate::info!(
+                "topic deleted",
+                topic = topic,
+                client_id = by.as_ref().map_or("", |b| b.client_id.as_str()),
+                peer = by.as_ref().map_or_else(String::new, |b| peer(b.conn)),
+            ),
+            Event::GroupStateChanged {
+                group,
+                from,
+                to,
+                generation,
+            } => crate::info!(
+                "group state changed",
+                group = group,
+                from = from,
+                to = to,
+                generation = generation,
+            ),
+            Event::RequestRefused {
+                by,
+                api_key,
+                api_version,
+                error,
+            } => crate::debug!(
+                "request refused",
+                client_id = by.client_id,
+                peer = peer(by.conn),
+                api_key = api_key,
+                api = blazemq_core::codec::ApiKey::from_code(api_key).name(),
+                version = api_version,
+                error = error.name(),
+            ),
+            Event::Dropped { count } => {
+                crate::warn!("log events dropped: the queue was full", count = count)
+            }
+            other => crate::debug!("broker event", event = format!("{other:?}")),
         }
     }
 
@@ -484,6 +585,11 @@ where
         let Some(mut connection) = self.connections.remove(&id) else {
             return;
         };
+        crate::debug!(
+            "connection closed",
+            conn = id,
+            peer = peer_addr_text(connection.peer),
+        );
         self.freed_burst_bytes += burst_freed(&mut connection.out);
         // Unsent responses come back too: a segment they read from is held open until then.
         for response in connection.out.take_all() {
@@ -517,6 +623,18 @@ where
             self.write_touched();
         }
         Ok(())
+    }
+}
+
+/// `127.0.0.1:50000` (IPv4 clients of a dual-stack listener as IPv4), or empty if unknown.
+fn peer_addr_text(peer: Option<SocketAddr>) -> String {
+    match peer {
+        Some(SocketAddr::V6(v6)) => match v6.ip().to_ipv4_mapped() {
+            Some(v4) => SocketAddr::from((v4, v6.port())).to_string(),
+            None => v6.to_string(),
+        },
+        Some(addr) => addr.to_string(),
+        None => String::new(),
     }
 }
 

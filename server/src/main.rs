@@ -7,6 +7,7 @@ mod config;
 mod data_dir;
 mod event_loop;
 mod frame_cursor;
+mod logging;
 mod out_queue;
 mod storage;
 
@@ -14,7 +15,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use blazemq_core::broker::{Broker, BrokerConfig, StartError};
+use blazemq_core::broker::{Broker, BrokerConfig, EventLevel, StartError};
 use blazemq_platform::{Clock, Listener, ShutdownSignal, unix_ms};
 
 use crate::banner::Banner;
@@ -30,7 +31,8 @@ fn main() -> ExitCode {
     let command = match config::load(std::env::args_os().skip(1), &|name| std::env::var_os(name)) {
         Ok(command) => command,
         Err(e) => {
-            eprintln!("blazemq: {e}");
+            // Before the log settings are known: the default level and format.
+            crate::error!("invalid configuration", error = e.to_string());
             return ExitCode::from(EXIT_CONFIG);
         }
     };
@@ -38,8 +40,9 @@ fn main() -> ExitCode {
         Command::Help => print!("{}", config::help()),
         Command::Version => println!("blazemq {}", env!("CARGO_PKG_VERSION")),
         Command::Run(config) => {
+            logging::init(config.log_level, config.log_format);
             if let Err(e) = run(&config) {
-                eprintln!("blazemq: {e}");
+                crate::error!("broker failed", error = e.to_string());
                 return ExitCode::FAILURE;
             }
         }
@@ -75,9 +78,9 @@ impl fmt::Display for RunError {
 
 fn run(config: &Config) -> Result<(), RunError> {
     if config.num_io_threads != 1 {
-        eprintln!(
-            "blazemq: note: num_io_threads={} accepted; the event loop runs on one thread",
-            config.num_io_threads
+        crate::warn!(
+            "num_io_threads accepted; the event loop runs on one thread",
+            num_io_threads = config.num_io_threads,
         );
     }
     blazemq_platform::fs::raise_open_files_limit();
@@ -127,6 +130,7 @@ fn run(config: &Config) -> Result<(), RunError> {
         log_cleaner_backoff_ms: config.log_cleaner_backoff_ms,
         seed: blazemq_platform::random::u64().map_err(|e| RunError::Io("random seed", e))?,
         limits: config.limits(),
+        events: event_level(config.log_level),
     };
     let loop_config = LoopConfig {
         read_buffer_bytes: config.message_pool_block_size_bytes as usize,
@@ -134,8 +138,16 @@ fn run(config: &Config) -> Result<(), RunError> {
             .unwrap_or(usize::MAX),
         connections_max: broker_config.limits.connections_max as usize,
     };
+    let recovery_started = std::time::Instant::now();
     let broker = Broker::new(broker_config, storage, unix_ms()).map_err(RunError::Start)?;
     let partitions = broker.partition_count();
+    crate::info!(
+        "logs recovered",
+        partitions = partitions,
+        took_ms = recovery_started.elapsed(),
+        previous_run = previous_run_name(data_dir.previous_run),
+        data_dir = data_dir.path(),
+    );
     let event_loop = EventLoop::new(broker, listener, signal, Clock::new(), loop_config)
         .map_err(|e| RunError::Io("event loop", e))?;
     let banner = Banner {
@@ -149,15 +161,52 @@ fn run(config: &Config) -> Result<(), RunError> {
         segment_size_bytes: config.segment_size_bytes,
     };
     println!("{}", banner.render());
+    crate::info!(
+        "broker started",
+        listener = listening,
+        advertised = match config.advertised_host.contains(':') {
+            true => format!("[{}]:{}", config.advertised_host, listening.port()),
+            false => format!("{}:{}", config.advertised_host, listening.port()),
+        },
+        data_dir = data_dir.path(),
+        cluster_id = data_dir.cluster_id,
+        broker_id = config.broker_id,
+        version = env!("CARGO_PKG_VERSION"),
+    );
 
-    let mut broker = event_loop
+    let (mut broker, stopped) = event_loop
         .run()
         .map_err(|e| RunError::Io("event loop", e))?;
+    let sealing = std::time::Instant::now();
     broker
         .shutdown()
         .map_err(|e| RunError::Shutdown(e.reason))?;
+    crate::info!(
+        "logs sealed and recovery checkpoint written",
+        partitions = broker.partition_count(),
+        took_ms = sealing.elapsed(),
+    );
     data_dir
         .mark_clean_shutdown()
         .map_err(|e| RunError::Io("writing the clean-shutdown marker", e))?;
+    storage::log_suppressed_errors();
+    crate::info!("broker stopped", took_ms = stopped.since.elapsed());
     Ok(())
+}
+
+/// The broker's events worth recording at the log's level.
+fn event_level(level: logging::Level) -> EventLevel {
+    match level {
+        logging::Level::Error | logging::Level::Warn => EventLevel::Off,
+        logging::Level::Info => EventLevel::Info,
+        logging::Level::Debug | logging::Level::Trace => EventLevel::Debug,
+    }
+}
+
+fn previous_run_name(previous: data_dir::PreviousRun) -> &'static str {
+    match previous {
+        data_dir::PreviousRun::None => "none",
+        data_dir::PreviousRun::Clean => "clean",
+        data_dir::PreviousRun::Crashed => "crashed",
+    }
 }

@@ -6,6 +6,7 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
@@ -15,6 +16,8 @@ use blazemq_core::storage::{
 use blazemq_platform::MappedFile;
 use blazemq_platform::fs::{sync_filesystem, temp_path, write_atomic, write_replace};
 use blazemq_platform::syncer::Syncer;
+
+use crate::logging::RateLimiter;
 
 /// Name of a partition's metadata file.
 pub const METADATA_FILE: &str = "partition.metadata";
@@ -104,16 +107,16 @@ impl SegmentBuffer for SegmentFile {
         match file.write_at(position, head, tail) {
             Ok(()) => {
                 if std::mem::take(&mut self.failing) {
-                    eprintln!("blazemq: {} is written again", self.path.display());
+                    storage_recovered(&self.path);
                 }
                 Ok(())
             }
             Err(e) => {
-                let error = io_error(&e, format!("cannot write {}", self.path.display()));
-                if !std::mem::replace(&mut self.failing, true) {
-                    eprintln!("blazemq: storage error: {error}");
-                }
-                Err(error)
+                self.failing = true;
+                Err(io_error(
+                    &e,
+                    format!("cannot write {}", self.path.display()),
+                ))
             }
         }
     }
@@ -136,6 +139,9 @@ pub struct FileStorage {
     clean: bool,
     /// Writes recovery checkpoints; started with the first one.
     flusher: Option<Flusher>,
+    /// A checkpoint was handed to the flusher after the last path was handed to the syncer:
+    /// the file-system sync before it covers every path queued.
+    checkpoint_after_sync_later: bool,
 }
 
 /// The checkpoint waiting for the flusher thread.
@@ -197,8 +203,8 @@ impl Drop for Flusher {
     fn drop(&mut self) {
         // Dropped without `Storage::close` (a failed start, a test): the thread still stops. A
         // checkpoint it fails to write leaves the older one, which is correct, only staler.
-        if self.finish().is_err() {
-            eprintln!("blazemq: the last recovery checkpoint was not written");
+        if let Err(e) = self.finish() {
+            crate::error!("the last recovery checkpoint was not written", error = e);
         }
     }
 }
@@ -221,20 +227,28 @@ fn flush_loop(log_dir: &Path, shared: &Shared) -> Result<(), StorageError> {
                 slot = wake.wait(slot).unwrap_or_else(PoisonError::into_inner);
             }
         };
+        // A failure is logged where it happens (`io_error`).
         last = write_checkpoint(log_dir, &bytes);
-        if let Err(e) = &last {
-            eprintln!("blazemq: {e}");
-        }
     }
 }
 
 /// Make every segment byte written so far durable, then replace the checkpoint that vouches for
 /// them: a power loss can take neither before the checkpoint counts them.
 fn write_checkpoint(log_dir: &Path, bytes: &[u8]) -> Result<(), StorageError> {
+    let started = std::time::Instant::now();
     sync_filesystem(log_dir)
         .map_err(|e| io_error(&e, format!("cannot sync {}", log_dir.display())))?;
+    let synced = started.elapsed();
     let path = log_dir.join(RECOVERY_CHECKPOINT_FILE);
-    write_atomic(&path, bytes).map_err(|e| io_error(&e, format!("cannot write {}", path.display())))
+    write_atomic(&path, bytes)
+        .map_err(|e| io_error(&e, format!("cannot write {}", path.display())))?;
+    crate::debug!(
+        "data synced and recovery checkpoint written",
+        checkpoint_bytes = bytes.len(),
+        sync_ms = synced,
+        took_ms = started.elapsed(),
+    );
+    Ok(())
 }
 
 /// What a scan of the data directory found.
@@ -255,11 +269,13 @@ impl FileStorage {
             syncer: None,
             clean,
             flusher: None,
+            checkpoint_after_sync_later: false,
         }
     }
 
     /// fsync `path` soon, on the sync thread.
     fn sync_later(&mut self, path: &Path) -> Result<(), StorageError> {
+        self.checkpoint_after_sync_later = false;
         let syncer = match &mut self.syncer {
             Some(syncer) => syncer,
             None => self.syncer.insert(
@@ -352,9 +368,9 @@ impl Storage for FileStorage {
             )
         })?;
         for path in &scan.ignored {
-            eprintln!(
-                "blazemq: ignoring {} (not a partition or segment)",
-                path.display()
+            crate::warn!(
+                "ignoring an entry of the data directory: not a partition or segment",
+                path = path.as_path(),
             );
         }
         Ok(scan.partitions)
@@ -438,12 +454,11 @@ impl Storage for FileStorage {
                 Ok(())
             }
             Err(e) => {
-                // Logged once until it works again, as a failing write is.
-                let error = io_error(&e, format!("cannot open {}", segment.path.display()));
-                if !std::mem::replace(&mut segment.failing, true) {
-                    eprintln!("blazemq: storage error: {error}");
-                }
-                Err(error)
+                segment.failing = true;
+                Err(io_error(
+                    &e,
+                    format!("cannot open {}", segment.path.display()),
+                ))
             }
         }
     }
@@ -623,6 +638,7 @@ impl Storage for FileStorage {
             None => self.flusher.insert(Flusher::start(self.log_dir.clone())?),
         };
         flusher.hand(bytes);
+        self.checkpoint_after_sync_later = true;
         Ok(())
     }
 
@@ -650,12 +666,28 @@ impl Storage for FileStorage {
         }
     }
 
-    /// The pending checkpoint is written (after a file-system sync) and the thread joined.
+    /// The pending checkpoint is written (after a file-system sync) and the threads joined.
+    /// Paths still queued for an fsync are dropped when that sync follows them: it makes them
+    /// durable too, in one flush instead of one each.
     fn close(&mut self) -> Result<(), StorageError> {
-        match self.flusher.take() {
-            Some(mut flusher) => flusher.finish(),
+        let started = std::time::Instant::now();
+        let synced = match self.syncer.take() {
+            Some(mut syncer) if self.checkpoint_after_sync_later => syncer.finish_covered(),
+            Some(mut syncer) => syncer.finish(),
             None => Ok(()),
         }
+        .map_err(|e| io_error(&e, "cannot sync new files".into()));
+        let syncer_done = started.elapsed();
+        let flushed = match self.flusher.take() {
+            Some(mut flusher) => flusher.finish(),
+            None => Ok(()),
+        };
+        crate::debug!(
+            "storage closed",
+            fsync_thread_ms = syncer_done,
+            took_ms = started.elapsed(),
+        );
+        synced.and(flushed)
     }
 }
 
@@ -753,7 +785,8 @@ fn scan_partition(
     })
 }
 
-/// `what` failed with the OS error `e`: its kind, and both for the log.
+/// `what` failed with the OS error `e`: its kind, and both for the log, where it is written
+/// rate-limited ([`log_storage_error`]).
 fn io_error(e: &io::Error, what: String) -> StorageError {
     let kind = match e.kind() {
         io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => StorageErrorKind::NoSpace,
@@ -761,7 +794,69 @@ fn io_error(e: &io::Error, what: String) -> StorageError {
         io::ErrorKind::InvalidInput => StorageErrorKind::Invalid,
         _ => StorageErrorKind::Io,
     };
-    StorageError::new(kind, format!("{what}: {e}"))
+    let error = StorageError::new(kind, format!("{what}: {e}"));
+    log_storage_error(e, &error);
+    error
+}
+
+/// The cause a storage error is rate-limited by: the OS error number (ENOSPC, EIO, ...), or
+/// the error's kind when the OS gave none. A full disk fails every partition's appends with the
+/// same cause, and the log names it once a window, not once per partition or request.
+type Cause = (Option<i32>, io::ErrorKind);
+
+/// Causes tracked at once; more distinct causes within a minute are unlikely.
+const CAUSES_TRACKED_MAX: usize = 8;
+/// One line a cause a minute.
+const STORAGE_ERROR_WINDOW_MS: i64 = 60_000;
+
+static STORAGE_ERRORS: Mutex<RateLimiter<Cause, CAUSES_TRACKED_MAX>> =
+    Mutex::new(RateLimiter::new(STORAGE_ERROR_WINDOW_MS));
+/// A storage error was logged and no write has succeeded since.
+static STORAGE_FAILING: AtomicBool = AtomicBool::new(false);
+
+/// Log `error` (caused by `e`) at error, unless its cause was logged less than a minute ago;
+/// a line that is written counts the ones held back since the last.
+fn log_storage_error(e: &io::Error, error: &StorageError) {
+    if !crate::logging::enabled(crate::logging::Level::Error) {
+        return;
+    }
+    STORAGE_FAILING.store(true, Ordering::Relaxed);
+    let cause = (e.raw_os_error(), e.kind());
+    let verdict = STORAGE_ERRORS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .check(cause, blazemq_platform::unix_ms());
+    if let Some(suppressed) = verdict {
+        crate::error!(
+            "storage error",
+            error = error.reason,
+            cause = e.kind().to_string(),
+            suppressed = suppressed,
+        );
+    }
+}
+
+/// A segment failing to be written is written again: said once after errors were logged.
+fn storage_recovered(path: &Path) {
+    if STORAGE_FAILING.swap(false, Ordering::Relaxed) {
+        crate::info!("storage writes succeed again", path = path);
+    }
+}
+
+/// At exit: how many storage errors of each cause were held back since their last line.
+pub fn log_suppressed_errors() {
+    let held = STORAGE_ERRORS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take_suppressed();
+    for ((errno, kind), suppressed) in held {
+        crate::error!(
+            "storage errors held back since the last line of their cause",
+            cause = kind.to_string(),
+            errno = errno.map_or(-1, i64::from),
+            suppressed = suppressed,
+        );
+    }
 }
 
 #[cfg(test)]

@@ -182,6 +182,13 @@ impl<S: Storage> Broker<S> {
         self.topics
             .delete(&mut self.storage, ti)
             .map_err(|_| ErrorCode::KafkaStorageError)?;
+        if self.events.wants(super::EventLevel::Info) {
+            // Dispatch names the request.
+            self.events.push(super::Event::TopicDeleted {
+                topic: name.clone(),
+                by: None,
+            });
+        }
         Ok((name, id))
     }
 

@@ -64,7 +64,7 @@ pub(super) fn apis<'t, S: Storage + 't>() -> &'t [Api<S>] {
         row(ApiKey::DescribeGroups,              0, 5,  method!(describe_groups)),
         row(ApiKey::ListGroups,                  0, 5,  method!(list_groups)),
         row(ApiKey::ApiVersions,                 0, 4,  api_versions::handle),
-        row(ApiKey::CreateTopics,                0, 7,  method!(conn create_topics)),
+        row(ApiKey::CreateTopics,                0, 7,  create_topics),
         row(ApiKey::DeleteTopics,                0, 6,  method!(delete_topics)),
         row(ApiKey::DeleteRecords,               0, 2,  method!(delete_records)),
         row(ApiKey::InitProducerId,              0, 5,  method!(init_producer_id)),
@@ -105,6 +105,11 @@ pub(super) fn find<'t, S: Storage + 't>(key: ApiKey, version: i16) -> Option<&'t
 fn join_group<S: Storage>(b: &mut Broker<S>, r: Request<'_>) -> Reply {
     let client_id = r.client_id.unwrap_or_default().into();
     b.join_group(r.conn, r.hdr, client_id, r.body)
+}
+
+fn create_topics<S: Storage>(b: &mut Broker<S>, r: Request<'_>) -> Reply {
+    // The client id names the request in the log's events of topics created in later turns.
+    b.create_topics(r.conn, r.hdr, r.client_id, r.body)
 }
 
 fn alter_configs<S: Storage>(b: &mut Broker<S>, r: Request<'_>) -> Reply {

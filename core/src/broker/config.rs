@@ -130,6 +130,8 @@ pub struct BrokerConfig {
     pub seed: u64,
     /// The bounds.
     pub limits: Limits,
+    /// Which events [`super::Broker::poll_event`] reports (none by default: nothing recorded).
+    pub events: super::EventLevel,
 }
 
 impl Default for BrokerConfig {
@@ -160,6 +162,7 @@ impl Default for BrokerConfig {
             log_cleaner_backoff_ms: LOG_CLEANER_BACKOFF_MS_DEFAULT,
             seed: 0,
             limits: Limits::default(),
+            events: super::EventLevel::Off,
         }
     }
 }

@@ -12,7 +12,7 @@ use alloc::vec::Vec;
 
 use super::names::invalid_topic_reason;
 use super::topic_config;
-use super::{Broker, ConnId, Hdr, Reply, encode_response};
+use super::{Broker, ConnId, Event, EventLevel, Hdr, Reply, encode_response};
 use crate::ErrorCode;
 use crate::codec::Message;
 use crate::codec::messages::create_topics_request::CreatableTopic;
@@ -29,6 +29,8 @@ pub(super) struct CreateJob {
     request: CreateTopicsRequest,
     /// Names that appear more than once: Kafka refuses each of their entries.
     repeated: BTreeMap<String, usize>,
+    /// Its client id, kept only while events are recorded, for topics created in later turns.
+    client_id: Option<String>,
     /// One per topic of the request done so far, in its order.
     results: Vec<CreatableTopicResult>,
 }
@@ -59,7 +61,8 @@ impl<S: Storage> Broker<S> {
         }
         let id = self.new_topic_id();
         self.make_room_for_new_segment();
-        self.topics
+        let created = self
+            .topics
             .create(
                 &mut self.storage,
                 name,
@@ -68,10 +71,25 @@ impl<S: Storage> Broker<S> {
                 configs,
                 &self.topic_defaults,
             )
-            .map_err(|_| ErrorCode::KafkaStorageError)
+            .map_err(|_| ErrorCode::KafkaStorageError)?;
+        if self.events.wants(EventLevel::Info) {
+            // The request it was created in is named by dispatch, or by the job going on with it.
+            self.events.push(Event::TopicCreated {
+                topic: String::from(name),
+                partitions,
+                by: None,
+            });
+        }
+        Ok(created)
     }
 
-    pub(super) fn create_topics(&mut self, conn: ConnId, hdr: Hdr, body: &[u8]) -> Reply {
+    pub(super) fn create_topics(
+        &mut self,
+        conn: ConnId,
+        hdr: Hdr,
+        client_id: Option<&str>,
+        body: &[u8],
+    ) -> Reply {
         let Ok((_, request)) = CreateTopicsRequest::decode(body, hdr.api_version) else {
             return Reply::Close;
         };
@@ -83,6 +101,10 @@ impl<S: Storage> Broker<S> {
         let mut job = CreateJob {
             conn,
             hdr,
+            client_id: self
+                .events
+                .wants(EventLevel::Info)
+                .then(|| String::from(client_id.unwrap_or_default())),
             results: Vec::with_capacity(request.topics.len()),
             request,
             repeated,
@@ -102,7 +124,11 @@ impl<S: Storage> Broker<S> {
             let Some(mut job) = self.create_jobs.pop_front() else {
                 return self.continue_auto_create();
             };
-            if !self.work_on(&mut job) {
+            let mark = self.events.mark();
+            let done = self.work_on(&mut job);
+            self.events
+                .attribute_since(mark, job.conn, job.client_id.as_deref());
+            if !done {
                 self.create_jobs.push_front(job);
                 return;
             }

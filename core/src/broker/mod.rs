@@ -9,6 +9,8 @@
 //!         Output::Timeout(deadline) => break, // wait for I/O or until `deadline`
 //!     }
 //! }
+//! // Only if `BrokerConfig::events` asks for them: what changed, for the runtime's log.
+//! while let Some(event) = broker.poll_event() { /* log it */ }
 //! ```
 
 mod admin;
@@ -26,6 +28,7 @@ mod delete_records;
 mod describe_cluster;
 mod describe_log_dirs;
 mod dynamic_configs;
+mod events;
 mod fetch;
 mod groups;
 #[cfg(any(test, feature = "testing"))]
@@ -53,6 +56,7 @@ mod txn_partitions;
 
 pub use crate::codec::{Chunk, Response, SegmentRef, Splice};
 pub use config::{BrokerConfig, OPEN_SEGMENTS_MAX_DEFAULT, defaults};
+pub use events::{Event, EventLevel, Requester};
 
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
@@ -62,6 +66,7 @@ use core::time::Duration;
 use crate::codec::frame;
 use crate::codec::primitives::{Uuid, Writer};
 use crate::codec::{ApiKey, Message, peek_request_header, request_header_ref, response_frame};
+use crate::error::ErrorCode;
 use crate::group::{GroupConfig, GroupCoordinator};
 use crate::limits::PARTITIONS_CREATED_PER_TURN_MAX;
 use crate::log::RecoveryCheckpoint;
@@ -216,6 +221,8 @@ pub struct Broker<S: Storage> {
     open_segments: open_segments::OpenSegments,
     /// A parked Fetch's body while it is answered again, kept to reuse its allocation.
     parked_body: Vec<u8>,
+    /// Events for the runtime's log.
+    events: events::Events,
     now: Instant,
     unix_ms: i64,
 }
@@ -307,6 +314,7 @@ impl<S: Storage> Broker<S> {
         // The broker's clock starts here: the first look for expired offsets is an interval on.
         group_coordinator.set_clock(Instant::default(), unix_ms);
         Ok(Broker {
+            events: events::Events::new(config.events),
             config,
             storage,
             outputs: VecDeque::new(),
@@ -396,7 +404,11 @@ impl<S: Storage> Broker<S> {
             Input::Timeout { now, unix_ms } => {
                 self.tick(now, unix_ms);
                 self.expire_parked();
+                let group_due = self.group_deadline.is_some_and(|d| d <= self.now);
                 self.group_timer();
+                if group_due || self.group_count_changed() {
+                    self.note_group_states();
+                }
                 self.txn_timer();
                 self.retention_check();
                 self.checkpoint_check();
@@ -653,6 +665,7 @@ impl<S: Storage> Broker<S> {
         };
         let key = ApiKey::from_code(api_key);
         let Some(api) = apis::find(key, api_version) else {
+            self.note_refused(conn, hdr, frame, ErrorCode::UnsupportedVersion);
             return if key == ApiKey::ApiVersions {
                 // KIP-511: a version we do not know still gets an answer, in v0, naming our range.
                 api_versions::unsupported_version::<S>(hdr)
@@ -662,6 +675,7 @@ impl<S: Storage> Broker<S> {
             };
         };
         let Ok((header, body)) = request_header_ref(frame) else {
+            self.note_refused(conn, hdr, frame, ErrorCode::InvalidRequest);
             return Reply::Close;
         };
         let request = Request {
@@ -670,7 +684,30 @@ impl<S: Storage> Broker<S> {
             client_id: header.client_id,
             body,
         };
-        (api.handle)(self, request)
+        let mark = self.events.mark();
+        let reply = (api.handle)(self, request);
+        if self.events.wants(EventLevel::Info) {
+            if matches!(reply, Reply::Close) {
+                self.note_refused(conn, hdr, frame, ErrorCode::InvalidRequest);
+            }
+            self.events.attribute_since(mark, conn, request.client_id);
+            if events::may_change_group_state(api_key) || self.group_count_changed() {
+                self.note_group_states();
+            }
+        }
+        reply
+    }
+
+    /// Record a request refused whole, for the runtime's log at debug.
+    fn note_refused(&mut self, conn: ConnId, hdr: Hdr, frame: &[u8], error: ErrorCode) {
+        if self.events.wants(EventLevel::Debug) {
+            self.events.push(Event::RequestRefused {
+                by: events::requester(conn, events::peek_client_id(frame)),
+                api_key: hdr.api_key,
+                api_version: hdr.api_version,
+                error,
+            });
+        }
     }
 
     fn new_topic_id(&mut self) -> Uuid {

@@ -437,3 +437,31 @@ fn retention_and_roll_settings_have_kafkas_bounds() {
         assert!(e.contains(&flag[2..].replace('-', "_")), "{e}");
     }
 }
+
+#[test]
+fn log_level_and_format_from_every_source_and_checked() {
+    use crate::logging::{Format, Level};
+    let c = config(&[], &[]);
+    assert_eq!((c.log_level, c.log_format), (Level::Info, Format::Text));
+    let c = config(&["--log-level", "debug", "--log-format", "json"], &[]);
+    assert_eq!((c.log_level, c.log_format), (Level::Debug, Format::Json));
+    let env = [
+        ("BLAZEMQ_LOG_LEVEL", "WARN"),
+        ("BLAZEMQ_LOG_FORMAT", "json"),
+    ];
+    assert_eq!(config(&[], &env).log_level, Level::Warn);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = yaml(dir.path(), "log_level: trace\nlog_format: text\n");
+    let file = file.to_str().expect("utf-8 temp path");
+    let c = config(&["--config", file], &env);
+    assert_eq!(
+        (c.log_level, c.log_format),
+        (Level::Warn, Format::Json),
+        "env beats file"
+    );
+    assert_eq!(config(&["--config", file], &[]).log_level, Level::Trace);
+    let e = error(&["--log-level", "loud"], &[]);
+    assert!(e.contains("log_level") && e.contains("loud"), "{e}");
+    let e = error(&["--log-format", "xml"], &[]);
+    assert!(e.contains("log_format") && e.contains("xml"), "{e}");
+}

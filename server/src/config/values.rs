@@ -8,6 +8,7 @@ use blazemq_core::limits::Limits;
 
 use super::sources::{Layers, parse_bool};
 use super::{Config, ConfigError, setting_by_key};
+use crate::logging::{Format, Level};
 
 /// Smallest segment accepted: room for a few small batches, so rolling can be exercised.
 const SEGMENT_SIZE_BYTES_MIN: u64 = 1024;
@@ -104,6 +105,8 @@ pub fn build(layers: &Layers) -> Result<Config, ConfigError> {
             size(s, 4096, 64 << 20)
         })
         .map(|n| u32::try_from(n).unwrap_or(u32::MAX))?,
+        log_level: get(layers, "log_level", Level::parse)?,
+        log_format: get(layers, "log_format", Format::parse)?,
     };
     let _: i16 = get(layers, "replication_factor", parse_replication_factor)?;
     Ok(config)
