@@ -580,7 +580,12 @@ mod tests {
             &["--bootstrap", "127.0.0.1:1", "--txn-records", "0"],
             &["--bootstrap", "127.0.0.1:1", "--compaction-bytes", "1TB"],
             &["--bootstrap", "127.0.0.1:1", "--compaction-bytes", "0MiB"],
-            &["--bootstrap", "127.0.0.1:1", "--segment-bytes", "99999999999GiB"],
+            &[
+                "--bootstrap",
+                "127.0.0.1:1",
+                "--segment-bytes",
+                "99999999999GiB",
+            ],
             &["--bootstrap", "127.0.0.1:1", "--compaction-keys", "0"],
             &[
                 "--bootstrap",

@@ -10,11 +10,11 @@ use std::time::Duration;
 use blazemq_core::codec::messages::api_versions_response::ApiVersion;
 use blazemq_core::codec::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use blazemq_core::codec::messages::describe_log_dirs_request::DescribableLogDirTopic;
+use blazemq_core::codec::messages::fetch_request::{FetchPartition, FetchTopic};
+use blazemq_core::codec::messages::fetch_response::PartitionData;
 use blazemq_core::codec::messages::incremental_alter_configs_request::{
     AlterConfigsResource, AlterableConfig,
 };
-use blazemq_core::codec::messages::fetch_request::{FetchPartition, FetchTopic};
-use blazemq_core::codec::messages::fetch_response::PartitionData;
 use blazemq_core::codec::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use blazemq_core::codec::messages::{
     ApiVersionsRequest, ApiVersionsResponse, CreateTopicsRequest, CreateTopicsResponse,

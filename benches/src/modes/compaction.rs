@@ -306,7 +306,13 @@ pub fn run(
             count: Some(shape.backlog_bytes),
         };
         written = super::watched("compaction: backlog", "bytes", &fill, |done| {
-            backlog(&mut conn, &mut cycle, shape.inflight, shape.backlog_bytes, done)
+            backlog(
+                &mut conn,
+                &mut cycle,
+                shape.inflight,
+                shape.backlog_bytes,
+                done,
+            )
         })?;
     }
     // The backlog's dirty pages written back now, not during whichever run comes first.
@@ -430,7 +436,12 @@ pub fn run(
         .summary()
         .ratios_to(&plain_run.latency)
         .iter()
-        .zip(crate::stats::QUANTILES.iter().map(|(n, _)| *n).chain(["max"]))
+        .zip(
+            crate::stats::QUANTILES
+                .iter()
+                .map(|(n, _)| *n)
+                .chain(["max"]),
+        )
         .map(|(r, name)| format!("{name} {}", r.map_or("-".into(), |r| format!("{r:.3}"))))
         .collect();
     cleaned_run.notes.push(format!(
