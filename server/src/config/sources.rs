@@ -189,7 +189,18 @@ fn read_yaml(path: &Path) -> Result<Vec<(&'static Setting, String)>, ConfigError
         )));
     }
     let text = std::fs::read_to_string(path).map_err(|e| file_error(e.to_string()))?;
-    let entries = yaml::parse(&text).map_err(|e| file_error(e.to_string()))?;
+    yaml_settings(&text, path)
+}
+
+/// The settings in the YAML `text` of the file at `path` (named in errors).
+pub(super) fn yaml_settings(
+    text: &str,
+    path: &Path,
+) -> Result<Vec<(&'static Setting, String)>, ConfigError> {
+    let entries = yaml::parse(text).map_err(|e| ConfigError::File {
+        file: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
     let mut out = Vec::with_capacity(entries.len());
     for entry in entries {
         let Some(setting) = setting_by_key(&entry.key) else {

@@ -437,3 +437,29 @@ fn retention_and_roll_settings_have_kafkas_bounds() {
         assert!(e.contains(&flag[2..].replace('-', "_")), "{e}");
     }
 }
+
+/// The example file at the repository root: every setting in it, each at its default.
+const EXAMPLE_YAML: &str = include_str!("../../../blazemq.yaml");
+
+#[test]
+fn the_example_file_lists_every_setting_at_its_default() {
+    let entries = sources::yaml_settings(EXAMPLE_YAML, Path::new("blazemq.yaml"))
+        .expect("the example file loads");
+    for s in SETTINGS {
+        let count = entries.iter().filter(|(e, _)| e.key == s.key).count();
+        assert_eq!(count, 1, "{} must be in blazemq.yaml once", s.key);
+        let at = EXAMPLE_YAML
+            .find(&format!("\n{}:", s.key))
+            .expect("a listed key starts a line");
+        let line_before = EXAMPLE_YAML[..at].rsplit('\n').next().unwrap_or_default();
+        assert!(
+            line_before.starts_with('#'),
+            "{} has a comment above it",
+            s.key
+        );
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = yaml(dir.path(), EXAMPLE_YAML);
+    let file = file.to_str().expect("utf-8 temp path");
+    assert_eq!(config(&["--config", file], &[]), config(&[], &[]));
+}
