@@ -27,7 +27,7 @@ use crate::storage::FileStorage;
 const EXIT_CONFIG: u8 = 2;
 
 fn main() -> ExitCode {
-    let command = match config::load(std::env::args_os().skip(1), &|name| std::env::var_os(name)) {
+    let command = match config::load(std::env::args_os().skip(1), std::env::vars_os()) {
         Ok(command) => command,
         Err(e) => {
             eprintln!("blazemq: {e}");
