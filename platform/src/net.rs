@@ -12,7 +12,10 @@ use std::net::SocketAddr;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use rustix::io::Errno;
-use rustix::net::{AddressFamily, SocketFlags, SocketType, sockopt};
+use rustix::net::{AddressFamily, SocketType, sockopt};
+// Apple systems have no socket flags at creation (see `new_socket`).
+#[cfg(not(any(target_os = "macos", target_os = "ios")))]
+use rustix::net::SocketFlags;
 
 /// Pending connections the kernel queues before `accept` (it caps this at `somaxconn`).
 const LISTEN_BACKLOG: i32 = 1024;

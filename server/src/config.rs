@@ -1,7 +1,7 @@
 //! The broker's settings: one table (below) names each setting's flag, environment variable, YAML
 //! key and default. Flags beat `BLAZEMQ_*` variables, which beat the YAML file given with
-//! `--config`, which beats the defaults. An unknown flag or YAML key, or a bad value, is an error
-//! naming it, reported before anything touches the disk.
+//! `--config`, which beats the defaults. An unknown flag, `BLAZEMQ_*` variable or YAML key, or a
+//! bad value, is an error naming it, reported before anything touches the disk.
 
 mod sources;
 mod values;
@@ -67,7 +67,9 @@ pub const SETTINGS: &[Setting] = &[
         "directory holding the partition logs"),
     setting("segment_size", "segment-size", "BLAZEMQ_SEGMENT_SIZE", "BYTES", defaults::SEGMENT_BYTES,
         "largest size a segment file grows to before the log rolls, the default segment.bytes of \
-         topics (Kafka's log.segment.bytes); accepts suffixes KiB, MiB, GiB, KB, MB, GB"),
+         topics (Kafka's log.segment.bytes): from 1024 to 2147483647 bytes (Kafka's int bound, so \
+         2047MiB or 2GB but not 2GiB), plain or with a suffix K/KiB, M/MiB, G/GiB (powers of 1024) \
+         or KB, MB, GB (powers of 1000)"),
     setting("broker_id", "broker-id", "BLAZEMQ_BROKER_ID", "ID", "0",
         "this broker's node id"),
     setting("num_partitions", "num-partitions", "BLAZEMQ_NUM_PARTITIONS", "N", "1",
@@ -236,6 +238,8 @@ pub enum Command {
 pub enum ConfigError {
     /// A flag that is not a setting.
     UnknownFlag(String),
+    /// A `BLAZEMQ_*` environment variable that is not a setting.
+    UnknownEnv(String),
     /// A YAML key that is not a setting.
     UnknownKey {
         /// The key.
@@ -271,6 +275,10 @@ impl fmt::Display for ConfigError {
             ConfigError::UnknownFlag(flag) => {
                 write!(f, "unknown option '{flag}' (see --help for the settings)")
             }
+            ConfigError::UnknownEnv(name) => write!(
+                f,
+                "unknown environment variable '{name}' (see --help for the settings)"
+            ),
             ConfigError::UnknownKey { key, file } => write!(
                 f,
                 "unknown setting '{key}' in {} (see --help for the settings)",
@@ -292,11 +300,11 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// Read the configuration from `args` (without the program name), the environment as `env`
-/// answers it, and the YAML file named by `--config`.
+/// Read the configuration from `args` (without the program name), the environment's variables
+/// `env`, and the YAML file named by `--config`.
 pub fn load(
     args: impl IntoIterator<Item = OsString>,
-    env: &dyn Fn(&str) -> Option<OsString>,
+    env: impl IntoIterator<Item = (OsString, OsString)>,
 ) -> Result<Command, ConfigError> {
     let layers = match sources::gather(args, env)? {
         sources::Gathered::Help => return Ok(Command::Help),

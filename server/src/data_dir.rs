@@ -52,14 +52,18 @@ pub enum DataDirError {
 impl fmt::Display for DataDirError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            DataDirError::Io(path, e) => write!(f, "{}: {e}", path.display()),
+            DataDirError::Io(path, e) => {
+                write!(f, "cannot use the log_dir: {}: {e}", path.display())
+            }
             DataDirError::Locked(path) => write!(
                 f,
-                "data directory {} is in use by another broker (lock held on {})",
+                "log_dir {} is in use by another broker (lock held on {})",
                 path.display(),
                 path.join(LOCK_FILE).display()
             ),
-            DataDirError::BadMeta(path, reason) => write!(f, "{}: {reason}", path.display()),
+            DataDirError::BadMeta(path, reason) => {
+                write!(f, "cannot use the log_dir: {}: {reason}", path.display())
+            }
         }
     }
 }

@@ -28,7 +28,7 @@ use crate::storage::FileStorage;
 const EXIT_CONFIG: u8 = 2;
 
 fn main() -> ExitCode {
-    let command = match config::load(std::env::args_os().skip(1), &|name| std::env::var_os(name)) {
+    let command = match config::load(std::env::args_os().skip(1), std::env::vars_os()) {
         Ok(command) => command,
         Err(e) => {
             // Before the log settings are known: the default level and format.
@@ -65,7 +65,9 @@ impl fmt::Display for RunError {
         match self {
             RunError::Io(what, e) => write!(f, "{what}: {e}"),
             RunError::DataDir(e) => write!(f, "{e}"),
-            RunError::Listen(addr, e) => write!(f, "cannot listen on {addr}: {e}"),
+            RunError::Listen(addr, e) => {
+                write!(f, "cannot listen on {addr} (bind_address, port): {e}")
+            }
             RunError::Start(StartError::Storage(e)) => {
                 write!(f, "cannot recover the logs: {}", e.reason)
             }
@@ -92,12 +94,14 @@ fn run(config: &Config) -> Result<(), RunError> {
     }
     // Installed first, so a signal during recovery stops the broker cleanly instead of killing it.
     let signal = ShutdownSignal::install().map_err(|e| RunError::Io("signal handlers", e))?;
-    let data_dir = DataDir::open(&config.log_dir, new_cluster_id).map_err(RunError::DataDir)?;
-    let clean = data_dir.previous_run == data_dir::PreviousRun::Clean;
-    let storage = FileStorage::new(config.log_dir.clone(), clean);
+    // Bound before the data directory is touched, so a port in use leaves a new directory
+    // without a cluster id or a lock file.
     let bind = SocketAddr::new(config.bind_address, config.port);
     let listener = Listener::bind(bind).map_err(|e| RunError::Listen(bind, e))?;
     let listening = listener.local_addr();
+    let data_dir = DataDir::open(&config.log_dir, new_cluster_id).map_err(RunError::DataDir)?;
+    let clean = data_dir.previous_run == data_dir::PreviousRun::Clean;
+    let storage = FileStorage::new(config.log_dir.clone(), clean);
     let broker_config = BrokerConfig {
         broker_id: config.broker_id,
         advertised_host: config.advertised_host.clone(),

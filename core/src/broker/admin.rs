@@ -455,6 +455,7 @@ fn broker_entries(c: &BrokerConfig) -> [BrokerEntry<'static>; 13] {
 mod tests {
     use super::*;
     use crate::broker::harness::{Driver, broker, call, create};
+    use crate::codec::messages::delete_topics_request::DeleteTopicState;
     use crate::codec::messages::describe_configs_request::DescribeConfigsResource;
     use alloc::vec;
 
@@ -491,6 +492,40 @@ mod tests {
 
     fn syn(name: &str, value: &str, source: i8) -> (String, String, i8) {
         (name.into(), value.into(), source)
+    }
+
+    #[test]
+    fn the_broker_logs_cannot_be_deleted() {
+        let mut b = broker();
+        for name in ["__consumer_offsets", "__transaction_state"] {
+            create(&mut b, name, 1, &[]);
+            for v in [4, 6] {
+                // v6 names a topic in `topics`, earlier versions in `topic_names`.
+                let req = if v >= 6 {
+                    DeleteTopicsRequest {
+                        topics: vec![DeleteTopicState {
+                            name: Some(name.into()),
+                            topic_id: Uuid::default(),
+                        }],
+                        timeout_ms: 1000,
+                        ..Default::default()
+                    }
+                } else {
+                    DeleteTopicsRequest {
+                        topic_names: vec![name.into()],
+                        timeout_ms: 1000,
+                        ..Default::default()
+                    }
+                };
+                let resp: DeleteTopicsResponse = call(&mut b, v, &req);
+                assert_eq!(
+                    resp.responses[0].error_code,
+                    ErrorCode::InvalidRequest.code(),
+                    "{name} v{v}"
+                );
+            }
+            assert!(b.topics.by_name(name).is_some(), "{name} is kept");
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::names::invalid_topic_reason;
+use super::names::{CLUSTER_METADATA_TOPIC, invalid_topic_reason};
 use super::topic_config;
 use super::{Broker, ConnId, Event, EventLevel, Hdr, Reply, encode_response};
 use crate::ErrorCode;
@@ -207,6 +207,14 @@ impl<S: Storage> Broker<S> {
         t: &CreatableTopic,
         validate_only: bool,
     ) -> Result<(Uuid, i32), Refusal> {
+        // Kafka 4 creates `__consumer_offsets` and `__transaction_state` when asked (it then
+        // uses them as its own), but never the metadata log's name.
+        if t.name == CLUSTER_METADATA_TOPIC {
+            return Err((
+                ErrorCode::InvalidRequest,
+                format!("Creation of internal topic {} is prohibited.", t.name),
+            ));
+        }
         if let Some(reason) = invalid_topic_reason(&t.name) {
             return Err((ErrorCode::InvalidTopicException, reason));
         }
@@ -370,7 +378,9 @@ fn finish(job: CreateJob) -> Reply {
 mod tests {
     use super::super::ConnId;
     use crate::ErrorCode;
-    use crate::broker::harness::{CONN, broker, call, correlation_id, response, response_to};
+    use crate::broker::harness::{
+        CONN, broker, call, correlation_id, create_topics_request, response, response_to,
+    };
     use crate::codec::messages::create_topics_request::CreatableTopic;
     use crate::codec::messages::metadata_request::MetadataRequestTopic;
     use crate::codec::messages::{
@@ -435,7 +445,6 @@ mod tests {
 
     #[test]
     fn a_name_that_clashes_once_dots_read_as_underscores_is_refused_until_the_other_goes() {
-        use crate::broker::harness::create_topics_request;
         use crate::codec::messages::{DeleteTopicsRequest, DeleteTopicsResponse};
         let mut b = broker();
         let created: CreateTopicsResponse = call(&mut b, 7, &create_topics_request("a.b", 1, &[]));
@@ -465,6 +474,35 @@ mod tests {
             after.topics[0].error_code, 0,
             "the clash went with the topic"
         );
+    }
+
+    #[test]
+    fn the_metadata_log_cannot_be_created_but_the_broker_logs_can_as_in_kafka() {
+        let mut b = broker();
+        for validate_only in [true, false] {
+            let mut req = create_topics_request("__cluster_metadata", 1, &[]);
+            req.validate_only = validate_only;
+            let resp: CreateTopicsResponse = call(&mut b, 7, &req);
+            let t = &resp.topics[0];
+            assert_eq!(t.error_code, ErrorCode::InvalidRequest.code());
+            assert_eq!(
+                t.error_message.as_deref(),
+                Some("Creation of internal topic __cluster_metadata is prohibited.")
+            );
+        }
+        assert!(b.topics.by_name("__cluster_metadata").is_none());
+        // Kafka 4.1.1 answers these with success and takes them as its offsets and
+        // transaction logs; once one exists, TOPIC_ALREADY_EXISTS.
+        for name in ["__consumer_offsets", "__transaction_state"] {
+            let made: CreateTopicsResponse = call(&mut b, 7, &create_topics_request(name, 1, &[]));
+            assert_eq!(made.topics[0].error_code, 0, "{name}");
+            let again: CreateTopicsResponse = call(&mut b, 7, &create_topics_request(name, 1, &[]));
+            assert_eq!(
+                again.topics[0].error_code,
+                ErrorCode::TopicAlreadyExists.code(),
+                "{name}"
+            );
+        }
     }
 
     #[test]

@@ -11,6 +11,10 @@ pub(crate) fn is_internal(name: &str) -> bool {
     name == super::groups::OFFSETS_TOPIC || name == crate::txn::TRANSACTION_STATE_TOPIC
 }
 
+/// The KRaft metadata log's name: Kafka refuses to create a topic of it (Kafka's
+/// `Topic.CLUSTER_METADATA_TOPIC_NAME`).
+pub(crate) const CLUSTER_METADATA_TOPIC: &str = "__cluster_metadata";
+
 /// Why a topic name is refused; the text is Kafka's, clients show it to users.
 pub(crate) fn invalid_topic_reason(name: &str) -> Option<String> {
     if name.is_empty() {

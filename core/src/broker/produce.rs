@@ -421,6 +421,28 @@ mod tests {
     }
 
     #[test]
+    fn clients_cannot_write_to_the_broker_logs() {
+        let mut b = broker();
+        for name in ["__consumer_offsets", "__transaction_state"] {
+            create(&mut b, name, 1, &[]);
+            for v in [3, 9] {
+                let resp: ProduceResponse = call(&mut b, v, &produce(name));
+                // Kafka's ReplicaManager: INVALID_TOPIC_EXCEPTION for an internal topic.
+                let p = &resp.responses[0].partition_responses[0];
+                assert_eq!(
+                    (p.error_code, p.base_offset),
+                    (crate::ErrorCode::InvalidTopicException.code(), -1),
+                    "{name} v{v}"
+                );
+            }
+            let ti = b.topics.by_name(name).expect("topic");
+            let pi = b.topics.partition_of(ti, 0).expect("partition");
+            let log = &b.topics.partition(pi).expect("partition").log;
+            assert_eq!(log.log_end_offset(), 0, "nothing written to {name}");
+        }
+    }
+
+    #[test]
     fn a_retried_idempotent_batch_is_answered_with_its_first_offset_and_not_stored_twice() {
         let mut b = broker();
         create(&mut b, "t", 1, &[]);

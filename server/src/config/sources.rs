@@ -12,6 +12,20 @@ use super::{ConfigError, SETTINGS, Setting, setting_by_key};
 /// Largest config file read; a settings file is a few hundred bytes.
 const CONFIG_FILE_BYTES_MAX: u64 = 1 << 20;
 
+/// Prefix of the settings' environment variables: any other variable with it is a typo.
+const ENV_PREFIX: &str = "BLAZEMQ_";
+
+/// `BLAZEMQ_*` variables that are not settings: the config file, and those of this project's
+/// test and benchmark tools, which the brokers they start inherit.
+const ENV_NOT_SETTINGS: &[&str] = &[
+    "BLAZEMQ_CONFIG",
+    "BLAZEMQ_BIN",
+    "BLAZEMQ_BOOTSTRAP",
+    "BLAZEMQ_TEST_BROKER_CMD",
+    "BLAZEMQ_CRASH_SEED",
+    "BLAZEMQ_BENCH_INDEX_ENTRIES",
+];
+
 /// Where a setting's value came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Source {
@@ -70,7 +84,7 @@ pub enum Gathered {
 /// Collect the values of every layer, highest precedence last so it overwrites.
 pub fn gather(
     args: impl IntoIterator<Item = OsString>,
-    env: &dyn Fn(&str) -> Option<OsString>,
+    env: impl IntoIterator<Item = (OsString, OsString)>,
 ) -> Result<Gathered, ConfigError> {
     let flags = match parse_flags(args)? {
         Flags::Help => return Ok(Gathered::Help),
@@ -78,6 +92,8 @@ pub fn gather(
         Flags::Values { config, values } => (config, values),
     };
     let (config_file, flag_values) = flags;
+    let env = blazemq_variables(env)?;
+    let env = |name: &str| env.get(name).cloned();
     let config_file = match config_file {
         Some(path) => Some(path),
         None => env("BLAZEMQ_CONFIG").map(PathBuf::from),
@@ -98,6 +114,26 @@ pub fn gather(
         layers.set(setting, value, Source::Flag(setting.flag));
     }
     Ok(Gathered::Layers(layers))
+}
+
+/// The `BLAZEMQ_*` variables of `env` by name; one that is neither a setting nor in
+/// [`ENV_NOT_SETTINGS`] is refused as an unknown flag is.
+fn blazemq_variables(
+    env: impl IntoIterator<Item = (OsString, OsString)>,
+) -> Result<BTreeMap<String, OsString>, ConfigError> {
+    let mut variables = BTreeMap::new();
+    for (name, value) in env {
+        let lossy = name.to_string_lossy();
+        if !lossy.starts_with(ENV_PREFIX) {
+            continue;
+        }
+        let known = SETTINGS.iter().any(|s| s.env == lossy) || ENV_NOT_SETTINGS.contains(&&*lossy);
+        let Some(name) = name.to_str().filter(|_| known) else {
+            return Err(ConfigError::UnknownEnv(lossy.into_owned()));
+        };
+        variables.insert(name.to_owned(), value);
+    }
+    Ok(variables)
 }
 
 enum Flags {
@@ -189,7 +225,18 @@ fn read_yaml(path: &Path) -> Result<Vec<(&'static Setting, String)>, ConfigError
         )));
     }
     let text = std::fs::read_to_string(path).map_err(|e| file_error(e.to_string()))?;
-    let entries = yaml::parse(&text).map_err(|e| file_error(e.to_string()))?;
+    yaml_settings(&text, path)
+}
+
+/// The settings in the YAML `text` of the file at `path` (named in errors).
+pub(super) fn yaml_settings(
+    text: &str,
+    path: &Path,
+) -> Result<Vec<(&'static Setting, String)>, ConfigError> {
+    let entries = yaml::parse(text).map_err(|e| ConfigError::File {
+        file: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
     let mut out = Vec::with_capacity(entries.len());
     for entry in entries {
         let Some(setting) = setting_by_key(&entry.key) else {

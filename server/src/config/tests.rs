@@ -1,4 +1,3 @@
-use std::collections::HashMap;
 use std::ffi::OsString;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
@@ -6,13 +5,10 @@ use std::path::{Path, PathBuf};
 use super::*;
 
 fn run(args: &[&str], env: &[(&str, &str)]) -> Result<Command, ConfigError> {
-    let env: HashMap<String, OsString> = env
+    let env = env
         .iter()
-        .map(|(k, v)| ((*k).to_owned(), OsString::from(v)))
-        .collect();
-    load(args.iter().map(OsString::from), &|name| {
-        env.get(name).cloned()
-    })
+        .map(|(k, v)| (OsString::from(k), OsString::from(v)));
+    load(args.iter().map(OsString::from), env)
 }
 
 fn config(args: &[&str], env: &[(&str, &str)]) -> Config {
@@ -149,6 +145,32 @@ fn sizes_accept_suffixes() {
     );
     let e = error(&["--segment-size", "99999999999999999999"], &[]);
     assert!(e.contains("segment_size"), "{e}");
+}
+
+#[test]
+fn segment_size_takes_what_help_says() {
+    let segment = |v: &str| config(&["--segment-size", v], &[]).segment_size_bytes;
+    assert_eq!(segment("1024"), 1024);
+    assert_eq!(segment("1KiB"), 1024);
+    assert_eq!(segment("1k"), 1024);
+    assert_eq!(segment("2147483647"), 2_147_483_647);
+    assert_eq!(segment("2047MiB"), 2047 << 20);
+    assert_eq!(segment("2GB"), 2_000_000_000);
+    assert_eq!(segment("1gib"), 1 << 30);
+    for above in ["2GiB", "2g", "2147483648", "1T", "1TiB", "1TB", "3GB"] {
+        let e = error(&["--segment-size", above], &[]);
+        assert!(
+            e.contains("segment_size") && e.contains("must be from 1024 to 2147483647"),
+            "{above}: {e}"
+        );
+    }
+    let e = error(&["--segment-size", "1023"], &[]);
+    assert!(e.contains("must be from 1024 to 2147483647"), "{e}");
+    let help = help();
+    assert!(
+        help.contains("from 1024 to 2147483647 bytes") && help.contains("not 2GiB"),
+        "--help states the bounds"
+    );
 }
 
 #[test]
@@ -408,9 +430,37 @@ fn config_file_from_environment() {
 }
 
 #[test]
-fn unrelated_blazemq_variables_are_ignored() {
-    let c = config(&[], &[("BLAZEMQ_BIN", "/usr/bin/blazemq")]);
-    assert_eq!(c.port, 9092);
+fn the_test_tools_variables_and_other_programs_variables_are_ignored() {
+    let env = [
+        ("BLAZEMQ_BIN", "/usr/bin/blazemq"),
+        ("BLAZEMQ_BOOTSTRAP", "127.0.0.1:9092"),
+        ("BLAZEMQ_CRASH_SEED", "7"),
+        ("KAFKA_PORT", "1"),
+        ("blazemq_port", "1"),
+    ];
+    assert_eq!(config(&[], &env).port, 9092);
+}
+
+#[test]
+fn an_unknown_blazemq_variable_is_refused_naming_it() {
+    for name in [
+        "BLAZEMQ_PROT",
+        "BLAZEMQ_",
+        "BLAZEMQ_port",
+        "BLAZEMQ_LOG_DIRS",
+    ] {
+        let e = error(&[], &[(name, "1")]);
+        assert_eq!(
+            e,
+            format!("unknown environment variable '{name}' (see --help for the settings)")
+        );
+    }
+    let e = error(&["--port", "1"], &[("BLAZEMQ_PROT", "1")]);
+    assert!(e.contains("BLAZEMQ_PROT"), "a flag does not hide it: {e}");
+    assert_eq!(
+        run(&["--help"], &[("BLAZEMQ_PROT", "1")]).expect("help"),
+        Command::Help
+    );
 }
 
 #[test]
@@ -464,4 +514,30 @@ fn log_level_and_format_from_every_source_and_checked() {
     assert!(e.contains("log_level") && e.contains("loud"), "{e}");
     let e = error(&["--log-format", "xml"], &[]);
     assert!(e.contains("log_format") && e.contains("xml"), "{e}");
+}
+
+/// The example file at the repository root: every setting in it, each at its default.
+const EXAMPLE_YAML: &str = include_str!("../../../blazemq.yaml");
+
+#[test]
+fn the_example_file_lists_every_setting_at_its_default() {
+    let entries = sources::yaml_settings(EXAMPLE_YAML, Path::new("blazemq.yaml"))
+        .expect("the example file loads");
+    for s in SETTINGS {
+        let count = entries.iter().filter(|(e, _)| e.key == s.key).count();
+        assert_eq!(count, 1, "{} must be in blazemq.yaml once", s.key);
+        let at = EXAMPLE_YAML
+            .find(&format!("\n{}:", s.key))
+            .expect("a listed key starts a line");
+        let line_before = EXAMPLE_YAML[..at].rsplit('\n').next().unwrap_or_default();
+        assert!(
+            line_before.starts_with('#'),
+            "{} has a comment above it",
+            s.key
+        );
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = yaml(dir.path(), EXAMPLE_YAML);
+    let file = file.to_str().expect("utf-8 temp path");
+    assert_eq!(config(&["--config", file], &[]), config(&[], &[]));
 }

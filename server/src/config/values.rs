@@ -12,7 +12,8 @@ use crate::logging::{Format, Level};
 
 /// Smallest segment accepted: room for a few small batches, so rolling can be exercised.
 const SEGMENT_SIZE_BYTES_MIN: u64 = 1024;
-/// Kafka's `segment.bytes` is an int: positions inside a segment fit in 31 bits.
+/// Kafka's `segment.bytes` is an int, and this is the default segment.bytes topics report: so
+/// 2 GiB less one byte, though a mapped segment's positions (u32) could go further.
 const SEGMENT_SIZE_BYTES_MAX: u64 = i32::MAX as u64;
 /// Smallest `max_request_size`: below this not even a Metadata request fits.
 const REQUEST_SIZE_BYTES_MIN: u64 = 1024;
