@@ -12,7 +12,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use blazemq_core::broker::defaults;
+use blazemq_core::broker::{CleanupPolicy, defaults};
 use blazemq_core::limits::Limits;
 
 use crate::logging::{Format, Level};
@@ -81,6 +81,9 @@ pub const SETTINGS: &[Setting] = &[
     setting("log_retention_bytes", "log-retention-bytes", "BLAZEMQ_LOG_RETENTION_BYTES", "BYTES", defaults::RETENTION_BYTES,
         "bytes a partition keeps, the default retention.bytes of topics (Kafka's log.retention.bytes; \
          -1: no bound)"),
+    setting("log_cleanup_policy", "log-cleanup-policy", "BLAZEMQ_LOG_CLEANUP_POLICY", "POLICY", "delete",
+        "the default cleanup.policy of topics (Kafka's log.cleanup.policy): delete, compact or \
+         compact,delete"),
     setting("log_segment_ms", "log-segment-ms", "BLAZEMQ_LOG_SEGMENT_MS", "MS", defaults::SEGMENT_MS,
         "the log rolls at an append whose records are this much newer than the segment's first, the \
          default segment.ms of topics (Kafka's log.roll.ms)"),
@@ -170,6 +173,8 @@ pub struct Config {
     pub retention_ms: i64,
     /// `log_retention_bytes` (negative: no bound).
     pub retention_bytes: i64,
+    /// `log_cleanup_policy`.
+    pub log_cleanup_policy: CleanupPolicy,
     /// `log_segment_ms`.
     pub segment_ms: i64,
     /// `offsets_retention_minutes`.

@@ -117,6 +117,7 @@ fn run(config: &Config) -> Result<(), RunError> {
         auto_create_topics: config.auto_create_topics,
         retention_ms: config.retention_ms,
         retention_bytes: config.retention_bytes,
+        log_cleanup_policy: config.log_cleanup_policy,
         segment_ms: config.segment_ms,
         offsets_retention_ms: i64::from(config.offsets_retention_minutes) * 60_000,
         offsets_retention_check_interval_ms: config.offsets_retention_check_interval_ms,

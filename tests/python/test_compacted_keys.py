@@ -16,7 +16,7 @@ import uuid
 
 import pytest
 
-from conftest import require
+from conftest import Broker, require
 from test_idempotence import (
     CREATE_TOPICS, NONE, NOT_READY, PRODUCE, TIMEOUT_S, Client, compact_string, crc32c,
     read_uvarint, string, uvarint, varint,
@@ -191,6 +191,21 @@ def test_confluent_kafka_producer_gets_invalid_record(broker, client):
     assert len(reports) == 2
     assert reports[0] is not None and reports[0].code() == ck.KafkaError.INVALID_RECORD, reports[0]
     assert reports[1] is None, reports[1]
+
+
+@pytest.mark.blazemq_only("starts its own broker with --log-cleanup-policy")
+def test_log_cleanup_policy_compact_is_every_new_topics_default(tmp_path):
+    broker = Broker(tmp_path, args=["--log-cleanup-policy", "compact"]).start()
+    c = Client(broker.bootstrap)
+    try:
+        topic = create_topic(c, {})
+        assert produce(c, 11, topic, record_batch([None]))[:3] == (
+            INVALID_RECORD, -1, [(0, key_error(topic))])
+        own = create_topic(c, {"cleanup.policy": "delete"})
+        assert produce(c, 11, own, record_batch([None, b"k"])) == (NONE, 1, [], None)
+    finally:
+        c.close()
+        broker._reap()
 
 
 def print_answers(bootstrap):

@@ -294,7 +294,10 @@ impl<S: Storage> Broker<S> {
                 };
                 // The broker setting the default comes from, as Kafka lists it after the topic's.
                 if let Some(broker_name) = topic_config::broker_synonym(&name) {
-                    let source = if broker_name == "log.segment.bytes" {
+                    let set_static = broker_name == "log.segment.bytes"
+                        || (broker_name == "log.cleanup.policy"
+                            && self.config.log_cleanup_policy != super::CleanupPolicy::Delete);
+                    let source = if set_static {
                         SOURCE_STATIC_BROKER
                     } else {
                         SOURCE_DEFAULT

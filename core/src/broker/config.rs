@@ -29,6 +29,50 @@ pub mod defaults {
     pub const SEGMENT_MS: &str = "604800000";
 }
 
+/// Kafka's `log.cleanup.policy`: what topics that set no `cleanup.policy` do with old records.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CleanupPolicy {
+    /// Segments age and size out (`delete`, Kafka's default).
+    #[default]
+    Delete,
+    /// The newest record of each key is kept (`compact`).
+    Compact,
+    /// Both (`compact,delete`).
+    CompactDelete,
+}
+
+impl CleanupPolicy {
+    /// A comma-separated list of `delete` and `compact`, in any order, each at most once.
+    pub fn parse(s: &str) -> Option<Self> {
+        let (mut delete, mut compact) = (false, false);
+        for item in s.split(',') {
+            let seen = match item.trim() {
+                "delete" => core::mem::replace(&mut delete, true),
+                "compact" => core::mem::replace(&mut compact, true),
+                _ => return None,
+            };
+            if seen {
+                return None;
+            }
+        }
+        match (delete, compact) {
+            (true, false) => Some(CleanupPolicy::Delete),
+            (false, true) => Some(CleanupPolicy::Compact),
+            (true, true) => Some(CleanupPolicy::CompactDelete),
+            (false, false) => None,
+        }
+    }
+
+    /// As a `cleanup.policy` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CleanupPolicy::Delete => "delete",
+            CleanupPolicy::Compact => "compact",
+            CleanupPolicy::CompactDelete => "compact,delete",
+        }
+    }
+}
+
 /// The value of a decimal default, at compile time (a malformed one fails the build).
 const fn decimal(s: &str) -> i64 {
     let bytes = s.as_bytes();
@@ -87,6 +131,9 @@ pub struct BrokerConfig {
     /// The bytes a partition keeps (`log_retention_bytes`, Kafka's `log.retention.bytes`; -1:
     /// no bound): the `retention.bytes` of topics that set none.
     pub retention_bytes: i64,
+    /// The `cleanup.policy` of topics that set none (`log_cleanup_policy`, Kafka's
+    /// `log.cleanup.policy`).
+    pub log_cleanup_policy: CleanupPolicy,
     /// Partitions of an auto-created topic (`num.partitions`).
     pub num_partitions: i32,
     /// Whether Metadata and Produce create unknown topics (`auto.create.topics.enable`).
@@ -145,6 +192,7 @@ impl Default for BrokerConfig {
             segment_size_bytes: SEGMENT_BYTES_DEFAULT,
             segment_ms: SEGMENT_MS_DEFAULT,
             retention_bytes: RETENTION_BYTES_DEFAULT,
+            log_cleanup_policy: CleanupPolicy::Delete,
             num_partitions: 1,
             auto_create_topics: true,
             retention_ms: RETENTION_MS_DEFAULT,

@@ -55,7 +55,7 @@ mod transactions;
 mod txn_partitions;
 
 pub use crate::codec::{Chunk, Response, SegmentRef, Splice};
-pub use config::{BrokerConfig, OPEN_SEGMENTS_MAX_DEFAULT, defaults};
+pub use config::{BrokerConfig, CleanupPolicy, OPEN_SEGMENTS_MAX_DEFAULT, defaults};
 pub use events::{Event, EventLevel, Requester};
 
 use alloc::collections::{BTreeMap, VecDeque};

@@ -344,8 +344,7 @@ pub(crate) fn effective(
             |&(name, default, _)| match set.iter().find(|(n, _)| n == name) {
                 Some((_, v)) => (name.to_string(), v.clone(), true),
                 None => {
-                    let value = static_default(name, broker)
-                        .map_or_else(|| default.to_string(), |v| v.to_string());
+                    let value = static_default(name, broker).unwrap_or_else(|| default.to_string());
                     (name.to_string(), value, false)
                 }
             },
@@ -354,20 +353,20 @@ pub(crate) fn effective(
 }
 
 /// The value the broker's static settings give topic config `name` of a topic that does not set
-/// it, where they differ from Kafka's schema default: `retention.ms`, `retention.bytes`,
-/// `segment.bytes` and `segment.ms` (Kafka's `log.retention.*`, `log.segment.bytes`,
-/// `log.roll.*`).
-pub(crate) fn static_default(name: &str, broker: &BrokerConfig) -> Option<i64> {
-    match name {
-        "retention.ms" => Some(broker.retention_ms),
-        "retention.bytes" => Some(broker.retention_bytes),
-        "segment.bytes" => Some(
-            i64::try_from(broker.segment_size_bytes.min(i32::MAX as u64))
-                .unwrap_or(i64::from(i32::MAX)),
-        ),
-        "segment.ms" => Some(broker.segment_ms),
-        _ => None,
-    }
+/// it, where they differ from Kafka's schema default: `cleanup.policy`, `retention.ms`,
+/// `retention.bytes`, `segment.bytes` and `segment.ms` (Kafka's `log.cleanup.policy`,
+/// `log.retention.*`, `log.segment.bytes`, `log.roll.*`).
+pub(crate) fn static_default(name: &str, broker: &BrokerConfig) -> Option<String> {
+    let n = match name {
+        "cleanup.policy" => return Some(String::from(broker.log_cleanup_policy.as_str())),
+        "retention.ms" => broker.retention_ms,
+        "retention.bytes" => broker.retention_bytes,
+        "segment.bytes" => i64::try_from(broker.segment_size_bytes.min(i32::MAX as u64))
+            .unwrap_or(i64::from(i32::MAX)),
+        "segment.ms" => broker.segment_ms,
+        _ => return None,
+    };
+    Some(n.to_string())
 }
 
 #[cfg(test)]

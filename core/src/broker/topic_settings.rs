@@ -49,7 +49,7 @@ impl TopicSettings {
         let mut s = Self::kafka();
         for name in topic_config::names() {
             if let Some(value) = topic_config::static_default(name, broker) {
-                s.set(name, &alloc::format!("{value}"));
+                s.set(name, &value);
             }
             if let Some((value, _)) = dynamic.topic_default(name) {
                 s.set(name, value);
@@ -180,5 +180,29 @@ mod tests {
         assert_eq!(topic.segment_bytes, 2 << 20);
         let compact_only = defaults.with(&[pair("cleanup.policy", "compact")]);
         assert!(compact_only.compact && !compact_only.delete);
+    }
+
+    #[test]
+    fn log_cleanup_policy_is_the_default_policy() {
+        use crate::broker::CleanupPolicy;
+        let broker = BrokerConfig {
+            log_cleanup_policy: CleanupPolicy::Compact,
+            ..BrokerConfig::default()
+        };
+        let defaults = TopicSettings::defaults(&broker, &DynamicConfigs::default());
+        assert!(defaults.compact && !defaults.delete);
+        let own = defaults.with(&[("cleanup.policy".to_string(), "delete".to_string())]);
+        assert!(own.delete && !own.compact, "a topic's own policy wins");
+        for (text, policy) in [
+            ("delete", CleanupPolicy::Delete),
+            ("compact", CleanupPolicy::Compact),
+            (" delete , compact", CleanupPolicy::CompactDelete),
+        ] {
+            assert_eq!(CleanupPolicy::parse(text), Some(policy));
+        }
+        for bad in ["", "compact,compact", "forever", "delete,"] {
+            assert_eq!(CleanupPolicy::parse(bad), None, "{bad:?}");
+        }
+        assert_eq!(CleanupPolicy::CompactDelete.as_str(), "compact,delete");
     }
 }

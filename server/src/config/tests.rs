@@ -541,3 +541,21 @@ fn the_example_file_lists_every_setting_at_its_default() {
     let file = file.to_str().expect("utf-8 temp path");
     assert_eq!(config(&["--config", file], &[]), config(&[], &[]));
 }
+
+#[test]
+fn log_cleanup_policy_is_a_policy_list() {
+    use blazemq_core::broker::CleanupPolicy;
+    assert_eq!(config(&[], &[]).log_cleanup_policy, CleanupPolicy::Delete);
+    let c = config(&["--log-cleanup-policy", "compact"], &[]);
+    assert_eq!(c.log_cleanup_policy, CleanupPolicy::Compact);
+    let env = [("BLAZEMQ_LOG_CLEANUP_POLICY", "delete,compact")];
+    assert_eq!(
+        config(&[], &env).log_cleanup_policy,
+        CleanupPolicy::CompactDelete
+    );
+    let e = error(&["--log-cleanup-policy", "forever"], &[]);
+    assert!(
+        e.contains("log_cleanup_policy") && e.contains("forever"),
+        "{e}"
+    );
+}

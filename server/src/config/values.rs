@@ -4,6 +4,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
 
+use blazemq_core::broker::CleanupPolicy;
 use blazemq_core::limits::Limits;
 
 use super::sources::{Layers, parse_bool};
@@ -51,6 +52,10 @@ pub fn build(layers: &Layers) -> Result<Config, ConfigError> {
         // least 1.
         retention_bytes: get(layers, "log_retention_bytes", |s| {
             int(s, i64::MIN, i64::MAX)
+        })?,
+        log_cleanup_policy: get(layers, "log_cleanup_policy", |s| {
+            CleanupPolicy::parse(s)
+                .ok_or_else(|| "expected delete, compact or compact,delete".into())
         })?,
         segment_ms: get(layers, "log_segment_ms", |s| int(s, 1, i64::MAX))?,
         offsets_retention_minutes: get(layers, "offsets_retention_minutes", |s| {
