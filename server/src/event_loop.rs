@@ -658,7 +658,7 @@ fn burst_freed(out: &mut OutQueue) -> usize {
 /// `writev` the queue until it is empty or the socket is full.
 fn write_queue<'b>(
     connection: &mut Connection,
-    resolve: impl Fn(&blazemq_core::codec::SegmentRef) -> Option<&'b [u8]> + Copy,
+    resolve: impl Fn(&blazemq_core::broker::SegmentRef) -> Option<&'b [u8]> + Copy,
 ) -> Result<(), ()> {
     // Bounded: each pass writes at least one byte or stops; a queue is finite.
     while !connection.out.is_empty() {

@@ -9,7 +9,7 @@
 use std::collections::VecDeque;
 use std::io::IoSlice;
 
-use blazemq_core::codec::{Chunk, Response, SegmentRef};
+use blazemq_core::broker::{Chunk, Response, SegmentRef};
 
 /// A response names segment bytes the broker no longer has (the segment was deleted, or the
 /// range is not what was promised): the frame cannot be completed, so the connection must close.
@@ -151,13 +151,13 @@ const KEPT_SLOTS_MAX: usize = 1024;
 fn response_held_bytes(response: &Response) -> usize {
     size_of::<Response>()
         + response.bytes.capacity()
-        + response.splices.capacity() * size_of::<blazemq_core::codec::Splice>()
+        + response.splices.capacity() * size_of::<blazemq_core::broker::Splice>()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use blazemq_core::codec::Splice;
+    use blazemq_core::broker::Splice;
 
     const SEGMENT: &[u8] = b"0123456789";
 

@@ -40,6 +40,7 @@ mod offset_delete;
 mod offsets;
 mod rebalance;
 pub mod records;
+mod replay;
 mod state;
 mod types;
 

@@ -20,7 +20,6 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::time::Duration;
 
-use super::coordinator::GroupCoordinator;
 use super::state::{Committed, Group, Member, State};
 use super::types::Protocol;
 pub use crate::kv::RecordError;
@@ -213,79 +212,47 @@ fn read_offset(value: &[u8]) -> Result<Committed, RecordError> {
     Ok(c)
 }
 
-impl GroupCoordinator {
-    /// Replays one record of the offsets log at startup, oldest first. A group comes back
-    /// Stable (members' sessions start at `now`) or Empty; its offsets as last committed.
-    /// A record that fails changes nothing.
-    pub fn apply(&mut self, now: Instant, key: &[u8], value: &[u8]) -> Result<(), RecordError> {
-        let mut k = Reader(key);
-        match k.u16()? {
-            KEY_OFFSET => {
-                let group_id = k.str()?;
-                let topic = k.str()?;
-                let partition = k.i32()?;
-                k.end()?;
-                // A newer record of an orphaned key speaks for itself.
-                let key = (group_id, topic, partition);
-                self.orphans.remove(&key);
-                let (group_id, topic, partition) = key;
-                self.apply_offset(group_id, (topic, partition), value)
-            }
-            KEY_GROUP => {
-                let group_id = k.str()?;
-                k.end()?;
-                if value.is_empty() {
-                    if let Some(g) = self.groups.get(&group_id) {
-                        let keys = g.offsets.keys();
-                        let orphans = keys.map(|(t, p)| (group_id.clone(), t.clone(), *p));
-                        self.orphans.extend(orphans);
-                    }
-                    self.forget_group(&group_id);
-                    return Ok(());
-                }
-                let mut g = read_group(value, now)?;
-                if let Some(old) = self.groups.remove(&group_id) {
-                    g.offsets = old.offsets;
-                }
-                self.groups.insert(group_id, g);
-                Ok(())
-            }
-            v => Err(RecordError::UnknownVersion(v)),
-        }
-    }
+/// One record of the offsets log as read back.
+#[derive(Debug)]
+pub(super) enum Stored {
+    /// A committed offset, or its tombstone (`None`).
+    Offset {
+        group: String,
+        topic: String,
+        partition: i32,
+        committed: Option<Committed>,
+    },
+    /// A group's metadata, or its tombstone (`None`).
+    Group { id: String, group: Option<Group> },
+}
 
-    /// The replay is over: offsets a group tombstone deleted without tombstones of their own
-    /// get them now (written at the first deadline, `now`), so a compacted log, which drops the
-    /// group's tombstone in time, cannot bring them back.
-    pub fn replay_done(&mut self, now: Instant) {
-        for (group, topic, partition) in core::mem::take(&mut self.orphans) {
-            self.out.record(offset_tombstone(&group, &topic, partition));
+/// Read one record; a group's members come back with their sessions starting at `now`.
+pub(super) fn read(now: Instant, key: &[u8], value: &[u8]) -> Result<Stored, RecordError> {
+    let mut k = Reader(key);
+    match k.u16()? {
+        KEY_OFFSET => {
+            let group = k.str()?;
+            let topic = k.str()?;
+            let partition = k.i32()?;
+            k.end()?;
+            let committed = (!value.is_empty())
+                .then(|| read_offset(value))
+                .transpose()?;
+            Ok(Stored::Offset {
+                group,
+                topic,
+                partition,
+                committed,
+            })
         }
-        if !self.out.records.is_empty() {
-            self.out.retries = self.out.records.len();
-            self.retry_at = Some(now);
+        KEY_GROUP => {
+            let id = k.str()?;
+            k.end()?;
+            let group = (!value.is_empty())
+                .then(|| read_group(value, now))
+                .transpose()?;
+            Ok(Stored::Group { id, group })
         }
-    }
-
-    fn apply_offset(
-        &mut self,
-        group_id: String,
-        key: (String, i32),
-        value: &[u8],
-    ) -> Result<(), RecordError> {
-        if value.is_empty() {
-            if let Some(g) = self.groups.get_mut(&group_id) {
-                if g.offsets.remove(&key).is_some() {
-                    self.offsets_held = self.offsets_held.saturating_sub(1);
-                }
-            }
-            return Ok(());
-        }
-        let c = read_offset(value)?;
-        let g = self.groups.entry(group_id).or_insert_with(Group::new);
-        if g.offsets.insert(key, c).is_none() {
-            self.offsets_held += 1;
-        }
-        Ok(())
+        v => Err(RecordError::UnknownVersion(v)),
     }
 }
