@@ -5,11 +5,10 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::durability::Staged;
-use super::expiry::Expirable;
 use super::limits::GroupConfig;
 use super::member_id::IdGenerator;
 use super::rebalance::Outbox;
-use super::state::{Group, State};
+use super::state::{Expirable, Group, State};
 use super::types::{
     Completed, HeartbeatRequest, LeaveAnswer, LeaveRequest, LeftMember, Reply, SyncAnswer,
     SyncRequest, Ticket,

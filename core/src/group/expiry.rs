@@ -20,31 +20,8 @@ use alloc::vec::Vec;
 use core::time::Duration;
 
 use super::coordinator::GroupCoordinator;
-use super::state::{Group, State};
+use super::state::{Expirable, Group};
 use crate::time::Instant;
-
-/// What expiry could do to a group, ordered by how soon a look is due for it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum Expirable {
-    /// Nothing: the group has members (or a member id handed out).
-    None,
-    /// Its offsets, when they are old enough.
-    Offsets,
-    /// The group itself, at the next look: Empty and without offsets.
-    Group,
-}
-
-impl Expirable {
-    pub(crate) fn of(group: &Group) -> Self {
-        if !can_expire(group) {
-            Expirable::None
-        } else if group.offsets.is_empty() {
-            Expirable::Group
-        } else {
-            Expirable::Offsets
-        }
-    }
-}
 
 impl GroupCoordinator {
     /// When expired offsets are next looked for, given the most any group could lose: not
@@ -86,7 +63,7 @@ impl GroupCoordinator {
         let mut doomed_groups = Vec::new();
         let mut doomed_offsets = Vec::new();
         let mut next_ms: Option<i64> = None;
-        for (id, group) in self.groups.iter().filter(|(_, g)| can_expire(g)) {
+        for (id, group) in self.groups.iter().filter(|(_, g)| g.can_expire()) {
             let mut expired: Vec<(String, i32)> = Vec::new();
             for (key, c) in &group.offsets {
                 let at = base_ms(group)
@@ -114,12 +91,6 @@ impl GroupCoordinator {
             self.stage_offset_delete(&id, &topic, partition);
         }
     }
-}
-
-/// Whether a group's offsets may expire: it is Empty, with no member id handed out for a
-/// rejoin (the join comes back to the group).
-fn can_expire(group: &Group) -> bool {
-    group.state == State::Empty && group.members.is_empty() && group.pending.is_empty()
 }
 
 /// What an Empty group's offsets age from, if not each its own commit: when the group became

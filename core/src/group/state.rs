@@ -253,3 +253,34 @@ impl Group {
         state.into_iter().chain(sessions).chain(pending).min()
     }
 }
+
+/// What expiry could do to a group, ordered by how soon a look is due for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Expirable {
+    /// Nothing: the group has members (or a member id handed out).
+    None,
+    /// Its offsets, when they are old enough.
+    Offsets,
+    /// The group itself, at the next look: Empty and without offsets.
+    Group,
+}
+
+impl Expirable {
+    pub(crate) fn of(group: &Group) -> Self {
+        if !group.can_expire() {
+            Expirable::None
+        } else if group.offsets.is_empty() {
+            Expirable::Group
+        } else {
+            Expirable::Offsets
+        }
+    }
+}
+
+impl Group {
+    /// Whether its offsets may expire: it is Empty, with no member id handed out for a rejoin
+    /// (the join comes back to the group).
+    pub(crate) fn can_expire(&self) -> bool {
+        self.state == State::Empty && self.members.is_empty() && self.pending.is_empty()
+    }
+}
