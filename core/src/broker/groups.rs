@@ -34,9 +34,6 @@ pub(crate) struct GroupWait {
     pub hdr: Hdr,
 }
 
-/// Bytes read from the offsets log per step of the startup replay.
-pub(super) const REPLAY_READ_BYTES: usize = 1 << 20;
-
 impl<S: Storage> Broker<S> {
     pub(super) fn find_coordinator(&mut self, hdr: Hdr, body: &[u8]) -> Reply {
         let Ok((_, m)) = FindCoordinatorRequest::decode(body, hdr.api_version) else {

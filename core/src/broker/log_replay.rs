@@ -1,10 +1,12 @@
 //! Reading a log back at startup: a coordinator's (the offsets log, the transaction log) record
 //! by record, a partition's tail batch by batch (its producers).
 
-use super::groups::REPLAY_READ_BYTES;
 use crate::log::{LogError, PartitionLog};
 use crate::records::{RecordBatch, Records as RecordIter};
 use crate::storage::{Storage, StorageError};
+
+/// Bytes read from a log per step of a replay.
+const REPLAY_READ_BYTES: usize = 1 << 20;
 
 /// What a replay hands each keyed record: its key and value (`None`: a null value).
 pub(crate) type EachRecord<'a> = dyn FnMut(&[u8], Option<&[u8]>) + 'a;

@@ -4,8 +4,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::coordinator::GroupCoordinator;
-use super::durability::Staged;
 use super::records;
+use super::staged::Staged;
 use super::state::{Group, State};
 use super::types::{CoordinatorAnswer, DescribedGroup, DescribedMember, ListedGroup};
 use crate::error::ErrorCode;

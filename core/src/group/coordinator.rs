@@ -4,10 +4,10 @@ use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::durability::Staged;
 use super::limits::GroupConfig;
 use super::member_id::IdGenerator;
 use super::rebalance::Outbox;
+use super::staged::Staged;
 use super::state::{Expirable, Group, State};
 use super::types::{
     Completed, HeartbeatRequest, LeaveAnswer, LeaveRequest, LeftMember, Reply, SyncAnswer,

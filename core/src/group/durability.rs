@@ -17,7 +17,8 @@ use core::time::Duration;
 
 use super::coordinator::GroupCoordinator;
 use super::records::GroupRecord;
-use super::state::{Committed, Group, State};
+use super::staged::Staged;
+use super::state::{Group, State};
 use super::types::SyncAnswer;
 use crate::error::ErrorCode;
 use crate::time::Instant;
@@ -25,31 +26,6 @@ use crate::time::Instant;
 /// How long a record that could not be written waits before the next try when nothing else
 /// writes: the disk gets a moment, and a broken one is not hammered.
 pub(crate) const RETRY_BACKOFF: Duration = Duration::from_millis(500);
-
-/// A change that waits for its record.
-#[derive(Debug)]
-pub(crate) enum Staged {
-    /// A committed offset: the group (created if a simple consumer's) takes it once stored.
-    Offset {
-        group_id: String,
-        key: (String, i32),
-        committed: Committed,
-    },
-    /// The leader's SyncGroup: the assignments are in the members, the group becomes Stable
-    /// and the parked syncs are answered once stored. `now` is when the sync came.
-    Sync {
-        group_id: String,
-        generation: i32,
-        now: Instant,
-    },
-    /// A committed offset deleted (OffsetDelete): it goes once the tombstone is stored.
-    DeleteOffset {
-        group_id: String,
-        key: (String, i32),
-    },
-    /// The group as it was before the change: put back if the record is not stored.
-    Restore { group_id: String, before: Group },
-}
 
 /// Kafka's error for a coordinator write that failed with `append_error` (the group
 /// coordinator's `appendGroupMetadataErrorToResponseError` and its operations' exception

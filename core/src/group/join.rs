@@ -4,8 +4,8 @@ use alloc::string::String;
 use core::time::Duration;
 
 use super::coordinator::GroupCoordinator;
-use super::durability::Staged;
 use super::records;
+use super::staged::Staged;
 use super::state::{Group, Member, ParkedJoin, State};
 use super::types::{Completed, JoinAnswer, JoinRequest, Protocol, Reply, SyncAnswer};
 use crate::error::ErrorCode;

@@ -41,6 +41,7 @@ mod offsets;
 mod rebalance;
 pub mod records;
 mod replay;
+mod staged;
 mod state;
 mod types;
 

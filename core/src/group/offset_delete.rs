@@ -6,8 +6,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::coordinator::GroupCoordinator;
-use super::durability::Staged;
 use super::records;
+use super::staged::Staged;
 use super::state::Group;
 use super::types::{CommitTopicAnswer, FetchTopic};
 use crate::error::ErrorCode;

@@ -5,8 +5,8 @@ use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::durability::Staged;
 use super::records::{self, GroupRecord};
+use super::staged::Staged;
 use super::state::{Group, State};
 use super::types::{Completed, JoinAnswer, JoinedMember, SyncAnswer, Ticket};
 use crate::error::ErrorCode;
