@@ -152,9 +152,9 @@ fn a_full_disk_is_an_error_code_and_nothing_acknowledged_is_lost() {
     assert!(large_acked > 10, "only {large_acked} large batches fit");
     assert!(broker.is_running(), "{}", broker.output());
     assert!(serves_api_versions(&broker), "still serving when full");
-    // Logged with the path and the OS error, once per segment that fails, not once per request.
+    // Logged with the path and the OS error, once per cause a minute, not once per request.
     let output = broker.output();
-    let logged = output.matches("storage error: cannot write").count();
+    let logged = output.matches("storage error error=\"cannot write").count();
     assert!(
         (1..=4).contains(&logged) && output.contains("No space left on device"),
         "{logged} storage error lines for 40 refused writes:\n{output}"
