@@ -522,6 +522,19 @@ mod tests {
         )
     }
 
+    /// Topic `t` (id 5s) with `n` partitions and `configs`, over small segments; its index.
+    fn created(
+        storage: &mut crate::storage::MemoryStorage,
+        n: i32,
+        configs: Vec<(String, String)>,
+    ) -> (Topics<MemorySegment>, u32) {
+        let mut topics = Topics::new();
+        let t = topics
+            .create(storage, "t", Uuid([5; 16]), n, configs, &small_segments())
+            .expect("created");
+        (topics, t)
+    }
+
     /// The topics a restart finds in `storage`.
     fn reload(storage: &mut crate::storage::MemoryStorage) -> Topics<MemorySegment> {
         let found = found(storage);
@@ -559,17 +572,7 @@ mod tests {
     #[test]
     fn added_partitions_and_new_configs_are_found_again() {
         let mut storage = crate::storage::MemoryStorage::default();
-        let mut topics: Topics<MemorySegment> = Topics::new();
-        let t = topics
-            .create(
-                &mut storage,
-                "t",
-                Uuid([5; 16]),
-                1,
-                Vec::new(),
-                &small_segments(),
-            )
-            .expect("created");
+        let (mut topics, t) = created(&mut storage, 1, Vec::new());
         topics.add_partitions(&mut storage, t, 3).expect("grown");
         assert_eq!(topics.topic(t).partitions.len(), 3);
         let configs = alloc::vec![(String::from("retention.ms"), String::from("5"))];
@@ -587,17 +590,7 @@ mod tests {
     #[test]
     fn a_config_value_no_alter_would_take_is_dropped_at_startup() {
         let mut storage = crate::storage::MemoryStorage::default();
-        let mut topics: Topics<MemorySegment> = Topics::new();
-        topics
-            .create(
-                &mut storage,
-                "t",
-                Uuid([5; 16]),
-                1,
-                Vec::new(),
-                &small_segments(),
-            )
-            .expect("created");
+        created(&mut storage, 1, Vec::new());
         let edited = [
             (String::from("retention.ms"), String::from("soon")),
             (String::from("segment.ms"), String::from("60000")),
@@ -617,17 +610,7 @@ mod tests {
     fn a_config_change_cut_short_is_undone_at_startup() {
         let mut storage = crate::storage::MemoryStorage::default();
         let old = alloc::vec![(String::from("retention.ms"), String::from("1"))];
-        let mut topics: Topics<MemorySegment> = Topics::new();
-        topics
-            .create(
-                &mut storage,
-                "t",
-                Uuid([5; 16]),
-                2,
-                old.clone(),
-                &small_segments(),
-            )
-            .expect("created");
+        created(&mut storage, 2, old.clone());
         // A crash after partition 1's file was replaced, before partition 0's.
         let new = [(String::from("retention.ms"), String::from("2"))];
         let key = (String::from("t"), 1);

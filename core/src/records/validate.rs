@@ -238,16 +238,31 @@ fn check_compressed(
     decompressed_bytes_max: usize,
     scratch: &mut Vec<u8>,
 ) -> Result<(), RecordsError> {
+    let records = records_of(batch, compression, decompressed_bytes_max, scratch)?;
+    // `check_batch` has made sure the count is positive.
+    let count = u32::try_from(batch.records_count()).map_err(|_| RecordsError::InvalidBatch)?;
+    Records::new(records, count).check_all_in_order()?;
+    Ok(())
+}
+
+/// The records of `batch`: its own bytes if uncompressed, else decompressed into `scratch` (at
+/// most `decompressed_bytes_max`).
+fn records_of<'a>(
+    batch: &'a RecordBatch<&[u8]>,
+    compression: Compression,
+    decompressed_bytes_max: usize,
+    scratch: &'a mut Vec<u8>,
+) -> Result<&'a [u8], RecordsError> {
+    if compression == Compression::None {
+        return Ok(batch.records_bytes());
+    }
     decompress_into(
         compression,
         batch.records_bytes(),
         decompressed_bytes_max,
         scratch,
     )?;
-    // `check_batch` has made sure the count is positive.
-    let count = u32::try_from(batch.records_count()).map_err(|_| RecordsError::InvalidBatch)?;
-    Records::new(scratch, count).check_all_in_order()?;
-    Ok(())
+    Ok(scratch.as_slice())
 }
 
 /// The index within its batch of each record without a key, in the first batch of `buf` that has
@@ -266,18 +281,12 @@ pub fn keyless_records(
     while !rest.is_empty() && keyless.is_empty() {
         let batch = RecordBatch::new_checked(rest)?;
         let count = u32::try_from(batch.records_count()).map_err(|_| RecordsError::InvalidBatch)?;
-        let compression = batch.compression()?;
-        let records = if compression == Compression::None {
-            batch.records_bytes()
-        } else {
-            decompress_into(
-                compression,
-                batch.records_bytes(),
-                decompressed_bytes_max,
-                scratch,
-            )?;
-            scratch.as_slice()
-        };
+        let records = records_of(
+            &batch,
+            batch.compression()?,
+            decompressed_bytes_max,
+            scratch,
+        )?;
         for (index, record) in (0..).zip(Records::new(records, count)) {
             if record?.key.is_none() {
                 keyless.push(index);
