@@ -10,6 +10,8 @@ use std::fmt::{self, Write as _};
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::Path;
+
+use crate::json::{self, push_fmt};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
@@ -294,17 +296,17 @@ pub fn format_line(
             out.push_str("\",\"level\":\"");
             out.push_str(level.padded().trim_end());
             out.push_str("\",\"msg\":");
-            escape_json(out, msg);
+            json::escape(out, msg);
             for (key, value) in fields {
                 out.push(',');
-                escape_json(out, key);
+                json::escape(out, key);
                 out.push(':');
                 match value.to_value() {
-                    Value::Str(s) => escape_json(out, s),
+                    Value::Str(s) => json::escape(out, s),
                     Value::Display(d) => {
                         scratch.clear();
                         push_fmt(&mut scratch, format_args!("{d}"));
-                        escape_json(out, &scratch);
+                        json::escape(out, &scratch);
                     }
                     other => write_number(out, other),
                 }
@@ -313,11 +315,6 @@ pub fn format_line(
         }
     }
     out.push('\n');
-}
-
-fn push_fmt(out: &mut String, args: fmt::Arguments<'_>) {
-    out.write_fmt(args)
-        .expect("writing into a String cannot fail");
 }
 
 /// Numbers, booleans and durations: the same in text and JSON.
@@ -364,25 +361,6 @@ fn escape_text(out: &mut String, s: &str, quote_if_needed: bool) {
     if needs_quotes {
         out.push('"');
     }
-}
-
-/// A JSON string (RFC 8259): quotes, backslashes and control characters escaped.
-fn escape_json(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if u32::from(c) < 0x20 || c == '\u{7f}' => {
-                push_fmt(out, format_args!("\\u{:04x}", u32::from(c)));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 /// `2026-12-05T21:53:19.123Z` for milliseconds since the Unix epoch (UTC).

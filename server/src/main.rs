@@ -7,6 +7,10 @@ mod config;
 mod data_dir;
 mod event_loop;
 mod frame_cursor;
+#[allow(dead_code)] // Wired to the listener in the event loop.
+mod http;
+#[allow(dead_code)]
+mod json;
 mod logging;
 mod out_queue;
 mod storage;
