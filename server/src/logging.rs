@@ -6,7 +6,7 @@
 //! load and a comparison. A line is formatted whole and written with one `write` call, so lines
 //! from the loop and from the storage threads never interleave.
 
-use std::fmt::{self, Write as _};
+use std::fmt;
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::Path;

@@ -112,7 +112,6 @@ mod tests {
         let request = ApiVersionsRequest {
             client_software_name: "blazemq-console".into(),
             client_software_version: "1".into(),
-            ..ApiVersionsRequest::default()
         };
         let versions: ApiVersionsResponse = ask.ask(3, &request).expect("ApiVersions answers");
         assert_eq!(versions.error_code, 0);
