@@ -230,8 +230,8 @@ async function topicView(name) {
     browse.node,
     write ? h('h2', {}, 'Produce a message') : null,
     write ? produceForm(topic, browse.load) : null,
-    h('h2', {}, 'Configuration'),
-    configTable(topic.configs, 'topic-configs'));
+    h('details', {}, h('summary', {}, h('h2', {}, `Configuration (${topic.configs.length})`)),
+      configTable(topic.configs, 'topic-configs')));
 }
 
 function partitionSelect(topic, name, extra) {
