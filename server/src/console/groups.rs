@@ -103,22 +103,10 @@ pub(super) fn describe(ask: &mut impl Ask, id: &str) -> Answer {
                 .flatten()
         })
         .collect();
-    // Each assigned partition's member (by index), and every partition to show.
-    let mut owners = BTreeMap::new();
-    for (member, assigned) in assignments.iter().enumerate() {
-        for (topic, partitions) in assigned.iter().flatten() {
-            for &p in partitions {
-                owners.insert((topic.clone(), p), member);
-            }
-        }
-    }
+    let owners = owners(&assignments);
+    // The partitions with a committed offset or a member, as kafka-consumer-groups shows them.
     let shown: BTreeSet<(String, i32)> = committed.keys().chain(owners.keys()).cloned().collect();
-    let mut by_topic: BTreeMap<String, Vec<i32>> = BTreeMap::new();
-    for (topic, p) in &shown {
-        by_topic.entry(topic.clone()).or_default().push(*p);
-    }
-    let by_topic: Vec<(String, Vec<i32>)> = by_topic.into_iter().collect();
-    let ends = kafka::list_offsets(ask, &by_topic, LATEST)?;
+    let ends = kafka::list_offsets(ask, &by_topic(&shown), LATEST)?;
     let mut j = Json::new();
     j.begin_object();
     j.key("group_id").string(id);
@@ -150,6 +138,28 @@ pub(super) fn describe(ask: &mut impl Ask, id: &str) -> Answer {
     j.key("lag").number(total);
     j.end_object();
     Ok(Response::json(200, j.finish()))
+}
+
+/// Each assigned partition's member, by its index in the group's members.
+fn owners(assignments: &[Assignment]) -> BTreeMap<(String, i32), usize> {
+    let mut owners = BTreeMap::new();
+    for (member, assigned) in assignments.iter().enumerate() {
+        for (topic, partitions) in assigned.iter().flatten() {
+            for &p in partitions {
+                owners.insert((topic.clone(), p), member);
+            }
+        }
+    }
+    owners
+}
+
+/// `partitions` grouped by topic, as ListOffsets asks for them.
+fn by_topic(partitions: &BTreeSet<(String, i32)>) -> Vec<(String, Vec<i32>)> {
+    let mut by_topic: BTreeMap<String, Vec<i32>> = BTreeMap::new();
+    for (topic, p) in partitions {
+        by_topic.entry(topic.clone()).or_default().push(*p);
+    }
+    by_topic.into_iter().collect()
 }
 
 fn write_opt(j: &mut Json, n: Option<i64>) {
