@@ -300,3 +300,33 @@ test('the console shows what kafkajs wrote and changes what kafkajs reads', { sk
 
   assert.deepEqual(pageErrors, []);
 });
+
+test('without console_write the page offers no writes and the API refuses them', { skip: lacking || false, timeout: 60_000 }, async () => {
+  const readOnly = await startBroker(['--console', 'true']);
+  const context = await browser.newContext();
+  try {
+    const { Kafka, logLevel } = require('kafkajs');
+    const client = new Kafka({ clientId: 'console-tests', brokers: [readOnly.bootstrap], logLevel: logLevel.NOTHING });
+    const readOnlyAdmin = client.admin();
+    await readOnlyAdmin.connect();
+    try {
+      await readOnlyAdmin.createTopics({ topics: [{ topic: 'kept', numPartitions: 1 }], waitForLeaders: true });
+    } finally {
+      await readOnlyAdmin.disconnect();
+    }
+    const viewer = await context.newPage();
+    viewer.setDefaultTimeout(TIMEOUT_MS);
+    await viewer.goto(`${readOnly.console}/#/topics/kept`);
+    await viewer.locator('#cluster', { hasText: 'read-only' }).waitFor();
+    await viewer.locator('#partitions tbody tr').first().waitFor();
+    assert.equal(await viewer.locator('#produce').count(), 0);
+    const status = await viewer.evaluate(async () => {
+      const r = await fetch('/api/topics/kept/messages', { method: 'POST', body: new URLSearchParams({ value: 'x' }) });
+      return r.status;
+    });
+    assert.equal(status, 403);
+  } finally {
+    await context.close();
+    await readOnly.stop();
+  }
+});
