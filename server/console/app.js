@@ -26,8 +26,14 @@ function h(spec, attrs, ...children) {
 
 const enc = encodeURIComponent;
 
+// GET `path`; or with `form`, POST it with the write token of the overview.
 async function api(path, form) {
-  const init = form ? { method: 'POST', body: new URLSearchParams(form) } : {};
+  let init = {};
+  if (form) {
+    const body = new URLSearchParams(form);
+    body.set('token', (state.overview && state.overview.token) || '');
+    init = { method: 'POST', body };
+  }
   const response = await fetch(path, init);
   let body;
   try {

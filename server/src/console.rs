@@ -28,8 +28,10 @@
 //!   Dead. An offset outside the log is moved to its nearest end, as that tool does.
 //! - `GET /api/config`: the broker's configs (DescribeConfigs of its broker resource).
 //!
-//! The two POST routes answer 403 unless `console_write` is set. Forms are
-//! `application/x-www-form-urlencoded`.
+//! The two POST routes answer 403 unless `console_write` is set, and unless their form carries
+//! `token`, a secret of this process that `GET /api/overview` hands out: a page of another
+//! origin can post a form here but cannot read the overview (no CORS), so it cannot write
+//! (cross-site request forgery). Forms are `application/x-www-form-urlencoded`.
 
 mod assets;
 mod assignment;
@@ -41,6 +43,10 @@ mod topics;
 
 #[cfg(test)]
 mod tests;
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::OnceLock;
 
 use crate::http::ask::Ask;
 use crate::http::{Method, Request, Response};
@@ -80,6 +86,12 @@ pub fn route(
         return Some(Response::error(
             403,
             "the console is read-only: start the broker with console_write: true",
+        ));
+    }
+    if method == Method::Post && req.form("token").as_deref() != Some(write_token()) {
+        return Some(Response::error(
+            403,
+            "a write needs the token that GET /api/overview answers",
         ));
     }
     Some(api.answer(method, req, ask, settings).unwrap_or_else(|e| e))
@@ -140,6 +152,18 @@ impl<'a> Api<'a> {
             Api::Reset(id) => groups::reset(ask, id, req),
         }
     }
+}
+
+/// The secret that write requests carry: 128 bits from the OS's randomness (std seeds each
+/// `RandomState` from it), drawn once per process.
+fn write_token() -> &'static str {
+    static TOKEN: OnceLock<String> = OnceLock::new();
+    TOKEN.get_or_init(|| {
+        let draw = || RandomState::new().build_hasher().finish().to_be_bytes();
+        let mut bytes = draw().to_vec();
+        bytes.extend_from_slice(&draw());
+        hex(&bytes)
+    })
 }
 
 /// 400 with `message`.

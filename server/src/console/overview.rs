@@ -9,7 +9,7 @@ use crate::http::ask::Ask;
 use crate::json::Json;
 
 /// The cluster at a glance: its id, brokers, this broker's version, and how many topics,
-/// partitions and groups it holds.
+/// partitions and groups it holds; and when writes are allowed, the token they carry.
 pub(super) fn overview(ask: &mut impl Ask, settings: &ConsoleSettings) -> Answer {
     let metadata = kafka::metadata(ask, None)?;
     let groups: ListGroupsResponse = kafka::asked(ask.ask(4, &ListGroupsRequest::default()))?;
@@ -34,6 +34,9 @@ pub(super) fn overview(ask: &mut impl Ask, settings: &ConsoleSettings) -> Answer
     j.key("partitions").number(partitions);
     j.key("groups").number(groups.groups.len());
     j.key("write").bool(settings.write);
+    if settings.write {
+        j.key("token").string(super::write_token());
+    }
     j.end_object();
     Ok(Response::json(200, j.finish()))
 }

@@ -96,8 +96,10 @@ impl Console {
         self.call(Method::Get, target, "")
     }
 
+    /// A POST with the write token, as the page sends it.
     fn post(&mut self, target: &str, body: &str) -> (u16, Value) {
-        self.call(Method::Post, target, body)
+        let body = format!("{body}&token={}", super::write_token());
+        self.call(Method::Post, target, &body)
     }
 
     fn create_topic(&mut self, name: &str, partitions: i32) {
@@ -400,6 +402,34 @@ fn a_group_with_members_shows_assignments_and_refuses_a_reset() {
     assert_eq!(group["offsets"][0]["client_id"], "blazemq-console");
     let (status, refused) = c.post("/api/groups/live/reset", "topic=t&to=earliest");
     assert_eq!(status, 409, "{refused}");
+}
+
+#[test]
+fn writes_need_the_token_of_the_overview() {
+    let mut c = Console::new();
+    c.create_topic("t", 1);
+    let (_, overview) = c.get("/api/overview");
+    let token = overview["token"]
+        .as_str()
+        .expect("a token when writes are allowed");
+    assert_eq!(token.len(), 32);
+    let refused = [
+        "value=x",
+        "value=x&token=",
+        "value=x&token=00000000000000000000000000000000",
+    ];
+    for body in refused {
+        assert_eq!(
+            c.call(Method::Post, "/api/topics/t/messages", body).0,
+            403,
+            "{body}"
+        );
+    }
+    let body = format!("value=x&token={token}");
+    assert_eq!(c.call(Method::Post, "/api/topics/t/messages", &body).0, 200);
+    c.write = false;
+    let (_, overview) = c.get("/api/overview");
+    assert_eq!(overview.get("token"), None);
 }
 
 #[test]
