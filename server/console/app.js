@@ -258,8 +258,10 @@ function browser(topic) {
       h('option', { value: 'latest' }, 'the latest'),
       h('option', { value: 'offset' }, 'offset'),
       h('option', { value: 'timestamp' }, 'time'))),
-    h('label', {}, 'Offset', h('input', { name: 'offset', type: 'number', min: 0, placeholder: '0' })),
-    h('label', {}, 'Time', h('input', { name: 'time', type: 'datetime-local', step: 1 })),
+    h('label', { 'data-mode': 'offset', hidden: true }, 'Offset',
+      h('input', { name: 'offset', type: 'number', min: 0, placeholder: '0' })),
+    h('label', { 'data-mode': 'timestamp', hidden: true }, 'Time (local)',
+      h('input', { name: 'time', type: 'datetime-local', step: 1 })),
     h('label', {}, 'Limit', h('input', { name: 'limit', type: 'number', min: 1, max: 500, value: 50 })),
     h('button', { type: 'submit' }, 'Load'),
     h('span.seg', {}, ['text', 'json', 'hex'].map((f) => h(`button${f === format ? '.on' : ''}`, {
@@ -267,9 +269,26 @@ function browser(topic) {
       onclick: (e) => {
         format = f;
         for (const b of form.querySelectorAll('[data-format]')) b.classList.toggle('on', b === e.target);
-        if (last) results.replaceChildren(recordsTable(last, format));
+        if (last) show();
       },
     }, f.toUpperCase()))));
+  // Only the input the chosen start needs.
+  form.mode.addEventListener('change', () => {
+    for (const label of form.querySelectorAll('[data-mode]')) label.hidden = label.dataset.mode !== form.mode.value;
+  });
+  // The records, and a way on to the next ones while there are more.
+  function show() {
+    const more = last.records.length > 0 && last.next_offset < last.end_offset;
+    results.replaceChildren(recordsTable(last, format), more ? h('button', {
+      type: 'button', id: 'next',
+      onclick: () => {
+        form.mode.value = 'offset';
+        form.mode.dispatchEvent(new Event('change'));
+        form.offset.value = last.next_offset;
+        load();
+      },
+    }, `Next from offset ${fmtNum(last.next_offset)}`) : null);
+  }
   async function load() {
     const q = new URLSearchParams({ partition: form.partition.value, limit: form.limit.value });
     const mode = form.mode.value;
@@ -277,7 +296,7 @@ function browser(topic) {
     if (mode === 'timestamp' && form.time.value) q.set('timestamp', new Date(form.time.value).getTime());
     try {
       last = await api(`/api/topics/${enc(topic.name)}/messages?${q}`);
-      results.replaceChildren(recordsTable(last, format));
+      show();
     } catch (e) {
       results.replaceChildren(notice(e.message, true));
     }

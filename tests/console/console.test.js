@@ -214,6 +214,14 @@ test('the console shows what kafkajs wrote and changes what kafkajs reads', { sk
     assert.match(value, /\n {2}"item": "tea",\n/);
     await shot('02-topic-records-json');
     await browse.getByRole('button', { name: 'TEXT' }).click();
+    // Two at a time, then the next two.
+    await browse.locator('input[name=limit]').fill('2');
+    await browse.getByRole('button', { name: 'Load' }).click();
+    await page.locator('#next', { hasText: 'Next from offset 2' }).click();
+    await page.locator('#records-table tbody tr', { hasText: 'late-1' }).waitFor();
+    assert.deepEqual((await cells('#records-table')).map((r) => r[0]), ['2', '3']);
+    await browse.locator('input[name=limit]').fill('50');
+    await browse.locator('input[name=offset]').fill('0');
     // The gzip batch, decompressed.
     await browse.locator('select[name=partition]').selectOption('1');
     await browse.getByRole('button', { name: 'Load' }).click();
