@@ -279,7 +279,7 @@ function browser(topic) {
   // The records, and a way on to the next ones while there are more.
   function show() {
     const more = last.records.length > 0 && last.next_offset < last.end_offset;
-    results.replaceChildren(recordsTable(last, format), more ? h('button', {
+    results.replaceChildren(h('div', {}, recordsTable(last, format), more ? h('button', {
       type: 'button', id: 'next',
       onclick: () => {
         form.mode.value = 'offset';
@@ -287,7 +287,7 @@ function browser(topic) {
         form.offset.value = last.next_offset;
         load();
       },
-    }, `Next from offset ${fmtNum(last.next_offset)}`) : null);
+    }, `Next from offset ${fmtNum(last.next_offset)}`) : null));
   }
   async function load() {
     const q = new URLSearchParams({ partition: form.partition.value, limit: form.limit.value });
