@@ -128,7 +128,7 @@ fn fetch_rows(
         }
         next = after;
     }
-    let next = rows.last().map_or(next, |row| row.offset + 1);
+    let next = rows.last().map_or(next, |row| row.offset.saturating_add(1));
     Ok((rows, next))
 }
 
@@ -193,7 +193,7 @@ fn read_batches(
         };
         data = &data[bytes.len()..];
         let batch = RecordBatch::new_checked(bytes).map_err(corrupt)?;
-        next = next.max(batch.last_offset() + 1);
+        next = next.max(batch.last_offset().saturating_add(1));
         if batch.is_control() {
             continue;
         }
@@ -209,7 +209,9 @@ fn read_batches(
         let count = u32::try_from(batch.records_count()).unwrap_or(0);
         for record in Records::new(records, count) {
             let record = record.map_err(corrupt)?;
-            let offset = batch.base_offset() + i64::from(record.offset_delta);
+            let offset = batch
+                .base_offset()
+                .saturating_add(i64::from(record.offset_delta));
             if offset >= from && rows.len() < limit {
                 rows.push(Row::new(&batch, &record, offset));
             }
