@@ -23,9 +23,10 @@ const TOPIC = 'console-orders';
 const GROUP = 'console-group';
 const BINARY_KEY = Buffer.from([0x00, 0xff, 0x10, 0x80]);
 
+// `$CHROMIUM` if set, else Debian's or Ubuntu's path.
 function chromiumPath() {
-  const candidates = [process.env.CHROMIUM, '/usr/bin/chromium', '/usr/bin/chromium-browser'];
-  return candidates.find((p) => p && fs.existsSync(p)) || null;
+  const candidates = process.env.CHROMIUM ? [process.env.CHROMIUM] : ['/usr/bin/chromium', '/usr/bin/chromium-browser'];
+  return candidates.find((p) => fs.existsSync(p)) || null;
 }
 
 // What is missing to run, or null.
