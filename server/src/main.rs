@@ -4,7 +4,6 @@
 
 mod banner;
 mod config;
-#[allow(dead_code)] // Routed to by the HTTP listener.
 mod console;
 mod data_dir;
 mod event_loop;
