@@ -140,6 +140,7 @@ fn run(config: &Config) -> Result<(), RunError> {
         seed: blazemq_platform::random::u64().map_err(|e| RunError::Io("random seed", e))?,
         limits: config.limits(),
         events: event_level(config.log_level),
+        stats: false,
     };
     let loop_config = LoopConfig {
         read_buffer_bytes: config.message_pool_block_size_bytes as usize,

@@ -178,6 +178,7 @@ mod tests {
         Response {
             bytes: bytes.to_vec(),
             splices: Vec::new(),
+            ..Default::default()
         }
     }
 
@@ -221,6 +222,7 @@ mod tests {
                             segment: segment_ref(0, 1),
                         },
                     ],
+                    ..Default::default()
                 });
                 queue.push(plain(b""));
                 queue.push(plain(b"tail"));
@@ -240,6 +242,7 @@ mod tests {
         queue.push(Response {
             bytes,
             splices: Vec::new(),
+            ..Default::default()
         });
         let big_fetch = Response {
             bytes: b"x".to_vec(),
@@ -247,6 +250,7 @@ mod tests {
                 at: 1,
                 segment: segment_ref(0, 9),
             }],
+            ..Default::default()
         };
         let fetch_held = size_of::<Response>() + big_fetch.bytes.capacity() + size_of::<Splice>();
         queue.push(big_fetch);
@@ -299,6 +303,7 @@ mod tests {
                 at: 1,
                 segment: segment_ref(8, 5),
             }],
+            ..Default::default()
         });
         let mut iov = [IoSlice::new(&[]); 4];
         assert_eq!(
