@@ -7,7 +7,7 @@ mod config;
 mod data_dir;
 mod event_loop;
 mod frame_cursor;
-#[allow(dead_code)] // Wired to the listener in the event loop.
+#[allow(dead_code)] // Until the routes serve metrics, faults and the console.
 mod http;
 #[allow(dead_code)]
 mod json;
@@ -25,7 +25,7 @@ use blazemq_platform::{Clock, Listener, ShutdownSignal, unix_ms};
 use crate::banner::Banner;
 use crate::config::{Command, Config};
 use crate::data_dir::{DataDir, new_cluster_id};
-use crate::event_loop::{EventLoop, LoopConfig};
+use crate::event_loop::{EventLoop, Listeners, LoopConfig};
 use crate::storage::FileStorage;
 
 /// Exit status for a configuration the broker refuses.
@@ -60,6 +60,7 @@ enum RunError {
     Io(&'static str, std::io::Error),
     DataDir(data_dir::DataDirError),
     Listen(SocketAddr, std::io::Error),
+    ListenHttp(SocketAddr, std::io::Error),
     Start(StartError),
     Shutdown(String),
 }
@@ -69,6 +70,9 @@ impl fmt::Display for RunError {
         match self {
             RunError::Io(what, e) => write!(f, "{what}: {e}"),
             RunError::DataDir(e) => write!(f, "{e}"),
+            RunError::ListenHttp(addr, e) => {
+                write!(f, "cannot listen on {addr} (metrics_listener): {e}")
+            }
             RunError::Listen(addr, e) => {
                 write!(f, "cannot listen on {addr} (bind_address, port): {e}")
             }
@@ -103,6 +107,10 @@ fn run(config: &Config) -> Result<(), RunError> {
     let bind = SocketAddr::new(config.bind_address, config.port);
     let listener = Listener::bind(bind).map_err(|e| RunError::Listen(bind, e))?;
     let listening = listener.local_addr();
+    let http = config
+        .metrics_listener
+        .map(|addr| Listener::bind(addr).map_err(|e| RunError::ListenHttp(addr, e)))
+        .transpose()?;
     let data_dir = DataDir::open(&config.log_dir, new_cluster_id).map_err(RunError::DataDir)?;
     let clean = data_dir.previous_run == data_dir::PreviousRun::Clean;
     let storage = FileStorage::new(config.log_dir.clone(), clean);
@@ -158,7 +166,16 @@ fn run(config: &Config) -> Result<(), RunError> {
         previous_run = previous_run_name(data_dir.previous_run),
         data_dir = data_dir.path(),
     );
-    let event_loop = EventLoop::new(broker, listener, signal, Clock::new(), loop_config)
+    let http_listening = http.as_ref().map(Listener::local_addr);
+    let listeners = Listeners {
+        kafka: listener,
+        http,
+        http_context: http::routes::Context {
+            console: config.console,
+            console_write: config.console_write,
+        },
+    };
+    let event_loop = EventLoop::new(broker, listeners, signal, Clock::new(), loop_config)
         .map_err(|e| RunError::Io("event loop", e))?;
     let banner = Banner {
         listening,
@@ -183,6 +200,14 @@ fn run(config: &Config) -> Result<(), RunError> {
         broker_id = config.broker_id,
         version = env!("CARGO_PKG_VERSION"),
     );
+    if let Some(address) = http_listening {
+        crate::info!(
+            "metrics listener",
+            address = address,
+            console = config.console,
+            console_write = config.console_write,
+        );
+    }
 
     let (mut broker, stopped) = event_loop
         .run()

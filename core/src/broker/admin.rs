@@ -170,8 +170,8 @@ impl<S: Storage> Broker<S> {
 
     fn delete_topic(&mut self, ti: u32) -> Result<(String, Uuid), ErrorCode> {
         let topic = self.topics.topic(ti);
-        if super::names::is_internal(&topic.name) {
-            // Kafka refuses to delete its internal topics.
+        if super::names::is_broker_log(&topic.name) {
+            // Its state lives there (Kafka 4 deletes them: the README lists the difference).
             return Err(ErrorCode::InvalidRequest);
         }
         let (name, id) = (topic.name.clone(), topic.id);

@@ -13,7 +13,7 @@ fn run(args: &[&str], env: &[(&str, &str)]) -> Result<Command, ConfigError> {
 
 fn config(args: &[&str], env: &[(&str, &str)]) -> Config {
     match run(args, env) {
-        Ok(Command::Run(config)) => config,
+        Ok(Command::Run(config)) => *config,
         other => panic!("expected a config, got {other:?}"),
     }
 }
