@@ -71,7 +71,6 @@ impl OutQueue {
     }
 
     /// Bytes still to write.
-    #[cfg(test)]
     pub fn unsent_bytes(&self) -> usize {
         self.unsent_bytes
     }
