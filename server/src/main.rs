@@ -12,6 +12,7 @@ mod http;
 #[allow(dead_code)]
 mod json;
 mod logging;
+mod metrics;
 mod out_queue;
 mod storage;
 
@@ -26,6 +27,7 @@ use crate::banner::Banner;
 use crate::config::{Command, Config};
 use crate::data_dir::{DataDir, new_cluster_id};
 use crate::event_loop::{EventLoop, Listeners, LoopConfig};
+use crate::metrics::ServerMetrics;
 use crate::storage::FileStorage;
 
 /// Exit status for a configuration the broker refuses.
@@ -87,6 +89,7 @@ impl fmt::Display for RunError {
 }
 
 fn run(config: &Config) -> Result<(), RunError> {
+    let (started, started_unix_ms) = (std::time::Instant::now(), unix_ms());
     if config.num_io_threads != 1 {
         crate::warn!(
             "num_io_threads accepted; the event loop runs on one thread",
@@ -148,7 +151,8 @@ fn run(config: &Config) -> Result<(), RunError> {
         seed: blazemq_platform::random::u64().map_err(|e| RunError::Io("random seed", e))?,
         limits: config.limits(),
         events: event_level(config.log_level),
-        stats: false,
+        // Requests and response errors are counted only for the metrics listener.
+        stats: config.metrics_listener.is_some(),
     };
     let loop_config = LoopConfig {
         read_buffer_bytes: config.message_pool_block_size_bytes as usize,
@@ -175,8 +179,15 @@ fn run(config: &Config) -> Result<(), RunError> {
             console_write: config.console_write,
         },
     };
+    let metrics = ServerMetrics::new(
+        config.metrics_listener.is_some(),
+        started,
+        started_unix_ms,
+        recovery_started.elapsed(),
+    );
     let event_loop = EventLoop::new(broker, listeners, signal, Clock::new(), loop_config)
-        .map_err(|e| RunError::Io("event loop", e))?;
+        .map_err(|e| RunError::Io("event loop", e))?
+        .with_metrics(metrics);
     let banner = Banner {
         listening,
         advertised_host: &config.advertised_host,
