@@ -90,19 +90,7 @@ impl fmt::Display for RunError {
 
 fn run(config: &Config) -> Result<(), RunError> {
     let (started, started_unix_ms) = (std::time::Instant::now(), unix_ms());
-    if config.num_io_threads != 1 {
-        crate::warn!(
-            "num_io_threads accepted; the event loop runs on one thread",
-            num_io_threads = config.num_io_threads,
-        );
-    }
-    blazemq_platform::fs::raise_open_files_limit();
-    if let Some(update) = blazemq_platform::crc::crc32c_instruction() {
-        // Before recovery, whose CRC checks are the first to profit. Only this call installs
-        // one, so it cannot have been installed before.
-        let installed = blazemq_core::records::crc::install_crc32c(update);
-        debug_assert!(installed, "the CRC-32C instruction is installed once");
-    }
+    prepare_process(config);
     // Installed first, so a signal during recovery stops the broker cleanly instead of killing it.
     let signal = ShutdownSignal::install().map_err(|e| RunError::Io("signal handlers", e))?;
     // Bound before the data directory is touched, so a port in use leaves a new directory
@@ -117,7 +105,137 @@ fn run(config: &Config) -> Result<(), RunError> {
     let data_dir = DataDir::open(&config.log_dir, new_cluster_id).map_err(RunError::DataDir)?;
     let clean = data_dir.previous_run == data_dir::PreviousRun::Clean;
     let storage = FileStorage::new(config.log_dir.clone(), clean);
-    let broker_config = BrokerConfig {
+    let broker_config = broker_config(config, listening, &data_dir)?;
+    let loop_config = LoopConfig {
+        read_buffer_bytes: config.message_pool_block_size_bytes as usize,
+        connection_output_bytes_max: usize::try_from(config.connection_output_bytes_max)
+            .unwrap_or(usize::MAX),
+        connections_max: broker_config.limits.connections_max as usize,
+    };
+    let recovery_started = std::time::Instant::now();
+    let broker = Broker::new(broker_config, storage, unix_ms()).map_err(RunError::Start)?;
+    let partitions = broker.partition_count();
+    crate::info!(
+        "logs recovered",
+        partitions = partitions,
+        took_ms = recovery_started.elapsed(),
+        previous_run = previous_run_name(data_dir.previous_run),
+        data_dir = data_dir.path(),
+    );
+    let http_listening = http.as_ref().map(Listener::local_addr);
+    let listeners = Listeners {
+        kafka: listener,
+        http,
+        http_context: http::routes::Context {
+            console: config.console,
+            console_write: config.console_write,
+        },
+    };
+    let metrics = ServerMetrics::new(
+        config.metrics_listener.is_some(),
+        started,
+        started_unix_ms,
+        recovery_started.elapsed(),
+    );
+    let event_loop = EventLoop::new(broker, listeners, signal, Clock::new(), loop_config)
+        .map_err(|e| RunError::Io("event loop", e))?
+        .with_metrics(metrics);
+    announce(config, listening, http_listening, &data_dir, partitions);
+
+    let (mut broker, stopped) = event_loop
+        .run()
+        .map_err(|e| RunError::Io("event loop", e))?;
+    seal(&mut broker, &data_dir)?;
+    crate::info!("broker stopped", took_ms = stopped.since.elapsed());
+    Ok(())
+}
+
+/// What the process needs before anything else: thread-count advice, the open-files limit, the
+/// CRC instruction.
+fn prepare_process(config: &Config) {
+    if config.num_io_threads != 1 {
+        crate::warn!(
+            "num_io_threads accepted; the event loop runs on one thread",
+            num_io_threads = config.num_io_threads,
+        );
+    }
+    blazemq_platform::fs::raise_open_files_limit();
+    if let Some(update) = blazemq_platform::crc::crc32c_instruction() {
+        // Before recovery, whose CRC checks are the first to profit. Only this call installs
+        // one, so it cannot have been installed before.
+        let installed = blazemq_core::records::crc::install_crc32c(update);
+        debug_assert!(installed, "the CRC-32C instruction is installed once");
+    }
+}
+
+/// The banner on stdout, and the startup's log lines.
+fn announce(
+    config: &Config,
+    listening: SocketAddr,
+    http_listening: Option<SocketAddr>,
+    data_dir: &DataDir,
+    partitions: usize,
+) {
+    let banner = Banner {
+        listening,
+        advertised_host: &config.advertised_host,
+        advertised_port: listening.port(),
+        log_dir: data_dir.path(),
+        cluster_id: &data_dir.cluster_id,
+        previous_run: data_dir.previous_run,
+        partitions,
+        segment_size_bytes: config.segment_size_bytes,
+    };
+    println!("{}", banner.render());
+    crate::info!(
+        "broker started",
+        listener = listening,
+        advertised = match config.advertised_host.contains(':') {
+            true => format!("[{}]:{}", config.advertised_host, listening.port()),
+            false => format!("{}:{}", config.advertised_host, listening.port()),
+        },
+        data_dir = data_dir.path(),
+        cluster_id = data_dir.cluster_id,
+        broker_id = config.broker_id,
+        version = env!("CARGO_PKG_VERSION"),
+    );
+    if let Some(address) = http_listening {
+        crate::info!(
+            "metrics listener",
+            address = address,
+            console = config.console,
+            console_write = config.console_write,
+        );
+    }
+}
+
+/// The clean shutdown's storage work: logs sealed, the recovery checkpoint and the clean marker
+/// written.
+fn seal(broker: &mut Broker<FileStorage>, data_dir: &DataDir) -> Result<(), RunError> {
+    let sealing = std::time::Instant::now();
+    broker
+        .shutdown()
+        .map_err(|e| RunError::Shutdown(e.reason))?;
+    crate::info!(
+        "logs sealed and recovery checkpoint written",
+        partitions = broker.partition_count(),
+        took_ms = sealing.elapsed(),
+    );
+    data_dir
+        .mark_clean_shutdown()
+        .map_err(|e| RunError::Io("writing the clean-shutdown marker", e))?;
+    storage::log_suppressed_errors();
+    Ok(())
+}
+
+/// What the broker core runs with: the settings, and what the listener and the data directory
+/// decided.
+fn broker_config(
+    config: &Config,
+    listening: SocketAddr,
+    data_dir: &DataDir,
+) -> Result<BrokerConfig, RunError> {
+    Ok(BrokerConfig {
         broker_id: config.broker_id,
         advertised_host: config.advertised_host.clone(),
         advertised_port: i32::from(listening.port()),
@@ -153,91 +271,7 @@ fn run(config: &Config) -> Result<(), RunError> {
         events: event_level(config.log_level),
         // Requests and response errors are counted only for the metrics listener.
         stats: config.metrics_listener.is_some(),
-    };
-    let loop_config = LoopConfig {
-        read_buffer_bytes: config.message_pool_block_size_bytes as usize,
-        connection_output_bytes_max: usize::try_from(config.connection_output_bytes_max)
-            .unwrap_or(usize::MAX),
-        connections_max: broker_config.limits.connections_max as usize,
-    };
-    let recovery_started = std::time::Instant::now();
-    let broker = Broker::new(broker_config, storage, unix_ms()).map_err(RunError::Start)?;
-    let partitions = broker.partition_count();
-    crate::info!(
-        "logs recovered",
-        partitions = partitions,
-        took_ms = recovery_started.elapsed(),
-        previous_run = previous_run_name(data_dir.previous_run),
-        data_dir = data_dir.path(),
-    );
-    let http_listening = http.as_ref().map(Listener::local_addr);
-    let listeners = Listeners {
-        kafka: listener,
-        http,
-        http_context: http::routes::Context {
-            console: config.console,
-            console_write: config.console_write,
-        },
-    };
-    let metrics = ServerMetrics::new(
-        config.metrics_listener.is_some(),
-        started,
-        started_unix_ms,
-        recovery_started.elapsed(),
-    );
-    let event_loop = EventLoop::new(broker, listeners, signal, Clock::new(), loop_config)
-        .map_err(|e| RunError::Io("event loop", e))?
-        .with_metrics(metrics);
-    let banner = Banner {
-        listening,
-        advertised_host: &config.advertised_host,
-        advertised_port: listening.port(),
-        log_dir: data_dir.path(),
-        cluster_id: &data_dir.cluster_id,
-        previous_run: data_dir.previous_run,
-        partitions,
-        segment_size_bytes: config.segment_size_bytes,
-    };
-    println!("{}", banner.render());
-    crate::info!(
-        "broker started",
-        listener = listening,
-        advertised = match config.advertised_host.contains(':') {
-            true => format!("[{}]:{}", config.advertised_host, listening.port()),
-            false => format!("{}:{}", config.advertised_host, listening.port()),
-        },
-        data_dir = data_dir.path(),
-        cluster_id = data_dir.cluster_id,
-        broker_id = config.broker_id,
-        version = env!("CARGO_PKG_VERSION"),
-    );
-    if let Some(address) = http_listening {
-        crate::info!(
-            "metrics listener",
-            address = address,
-            console = config.console,
-            console_write = config.console_write,
-        );
-    }
-
-    let (mut broker, stopped) = event_loop
-        .run()
-        .map_err(|e| RunError::Io("event loop", e))?;
-    let sealing = std::time::Instant::now();
-    broker
-        .shutdown()
-        .map_err(|e| RunError::Shutdown(e.reason))?;
-    crate::info!(
-        "logs sealed and recovery checkpoint written",
-        partitions = broker.partition_count(),
-        took_ms = sealing.elapsed(),
-    );
-    data_dir
-        .mark_clean_shutdown()
-        .map_err(|e| RunError::Io("writing the clean-shutdown marker", e))?;
-    storage::log_suppressed_errors();
-    crate::info!("broker stopped", took_ms = stopped.since.elapsed());
-    Ok(())
+    })
 }
 
 /// The broker's events worth recording at the log's level.

@@ -6,15 +6,10 @@
 #![allow(clippy::std_instead_of_core)]
 
 use std::io::{Read, Write};
-use std::thread;
-use std::time::{Duration, Instant};
 
 use blazemq_tests::wire::{self, error_code};
 use blazemq_tests::{Broker, BrokerOptions};
 use serde_json::Value;
-
-/// How long a line may take to reach the harness after what caused it.
-const LINE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The client id of the harness's requests.
 const CLIENT_ID: &str = "blazemq-tests";
@@ -31,21 +26,11 @@ fn json_lines(broker: &Broker) -> Vec<Value> {
 
 /// The first line with message `msg` that `matches`, waiting for it (bounded).
 fn wait_for_line(broker: &Broker, msg: &str, matches: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + LINE_TIMEOUT;
-    loop {
-        let found = json_lines(broker)
+    broker.wait_for_output(&format!("`{msg}` line"), |_| {
+        json_lines(broker)
             .into_iter()
-            .find(|line| line["msg"] == msg && matches(line));
-        if let Some(line) = found {
-            return line;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no `{msg}` line within {LINE_TIMEOUT:?}\n{}",
-            broker.output()
-        );
-        thread::sleep(Duration::from_millis(20));
-    }
+            .find(|line| line["msg"] == msg && matches(line))
+    })
 }
 
 fn has_envelope(line: &Value, level: &str) {
@@ -57,6 +42,22 @@ fn has_envelope(line: &Value, level: &str) {
     );
 }
 
+/// The startup's lines, checked: the `logs recovered` line.
+fn startup_lines(broker: &Broker) -> Value {
+    let started = wait_for_line(broker, "broker started", |_| true);
+    has_envelope(&started, "INFO");
+    let listener = started["listener"].as_str().expect("listener is a string");
+    assert!(
+        listener.ends_with(&format!(":{}", broker.port())),
+        "{started}"
+    );
+    assert!(started["data_dir"].is_string(), "{started}");
+    let recovered = wait_for_line(broker, "logs recovered", |_| true);
+    assert!(recovered["partitions"].is_u64(), "{recovered}");
+    assert!(recovered["took_ms"].is_number(), "{recovered}");
+    recovered
+}
+
 #[test]
 fn json_log_names_startup_connections_topics_refusals_and_shutdown() {
     let mut broker = Broker::start_with(
@@ -66,16 +67,7 @@ fn json_log_names_startup_connections_topics_refusals_and_shutdown() {
             .arg("--log-format")
             .arg("json"),
     );
-    let port = broker.port();
-
-    let started = wait_for_line(&broker, "broker started", |_| true);
-    has_envelope(&started, "INFO");
-    let listener = started["listener"].as_str().expect("listener is a string");
-    assert!(listener.ends_with(&format!(":{port}")), "{started}");
-    assert!(started["data_dir"].is_string(), "{started}");
-    let recovered = wait_for_line(&broker, "logs recovered", |_| true);
-    assert!(recovered["partitions"].is_u64(), "{recovered}");
-    assert!(recovered["took_ms"].is_number(), "{recovered}");
+    let recovered = startup_lines(&broker);
 
     let mut stream = broker.connect();
     let local_port = stream.local_addr().expect("connected").port();

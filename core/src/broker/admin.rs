@@ -375,6 +375,8 @@ fn retention_ms_setting(retention_ms: i64) -> Option<String> {
 /// `(name, value, type, Kafka's default)` of each broker setting a client may ask about: a
 /// value equal to Kafka's default is reported as Kafka reports a setting its operator left alone,
 /// DEFAULT_CONFIG.
+// A table: one row per setting.
+#[allow(clippy::too_many_lines)]
 fn broker_entries(c: &BrokerConfig) -> [BrokerEntry<'static>; 13] {
     let (long, int, boolean, string) = (5, 3, 1, 2);
     [

@@ -35,6 +35,8 @@ const CONSOLE_LISTENER_DEFAULT: SocketAddr =
     SocketAddr::new(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 9644);
 
 /// Validate every setting.
+// A table: one field per setting, each with its bounds.
+#[allow(clippy::too_many_lines)]
 pub fn build(layers: &Layers) -> Result<Config, ConfigError> {
     let partitions_max =
         i32::try_from(Limits::default().partitions_per_topic_max).unwrap_or(i32::MAX);
