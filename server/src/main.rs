@@ -114,11 +114,12 @@ fn run(config: &Config) -> Result<(), RunError> {
     };
     let recovery_started = std::time::Instant::now();
     let broker = Broker::new(broker_config, storage, unix_ms()).map_err(RunError::Start)?;
+    let recovered_in = recovery_started.elapsed();
     let partitions = broker.partition_count();
     crate::info!(
         "logs recovered",
         partitions = partitions,
-        took_ms = recovery_started.elapsed(),
+        took_ms = recovered_in,
         previous_run = previous_run_name(data_dir.previous_run),
         data_dir = data_dir.path(),
     );
@@ -135,7 +136,7 @@ fn run(config: &Config) -> Result<(), RunError> {
         config.metrics_listener.is_some(),
         started,
         started_unix_ms,
-        recovery_started.elapsed(),
+        recovered_in,
     );
     let event_loop = EventLoop::new(broker, listeners, signal, Clock::new(), loop_config)
         .map_err(|e| RunError::Io("event loop", e))?
