@@ -179,6 +179,9 @@ pub struct BrokerConfig {
     pub limits: Limits,
     /// Which events [`super::Broker::poll_event`] reports (none by default: nothing recorded).
     pub events: super::EventLevel,
+    /// Whether requests and response error codes are counted for a runtime's metrics
+    /// ([`super::Broker::request_counts`], [`super::Broker::error_counts`]); off by default.
+    pub stats: bool,
 }
 
 impl Default for BrokerConfig {
@@ -211,6 +214,7 @@ impl Default for BrokerConfig {
             seed: 0,
             limits: Limits::default(),
             events: super::EventLevel::Off,
+            stats: false,
         }
     }
 }
