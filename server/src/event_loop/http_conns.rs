@@ -188,9 +188,6 @@ where
 
     /// One request, answered by the routes with the broker between two of its inputs.
     fn serve(&mut self, request: &crate::http::Request<'_>) -> Response {
-        if let Some(response) = crate::metrics::route(request, &self.broker, &self.metrics) {
-            return response;
-        }
         let now = self.now();
         let conn = match self.http.asking {
             Some(conn) => conn,
@@ -215,7 +212,7 @@ where
             others: &mut others,
             correlation_id: self.http.correlation_id,
         };
-        let response = routes::route(request, &mut ask, &self.http.context);
+        let response = routes::route(request, &mut ask, &self.http.context, &self.metrics);
         self.http.correlation_id = ask.correlation_id;
         if self.broker.is_parked(conn) {
             // A request that waits would hold every later one behind it: start afresh.

@@ -4,6 +4,7 @@ use blazemq_core::storage::Storage;
 
 use super::ask::BrokerAsk;
 use super::{Method, Request, Response};
+use crate::metrics::ServerMetrics;
 
 /// What the routes need to know of the broker's settings.
 #[derive(Clone, Copy, Debug, Default)]
@@ -15,9 +16,17 @@ pub struct Context {
 }
 
 /// The answer to `req`; `ask` reaches the broker, as a client and directly.
-pub fn route<S: Storage>(req: &Request<'_>, ask: &mut BrokerAsk<'_, S>, ctx: &Context) -> Response {
+pub fn route<S: Storage>(
+    req: &Request<'_>,
+    ask: &mut BrokerAsk<'_, S>,
+    ctx: &Context,
+    metrics: &ServerMetrics,
+) -> Response {
     if req.method == Method::Other {
         return Response::error(405, "method not allowed");
+    }
+    if let Some(response) = crate::metrics::route(req, ask.broker, metrics) {
+        return response;
     }
     if ctx.console {
         let settings = crate::console::ConsoleSettings {
