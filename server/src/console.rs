@@ -71,6 +71,12 @@ pub fn route(
         return Some(assets::serve(req));
     }
     let segments = req.segments_after("/api/")?;
+    if !req.host_is_local() {
+        return Some(Response::error(
+            403,
+            "the console answers pages of this machine only: open it as localhost or by address",
+        ));
+    }
     let segments: Vec<&str> = segments.iter().map(|s| s.as_ref()).collect();
     let Some(api) = Api::parse(&segments) else {
         return Some(Response::not_found());

@@ -28,6 +28,8 @@ pub struct Request<'a> {
     pub query: &'a str,
     /// The body (a POST's form, `application/x-www-form-urlencoded`).
     pub body: &'a [u8],
+    /// The `Host` header, if sent.
+    pub host: Option<&'a str>,
 }
 
 impl Request<'_> {
@@ -42,6 +44,29 @@ impl Request<'_> {
             .ok()
             .and_then(|body| param(body, name))
             .or_else(|| self.param(name))
+    }
+
+    /// Whether the `Host` header names this machine by address or as `localhost` (or sends
+    /// none, as HTTP/1.0 may): a page of another site that got its name to resolve here (DNS
+    /// rebinding) sends its own name, and is refused what only local pages may read.
+    pub fn host_is_local(&self) -> bool {
+        let Some(host) = self.host else {
+            return true;
+        };
+        // `[::1]:9644`, `127.0.0.1:9644`, `localhost:9644`, or any of them without the port.
+        let name = match host.strip_prefix('[') {
+            Some(v6) => {
+                return v6
+                    .split(']')
+                    .next()
+                    .is_some_and(|a| a.parse::<std::net::Ipv6Addr>().is_ok());
+            }
+            None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+        };
+        let name = name.to_ascii_lowercase();
+        name.parse::<std::net::Ipv4Addr>().is_ok()
+            || name == "localhost"
+            || name.ends_with(".localhost")
     }
 
     /// The path's segments after `prefix` (`/api/topics/`), each percent-decoded; `None` if the
@@ -164,10 +189,41 @@ mod tests {
             path: "/api/topics/my%20topic/messages",
             query: "",
             body: b"",
+            host: None,
         };
         let segments = req.segments_after("/api/topics/").unwrap_or_default();
         assert_eq!(segments, ["my topic", "messages"]);
         assert!(req.segments_after("/metrics").is_none());
+    }
+
+    #[test]
+    fn local_hosts() {
+        let with_host = |host| Request {
+            method: Method::Get,
+            path: "/",
+            query: "",
+            body: b"",
+            host,
+        };
+        for local in [
+            None,
+            Some("127.0.0.1:9644"),
+            Some("10.0.0.5"),
+            Some("[::1]:9644"),
+            Some("[fe80::1]"),
+            Some("localhost:9644"),
+            Some("LocalHost"),
+            Some("app.localhost:80"),
+        ] {
+            assert!(with_host(local).host_is_local(), "{local:?}");
+        }
+        for other in [
+            Some("evil.example:9644"),
+            Some("[nope]:1"),
+            Some("localhost.evil.com"),
+        ] {
+            assert!(!with_host(other).host_is_local(), "{other:?}");
+        }
     }
 
     #[test]
@@ -177,6 +233,7 @@ mod tests {
             path: "/",
             query: "x=q",
             body: b"y=b",
+            host: None,
         };
         assert_eq!(req.form("y").as_deref(), Some("b"));
         assert_eq!(req.form("x").as_deref(), Some("q"));

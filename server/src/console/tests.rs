@@ -82,6 +82,7 @@ impl Console {
             path,
             query,
             body: body.as_bytes(),
+            host: Some("127.0.0.1:9644"),
         };
         let settings = ConsoleSettings { write: self.write };
         let response = self
@@ -494,6 +495,7 @@ fn assets_are_served() {
             path,
             query: "",
             body: b"",
+            host: Some("127.0.0.1:9644"),
         };
         c.with_ask(|ask| route(&req, ask, &settings))
     };
@@ -524,4 +526,25 @@ fn keys_land_where_the_java_client_puts_them() {
             "{key:?}"
         );
     }
+}
+
+#[test]
+fn pages_of_other_hosts_are_refused_the_api() {
+    let mut c = Console::new();
+    let settings = ConsoleSettings { write: true };
+    let mut overview = |host| {
+        let req = Request {
+            method: Method::Get,
+            path: "/api/overview",
+            query: "",
+            body: b"",
+            host,
+        };
+        c.with_ask(|ask| route(&req, ask, &settings))
+            .map(|r| r.status)
+    };
+    // A name that resolves here by DNS rebinding: its page may not read the API (nor the token).
+    assert_eq!(overview(Some("evil.example:9644")), Some(403));
+    assert_eq!(overview(Some("localhost:9644")), Some(200));
+    assert_eq!(overview(Some("[::1]:9644")), Some(200));
 }

@@ -44,7 +44,11 @@ pub fn parse(input: &[u8]) -> Parsed<'_> {
     }
     let mut body_len = 0;
     let mut keep_alive = head.version == Some(1);
+    let mut host = None;
     for h in head.headers.iter() {
+        if h.name.eq_ignore_ascii_case("host") {
+            host = std::str::from_utf8(h.value).ok().map(str::trim);
+        }
         if h.name.eq_ignore_ascii_case("content-length") {
             match std::str::from_utf8(h.value)
                 .ok()
@@ -83,6 +87,7 @@ pub fn parse(input: &[u8]) -> Parsed<'_> {
             path,
             query,
             body,
+            host,
         },
         consumed: head_len + body_len,
         keep_alive,
