@@ -29,6 +29,7 @@ mod describe_cluster;
 mod describe_log_dirs;
 mod dynamic_configs;
 mod events;
+mod faults;
 mod fetch;
 mod groups;
 #[cfg(any(test, feature = "testing"))]
@@ -57,6 +58,7 @@ mod txn_partitions;
 pub use crate::codec::{Chunk, Response, SegmentRef, Splice};
 pub use config::{BrokerConfig, CleanupPolicy, OPEN_SEGMENTS_MAX_DEFAULT, defaults};
 pub use events::{Event, EventLevel, Requester};
+pub use faults::{FAULT_RULES_MAX, FaultError, FaultId, FaultInfo, FaultKind, FaultRule};
 
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
@@ -223,6 +225,8 @@ pub struct Broker<S: Storage> {
     parked_body: Vec<u8>,
     /// Events for the runtime's log.
     events: events::Events,
+    /// Fault rules and the answers they hold back.
+    faults: faults::Faults,
     now: Instant,
     unix_ms: i64,
 }
@@ -315,6 +319,7 @@ impl<S: Storage> Broker<S> {
         group_coordinator.set_clock(Instant::default(), unix_ms);
         Ok(Broker {
             events: events::Events::new(config.events),
+            faults: faults::Faults::new(&config.faults),
             config,
             storage,
             outputs: VecDeque::new(),
@@ -404,6 +409,7 @@ impl<S: Storage> Broker<S> {
             Input::Timeout { now, unix_ms } => {
                 self.tick(now, unix_ms);
                 self.expire_parked();
+                self.fault_timer();
                 let group_due = self.group_deadline.is_some_and(|d| d <= self.now);
                 self.group_timer();
                 if group_due || self.group_count_changed() {
@@ -437,6 +443,7 @@ impl<S: Storage> Broker<S> {
                     self.checkpoint.deadline,
                     self.producer_expiry,
                     self.cleaner.deadline,
+                    self.faults.next_deadline(),
                     creating,
                 ];
                 let deadline = deadlines.into_iter().flatten().min();
@@ -551,6 +558,7 @@ impl<S: Storage> Broker<S> {
     /// disconnects is expired by its session timeout, as in Kafka); only its answer is dropped.
     fn forget_parked(&mut self, conn: ConnId) {
         self.parked.remove_conn(conn);
+        self.forget_delayed(conn);
         // Topics created so far stay; the rest of the request is dropped with its connection.
         self.create_jobs.retain(|job| job.conn() != conn);
         self.group_waits.retain(|_, w| w.conn != conn);
@@ -685,7 +693,11 @@ impl<S: Storage> Broker<S> {
             body,
         };
         let mark = self.events.mark();
-        let reply = (api.handle)(self, request);
+        let reply = if self.faults.is_empty() {
+            (api.handle)(self, request)
+        } else {
+            self.dispatch_faulty(api.handle, request)
+        };
         if self.events.wants(EventLevel::Info) {
             if matches!(reply, Reply::Close) {
                 self.note_refused(conn, hdr, frame, ErrorCode::InvalidRequest);
