@@ -12,7 +12,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use blazemq_core::broker::{CleanupPolicy, defaults};
+use blazemq_core::broker::{CleanupPolicy, FaultRule, defaults};
 use blazemq_core::limits::Limits;
 
 use crate::logging::{Format, Level};
@@ -143,6 +143,9 @@ pub const SETTINGS: &[Setting] = &[
         "BYTES", "65536", "size of the buffer each socket read fills"),
     setting("replication_factor", "replication-factor", "BLAZEMQ_REPLICATION_FACTOR", "N", "1",
         "accepted for compatibility: must be 1 or -1 (one broker)"),
+    setting("faults", "faults", "BLAZEMQ_FAULTS", "RULES", "",
+        "fault rules in force from startup, for client tests, separated by `;`, as \
+         `api=Produce,error=NOT_LEADER_OR_FOLLOWER,count=3` (README: Fault injection) [default: none]"),
     setting("log_level", "log-level", "BLAZEMQ_LOG_LEVEL", "LEVEL", "info",
         "least important lines written to stderr: error, warn, info (startup, topics, groups, \
          shutdown), debug (also connections and refused requests) or trace"),
@@ -211,6 +214,8 @@ pub struct Config {
     pub message_pool_blocks: u32,
     /// `message_pool_block_size` in bytes.
     pub message_pool_block_size_bytes: u32,
+    /// `faults`: fault rules in force from startup.
+    pub faults: Vec<FaultRule>,
     /// `log_level`.
     pub log_level: Level,
     /// `log_format`.
@@ -230,8 +235,8 @@ impl Config {
 /// What the command line asks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
-    /// Run the broker.
-    Run(Config),
+    /// Run the broker (boxed: the settings outweigh the other variants many times).
+    Run(Box<Config>),
     /// Print the settings and exit.
     Help,
     /// Print the version and exit.
@@ -316,7 +321,7 @@ pub fn load(
         sources::Gathered::Version => return Ok(Command::Version),
         sources::Gathered::Layers(layers) => layers,
     };
-    values::build(&layers).map(Command::Run)
+    values::build(&layers).map(|c| Command::Run(Box::new(c)))
 }
 
 /// The `--help` text, generated from [`SETTINGS`].

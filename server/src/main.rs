@@ -6,6 +6,8 @@ mod banner;
 mod config;
 mod data_dir;
 mod event_loop;
+#[allow(dead_code)] // Wired to the listener's routes.
+mod fault_routes;
 mod frame_cursor;
 #[allow(dead_code)] // Wired to the listener in the event loop.
 mod http;
@@ -140,6 +142,7 @@ fn run(config: &Config) -> Result<(), RunError> {
         seed: blazemq_platform::random::u64().map_err(|e| RunError::Io("random seed", e))?,
         limits: config.limits(),
         events: event_level(config.log_level),
+        faults: config.faults.clone(),
     };
     let loop_config = LoopConfig {
         read_buffer_bytes: config.message_pool_block_size_bytes as usize,
