@@ -77,6 +77,8 @@ pub(super) struct Faults {
     /// Rules that hit the request being handled, each once.
     hits: Vec<FaultId>,
     delayed: Vec<Delayed>,
+    /// A close rule closed the connection of the request just handled.
+    pub(super) closed: bool,
 }
 
 impl Faults {
@@ -337,6 +339,7 @@ impl<S: Storage> Broker<S> {
         let api = ApiKey::from_code(request.hdr.api_key);
         self.faults.begin(api, request.client_id);
         let reply = if self.faults.close_due() {
+            self.faults.closed = true;
             Reply::Close
         } else if let Some(code) = self.faults.top_level_error() {
             respond::error_response(api, request.hdr, request.body, code)

@@ -698,8 +698,10 @@ impl<S: Storage> Broker<S> {
         } else {
             self.dispatch_faulty(api.handle, request)
         };
+        // A close a fault rule asked for is its own event, not a refused request.
+        let closed_by_fault = mem::take(&mut self.faults.closed);
         if self.events.wants(EventLevel::Info) {
-            if matches!(reply, Reply::Close) {
+            if matches!(reply, Reply::Close) && !closed_by_fault {
                 self.note_refused(conn, hdr, frame, ErrorCode::InvalidRequest);
             }
             self.events.attribute_since(mark, conn, request.client_id);

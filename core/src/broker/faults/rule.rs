@@ -188,8 +188,9 @@ impl FaultRule {
         }
     }
 
-    /// The combinations that mean something; the rest are refused rather than ignored.
-    pub(crate) fn check(&self) -> Result<(), FaultError> {
+    /// Whether the rule makes sense (what [`FaultRule::parse`] and [`super::Broker::add_fault`]
+    /// check): combinations that mean nothing are refused rather than ignored.
+    pub fn check(&self) -> Result<(), FaultError> {
         if self.partition.is_some() && self.topic.is_none() {
             return refuse(String::from("`partition` needs a `topic`"));
         }

@@ -30,9 +30,13 @@ fn rule(text: &str) -> FaultRule {
 
 /// A broker with events at info and topic `t` of two partitions.
 fn with_topic() -> B {
+    with_topic_at(EventLevel::Info)
+}
+
+fn with_topic_at(events: EventLevel) -> B {
     let config = BrokerConfig {
         segment_size_bytes: 4096,
-        events: EventLevel::Info,
+        events,
         ..BrokerConfig::default()
     };
     let mut b = driven(config, MemoryStorage::default());
@@ -379,7 +383,7 @@ fn a_held_answer_is_dropped_with_its_connection() {
 
 #[test]
 fn close_after_lets_requests_through_then_closes_the_connection() {
-    let mut b = with_topic();
+    let mut b = with_topic_at(EventLevel::Debug);
     b.add_fault(rule("api=Produce,close_after=1"))
         .expect("added");
     assert_eq!(produce(&mut b, 0), (0, 0));
@@ -387,6 +391,18 @@ fn close_after_lets_requests_through_then_closes_the_connection() {
         try_call(&mut b, 9, &produce_request("t", 0, batch(1, &["b"])));
     assert!(closed.is_none(), "closed unanswered");
     assert!(b.faults().is_empty(), "a close rule closes once");
+    let seen = events(&mut b);
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, Event::FaultInjected { .. })),
+        "{seen:?}"
+    );
+    assert!(
+        !seen
+            .iter()
+            .any(|e| matches!(e, Event::RequestRefused { .. })),
+        "the close is the rule's, not a refusal: {seen:?}"
+    );
     assert_eq!(
         produce(&mut b, 0),
         (0, 1),
