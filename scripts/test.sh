@@ -37,6 +37,23 @@ suite() {
 
 log() { printf '==> %s\n' "$*"; }
 
+# Each step's name, outcome and seconds, for the summary at the end.
+started=$SECONDS
+summary=()
+status=0
+# `timed NAME COMMAND...`: runs COMMAND, records how it went; a failure fails the run at the end.
+timed() {
+    local name=$1 t0=$SECONDS
+    shift
+    log "$name"
+    if "$@"; then
+        summary+=("$name ok $((SECONDS - t0))s")
+    else
+        summary+=("$name FAILED $((SECONDS - t0))s")
+        status=1
+    fi
+}
+
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
@@ -55,30 +72,30 @@ log "installing Python test requirements"
 .venv/bin/python -m pip install -q --disable-pip-version-check -r tests/python/requirements.txt
 log "installing kafkajs (npm ci)"
 (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
+summary+=("installing ok $((SECONDS - started))s")
 
 # The end-to-end tests (Rust, Python and JavaScript) run this binary; build it before they look for it.
-log "cargo build -p blazemq"
-cargo build -p blazemq
+timed "cargo build -p blazemq" cargo build -p blazemq
+if [ "$status" -ne 0 ]; then
+    log "FAILED: the broker does not build"
+    exit 1
+fi
 
-status=0
 if [ "$against_kafka" = true ]; then
     log "reference pass: the end-to-end suites against Apache Kafka"
 else
-    log "cargo test --workspace"
-    cargo test --workspace || status=1
+    timed "cargo test --workspace" cargo test --workspace
 fi
 
-log "pytest tests/python"
-suite .venv/bin/python -m pytest tests/python -q -p no:cacheprovider || status=1
+timed "pytest tests/python" suite .venv/bin/python -m pytest tests/python -q -p no:cacheprovider
 
-log "node --test tests/js"
-(cd tests/js && suite node --test) || status=1
+js() { (cd tests/js && suite node --test); }
+timed "node --test tests/js" js
 
 # The Java client and Kafka's own tools (kafka-clients, kafka-tools); Maven fetches them into
 # ~/.m2 the first time. CI must run them: there a missing java or mvn is a failure.
 if command -v java >/dev/null 2>&1 && command -v mvn >/dev/null 2>&1; then
-    log "mvn test (tests/jvm)"
-    suite mvn -q -B -f tests/jvm/pom.xml test || status=1
+    timed "mvn test (tests/jvm)" suite mvn -q -B -f tests/jvm/pom.xml test
 elif [ "${CI:-}" = true ]; then
     log "tests/jvm needs java (17+) and mvn"
     status=1
@@ -87,9 +104,9 @@ else
 fi
 
 # The Go suite needs only the go command; its modules (go.sum) download on first use.
+go_suite() { (cd tests/go && go vet ./... && suite go test -count=1 ./...); }
 if command -v go >/dev/null 2>&1; then
-    log "go test tests/go"
-    (cd tests/go && go vet ./... && suite go test -count=1 ./...) || status=1
+    timed "go test tests/go" go_suite
 elif [ "${CI:-}" = "true" ]; then
     log "go is missing: the Go client tests cannot run"
     status=1
@@ -97,7 +114,14 @@ else
     log "skipping tests/go: go is not installed"
 fi
 
+log "summary"
+for line in "${summary[@]}"; do
+    printf '    %s\n' "$line"
+done
+total="$(( (SECONDS - started) / 60 ))m$(( (SECONDS - started) % 60 ))s"
 if [ "$status" -ne 0 ]; then
-    log "FAILED"
+    log "FAILED after $total"
+else
+    log "all tests passed in $total"
 fi
 exit "$status"

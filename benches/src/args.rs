@@ -43,8 +43,9 @@ OPTIONS:
                           startup and exit times (median, min, max) (default 0)
   --create-topics N       topics (1 partition each) of the create run's one CreateTopics,
                           sent while another connection produces (default 10000)
-  --restart-partitions P  write a batch to each of P partitions, then restart the broker on that
-                          data --starts times (at least once): startup with data (default 0)
+  --restart-partitions P  --starts times (at least once): write a batch to each of P partitions,
+                          then restart the broker on that data: SIGTERM to exit with data just
+                          written, startup with data (default 0)
   --compaction-bytes N    backlog of old versions written to each topic of the compaction run
                           (default 1GiB; --quick: 64MiB); suffixes KiB, MiB, GiB
   --compaction-keys N     distinct keys of the compaction runs (default 10000)

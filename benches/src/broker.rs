@@ -142,10 +142,10 @@ impl SpawnedBroker {
 
     /// Stops the broker (SIGTERM) and starts it again on the same port and data directory;
     /// returns the new startup time (also kept in `startup`).
-    pub fn restart(&mut self) -> Result<Duration> {
-        self.stop()?;
+    pub fn restart(&mut self) -> Result<(Exit, Duration)> {
+        let exit = self.stop()?;
         self.startup = self.spawn()?;
-        Ok(self.startup)
+        Ok((exit, self.startup))
     }
 
     fn wait_ready(&mut self, started: Instant) -> Result<Duration> {

@@ -50,6 +50,8 @@ pub struct Lifecycle {
     pub restart_partitions: usize,
     /// Startup on those partitions after a clean shutdown.
     pub startup_with_data: Option<Spread>,
+    /// SIGTERM to exit right after a batch was written to each of those partitions.
+    pub exit_with_data: Option<Spread>,
 }
 
 /// Starts `template` `n` times with an empty data directory, each time waiting for the first
@@ -70,8 +72,9 @@ pub fn starts(template: &str, n: usize, lifecycle: &mut Lifecycle) -> Result<()>
     Ok(())
 }
 
-/// Starts `template`, writes one batch of `records` records to each of `partitions` partitions,
-/// then restarts the broker `n` times on that data (SIGTERM, start, first answer).
+/// Starts `template`, then `n` times writes one batch of `records` records to each of
+/// `partitions` partitions and restarts the broker on that data: SIGTERM to exit (what the
+/// shutdown syncs is what was just written), then start to first answer.
 pub fn restarts(
     template: &str,
     partitions: usize,
@@ -95,17 +98,23 @@ pub fn restarts(
         duration: Duration::from_secs(600),
         count: Some(partitions as u64),
     };
-    pipelined(&mut producer, 8, &fill, &AtomicU64::new(0))?;
-    drop(producer);
-    let mut startups = Vec::with_capacity(n);
+    let (mut startups, mut exits) = (Vec::with_capacity(n), Vec::with_capacity(n));
     for _ in 0..n.max(1) {
-        startups.push(broker.restart()?);
+        pipelined(&mut producer, 8, &fill, &AtomicU64::new(0))?;
+        let (exit, startup) = broker.restart()?;
+        if exit.code != Some(0) {
+            lifecycle.unclean_exits += 1;
+        }
+        exits.push(exit.after);
+        startups.push(startup);
+        producer.reconnect(broker.addr)?;
     }
     if broker.stop()?.code != Some(0) {
         lifecycle.unclean_exits += 1;
     }
     lifecycle.restart_partitions = partitions;
     lifecycle.startup_with_data = Spread::of(startups);
+    lifecycle.exit_with_data = Spread::of(exits);
     Ok(())
 }
 

@@ -227,6 +227,14 @@ impl Report {
                     ms(s)
                 );
             }
+            if let Some(s) = &l.exit_with_data {
+                let _ = writeln!(
+                    out,
+                    "  SIGTERM to exit, a batch just written to each of {} partitions: {}",
+                    l.restart_partitions,
+                    ms(s)
+                );
+            }
             if l.unclean_exits > 0 {
                 let _ = writeln!(out, "  exits other than 0: {}", l.unclean_exits);
             }
@@ -403,6 +411,7 @@ fn lifecycle_json(l: &Lifecycle) -> Json {
         ("unclean_exits", Json::Num(l.unclean_exits as f64)),
         ("restart_partitions", Json::Num(l.restart_partitions as f64)),
         ("startup_with_data", spread_json(l.startup_with_data)),
+        ("exit_with_data", spread_json(l.exit_with_data)),
     ])
 }
 

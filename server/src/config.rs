@@ -9,7 +9,7 @@ mod yaml;
 
 use std::ffi::OsString;
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use blazemq_core::broker::{CleanupPolicy, FaultRule, defaults};
@@ -151,6 +151,14 @@ pub const SETTINGS: &[Setting] = &[
          shutdown), debug (also connections and refused requests) or trace"),
     setting("log_format", "log-format", "BLAZEMQ_LOG_FORMAT", "FORMAT", "text",
         "stderr lines as text (time, level, message, key=value) or json (one object a line)"),
+    setting("metrics_listener", "metrics-listener", "BLAZEMQ_METRICS_LISTENER", "ADDR:PORT", "",
+        "HTTP listener of Prometheus metrics (/metrics), fault injection (/faults) and the web \
+         console (/), e.g. 127.0.0.1:9644 (port 0: any free port) [default: off; \
+         127.0.0.1:9644 when console is true]"),
+    setting("console", "console", "BLAZEMQ_CONSOLE", "BOOL", "false",
+        "serve the web console at / of the metrics listener"),
+    setting("console_write", "console-write", "BLAZEMQ_CONSOLE_WRITE", "BOOL", "false",
+        "let the console produce records and reset groups' offsets (read-only otherwise)"),
 ];
 
 /// The validated configuration.
@@ -220,6 +228,12 @@ pub struct Config {
     pub log_level: Level,
     /// `log_format`.
     pub log_format: Format,
+    /// `metrics_listener`, with the console's default; `None`: no HTTP listener.
+    pub metrics_listener: Option<SocketAddr>,
+    /// `console`.
+    pub console: bool,
+    /// `console_write`.
+    pub console_write: bool,
 }
 
 impl Config {
@@ -235,7 +249,7 @@ impl Config {
 /// What the command line asks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
-    /// Run the broker (boxed: the settings outweigh the other variants many times).
+    /// Run the broker.
     Run(Box<Config>),
     /// Print the settings and exit.
     Help,
@@ -321,7 +335,7 @@ pub fn load(
         sources::Gathered::Version => return Ok(Command::Version),
         sources::Gathered::Layers(layers) => layers,
     };
-    values::build(&layers).map(|c| Command::Run(Box::new(c)))
+    values::build(&layers).map(|config| Command::Run(Box::new(config)))
 }
 
 /// The `--help` text, generated from [`SETTINGS`].

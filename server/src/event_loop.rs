@@ -19,14 +19,19 @@ use blazemq_platform::{
 };
 
 use crate::frame_cursor::FrameCursor;
+use crate::http::routes;
 use crate::out_queue::OutQueue;
+
+mod http_conns;
 
 /// Poller key of the listener.
 const LISTENER_KEY: usize = 0;
 /// Poller key of the shutdown-signal pipe.
 const SIGNAL_KEY: usize = 1;
-/// Connection ids (and their poller keys) start here.
-const FIRST_CONN_ID: u64 = 2;
+/// Poller key of the HTTP listener (`metrics_listener`).
+const HTTP_LISTENER_KEY: usize = 2;
+/// Connection ids (and their poller keys), Kafka's and HTTP's alike, start here.
+const FIRST_CONN_ID: u64 = 3;
 /// Connections accepted per turn, so a burst of connects cannot starve served clients.
 const ACCEPTS_PER_TURN_MAX: usize = 64;
 /// Reads from one connection per turn, for the same fairness.
@@ -131,6 +136,17 @@ pub struct Stopped {
     pub since: std::time::Instant,
 }
 
+/// What the loop listens on.
+#[derive(Debug)]
+pub struct Listeners {
+    /// Kafka clients.
+    pub kafka: Listener,
+    /// HTTP (`metrics_listener`), if configured.
+    pub http: Option<Listener>,
+    /// What the HTTP routes serve.
+    pub http_context: routes::Context,
+}
+
 /// The loop and everything it drives.
 pub struct EventLoop<S: Storage> {
     broker: Broker<S>,
@@ -154,6 +170,8 @@ pub struct EventLoop<S: Storage> {
     stopping: bool,
     /// When the shutdown signal was taken.
     stop_requested: Option<std::time::Instant>,
+    /// The HTTP listener and its connections.
+    http: http_conns::HttpSide,
 }
 
 impl<S: Storage> EventLoop<S>
@@ -163,14 +181,18 @@ where
     /// A loop serving `listener` with `broker`.
     pub fn new(
         broker: Broker<S>,
-        listener: Listener,
+        listeners: Listeners,
         signal: ShutdownSignal,
         clock: Clock,
         config: LoopConfig,
     ) -> io::Result<Self> {
         let poller = Poller::new()?;
-        let listener = poller.register(listener, LISTENER_KEY, Interest::READABLE)?;
+        let listener = poller.register(listeners.kafka, LISTENER_KEY, Interest::READABLE)?;
         let signal = poller.register(signal, SIGNAL_KEY, Interest::READABLE)?;
+        let http_listener = listeners
+            .http
+            .map(|l| poller.register(l, HTTP_LISTENER_KEY, Interest::READABLE))
+            .transpose()?;
         Ok(EventLoop {
             broker,
             poller,
@@ -188,6 +210,7 @@ where
             next_conn_id: FIRST_CONN_ID,
             stopping: false,
             stop_requested: None,
+            http: http_conns::HttpSide::new(http_listener, listeners.http_context),
         })
     }
 
@@ -235,6 +258,8 @@ where
         for event in &ready {
             match event.key {
                 LISTENER_KEY => self.accept(),
+                HTTP_LISTENER_KEY => self.accept_http(),
+                key if self.http.serves(key as u64) => self.on_http_ready(key as u64, event),
                 SIGNAL_KEY => {
                     if self.signal.source().take() && !self.stopping {
                         self.stopping = true;
@@ -445,41 +470,51 @@ where
     /// Take every output the broker has, up to its next deadline.
     fn drain_outputs(&mut self) {
         loop {
-            match self.broker.poll_output() {
-                Output::Send { conn, response } => {
-                    if let Some(connection) = self.connections.get_mut(&conn.0) {
-                        if connection.awaiting && !self.broker.is_parked(conn) {
-                            // Answered: read on, starting with what was set aside.
-                            connection.awaiting = false;
-                            self.stashed.push(conn.0);
-                        }
-                        connection.out.push(response);
-                        connection.update_paused(self.config.connection_output_bytes_max);
-                        // Runs of responses to one connection are the rule: one entry per run
-                        // keeps the list (and its allocation) short.
-                        if self.touched.last() != Some(&conn.0) {
-                            self.touched.push(conn.0);
-                        }
-                    } else {
-                        // Its connection is gone: given back unsent, so its segments may close.
-                        self.broker.recycle(response);
-                    }
-                }
-                Output::Close(conn) => {
-                    if let Some(connection) = self.connections.get_mut(&conn.0) {
-                        connection.closing = true;
-                        self.touched.push(conn.0);
-                    }
-                }
-                Output::Timeout(deadline) => {
-                    self.deadline = deadline;
-                    break;
-                }
+            let output = self.broker.poll_output();
+            if !self.route_output(output) {
+                break;
             }
         }
         while let Some(event) = self.broker.poll_event() {
             self.log_event(event);
         }
+    }
+
+    /// Act on one output; `false` for the deadline that ends a drain.
+    fn route_output(&mut self, output: Output) -> bool {
+        match output {
+            Output::Send { conn, response } => {
+                if let Some(connection) = self.connections.get_mut(&conn.0) {
+                    if connection.awaiting && !self.broker.is_parked(conn) {
+                        // Answered: read on, starting with what was set aside.
+                        connection.awaiting = false;
+                        self.stashed.push(conn.0);
+                    }
+                    connection.out.push(response);
+                    connection.update_paused(self.config.connection_output_bytes_max);
+                    // Runs of responses to one connection are the rule: one entry per run
+                    // keeps the list (and its allocation) short.
+                    if self.touched.last() != Some(&conn.0) {
+                        self.touched.push(conn.0);
+                    }
+                } else {
+                    // Its connection is gone: given back unsent, so its segments may close.
+                    self.broker.recycle(response);
+                }
+            }
+            Output::Close(conn) => {
+                if let Some(connection) = self.connections.get_mut(&conn.0) {
+                    connection.closing = true;
+                    self.touched.push(conn.0);
+                }
+                self.http.forgotten(conn);
+            }
+            Output::Timeout(deadline) => {
+                self.deadline = deadline;
+                return false;
+            }
+        }
+        true
     }
 
     /// A broker event as a log line, with the client's address the broker does not know.
@@ -606,6 +641,7 @@ where
     /// Stop accepting and reading; write what is queued until done or the wait runs out.
     fn finish_writes(&mut self) -> io::Result<()> {
         self.listener = None;
+        self.http.stop();
         let give_up = self.clock.now_nanos() + SHUTDOWN_WRITE_WAIT.as_nanos() as u64;
         let ids: Vec<u64> = self.connections.keys().copied().collect();
         self.touched.extend(ids);

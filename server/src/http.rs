@@ -3,6 +3,8 @@
 //! the socket); each route turns one [`Request`] into one [`Response`].
 
 pub mod ask;
+pub mod routes;
+pub mod wire;
 
 use std::borrow::Cow;
 

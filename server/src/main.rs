@@ -9,7 +9,7 @@ mod event_loop;
 #[allow(dead_code)] // Wired to the listener's routes.
 mod fault_routes;
 mod frame_cursor;
-#[allow(dead_code)] // Wired to the listener in the event loop.
+#[allow(dead_code)] // Until the routes serve metrics, faults and the console.
 mod http;
 #[allow(dead_code)]
 mod json;
@@ -27,7 +27,7 @@ use blazemq_platform::{Clock, Listener, ShutdownSignal, unix_ms};
 use crate::banner::Banner;
 use crate::config::{Command, Config};
 use crate::data_dir::{DataDir, new_cluster_id};
-use crate::event_loop::{EventLoop, LoopConfig};
+use crate::event_loop::{EventLoop, Listeners, LoopConfig};
 use crate::storage::FileStorage;
 
 /// Exit status for a configuration the broker refuses.
@@ -62,6 +62,7 @@ enum RunError {
     Io(&'static str, std::io::Error),
     DataDir(data_dir::DataDirError),
     Listen(SocketAddr, std::io::Error),
+    ListenHttp(SocketAddr, std::io::Error),
     Start(StartError),
     Shutdown(String),
 }
@@ -71,6 +72,9 @@ impl fmt::Display for RunError {
         match self {
             RunError::Io(what, e) => write!(f, "{what}: {e}"),
             RunError::DataDir(e) => write!(f, "{e}"),
+            RunError::ListenHttp(addr, e) => {
+                write!(f, "cannot listen on {addr} (metrics_listener): {e}")
+            }
             RunError::Listen(addr, e) => {
                 write!(f, "cannot listen on {addr} (bind_address, port): {e}")
             }
@@ -85,6 +89,62 @@ impl fmt::Display for RunError {
 }
 
 fn run(config: &Config) -> Result<(), RunError> {
+    prepare_process(config);
+    // Installed first, so a signal during recovery stops the broker cleanly instead of killing it.
+    let signal = ShutdownSignal::install().map_err(|e| RunError::Io("signal handlers", e))?;
+    // Bound before the data directory is touched, so a port in use leaves a new directory
+    // without a cluster id or a lock file.
+    let bind = SocketAddr::new(config.bind_address, config.port);
+    let listener = Listener::bind(bind).map_err(|e| RunError::Listen(bind, e))?;
+    let listening = listener.local_addr();
+    let http = config
+        .metrics_listener
+        .map(|addr| Listener::bind(addr).map_err(|e| RunError::ListenHttp(addr, e)))
+        .transpose()?;
+    let data_dir = DataDir::open(&config.log_dir, new_cluster_id).map_err(RunError::DataDir)?;
+    let clean = data_dir.previous_run == data_dir::PreviousRun::Clean;
+    let storage = FileStorage::new(config.log_dir.clone(), clean);
+    let broker_config = broker_config(config, listening, &data_dir)?;
+    let loop_config = LoopConfig {
+        read_buffer_bytes: config.message_pool_block_size_bytes as usize,
+        connection_output_bytes_max: usize::try_from(config.connection_output_bytes_max)
+            .unwrap_or(usize::MAX),
+        connections_max: broker_config.limits.connections_max as usize,
+    };
+    let recovery_started = std::time::Instant::now();
+    let broker = Broker::new(broker_config, storage, unix_ms()).map_err(RunError::Start)?;
+    let partitions = broker.partition_count();
+    crate::info!(
+        "logs recovered",
+        partitions = partitions,
+        took_ms = recovery_started.elapsed(),
+        previous_run = previous_run_name(data_dir.previous_run),
+        data_dir = data_dir.path(),
+    );
+    let http_listening = http.as_ref().map(Listener::local_addr);
+    let listeners = Listeners {
+        kafka: listener,
+        http,
+        http_context: http::routes::Context {
+            console: config.console,
+            console_write: config.console_write,
+        },
+    };
+    let event_loop = EventLoop::new(broker, listeners, signal, Clock::new(), loop_config)
+        .map_err(|e| RunError::Io("event loop", e))?;
+    announce(config, listening, http_listening, &data_dir, partitions);
+
+    let (mut broker, stopped) = event_loop
+        .run()
+        .map_err(|e| RunError::Io("event loop", e))?;
+    seal(&mut broker, &data_dir)?;
+    crate::info!("broker stopped", took_ms = stopped.since.elapsed());
+    Ok(())
+}
+
+/// What the process needs before anything else: thread-count advice, the open-files limit, the
+/// CRC instruction.
+fn prepare_process(config: &Config) {
     if config.num_io_threads != 1 {
         crate::warn!(
             "num_io_threads accepted; the event loop runs on one thread",
@@ -98,17 +158,76 @@ fn run(config: &Config) -> Result<(), RunError> {
         let installed = blazemq_core::records::crc::install_crc32c(update);
         debug_assert!(installed, "the CRC-32C instruction is installed once");
     }
-    // Installed first, so a signal during recovery stops the broker cleanly instead of killing it.
-    let signal = ShutdownSignal::install().map_err(|e| RunError::Io("signal handlers", e))?;
-    // Bound before the data directory is touched, so a port in use leaves a new directory
-    // without a cluster id or a lock file.
-    let bind = SocketAddr::new(config.bind_address, config.port);
-    let listener = Listener::bind(bind).map_err(|e| RunError::Listen(bind, e))?;
-    let listening = listener.local_addr();
-    let data_dir = DataDir::open(&config.log_dir, new_cluster_id).map_err(RunError::DataDir)?;
-    let clean = data_dir.previous_run == data_dir::PreviousRun::Clean;
-    let storage = FileStorage::new(config.log_dir.clone(), clean);
-    let broker_config = BrokerConfig {
+}
+
+/// The banner on stdout, and the startup's log lines.
+fn announce(
+    config: &Config,
+    listening: SocketAddr,
+    http_listening: Option<SocketAddr>,
+    data_dir: &DataDir,
+    partitions: usize,
+) {
+    let banner = Banner {
+        listening,
+        advertised_host: &config.advertised_host,
+        advertised_port: listening.port(),
+        log_dir: data_dir.path(),
+        cluster_id: &data_dir.cluster_id,
+        previous_run: data_dir.previous_run,
+        partitions,
+        segment_size_bytes: config.segment_size_bytes,
+    };
+    println!("{}", banner.render());
+    crate::info!(
+        "broker started",
+        listener = listening,
+        advertised = match config.advertised_host.contains(':') {
+            true => format!("[{}]:{}", config.advertised_host, listening.port()),
+            false => format!("{}:{}", config.advertised_host, listening.port()),
+        },
+        data_dir = data_dir.path(),
+        cluster_id = data_dir.cluster_id,
+        broker_id = config.broker_id,
+        version = env!("CARGO_PKG_VERSION"),
+    );
+    if let Some(address) = http_listening {
+        crate::info!(
+            "metrics listener",
+            address = address,
+            console = config.console,
+            console_write = config.console_write,
+        );
+    }
+}
+
+/// The clean shutdown's storage work: logs sealed, the recovery checkpoint and the clean marker
+/// written.
+fn seal(broker: &mut Broker<FileStorage>, data_dir: &DataDir) -> Result<(), RunError> {
+    let sealing = std::time::Instant::now();
+    broker
+        .shutdown()
+        .map_err(|e| RunError::Shutdown(e.reason))?;
+    crate::info!(
+        "logs sealed and recovery checkpoint written",
+        partitions = broker.partition_count(),
+        took_ms = sealing.elapsed(),
+    );
+    data_dir
+        .mark_clean_shutdown()
+        .map_err(|e| RunError::Io("writing the clean-shutdown marker", e))?;
+    storage::log_suppressed_errors();
+    Ok(())
+}
+
+/// What the broker core runs with: the settings, and what the listener and the data directory
+/// decided.
+fn broker_config(
+    config: &Config,
+    listening: SocketAddr,
+    data_dir: &DataDir,
+) -> Result<BrokerConfig, RunError> {
+    Ok(BrokerConfig {
         broker_id: config.broker_id,
         advertised_host: config.advertised_host.clone(),
         advertised_port: i32::from(listening.port()),
@@ -143,67 +262,7 @@ fn run(config: &Config) -> Result<(), RunError> {
         limits: config.limits(),
         events: event_level(config.log_level),
         faults: config.faults.clone(),
-    };
-    let loop_config = LoopConfig {
-        read_buffer_bytes: config.message_pool_block_size_bytes as usize,
-        connection_output_bytes_max: usize::try_from(config.connection_output_bytes_max)
-            .unwrap_or(usize::MAX),
-        connections_max: broker_config.limits.connections_max as usize,
-    };
-    let recovery_started = std::time::Instant::now();
-    let broker = Broker::new(broker_config, storage, unix_ms()).map_err(RunError::Start)?;
-    let partitions = broker.partition_count();
-    crate::info!(
-        "logs recovered",
-        partitions = partitions,
-        took_ms = recovery_started.elapsed(),
-        previous_run = previous_run_name(data_dir.previous_run),
-        data_dir = data_dir.path(),
-    );
-    let event_loop = EventLoop::new(broker, listener, signal, Clock::new(), loop_config)
-        .map_err(|e| RunError::Io("event loop", e))?;
-    let banner = Banner {
-        listening,
-        advertised_host: &config.advertised_host,
-        advertised_port: listening.port(),
-        log_dir: data_dir.path(),
-        cluster_id: &data_dir.cluster_id,
-        previous_run: data_dir.previous_run,
-        partitions,
-        segment_size_bytes: config.segment_size_bytes,
-    };
-    println!("{}", banner.render());
-    crate::info!(
-        "broker started",
-        listener = listening,
-        advertised = match config.advertised_host.contains(':') {
-            true => format!("[{}]:{}", config.advertised_host, listening.port()),
-            false => format!("{}:{}", config.advertised_host, listening.port()),
-        },
-        data_dir = data_dir.path(),
-        cluster_id = data_dir.cluster_id,
-        broker_id = config.broker_id,
-        version = env!("CARGO_PKG_VERSION"),
-    );
-
-    let (mut broker, stopped) = event_loop
-        .run()
-        .map_err(|e| RunError::Io("event loop", e))?;
-    let sealing = std::time::Instant::now();
-    broker
-        .shutdown()
-        .map_err(|e| RunError::Shutdown(e.reason))?;
-    crate::info!(
-        "logs sealed and recovery checkpoint written",
-        partitions = broker.partition_count(),
-        took_ms = sealing.elapsed(),
-    );
-    data_dir
-        .mark_clean_shutdown()
-        .map_err(|e| RunError::Io("writing the clean-shutdown marker", e))?;
-    storage::log_suppressed_errors();
-    crate::info!("broker stopped", took_ms = stopped.since.elapsed());
-    Ok(())
+    })
 }
 
 /// The broker's events worth recording at the log's level.

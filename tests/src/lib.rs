@@ -26,6 +26,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+pub mod http;
 pub mod wire;
 
 /// The line the broker prints on stdout once it accepts connections.
@@ -208,6 +209,28 @@ impl Broker {
                 Err(error) if Instant::now() >= deadline => panic!("restart failed: {error}"),
                 Err(_) => thread::sleep(Duration::from_millis(200)),
             }
+        }
+    }
+
+    /// The HTTP listener's address (`--metrics-listener`), from the line the broker logs when
+    /// it starts serving it; waits a few seconds for the line.
+    pub fn http_addr(&self) -> SocketAddr {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let found = self.output().lines().find_map(|line| {
+                let rest = line.split("metrics listener").nth(1)?;
+                let address = rest.split("address=").nth(1)?.split_whitespace().next()?;
+                address.trim_matches('"').parse().ok()
+            });
+            if let Some(address) = found {
+                return address;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no `metrics listener` line in the broker's output:\n{}",
+                self.output()
+            );
+            thread::sleep(Duration::from_millis(20));
         }
     }
 

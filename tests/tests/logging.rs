@@ -57,6 +57,22 @@ fn has_envelope(line: &Value, level: &str) {
     );
 }
 
+/// The startup's lines, checked: the `logs recovered` line.
+fn startup_lines(broker: &Broker) -> Value {
+    let started = wait_for_line(broker, "broker started", |_| true);
+    has_envelope(&started, "INFO");
+    let listener = started["listener"].as_str().expect("listener is a string");
+    assert!(
+        listener.ends_with(&format!(":{}", broker.port())),
+        "{started}"
+    );
+    assert!(started["data_dir"].is_string(), "{started}");
+    let recovered = wait_for_line(broker, "logs recovered", |_| true);
+    assert!(recovered["partitions"].is_u64(), "{recovered}");
+    assert!(recovered["took_ms"].is_number(), "{recovered}");
+    recovered
+}
+
 #[test]
 fn json_log_names_startup_connections_topics_refusals_and_shutdown() {
     let mut broker = Broker::start_with(
@@ -66,16 +82,7 @@ fn json_log_names_startup_connections_topics_refusals_and_shutdown() {
             .arg("--log-format")
             .arg("json"),
     );
-    let port = broker.port();
-
-    let started = wait_for_line(&broker, "broker started", |_| true);
-    has_envelope(&started, "INFO");
-    let listener = started["listener"].as_str().expect("listener is a string");
-    assert!(listener.ends_with(&format!(":{port}")), "{started}");
-    assert!(started["data_dir"].is_string(), "{started}");
-    let recovered = wait_for_line(&broker, "logs recovered", |_| true);
-    assert!(recovered["partitions"].is_u64(), "{recovered}");
-    assert!(recovered["took_ms"].is_number(), "{recovered}");
+    let recovered = startup_lines(&broker);
 
     let mut stream = broker.connect();
     let local_port = stream.local_addr().expect("connected").port();

@@ -103,3 +103,21 @@ fn a_data_dir_that_cannot_be_created_or_used_is_named_with_its_setting() {
         );
     }
 }
+
+#[test]
+fn a_metrics_listener_in_use_fails_the_start_naming_it() {
+    let taken = TcpListener::bind("127.0.0.1:0").expect("an ephemeral port can be bound");
+    let addr = taken
+        .local_addr()
+        .expect("a bound listener has an address")
+        .to_string();
+    let parent = tempfile::tempdir().expect("temp dir");
+    let log_dir = parent.path().join("absent");
+    let args = ["--port", "0", "--metrics-listener", &addr];
+    let output = run_to_exit(&args, &log_dir);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("metrics_listener"), "{stderr}");
+    assert!(stderr.contains(&addr), "{stderr}");
+    assert_eq!(entries(&log_dir), Vec::<String>::new(), "{stderr}");
+}

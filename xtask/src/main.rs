@@ -6,6 +6,7 @@
 
 mod api_keys;
 mod codegen;
+mod manifest;
 mod spec;
 
 use std::collections::BTreeMap;
@@ -27,7 +28,7 @@ fn main() -> ExitCode {
 }
 
 fn usage() -> String {
-    "usage: cargo run -p xtask -- codegen [--spec-dir DIR] [--check]".into()
+    "usage: cargo run -p xtask -- codegen [--spec-dir DIR] [--check [--manifest]]".into()
 }
 
 fn run(args: &[String]) -> Result<ExitCode, String> {
@@ -39,14 +40,21 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
     let root = workspace_root();
     let mut spec_dir = root.join("../shared/kafka-message-spec");
     let mut check = false;
+    let mut manifest_only = false;
     while let Some(a) = it.next() {
         match a.as_str() {
             "--check" => check = true,
+            "--manifest" => manifest_only = true,
             "--spec-dir" => spec_dir = PathBuf::from(it.next().ok_or_else(usage)?),
             _ => return Err(usage()),
         }
     }
-    let files = generate(&root, &spec_dir)?;
+    if manifest_only {
+        return check_manifest(&root);
+    }
+    let mut files = generate(&root, &spec_dir)?;
+    let manifest = manifest::render(&root, &files)?;
+    files.insert(root.join(manifest::PATH), manifest);
     let messages_dir = root.join("core/src/codec/messages");
     if check {
         let mut stale = Vec::new();
@@ -79,6 +87,23 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
     }
     println!("codegen: wrote {} files", files.len());
     Ok(ExitCode::SUCCESS)
+}
+
+/// The check a build can make without the spec: the generated files and the generator are as the
+/// manifest recorded them.
+fn check_manifest(root: &Path) -> Result<ExitCode, String> {
+    let problems = manifest::check(root, &["core/src/codec/messages"])?;
+    if problems.is_empty() {
+        println!(
+            "codegen: the generated codec and its generator match {}",
+            manifest::PATH
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    for p in &problems {
+        eprintln!("codegen: {p}; run `cargo run -p xtask -- codegen`");
+    }
+    Ok(ExitCode::FAILURE)
 }
 
 fn workspace_root() -> PathBuf {

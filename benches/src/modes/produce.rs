@@ -83,6 +83,12 @@ impl Producer {
         })
     }
 
+    /// A new connection to `addr` (the broker restarted there); the topic is not created again.
+    pub fn reconnect(&mut self, addr: SocketAddr) -> Result<()> {
+        self.conn = Conn::connect(addr)?;
+        Ok(())
+    }
+
     /// Sends `records` from now on (the frame is encoded again).
     pub fn replace_records(&mut self, records: Vec<u8>) -> Result<()> {
         let req = wire::produce_request(&self.topic, self.partition, records.clone());

@@ -586,6 +586,8 @@ mod tests {
     }
 
     #[test]
+    // A table: one case per refusal, each with Kafka's code and message.
+    #[allow(clippy::too_many_lines)]
     fn refusals_are_kafkas() {
         let mut b = broker();
         create(&mut b, "t", 1, &[]);
@@ -832,7 +834,25 @@ mod tests {
             vec![ok()]
         );
         assert_eq!(code(&mut b), 10, "the topic's own value comes first");
+    }
 
+    /// Sets `message.max.bytes` for the cluster (100) and this broker (1000), with two more.
+    fn set_cluster_and_broker(b: &mut Driver<MemoryStorage>) {
+        let cluster = [("message.max.bytes", OP_SET, Some("100"))];
+        let broker_ = [
+            ("message.max.bytes", OP_SET, Some("1000")),
+            ("log.cleanup.policy", OP_APPEND, Some("compact")),
+            ("log.cleaner.threads", OP_SET, Some("2")),
+        ];
+        let resources = vec![incremental(4, "", &cluster), incremental(4, "0", &broker_)];
+        assert_eq!(alter(b, resources, false), vec![ok(), ok()]);
+    }
+
+    #[test]
+    fn broker_settings_are_listed_and_alter_configs_replaces_them() {
+        let mut b = broker();
+        create(&mut b, "t", 1, &[]);
+        set_cluster_and_broker(&mut b);
         // The cluster default lists only what is set there; this broker lists everything.
         assert_eq!(
             broker_described(&mut b, ""),

@@ -251,14 +251,7 @@ impl<S: Storage> Broker<S> {
         let mut topics = Topics::new();
         let segment_size = segment_size(&config);
         let found = storage.recover(segment_size).map_err(StartError::Storage)?;
-        // A checkpoint that cannot be read vouches for nothing: every segment is then checked,
-        // which is always correct.
-        let checkpoint = storage
-            .read_recovery_checkpoint()
-            .ok()
-            .flatten()
-            .and_then(|bytes| RecoveryCheckpoint::decode(&bytes))
-            .unwrap_or_default();
+        let checkpoint = read_checkpoint(&mut storage);
         let dynamic =
             dynamic_configs::DynamicConfigs::load(&mut storage).map_err(StartError::Storage)?;
         let topic_defaults = topic_settings::TopicSettings::defaults(&config, &dynamic);
@@ -274,49 +267,11 @@ impl<S: Storage> Broker<S> {
         retention::recover(&mut storage, &mut topics, unix_ms).map_err(StartError::Storage)?;
         let producers = producer_state::restore(&mut topics, &mut storage, &checkpoint)
             .map_err(StartError::Storage)?;
-        let mut txns = crate::txn::TxnCoordinator::new(config.transaction_max_timeout_ms);
-        let txn_log = topics
-            .by_name(crate::txn::TRANSACTION_STATE_TOPIC)
-            .and_then(|ti| topics.partition_of(ti, 0));
-        if let Some(p) = txn_log.and_then(|pi| topics.partition_mut(pi)) {
-            transactions::replay(&mut txns, &mut p.log, &mut storage)
-                .map_err(StartError::Storage)?;
-        }
+        let txns = recover_transactions(&config, &mut topics, &mut storage)?;
         let txn_deadline = transactions::deadline_after_replay(&txns, Instant::default());
         let max_txn_producer_id = txns.max_producer_id();
-        let mut group_coordinator = GroupCoordinator::new(GroupConfig {
-            initial_rebalance_delay: Duration::from_millis(u64::from(
-                config.group_initial_rebalance_delay_ms,
-            )),
-            session_timeout_min: Duration::from_millis(u64::from(
-                config.group_min_session_timeout_ms,
-            )),
-            session_timeout_max: Duration::from_millis(u64::from(
-                config.group_max_session_timeout_ms,
-            )),
-            seed: rng.next_u64(),
-            offsets_retention_ms: config.offsets_retention_ms,
-            // At least a millisecond: looks that keep failing to write must not spin.
-            offsets_retention_check_interval: Duration::from_millis(u64::from(
-                config.offsets_retention_check_interval_ms.max(1),
-            )),
-            ..GroupConfig::default()
-        });
-        let offsets_log = topics
-            .by_name(groups::OFFSETS_TOPIC)
-            .and_then(|ti| topics.partition_of(ti, 0));
-        if let Some(p) = offsets_log.and_then(|pi| topics.partition_mut(pi)) {
-            groups::replay(
-                &mut group_coordinator,
-                &mut p.log,
-                &mut storage,
-                Instant::default(),
-            )
-            .map_err(StartError::Storage)?;
-        }
-        group_coordinator.replay_done(Instant::default());
-        // The broker's clock starts here: the first look for expired offsets is an interval on.
-        group_coordinator.set_clock(Instant::default(), unix_ms);
+        let group_coordinator =
+            recover_groups(&config, rng.next_u64(), &mut topics, &mut storage, unix_ms)?;
         Ok(Broker {
             events: events::Events::new(config.events),
             faults: faults::Faults::new(&config.faults),
@@ -353,12 +308,7 @@ impl<S: Storage> Broker<S> {
             spare_splices: Vec::new(),
             open_segments: open_segments::OpenSegments::default(),
             parked_body: Vec::new(),
-            // Milliseconds since the epoch, times 1000: room for 1000 ids a millisecond of uptime,
-            // and above every id the transaction log holds.
-            next_producer_id: unix_ms
-                .max(0)
-                .saturating_mul(1000)
-                .max(max_txn_producer_id.saturating_add(1)),
+            next_producer_id: first_producer_id(unix_ms, max_txn_producer_id),
             now: Instant::default(),
             unix_ms,
         })
@@ -752,6 +702,74 @@ const SPARE_BUFFERS_MAX: usize = 64;
 const SPARE_BUFFER_BYTES_MAX: usize = 16 * 1024;
 /// The longest recycled splice list kept (one splice per partition with data).
 const SPARE_SPLICES_MAX: usize = 1024;
+
+/// The recovery checkpoint. One that cannot be read vouches for nothing: every segment is then
+/// checked, which is always correct.
+fn read_checkpoint<S: Storage>(storage: &mut S) -> RecoveryCheckpoint {
+    storage
+        .read_recovery_checkpoint()
+        .ok()
+        .flatten()
+        .and_then(|bytes| RecoveryCheckpoint::decode(&bytes))
+        .unwrap_or_default()
+}
+
+/// Milliseconds since the epoch, times 1000: room for 1000 ids a millisecond of uptime, and above
+/// every id the transaction log holds.
+fn first_producer_id(unix_ms: i64, max_txn_producer_id: i64) -> i64 {
+    unix_ms
+        .max(0)
+        .saturating_mul(1000)
+        .max(max_txn_producer_id.saturating_add(1))
+}
+
+/// The transaction coordinator as the transaction log left it.
+fn recover_transactions<S: Storage>(
+    config: &BrokerConfig,
+    topics: &mut Topics<S::Segment>,
+    storage: &mut S,
+) -> Result<crate::txn::TxnCoordinator, StartError> {
+    let mut txns = crate::txn::TxnCoordinator::new(config.transaction_max_timeout_ms);
+    let txn_log = topics
+        .by_name(crate::txn::TRANSACTION_STATE_TOPIC)
+        .and_then(|ti| topics.partition_of(ti, 0));
+    if let Some(p) = txn_log.and_then(|pi| topics.partition_mut(pi)) {
+        transactions::replay(&mut txns, &mut p.log, storage).map_err(StartError::Storage)?;
+    }
+    Ok(txns)
+}
+
+/// The group coordinator as the offsets log left it, its clock started now.
+fn recover_groups<S: Storage>(
+    config: &BrokerConfig,
+    seed: u64,
+    topics: &mut Topics<S::Segment>,
+    storage: &mut S,
+    unix_ms: i64,
+) -> Result<GroupCoordinator, StartError> {
+    let ms = |ms: u32| Duration::from_millis(u64::from(ms));
+    let mut coordinator = GroupCoordinator::new(GroupConfig {
+        initial_rebalance_delay: ms(config.group_initial_rebalance_delay_ms),
+        session_timeout_min: ms(config.group_min_session_timeout_ms),
+        session_timeout_max: ms(config.group_max_session_timeout_ms),
+        seed,
+        offsets_retention_ms: config.offsets_retention_ms,
+        // At least a millisecond: looks that keep failing to write must not spin.
+        offsets_retention_check_interval: ms(config.offsets_retention_check_interval_ms.max(1)),
+        ..GroupConfig::default()
+    });
+    let offsets_log = topics
+        .by_name(groups::OFFSETS_TOPIC)
+        .and_then(|ti| topics.partition_of(ti, 0));
+    if let Some(p) = offsets_log.and_then(|pi| topics.partition_mut(pi)) {
+        groups::replay(&mut coordinator, &mut p.log, storage, Instant::default())
+            .map_err(StartError::Storage)?;
+    }
+    coordinator.replay_done(Instant::default());
+    // The broker's clock starts here: the first look for expired offsets is an interval on.
+    coordinator.set_clock(Instant::default(), unix_ms);
+    Ok(coordinator)
+}
 
 /// Patch the size prefix of a response written from [`Broker::response_writer`].
 pub(crate) fn finish_response(w: Writer) -> Reply {

@@ -5,9 +5,19 @@ use alloc::string::String;
 
 use crate::limits::TOPIC_NAME_LENGTH_MAX;
 
-/// Whether `name` is one of the broker's own logs (Kafka's internal topics: the offsets log and
-/// the transaction log), which clients neither write, trim, delete nor age out.
+/// Kafka's share groups' state log, internal in Kafka 4.1 (KIP-932). The broker keeps nothing
+/// in it, but clients see it as Kafka shows it.
+pub(crate) const SHARE_GROUP_STATE_TOPIC: &str = "__share_group_state";
+
+/// Whether `name` is one of Kafka's internal topics (Kafka's `Topic.isInternal`): Metadata marks
+/// it, and clients neither produce to it nor trim it with DeleteRecords.
 pub(crate) fn is_internal(name: &str) -> bool {
+    is_broker_log(name) || name == SHARE_GROUP_STATE_TOPIC
+}
+
+/// Whether `name` is one of the broker's own logs, the offsets log and the transaction log, which
+/// hold its state: never deleted on request, aged out, nor read for producers' batches.
+pub(crate) fn is_broker_log(name: &str) -> bool {
     name == super::groups::OFFSETS_TOPIC || name == crate::txn::TRANSACTION_STATE_TOPIC
 }
 
@@ -48,6 +58,16 @@ pub(crate) fn metric_name(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kafka_internal_topics_and_the_broker_logs() {
+        for name in ["__consumer_offsets", "__transaction_state"] {
+            assert!(is_internal(name) && is_broker_log(name), "{name}");
+        }
+        assert!(is_internal(SHARE_GROUP_STATE_TOPIC));
+        assert!(!is_broker_log(SHARE_GROUP_STATE_TOPIC));
+        assert!(!is_internal("_consumer_offsets") && !is_internal("__cluster_metadata"));
+    }
 
     #[test]
     fn kafka_rules() {

@@ -425,7 +425,11 @@ mod tests {
     #[test]
     fn clients_cannot_write_to_the_broker_logs() {
         let mut b = broker();
-        for name in ["__consumer_offsets", "__transaction_state"] {
+        for name in [
+            "__consumer_offsets",
+            "__transaction_state",
+            "__share_group_state",
+        ] {
             create(&mut b, name, 1, &[]);
             for v in [3, 9] {
                 let resp: ProduceResponse = call(&mut b, v, &produce(name));

@@ -34,7 +34,7 @@ pub(super) fn restore<S: Storage>(
     let mut producers = Producers::default();
     let mut partitions = alloc::vec::Vec::new();
     for (_, topic) in topics.iter() {
-        if names::is_internal(&topic.name) {
+        if names::is_broker_log(&topic.name) {
             // The broker's own logs hold no producer's batches.
             continue;
         }

@@ -41,7 +41,7 @@ impl<S: Storage> Broker<S> {
     /// then neither ages nor sizes its segments out, and refuses DeleteRecords. The offsets log
     /// is compacted in Kafka, so it is never trimmed here either.
     pub(super) fn topic_retention(&self, ti: u32) -> Option<Retention> {
-        if super::names::is_internal(&self.topics.topic(ti).name) {
+        if super::names::is_broker_log(&self.topics.topic(ti).name) {
             return None;
         }
         let s = &self.topics.topic(ti).settings;

@@ -657,16 +657,29 @@ fn follower_rejoin_without_change_is_answered_at_once_leader_rejoin_rebalances()
     assert_eq!(p.join_now(join("g", &a, "a")).generation_id, generation + 1);
 }
 
-#[test]
-fn error_codes_of_join_sync_heartbeat() {
-    let mut p = Pair::with(GroupConfig {
+/// A coordinator of at most two groups of one member each.
+fn small_pair() -> Pair {
+    Pair::with(GroupConfig {
         limits: GroupLimits {
             groups_max: 2,
             members_per_group_max: 1,
             ..GroupLimits::default()
         },
         ..GroupConfig::default()
-    });
+    })
+}
+
+/// `member` joins the new group `group` alone: its answer.
+fn lone_member(p: &mut Pair, group: &str, member: &str) -> JoinAnswer {
+    let Reply::Now(a) = p.first_join(group, member) else {
+        panic!("a lone member's first join is answered at once")
+    };
+    a
+}
+
+#[test]
+fn error_codes_of_join() {
+    let mut p = small_pair();
     assert_eq!(
         p.join_now(join("", "", "a")).error,
         ErrorCode::InvalidGroupId
@@ -685,9 +698,7 @@ fn error_codes_of_join_sync_heartbeat() {
         p.join_now(join("g", "ghost", "a")).error,
         ErrorCode::UnknownMemberId
     );
-    let Reply::Now(a) = p.first_join("g", "a") else {
-        panic!()
-    };
+    lone_member(&mut p, "g", "a");
     assert_eq!(
         p.join_now(join("g", "", "b")).error,
         ErrorCode::GroupMaxSizeReached
@@ -696,6 +707,17 @@ fn error_codes_of_join_sync_heartbeat() {
         p.join_now(join("g", "ghost", "a")).error,
         ErrorCode::UnknownMemberId
     );
+    p.first_join("h", "a");
+    assert_eq!(
+        p.join_now(join("i", "", "a")).error,
+        ErrorCode::CoordinatorNotAvailable
+    );
+}
+
+#[test]
+fn error_codes_of_sync_and_heartbeat() {
+    let mut p = small_pair();
+    let a = lone_member(&mut p, "g", "a");
     let generation = a.generation_id;
     assert_eq!(
         p.heartbeat("g", generation + 7, &a.member_id),
@@ -718,12 +740,13 @@ fn error_codes_of_join_sync_heartbeat() {
     assert_eq!(r, Reply::Now(SyncAnswer::error(ErrorCode::UnknownMemberId)));
     let r = p.sync("nope", generation, "ghost", &[]);
     assert_eq!(r, Reply::Now(SyncAnswer::error(ErrorCode::UnknownMemberId)));
-    p.first_join("h", "a");
-    assert_eq!(
-        p.join_now(join("i", "", "a")).error,
-        ErrorCode::CoordinatorNotAvailable
-    );
-    // A lone leader rejoining with new metadata starts and finishes a rebalance at once.
+}
+
+#[test]
+fn a_lone_leader_rejoining_with_new_metadata_rebalances_at_once() {
+    let mut p = small_pair();
+    let a = lone_member(&mut p, "g", "a");
+    let generation = a.generation_id;
     let mut changed = join("g", &a.member_id, "a");
     changed.protocols = vec![proto("range", b"new")];
     let reply = p.join(changed);

@@ -1,6 +1,6 @@
 //! Turning raw setting strings into typed, range-checked values.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::str::FromStr;
 
@@ -29,13 +29,23 @@ const CONNECTION_OUTPUT_BYTES_MAX: u64 = 1 << 30;
 /// Largest `max_open_segments`: more open files than any process may hold is a typo.
 const OPEN_SEGMENTS_MAX_MAX: u32 = 1 << 20;
 
+/// Where the HTTP listener is when the console is on and `metrics_listener` is not set: on
+/// loopback, since the console shows every record to whoever connects.
+const CONSOLE_LISTENER_DEFAULT: SocketAddr =
+    SocketAddr::new(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 9644);
+
 /// Validate every setting.
+// A table: one field per setting, each with its bounds.
+#[allow(clippy::too_many_lines)]
 pub fn build(layers: &Layers) -> Result<Config, ConfigError> {
     let partitions_max =
         i32::try_from(Limits::default().partitions_per_topic_max).unwrap_or(i32::MAX);
     let bind_address: IpAddr = get(layers, "bind_address", parse_ip)?;
     let advertised_host = get(layers, "advertised_host", parse_host)?
         .unwrap_or_else(|| default_advertised_host(bind_address));
+    let console = get(layers, "console", parse_bool)?;
+    let metrics_listener = get(layers, "metrics_listener", parse_listener)?
+        .or(console.then_some(CONSOLE_LISTENER_DEFAULT));
     let config = Config {
         bind_address,
         port: get(layers, "port", |s| int(s, 0, u16::MAX))?,
@@ -114,6 +124,9 @@ pub fn build(layers: &Layers) -> Result<Config, ConfigError> {
         faults: get(layers, "faults", parse_faults)?,
         log_level: get(layers, "log_level", Level::parse)?,
         log_format: get(layers, "log_format", Format::parse)?,
+        metrics_listener,
+        console,
+        console_write: get(layers, "console_write", parse_bool)?,
     };
     let _: i16 = get(layers, "replication_factor", parse_replication_factor)?;
     Ok(config)
@@ -150,6 +163,16 @@ fn parse_faults(s: &str) -> Result<Vec<FaultRule>, String> {
         return Err(format!("at most {FAULT_RULES_MAX} rules"));
     }
     Ok(rules)
+}
+
+/// `host:port` (`[::1]:9644` for IPv6), or empty for none.
+fn parse_listener(s: &str) -> Result<Option<SocketAddr>, String> {
+    if s.is_empty() {
+        return Ok(None);
+    }
+    s.parse()
+        .map(Some)
+        .map_err(|_| "expected an address and port, like 127.0.0.1:9644 or [::1]:9644".into())
 }
 
 fn parse_ip(s: &str) -> Result<IpAddr, String> {

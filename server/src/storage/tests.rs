@@ -46,13 +46,10 @@ fn unsafe_names_are_refused() {
     assert!(storage.write_metadata("a/b", 0, b"x").is_err());
 }
 
-/// Write two segments and metadata, seal, scan back: what a restart sees.
-#[test]
-fn scan_round_trip_after_clean_and_unclean_shutdown() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut storage = FileStorage::new(dir.path().to_path_buf(), false);
-    let capacity = 4096;
-
+/// Two segments of `orders-eu-3` (the first sealed at 5 bytes, the second, from offset 10, not:
+/// `second` written), its metadata written twice, a segment of `other-0`, and a stray directory
+/// and file.
+fn write_two_segments(dir: &Path, storage: &mut FileStorage, capacity: usize) {
     let mut first = storage
         .create_segment("orders-eu", 3, 0, capacity)
         .expect("create first segment");
@@ -71,11 +68,18 @@ fn scan_round_trip_after_clean_and_unclean_shutdown() {
     storage
         .create_segment("other", 0, 0, 64)
         .expect("other topic");
-    std::fs::create_dir(dir.path().join("not_a_partition")).expect("stray dir");
-    std::fs::write(dir.path().join("orders-eu-3").join("notes.txt"), b"x").expect("stray file");
+    std::fs::create_dir(dir.join("not_a_partition")).expect("stray dir");
+    std::fs::write(dir.join("orders-eu-3").join("notes.txt"), b"x").expect("stray file");
+}
 
+/// Write two segments and metadata, seal, scan back: what a restart sees.
+#[test]
+fn scan_round_trip_after_clean_and_unclean_shutdown() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut storage = FileStorage::new(dir.path().to_path_buf(), false);
+    let capacity = 4096;
     // Crash: nothing sealed the newest segment.
-    drop((first, second));
+    write_two_segments(dir.path(), &mut storage, capacity);
     let mut scan = storage.scan(capacity, false).expect("scan");
     assert!(
         scan.partitions

@@ -659,7 +659,7 @@ mod tests {
     }
 
     #[test]
-    fn offsets_encode_at_every_version() {
+    fn commits_encode_at_every_version() {
         for v in versions::<ocq::OffsetCommitRequest>() {
             let m = ocq::OffsetCommitRequest {
                 group_id: "g".into(),
@@ -686,6 +686,10 @@ mod tests {
             let back = wire(&commit_response(answer), v);
             assert_eq!(back.topics[0].partitions[0].error_code, 22);
         }
+    }
+
+    #[test]
+    fn offset_fetches_encode_at_every_version() {
         for v in versions::<ofr::OffsetFetchResponse>() {
             let answer = FetchAnswer {
                 group_id: "g".into(),

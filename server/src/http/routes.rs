@@ -1,0 +1,27 @@
+//! Which part of the broker answers which path of the HTTP listener.
+
+use blazemq_core::storage::Storage;
+
+use super::ask::BrokerAsk;
+use super::{Method, Request, Response};
+
+/// What the routes need to know of the broker's settings.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Context {
+    /// `console`: the web console and its JSON API are served.
+    pub console: bool,
+    /// `console_write`: the console may produce and reset offsets.
+    pub console_write: bool,
+}
+
+/// The answer to `req`; `ask` reaches the broker, as a client and directly.
+pub fn route<S: Storage>(
+    req: &Request<'_>,
+    _ask: &mut BrokerAsk<'_, S>,
+    _ctx: &Context,
+) -> Response {
+    if req.method == Method::Other {
+        return Response::error(405, "method not allowed");
+    }
+    Response::not_found()
+}
