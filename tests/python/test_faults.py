@@ -128,3 +128,58 @@ def test_delayed_produce_answers_show_in_the_delivery_latency(tmp_path, topic_na
         assert injected(broker, rule) == 3
     finally:
         broker._reap()
+
+
+def listener_port(broker):
+    """The port of the HTTP listener, from the `metrics listener` line the broker logs."""
+    def found():
+        for line in list(broker.output):
+            if "metrics listener" in line:
+                m = re.search(r"address=\"?127\.0\.0\.1:(\d+)", line)
+                if m:
+                    return int(m.group(1))
+        return None
+    wait_for(lambda: found() is not None, "the broker logs its metrics listener")
+    return found()
+
+
+def http(port, method, path, body=None):
+    """(status, decoded JSON) of one request to the listener."""
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method,
+                                     data=None if body is None else body.encode())
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def test_a_rule_added_and_removed_over_http_holds_a_producer_back_meanwhile(tmp_path, topic_name):
+    broker = start(tmp_path, "--metrics-listener", "127.0.0.1:0")
+    try:
+        port = listener_port(broker)
+        create(admin_for(broker), topic_name, 1)
+        status, body = http(port, "POST", "/faults", "api=Produce,error=NOPE")
+        assert status == 400 and "NOPE" in body["error"], body
+        rule = f"api=Produce,error=NOT_LEADER_OR_FOLLOWER,topic={topic_name}"
+        status, body = http(port, "POST", "/faults", rule)
+        assert status in (200, 201), body
+        fault = body["id"]
+        assert http(port, "GET", "/faults") == (200, [{"id": fault, "rule": rule,
+                                                        "remaining": None}])
+        delivered = []
+        producer = producer_for(broker, **{"enable.idempotence": True, "linger.ms": 0,
+                                           "retry.backoff.ms": 50})
+        producer.produce(topic_name, b"held", on_delivery=lambda err, _m: delivered.append(err))
+        # Retried while the rule holds: no delivery, failures in the log.
+        wait_for(lambda: injected(broker, rule) >= 2, "the producer's requests fail")
+        producer.poll(0.5)
+        assert delivered == []
+        assert http(port, "DELETE", f"/faults/{fault}") == (200, {"removed": 1})
+        assert producer.flush(TIMEOUT_S) == 0
+        assert delivered == [None]
+        assert http(port, "DELETE", f"/faults/{fault}")[0] == 404
+        assert http(port, "GET", "/faults") == (200, [])
+        assert consume(broker, topic_name, 1, group="after-http") == [b"held"]
+    finally:
+        broker._reap()
