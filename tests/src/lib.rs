@@ -38,6 +38,9 @@ pub const READY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a broker may take to exit after SIGTERM.
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long [`Broker::wait_for_output`] waits.
+const OUTPUT_WAIT: Duration = Duration::from_secs(10);
+
 /// Lines of broker output kept for failure messages.
 const OUTPUT_LINES_MAX: usize = 200;
 
@@ -213,21 +216,28 @@ impl Broker {
     }
 
     /// The HTTP listener's address (`--metrics-listener`), from the line the broker logs when
-    /// it starts serving it; waits a few seconds for the line.
+    /// it starts serving it.
     pub fn http_addr(&self) -> SocketAddr {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let found = self.output().lines().find_map(|line| {
+        self.wait_for_output("a `metrics listener` line", |output| {
+            output.lines().find_map(|line| {
                 let rest = line.split("metrics listener").nth(1)?;
                 let address = rest.split("address=").nth(1)?.split_whitespace().next()?;
-                address.trim_matches('"').parse().ok()
-            });
-            if let Some(address) = found {
-                return address;
+                address.trim_matches(['"', ',']).parse().ok()
+            })
+        })
+    }
+
+    /// What `find` finds in the broker's output, waiting a few seconds for it to appear;
+    /// `what` names it in the failure.
+    pub fn wait_for_output<T>(&self, what: &str, find: impl Fn(&str) -> Option<T>) -> T {
+        let deadline = Instant::now() + OUTPUT_WAIT;
+        loop {
+            if let Some(found) = find(&self.output()) {
+                return found;
             }
             assert!(
                 Instant::now() < deadline,
-                "no `metrics listener` line in the broker's output:\n{}",
+                "no {what} within {OUTPUT_WAIT:?}:\n{}",
                 self.output()
             );
             thread::sleep(Duration::from_millis(20));

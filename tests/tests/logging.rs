@@ -6,15 +6,10 @@
 #![allow(clippy::std_instead_of_core)]
 
 use std::io::{Read, Write};
-use std::thread;
-use std::time::{Duration, Instant};
 
 use blazemq_tests::wire::{self, error_code};
 use blazemq_tests::{Broker, BrokerOptions};
 use serde_json::Value;
-
-/// How long a line may take to reach the harness after what caused it.
-const LINE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The client id of the harness's requests.
 const CLIENT_ID: &str = "blazemq-tests";
@@ -31,21 +26,11 @@ fn json_lines(broker: &Broker) -> Vec<Value> {
 
 /// The first line with message `msg` that `matches`, waiting for it (bounded).
 fn wait_for_line(broker: &Broker, msg: &str, matches: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + LINE_TIMEOUT;
-    loop {
-        let found = json_lines(broker)
+    broker.wait_for_output(&format!("`{msg}` line"), |_| {
+        json_lines(broker)
             .into_iter()
-            .find(|line| line["msg"] == msg && matches(line));
-        if let Some(line) = found {
-            return line;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no `{msg}` line within {LINE_TIMEOUT:?}\n{}",
-            broker.output()
-        );
-        thread::sleep(Duration::from_millis(20));
-    }
+            .find(|line| line["msg"] == msg && matches(line))
+    })
 }
 
 fn has_envelope(line: &Value, level: &str) {
