@@ -464,6 +464,30 @@ impl<S: Storage> Broker<S> {
     }
 }
 
+impl<S: Storage> Broker<S> {
+    /// The error a rule puts on topic `ti` of a DeleteTopics request, if any.
+    pub(super) fn fault_topic(&mut self, ti: u32) -> Option<ErrorCode> {
+        if self.faults.is_empty() {
+            return None;
+        }
+        let name = &self.topics.topic(ti).name;
+        self.faults.error_for(name, None)
+    }
+
+    /// The topics of a CreateTopics request a rule fails, with the error.
+    pub(super) fn fault_topics<'n>(
+        &mut self,
+        names: impl Iterator<Item = &'n str>,
+    ) -> Vec<(String, ErrorCode)> {
+        if self.faults.is_empty() {
+            return Vec::new();
+        }
+        names
+            .filter_map(|n| self.faults.error_for(n, None).map(|e| (n.to_string(), e)))
+            .collect()
+    }
+}
+
 /// Partitions of an OffsetCommit that a rule fails: `(topic, partition, error)`.
 type Faulted = Vec<(String, i32, ErrorCode)>;
 

@@ -78,7 +78,8 @@ fn refuse<T>(message: String) -> Result<T, FaultError> {
     Err(FaultError(message))
 }
 
-/// APIs whose error answers go on matching partitions (or, for Metadata, topics).
+/// APIs whose error answers go on matching partitions (or, for Metadata, CreateTopics and
+/// DeleteTopics, topics); the others of the request are served.
 pub(crate) const PER_PARTITION_APIS: &[ApiKey] = &[
     ApiKey::Produce,
     ApiKey::Fetch,
@@ -86,6 +87,8 @@ pub(crate) const PER_PARTITION_APIS: &[ApiKey] = &[
     ApiKey::Metadata,
     ApiKey::OffsetCommit,
     ApiKey::OffsetFetch,
+    ApiKey::CreateTopics,
+    ApiKey::DeleteTopics,
 ];
 
 /// APIs whose error answers carry the error at the top level (per group for DescribeGroups,
@@ -234,6 +237,9 @@ impl FaultRule {
                 api.name(),
                 supported_apis()
             ));
+        }
+        if self.partition.is_some() && matches!(api, ApiKey::CreateTopics | ApiKey::DeleteTopics) {
+            return refuse(format!("{} fails whole topics: no `partition`", api.name()));
         }
         if !per_partition && self.topic.is_some() {
             return refuse(format!("{} has no topics to pick with `topic`", api.name()));

@@ -5,8 +5,8 @@ use alloc::vec::Vec;
 use super::*;
 use crate::broker::BrokerConfig;
 use crate::broker::harness::{
-    CONN, Driver, batch, broker, call, create, driven, fetch_request, produce_request, response_to,
-    try_call,
+    CONN, Driver, batch, broker, call, create, create_topics_request, driven, fetch_request,
+    produce_request, response_to, try_call,
 };
 use crate::codec::messages::find_coordinator_request::FindCoordinatorRequest;
 use crate::codec::messages::join_group_request::JoinGroupRequestProtocol;
@@ -16,9 +16,10 @@ use crate::codec::messages::offset_commit_request::{
     OffsetCommitRequestPartition, OffsetCommitRequestTopic,
 };
 use crate::codec::messages::{
-    ApiVersionsRequest, ApiVersionsResponse, FetchResponse, FindCoordinatorResponse,
-    JoinGroupRequest, JoinGroupResponse, ListOffsetsRequest, ListOffsetsResponse, MetadataRequest,
-    MetadataResponse, OffsetCommitRequest, OffsetCommitResponse, ProduceRequest, ProduceResponse,
+    ApiVersionsRequest, ApiVersionsResponse, CreateTopicsResponse, DeleteTopicsRequest,
+    DeleteTopicsResponse, FetchResponse, FindCoordinatorResponse, JoinGroupRequest,
+    JoinGroupResponse, ListOffsetsRequest, ListOffsetsResponse, MetadataRequest, MetadataResponse,
+    OffsetCommitRequest, OffsetCommitResponse, ProduceRequest, ProduceResponse,
 };
 use crate::storage::MemoryStorage;
 
@@ -486,4 +487,36 @@ fn a_produce_request_that_acks_nothing_is_still_failed() {
     let drained = b.drain().expect("drained");
     // As Kafka does for acks=0 with an error: the connection closes, the client re-reads metadata.
     assert_eq!(drained.closed, [CONN]);
+}
+
+#[test]
+fn create_and_delete_topics_fail_the_matching_topics_only() {
+    let mut b = with_topic();
+    b.add_fault(rule(
+        "api=CreateTopics,error=POLICY_VIOLATION,topic=x,count=1",
+    ))
+    .expect("added");
+    let mut request = create_topics_request("x", 1, &[]);
+    request
+        .topics
+        .extend(create_topics_request("y", 1, &[]).topics);
+    let resp: CreateTopicsResponse = call(&mut b, 7, &request);
+    let errors: Vec<_> = resp
+        .topics
+        .iter()
+        .map(|t| (t.name.as_str(), t.error_code))
+        .collect();
+    assert_eq!(errors, [("x", 44), ("y", 0)]);
+    assert!(b.topics.by_name("x").is_none() && b.topics.by_name("y").is_some());
+    create(&mut b, "x", 1, &[]);
+    b.add_fault(rule("api=DeleteTopics,error=NOT_CONTROLLER,topic=y"))
+        .expect("added");
+    let request = DeleteTopicsRequest {
+        topic_names: vec!["x".into(), "y".into()],
+        ..Default::default()
+    };
+    let resp: DeleteTopicsResponse = call(&mut b, 5, &request);
+    let errors: Vec<_> = resp.responses.iter().map(|t| t.error_code).collect();
+    assert_eq!(errors, [0, 41]);
+    assert!(b.topics.by_name("x").is_none() && b.topics.by_name("y").is_some());
 }
