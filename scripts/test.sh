@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Runs every test of BlazeMQ: Rust unit, property and end-to-end tests (`cargo test --workspace`),
-# the Python client tests (pytest), the kafkajs tests (node --test), the Java client and Kafka
-# tools tests (mvn test in tests/jvm) and the Go client tests (franz-go and sarama: go test in
-# tests/go). Installs what a fresh machine lacks first: kcat from the system's packages, a Python
-# venv at .venv with tests/python/requirements.txt, and tests/js/node_modules from
-# tests/js/package-lock.json; Maven fetches the JVM tests' jars into ~/.m2 and Go its modules
-# (go.sum) from the module proxy.
+# the Python client tests (pytest), the kafkajs tests (node --test), the web console's tests in
+# headless Chromium (node --test in tests/console), the Java client and Kafka tools tests (mvn
+# test in tests/jvm) and the Go client tests (franz-go and sarama: go test in tests/go). Installs
+# what a fresh machine lacks first: kcat from the system's packages, a Python venv at .venv with
+# tests/python/requirements.txt, and tests/js/node_modules and tests/console/node_modules from
+# their package-lock.json; Maven fetches the JVM tests' jars into ~/.m2 and Go its modules
+# (go.sum) from the module proxy. Chromium is the system's (.ci/run installs it).
 # Exits non-zero if anything fails.
 #
 # `scripts/test.sh --against-kafka` is the reference pass: the Python, JavaScript, Java and Go
@@ -72,6 +73,8 @@ log "installing Python test requirements"
 .venv/bin/python -m pip install -q --disable-pip-version-check -r tests/python/requirements.txt
 log "installing kafkajs (npm ci)"
 (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
+log "installing the console tests' kafkajs and playwright-core (npm ci)"
+(cd tests/console && npm ci --no-audit --no-fund --loglevel=error)
 summary+=("installing ok $((SECONDS - started))s")
 
 # The end-to-end tests (Rust, Python and JavaScript) run this binary; build it before they look for it.
@@ -91,6 +94,14 @@ timed "pytest tests/python" suite .venv/bin/python -m pytest tests/python -q -p 
 
 js() { (cd tests/js && suite node --test); }
 timed "node --test tests/js" js
+
+# The web console in headless Chromium: BlazeMQ's own, so not in the reference pass. Without
+# Chromium it skips itself, except under CI=true, where that fails. Screenshots of each view
+# are left in target/console-screenshots/.
+if [ "$against_kafka" != true ]; then
+    console() { (cd tests/console && node --test); }
+    timed "node --test tests/console" console
+fi
 
 # The Java client and Kafka's own tools (kafka-clients, kafka-tools); Maven fetches them into
 # ~/.m2 the first time. CI must run them: there a missing java or mvn is a failure.

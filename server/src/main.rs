@@ -4,6 +4,8 @@
 
 mod banner;
 mod config;
+#[allow(dead_code)] // Routed to by the HTTP listener.
+mod console;
 mod data_dir;
 mod event_loop;
 #[allow(dead_code)] // Wired to the listener's routes.
