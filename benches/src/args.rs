@@ -58,6 +58,12 @@ OPTIONS:
                           set, the broker's own; Kafka's is 0.5)
   --cleaner-backoff-ms MS the broker's log.cleaner.backoff.ms: the compaction run measures from
                           that long after it allows cleaning (default 15000, Kafka's and BlazeMQ's)
+  --versus-cmd \"CMD\"    a second broker command, run beside --broker-cmd's: each of
+                          --rounds rounds starts each broker in turn (alternating which goes
+                          first), runs --modes against it and stops it; prints each run's
+                          median records/s for both and their ratio (idle, memory and
+                          lifecycle measurements are skipped)
+  --rounds N              rounds of a --versus-cmd comparison (default 3)
   --json FILE             also write the results as JSON
   --help                  this text
 ";
@@ -210,6 +216,10 @@ pub struct Options {
     pub cleaner_backoff: Duration,
     /// `min.cleanable.dirty.ratio` of the compaction runs' topics, if set.
     pub dirty_ratio: Option<f64>,
+    /// A second broker command to compare with the first, side by side.
+    pub versus: Option<String>,
+    /// Rounds of the comparison.
+    pub rounds: usize,
     /// Where to write the JSON report.
     pub json: Option<PathBuf>,
     /// Short runs.
@@ -311,6 +321,8 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Parsed> {
         segment_bytes: None,
         cleaner_backoff: Duration::from_secs(15),
         dirty_ratio: None,
+        versus: None,
+        rounds: 3,
         json: None,
         quick,
     };
@@ -394,6 +406,8 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Parsed> {
                 ms @ ..=3_600_000 => o.cleaner_backoff = Duration::from_millis(ms),
                 _ => return Err(BenchError::Usage(format!("{f} is at most 3600000"))),
             },
+            "--versus-cmd" => o.versus = Some(v),
+            "--rounds" => o.rounds = positive(f, &v)?.min(1_000) as usize,
             "--json" => o.json = Some(PathBuf::from(v)),
             other => return Err(BenchError::Usage(format!("unknown option {other}"))),
         }
@@ -401,6 +415,11 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Parsed> {
     o.target = target.ok_or_else(|| {
         BenchError::Usage("give --broker-cmd \"CMD\" or --bootstrap HOST:PORT".into())
     })?;
+    if o.versus.is_some() && !matches!(o.target, Target::Command(_)) {
+        return Err(BenchError::Usage(
+            "--versus-cmd compares with --broker-cmd's broker: give both".into(),
+        ));
+    }
     if o.fetch_max_bytes > crate::wire::FETCH_BYTES_MAX {
         return Err(BenchError::Usage(
             "--fetch-max-bytes is at most 512 MiB".into(),
@@ -456,6 +475,15 @@ mod tests {
             Parsed::Run(o) => Ok(*o),
             Parsed::Help => panic!("help"),
         }
+    }
+
+    #[test]
+    fn versus_takes_a_second_command_and_rounds() {
+        let o = run(&["--broker-cmd", "a", "--versus-cmd", "b c"]).unwrap();
+        assert_eq!((o.versus.as_deref(), o.rounds), (Some("b c"), 3));
+        let o = run(&["--broker-cmd", "a", "--versus-cmd", "b", "--rounds", "5"]).unwrap();
+        assert_eq!(o.rounds, 5);
+        assert_eq!(run(&["--bootstrap", "127.0.0.1:1"]).unwrap().versus, None);
     }
 
     #[test]
@@ -602,6 +630,8 @@ mod tests {
             ],
             &["--bootstrap", "127.0.0.1:1", "--connections", "1,99999"],
             &["--bootstrap", "127.0.0.1:1", "--partitions", "0"],
+            &["--bootstrap", "127.0.0.1:1", "--versus-cmd", "b"],
+            &["--broker-cmd", "a", "--versus-cmd", "b", "--rounds", "0"],
             &["--bootstrap", "127.0.0.1:1", "--partitions", "200000"],
             &["--bootstrap", "127.0.0.1:1", "--idle-connections", "-1"],
             &["--bootstrap", "127.0.0.1:1", "--txn-records", "150"],

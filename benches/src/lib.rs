@@ -27,6 +27,7 @@ pub mod procfs;
 pub mod report;
 pub mod stats;
 pub mod txn;
+pub mod versus;
 pub mod wire;
 
 pub use error::BenchError;

@@ -20,6 +20,7 @@ use blazemq_platform::{
 
 use crate::frame_cursor::FrameCursor;
 use crate::http::routes;
+use crate::metrics::ServerMetrics;
 use crate::out_queue::OutQueue;
 
 mod http_conns;
@@ -172,6 +173,8 @@ pub struct EventLoop<S: Storage> {
     stop_requested: Option<std::time::Instant>,
     /// The HTTP listener and its connections.
     http: http_conns::HttpSide,
+    /// What `GET /metrics` reports of the loop (counts nothing when the listener is off).
+    metrics: ServerMetrics,
 }
 
 impl<S: Storage> EventLoop<S>
@@ -211,7 +214,14 @@ where
             stopping: false,
             stop_requested: None,
             http: http_conns::HttpSide::new(http_listener, listeners.http_context),
+            metrics: ServerMetrics::off(),
         })
+    }
+
+    /// Count for `GET /metrics` with `metrics` (off until this is called).
+    pub fn with_metrics(mut self, metrics: ServerMetrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Serve until SIGINT or SIGTERM, then write what is queued (bounded wait) and return the
@@ -340,6 +350,7 @@ where
             );
             self.connections
                 .insert(id, Connection::new(stream, peer_addr));
+            self.metrics.connection_opened();
             let now = self.now();
             self.broker.handle(Input::Accepted {
                 conn: ConnId(id),
@@ -410,7 +421,10 @@ where
             }
             let outcome = connection.stream.source().read(&mut self.read_buffer);
             let n = match outcome {
-                Ok(ReadOutcome::Data(n)) => n,
+                Ok(ReadOutcome::Data(n)) => {
+                    self.metrics.received(n);
+                    n
+                }
                 Ok(ReadOutcome::WouldBlock) => return,
                 Ok(ReadOutcome::Eof) | Err(_) => return self.close(id, true),
             };
@@ -485,6 +499,7 @@ where
         match output {
             Output::Send { conn, response } => {
                 if let Some(connection) = self.connections.get_mut(&conn.0) {
+                    self.metrics.response_queued(&response.request, &self.clock);
                     if connection.awaiting && !self.broker.is_parked(conn) {
                         // Answered: read on, starting with what was set aside.
                         connection.awaiting = false;
@@ -589,7 +604,9 @@ where
             return;
         };
         let broker = &self.broker;
+        let unsent = connection.out.unsent_bytes();
         let result = write_queue(connection, |s| broker.segment_bytes(s));
+        self.metrics.sent(unsent - connection.out.unsent_bytes());
         for response in connection.out.take_written() {
             self.broker.recycle(response);
         }
@@ -620,6 +637,7 @@ where
         let Some(mut connection) = self.connections.remove(&id) else {
             return;
         };
+        self.metrics.connection_closed();
         crate::debug!(
             "connection closed",
             conn = id,

@@ -4,7 +4,6 @@
 
 mod banner;
 mod config;
-#[allow(dead_code)] // Routed to by the HTTP listener.
 mod console;
 mod data_dir;
 mod event_loop;
@@ -16,6 +15,7 @@ mod http;
 #[allow(dead_code)]
 mod json;
 mod logging;
+mod metrics;
 mod out_queue;
 mod storage;
 
@@ -30,6 +30,7 @@ use crate::banner::Banner;
 use crate::config::{Command, Config};
 use crate::data_dir::{DataDir, new_cluster_id};
 use crate::event_loop::{EventLoop, Listeners, LoopConfig};
+use crate::metrics::ServerMetrics;
 use crate::storage::FileStorage;
 
 /// Exit status for a configuration the broker refuses.
@@ -91,6 +92,7 @@ impl fmt::Display for RunError {
 }
 
 fn run(config: &Config) -> Result<(), RunError> {
+    let (started, started_unix_ms) = (std::time::Instant::now(), unix_ms());
     prepare_process(config);
     // Installed first, so a signal during recovery stops the broker cleanly instead of killing it.
     let signal = ShutdownSignal::install().map_err(|e| RunError::Io("signal handlers", e))?;
@@ -115,11 +117,12 @@ fn run(config: &Config) -> Result<(), RunError> {
     };
     let recovery_started = std::time::Instant::now();
     let broker = Broker::new(broker_config, storage, unix_ms()).map_err(RunError::Start)?;
+    let recovered_in = recovery_started.elapsed();
     let partitions = broker.partition_count();
     crate::info!(
         "logs recovered",
         partitions = partitions,
-        took_ms = recovery_started.elapsed(),
+        took_ms = recovered_in,
         previous_run = previous_run_name(data_dir.previous_run),
         data_dir = data_dir.path(),
     );
@@ -132,8 +135,15 @@ fn run(config: &Config) -> Result<(), RunError> {
             console_write: config.console_write,
         },
     };
+    let metrics = ServerMetrics::new(
+        config.metrics_listener.is_some(),
+        started,
+        started_unix_ms,
+        recovered_in,
+    );
     let event_loop = EventLoop::new(broker, listeners, signal, Clock::new(), loop_config)
-        .map_err(|e| RunError::Io("event loop", e))?;
+        .map_err(|e| RunError::Io("event loop", e))?
+        .with_metrics(metrics);
     announce(config, listening, http_listening, &data_dir, partitions);
 
     let (mut broker, stopped) = event_loop
@@ -264,6 +274,8 @@ fn broker_config(
         limits: config.limits(),
         events: event_level(config.log_level),
         faults: config.faults.clone(),
+        // Requests and response errors are counted only for the metrics listener.
+        stats: config.metrics_listener.is_some(),
     })
 }
 

@@ -71,7 +71,6 @@ impl OutQueue {
     }
 
     /// Bytes still to write.
-    #[cfg(test)]
     pub fn unsent_bytes(&self) -> usize {
         self.unsent_bytes
     }
@@ -178,6 +177,7 @@ mod tests {
         Response {
             bytes: bytes.to_vec(),
             splices: Vec::new(),
+            ..Default::default()
         }
     }
 
@@ -221,6 +221,7 @@ mod tests {
                             segment: segment_ref(0, 1),
                         },
                     ],
+                    ..Default::default()
                 });
                 queue.push(plain(b""));
                 queue.push(plain(b"tail"));
@@ -240,6 +241,7 @@ mod tests {
         queue.push(Response {
             bytes,
             splices: Vec::new(),
+            ..Default::default()
         });
         let big_fetch = Response {
             bytes: b"x".to_vec(),
@@ -247,6 +249,7 @@ mod tests {
                 at: 1,
                 segment: segment_ref(0, 9),
             }],
+            ..Default::default()
         };
         let fetch_held = size_of::<Response>() + big_fetch.bytes.capacity() + size_of::<Splice>();
         queue.push(big_fetch);
@@ -299,6 +302,7 @@ mod tests {
                 at: 1,
                 segment: segment_ref(8, 5),
             }],
+            ..Default::default()
         });
         let mut iov = [IoSlice::new(&[]); 4];
         assert_eq!(

@@ -6,7 +6,7 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
@@ -794,9 +794,33 @@ fn io_error(e: &io::Error, what: String) -> StorageError {
         io::ErrorKind::InvalidInput => StorageErrorKind::Invalid,
         _ => StorageErrorKind::Io,
     };
+    STORAGE_ERROR_COUNTS[kind_index(kind)].fetch_add(1, Ordering::Relaxed);
     let error = StorageError::new(kind, format!("{what}: {e}"));
     log_storage_error(e, &error);
     error
+}
+
+/// OS errors of storage operations since the start, by kind (the order of [`KIND_NAMES`]),
+/// whether or not the log wrote them: for the metrics.
+static STORAGE_ERROR_COUNTS: [AtomicU64; 4] = [const { AtomicU64::new(0) }; 4];
+/// The metrics' names of the kinds [`io_error`] gives.
+const KIND_NAMES: [&str; 4] = ["no_space", "io", "not_found", "invalid"];
+
+fn kind_index(kind: StorageErrorKind) -> usize {
+    match kind {
+        StorageErrorKind::NoSpace => 0,
+        StorageErrorKind::NotFound => 2,
+        StorageErrorKind::Invalid => 3,
+        _ => 1,
+    }
+}
+
+/// Storage operations the OS failed since the start, by kind.
+pub fn storage_error_counts() -> impl Iterator<Item = (&'static str, u64)> {
+    KIND_NAMES
+        .into_iter()
+        .zip(&STORAGE_ERROR_COUNTS)
+        .map(|(name, n)| (name, n.load(Ordering::Relaxed)))
 }
 
 /// The cause a storage error is rate-limited by: the OS error number (ENOSPC, EIO, ...), or

@@ -12,6 +12,7 @@ use blazemq_benches::lifecycle::{self, Lifecycle};
 use blazemq_benches::modes::{self, Bounds, RunResult, topic_name};
 use blazemq_benches::procfs;
 use blazemq_benches::report::{IdleCpu, PerUnit, Report};
+use blazemq_benches::versus::Versus;
 use blazemq_benches::wire::Conn;
 
 fn main() -> ExitCode {
@@ -20,6 +21,13 @@ fn main() -> ExitCode {
             print!("{USAGE}");
             ExitCode::SUCCESS
         }
+        Ok(Parsed::Run(options)) if options.versus.is_some() => match run_versus(&options) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("blazemq-bench: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Ok(Parsed::Run(options)) => {
             let mut report = Report::default();
             let outcome = run(&options, &mut report);
@@ -142,6 +150,43 @@ fn run(o: &Options, report: &mut Report) -> Result<()> {
             report.broker.lifecycle = Some(l);
         }
     }
+    Ok(())
+}
+
+/// `--versus-cmd`: rounds of both brokers in turn, the same modes against each; the table of
+/// their records/s goes to stdout.
+fn run_versus(o: &Options) -> Result<()> {
+    let (Target::Command(a), Some(b)) = (&o.target, &o.versus) else {
+        return Err(blazemq_benches::BenchError::Usage(
+            "--versus-cmd needs --broker-cmd".into(),
+        ));
+    };
+    let bounds = Bounds {
+        duration: o.duration,
+        count: o.requests,
+    };
+    let warmup = Bounds {
+        duration: o.warmup,
+        count: o.requests.map(|n| (n / 10).max(1)),
+    };
+    let mut versus = Versus::default();
+    for round in 0..o.rounds {
+        // A then B in even rounds, B then A in odd ones.
+        for side in [round % 2 == 1, round % 2 == 0] {
+            let template = if side { b } else { a };
+            eprintln!("round {}/{}: {template}", round + 1, o.rounds);
+            let mut broker = SpawnedBroker::start(template)?;
+            let mut results = Vec::new();
+            for &mode in &o.modes {
+                let pid = Some(broker.pid());
+                let dir = Some(broker.dir.as_path());
+                results.extend(run_mode(mode, o, broker.addr, &warmup, &bounds, pid, dir)?);
+            }
+            broker.stop()?;
+            versus.add(side, &results);
+        }
+    }
+    print!("{}", versus.table(a, b));
     Ok(())
 }
 

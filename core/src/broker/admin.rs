@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 use super::dynamic_configs::{
     self, DynamicConfigs, Layer, SOURCE_DYNAMIC_BROKER, SOURCE_DYNAMIC_DEFAULT_BROKER,
 };
-use super::{Broker, BrokerConfig, Hdr, Reply, encode_response, topic_config};
+use super::{Broker, BrokerConfig, Hdr, Reply, topic_config};
 use crate::ErrorCode;
 use crate::codec::Message;
 use crate::codec::messages::delete_topics_response::DeletableTopicResult;
@@ -162,7 +162,7 @@ impl<S: Storage> Broker<S> {
                 }
             })
             .collect();
-        encode_response(
+        self.respond(
             hdr,
             &DeleteTopicsResponse {
                 responses,
@@ -253,7 +253,7 @@ impl<S: Storage> Broker<S> {
                 }
             })
             .collect();
-        encode_response(
+        self.respond(
             hdr,
             &DescribeConfigsResponse {
                 throttle_time_ms: 0,

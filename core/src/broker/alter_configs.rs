@@ -11,7 +11,7 @@ use super::admin::{RESOURCE_BROKER, RESOURCE_TOPIC};
 use super::dynamic_configs::{self, Layer};
 use super::names::invalid_topic_reason;
 use super::topic_settings::TopicSettings;
-use super::{Broker, Hdr, Reply, encode_response, topic_config};
+use super::{Broker, Hdr, Reply, topic_config};
 use crate::ErrorCode;
 use crate::codec::Message;
 use crate::codec::messages::{
@@ -86,7 +86,7 @@ impl<S: Storage> Broker<S> {
                 resource_name: r.name.into(),
             },
         );
-        encode_response(
+        self.respond(
             hdr,
             &IncrementalAlterConfigsResponse {
                 throttle_time_ms: 0,
@@ -122,7 +122,7 @@ impl<S: Storage> Broker<S> {
                 resource_name: r.name.into(),
             },
         );
-        encode_response(
+        self.respond(
             hdr,
             &AlterConfigsResponse {
                 throttle_time_ms: 0,

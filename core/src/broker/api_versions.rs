@@ -3,7 +3,7 @@
 use alloc::vec::Vec;
 
 use super::apis::{Request, apis};
-use super::{Broker, Hdr, Reply, encode_response, encode_response_at};
+use super::{Broker, Hdr, Reply, encode_response_at};
 use crate::ErrorCode;
 use crate::codec::messages::api_versions_response::ApiVersion;
 use crate::codec::messages::{ApiVersionsRequest, ApiVersionsResponse};
@@ -26,7 +26,7 @@ fn api_keys<S: Storage>(keep: impl Fn(ApiKey) -> bool) -> Vec<ApiVersion> {
 
 /// The versions of every row of the table; INVALID_REQUEST for a client software name or version
 /// Kafka rejects (v3 and later).
-pub(crate) fn handle<S: Storage>(_: &mut Broker<S>, r: Request<'_>) -> Reply {
+pub(crate) fn handle<S: Storage>(broker: &mut Broker<S>, r: Request<'_>) -> Reply {
     let hdr = r.hdr;
     let Ok((_, request)) = ApiVersionsRequest::decode(r.body, hdr.api_version) else {
         return Reply::Close;
@@ -45,7 +45,7 @@ pub(crate) fn handle<S: Storage>(_: &mut Broker<S>, r: Request<'_>) -> Reply {
             ..Default::default()
         }
     };
-    encode_response(hdr, &response)
+    broker.respond(hdr, &response)
 }
 
 /// KIP-511: a request version the broker does not know gets a v0 response with

@@ -183,6 +183,9 @@ pub struct BrokerConfig {
     /// [`super::FaultRule::check`] refuses, and those past [`super::FAULT_RULES_MAX`], are left
     /// out, so a runtime parses and counts them first.
     pub faults: alloc::vec::Vec<super::FaultRule>,
+    /// Whether requests and response error codes are counted for a runtime's metrics
+    /// ([`super::Broker::request_counts`], [`super::Broker::error_counts`]); off by default.
+    pub stats: bool,
 }
 
 impl Default for BrokerConfig {
@@ -216,6 +219,7 @@ impl Default for BrokerConfig {
             limits: Limits::default(),
             events: super::EventLevel::Off,
             faults: alloc::vec::Vec::new(),
+            stats: false,
         }
     }
 }

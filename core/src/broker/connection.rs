@@ -12,6 +12,8 @@ pub(crate) struct Connection {
     pub inbound: Vec<u8>,
     /// A request of this connection is parked; later frames wait.
     pub parked: bool,
+    /// The parked request, for its response's stamp.
+    pub parked_request: crate::codec::RequestStamp,
     /// The client's host as Kafka reports it (`/127.0.0.1`).
     pub host: alloc::string::String,
 }

@@ -5,7 +5,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::{Broker, Hdr, Reply, encode_response};
+use super::{Broker, Hdr, Reply};
 use crate::ErrorCode;
 use crate::codec::Message;
 use crate::codec::messages::create_partitions_request::{
@@ -48,7 +48,7 @@ impl<S: Storage> Broker<S> {
                 error_message: message,
             });
         }
-        encode_response(
+        self.respond(
             hdr,
             &CreatePartitionsResponse {
                 throttle_time_ms: 0,

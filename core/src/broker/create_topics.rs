@@ -12,7 +12,7 @@ use alloc::vec::Vec;
 
 use super::names::{CLUSTER_METADATA_TOPIC, invalid_topic_reason};
 use super::topic_config;
-use super::{Broker, ConnId, Event, EventLevel, Hdr, Reply, encode_response};
+use super::{Broker, ConnId, Event, EventLevel, Hdr, Reply};
 use crate::ErrorCode;
 use crate::codec::Message;
 use crate::codec::messages::create_topics_request::CreatableTopic;
@@ -115,7 +115,7 @@ impl<S: Storage> Broker<S> {
         };
         // Requests are worked through in order: this one goes first only if none waits.
         if self.create_jobs.is_empty() && self.work_on(&mut job) {
-            return finish(job);
+            return finish(self, job);
         }
         self.create_jobs.push_back(job);
         Reply::Parked
@@ -137,7 +137,8 @@ impl<S: Storage> Broker<S> {
                 return;
             }
             let conn = job.conn;
-            self.unpark(conn, finish(job));
+            let reply = finish(self, job);
+            self.unpark(conn, reply);
         }
     }
 
@@ -372,12 +373,12 @@ impl<S: Storage> Broker<S> {
 }
 
 /// The answer to a finished job.
-fn finish(job: CreateJob) -> Reply {
+fn finish<S: Storage>(broker: &mut Broker<S>, job: CreateJob) -> Reply {
     let response = CreateTopicsResponse {
         topics: job.results,
         ..Default::default()
     };
-    encode_response(job.hdr, &response)
+    broker.respond(job.hdr, &response)
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use alloc::vec::Vec;
 
-use super::{Broker, Hdr, Reply, encode_response};
+use super::{Broker, Hdr, Reply};
 use crate::ErrorCode;
 use crate::codec::Message;
 use crate::codec::messages::delete_records_response::{
@@ -47,7 +47,7 @@ impl<S: Storage> Broker<S> {
         }
         // Parked fetches below the new start now get OFFSET_OUT_OF_RANGE.
         self.wake_fetches(&moved);
-        encode_response(
+        self.respond(
             hdr,
             &DeleteRecordsResponse {
                 throttle_time_ms: 0,

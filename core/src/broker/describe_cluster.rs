@@ -4,7 +4,7 @@ use alloc::format;
 use alloc::string::String;
 
 use super::metadata::CLUSTER_OPERATIONS_ALL;
-use super::{Broker, Hdr, Reply, encode_response};
+use super::{Broker, Hdr, Reply};
 use crate::ErrorCode;
 use crate::codec::Message;
 use crate::codec::messages::describe_cluster_response::DescribeClusterBroker;
@@ -63,7 +63,7 @@ impl<S: Storage> Broker<S> {
                 ..Default::default()
             },
         };
-        encode_response(hdr, &response)
+        self.respond(hdr, &response)
     }
 }
 

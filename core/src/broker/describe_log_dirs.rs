@@ -3,7 +3,7 @@
 
 use alloc::vec::Vec;
 
-use super::{Broker, Hdr, Reply, encode_response};
+use super::{Broker, Hdr, Reply};
 use crate::codec::Message;
 use crate::codec::messages::describe_log_dirs_request::DescribableLogDirTopic;
 use crate::codec::messages::describe_log_dirs_response::{
@@ -36,7 +36,7 @@ impl<S: Storage> Broker<S> {
             }],
             ..Default::default()
         };
-        encode_response(hdr, &response)
+        self.respond(hdr, &response)
     }
 
     fn all_log_dir_topics(&self) -> Vec<DescribeLogDirsTopic> {

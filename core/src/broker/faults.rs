@@ -342,6 +342,8 @@ impl<S: Storage> Broker<S> {
             self.faults.closed = true;
             Reply::Close
         } else if let Some(code) = self.faults.top_level_error() {
+            // Counted for the metrics as any error answer is.
+            self.count_error(request.hdr.api_key, code.code());
             respond::error_response(api, request.hdr, request.body, code)
         } else {
             handle(self, request)

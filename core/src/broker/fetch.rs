@@ -15,7 +15,7 @@ use crate::codec::fetch_view::{
     AbortedTransaction, FetchPartitionView, FetchResponseWriter, FetchView, FetchedPartition,
     FetchedRecords,
 };
-use crate::codec::{EncodeError, SegmentRef, Writer};
+use crate::codec::{ApiKey, EncodeError, SegmentRef, Writer};
 use crate::records;
 use crate::storage::Storage;
 
@@ -87,6 +87,7 @@ impl<S: Storage> Broker<S> {
         };
         let mut w = self.fetch_writer(hdr);
         if let Some(code) = session_error(&request) {
+            self.count_error(hdr.api_key, code.code());
             let Ok(out) = FetchResponseWriter::begin(&mut w, v, 0, code.code(), 0, 0) else {
                 return Reply::Close;
             };
@@ -232,7 +233,11 @@ impl<S: Storage> Broker<S> {
                             .unwrap_or_else(|code| (Answer::error(fp.partition, code), 0))
                     }
                 };
-                built.error |= answer.error_code != 0;
+                if answer.error_code != 0 {
+                    // Counted here, written once: a fetch with an error is answered at once.
+                    built.error = true;
+                    self.count_error(ApiKey::Fetch.code(), answer.error_code);
+                }
                 built.bytes += len;
                 out.partition(w, &answer.fetched())?;
                 if let (AnswerRecords::Segment(seg), Some(pi)) = (&answer.records, pi) {

@@ -5,7 +5,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::{Broker, ConnId, Hdr, Reply, encode_response};
+use super::{Broker, ConnId, Hdr, Reply};
 use crate::ErrorCode;
 use crate::codec::Message;
 use crate::codec::messages::{
@@ -48,7 +48,7 @@ impl<S: Storage> Broker<S> {
             &self.config.advertised_host,
             self.config.advertised_port,
         );
-        encode_response(hdr, &response)
+        self.respond(hdr, &response)
     }
 
     pub(super) fn join_group(
@@ -107,7 +107,7 @@ impl<S: Storage> Broker<S> {
                 return Reply::Parked;
             }
         };
-        encode_completed(hdr, answer)
+        encode_completed(self, hdr, answer)
     }
 
     pub(super) fn heartbeat(&mut self, hdr: Hdr, body: &[u8]) -> Reply {
@@ -118,7 +118,7 @@ impl<S: Storage> Broker<S> {
         // A heartbeat changes nothing that is logged: a failed write of older records is not
         // its answer.
         self.drain_groups(None);
-        encode_response(hdr, &wire::heartbeat_response(error))
+        self.respond(hdr, &wire::heartbeat_response(error))
     }
 
     pub(super) fn leave_group(&mut self, hdr: Hdr, body: &[u8]) -> Reply {
@@ -135,7 +135,7 @@ impl<S: Storage> Broker<S> {
                 members: Vec::new(),
             };
         }
-        encode_response(hdr, &wire::leave_response(answer, hdr.api_version))
+        self.respond(hdr, &wire::leave_response(answer, hdr.api_version))
     }
 
     pub(super) fn offset_commit(&mut self, hdr: Hdr, body: &[u8]) -> Reply {
@@ -158,7 +158,7 @@ impl<S: Storage> Broker<S> {
             partitions.for_each(|(_, e)| *e = error);
         }
         super::faults::add_commit_errors(&mut answers, faulted);
-        encode_response(hdr, &wire::commit_response(answers))
+        self.respond(hdr, &wire::commit_response(answers))
     }
 
     pub(super) fn offset_fetch(&mut self, hdr: Hdr, body: &[u8]) -> Reply {
@@ -181,7 +181,7 @@ impl<S: Storage> Broker<S> {
                 }
             }
         }
-        encode_response(hdr, &wire::fetch_response(answers, hdr.api_version))
+        self.respond(hdr, &wire::fetch_response(answers, hdr.api_version))
     }
 
     pub(super) fn describe_groups(&mut self, hdr: Hdr, body: &[u8]) -> Reply {
@@ -189,7 +189,7 @@ impl<S: Storage> Broker<S> {
             return Reply::Close;
         };
         let groups = self.groups.describe(m.groups);
-        encode_response(hdr, &wire::describe_response(groups, hdr.api_version))
+        self.respond(hdr, &wire::describe_response(groups, hdr.api_version))
     }
 
     pub(super) fn list_groups(&mut self, hdr: Hdr, body: &[u8]) -> Reply {
@@ -197,7 +197,7 @@ impl<S: Storage> Broker<S> {
             return Reply::Close;
         };
         let groups = self.groups.list(&m.states_filter, &m.types_filter);
-        encode_response(hdr, &wire::list_response(groups, hdr.api_version))
+        self.respond(hdr, &wire::list_response(groups, hdr.api_version))
     }
 
     pub(super) fn delete_groups(&mut self, hdr: Hdr, body: &[u8]) -> Reply {
@@ -209,7 +209,7 @@ impl<S: Storage> Broker<S> {
             // The deleted groups are back; as in Kafka, every group of the write gets its error.
             results.iter_mut().for_each(|(_, e)| *e = error);
         }
-        encode_response(hdr, &wire::delete_response(results))
+        self.respond(hdr, &wire::delete_response(results))
     }
 
     pub(super) fn offset_delete(&mut self, hdr: Hdr, body: &[u8]) -> Reply {
@@ -224,7 +224,7 @@ impl<S: Storage> Broker<S> {
             (Ok(_), Some(error)) => Err(error),
             (result, _) => result,
         };
-        encode_response(hdr, &wire::offset_delete_response(result, unknown))
+        self.respond(hdr, &wire::offset_delete_response(result, unknown))
     }
 
     /// Splits the partitions of a request into those the broker has and the others, which
@@ -278,7 +278,7 @@ impl<S: Storage> Broker<S> {
             let Some(wait) = self.group_waits.remove(&ticket.0) else {
                 continue;
             };
-            let reply = encode_completed(wait.hdr, completed);
+            let reply = encode_completed(self, wait.hdr, completed);
             self.unpark(wait.conn, reply);
         }
         // Deadlines change only when the coordinator does: read them once here, not per turn.
@@ -346,10 +346,10 @@ fn failed(answer: Completed, error: ErrorCode) -> Completed {
     }
 }
 
-fn encode_completed(hdr: Hdr, answer: Completed) -> Reply {
+fn encode_completed<S: Storage>(broker: &mut Broker<S>, hdr: Hdr, answer: Completed) -> Reply {
     match answer {
-        Completed::Join(a) => encode_response(hdr, &wire::join_response(a, hdr.api_version)),
-        Completed::Sync(a) => encode_response(hdr, &wire::sync_response(a, hdr.api_version)),
+        Completed::Join(a) => broker.respond(hdr, &wire::join_response(a, hdr.api_version)),
+        Completed::Sync(a) => broker.respond(hdr, &wire::sync_response(a, hdr.api_version)),
     }
 }
 /// Rebuild the coordinator's state from the offsets log, oldest record first. Records that do

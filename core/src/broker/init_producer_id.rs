@@ -1,7 +1,7 @@
 //! InitProducerId (KIP-98, KIP-360): idempotent producers here, transactional ones in
 //! `transactions.rs`.
 
-use super::{Broker, Hdr, Reply, encode_response};
+use super::{Broker, Hdr, Reply};
 use crate::codec::Message;
 use crate::codec::messages::{InitProducerIdRequest, InitProducerIdResponse};
 use crate::storage::Storage;
@@ -31,7 +31,7 @@ impl<S: Storage> Broker<S> {
                 ..Default::default()
             }
         };
-        encode_response(hdr, &response)
+        self.respond(hdr, &response)
     }
 
     /// Producer ids start from the wall clock at startup, so ids handed out before a restart

@@ -2,7 +2,7 @@
 
 use alloc::vec::Vec;
 
-use super::{Broker, Hdr, Reply, encode_response};
+use super::{Broker, Hdr, Reply};
 use crate::ErrorCode;
 use crate::codec::Message;
 use crate::codec::messages::list_offsets_response::{
@@ -65,7 +65,7 @@ impl<S: Storage> Broker<S> {
                     .collect(),
             })
             .collect();
-        encode_response(
+        self.respond(
             hdr,
             &ListOffsetsResponse {
                 topics,

@@ -4,7 +4,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::names::invalid_topic_reason;
-use super::{Broker, Hdr, Reply, encode_response};
+use super::{Broker, Hdr, Reply};
 use crate::ErrorCode;
 use crate::codec::Message;
 use crate::codec::messages::metadata_response::{
@@ -83,7 +83,7 @@ impl<S: Storage> Broker<S> {
             },
             ..Default::default()
         };
-        encode_response(hdr, &response)
+        self.respond(hdr, &response)
     }
 
     fn all_topics(&self, v: i16, with_operations: bool) -> Vec<MetadataResponseTopic> {

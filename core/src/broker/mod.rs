@@ -49,16 +49,18 @@ mod producer_state;
 mod producers;
 mod retention;
 mod rng;
+mod stats;
 mod topic_config;
 mod topic_settings;
 mod topics;
 mod transactions;
 mod txn_partitions;
 
-pub use crate::codec::{Chunk, Response, SegmentRef, Splice};
+pub use crate::codec::{Chunk, RequestStamp, Response, SegmentRef, Splice};
 pub use config::{BrokerConfig, CleanupPolicy, OPEN_SEGMENTS_MAX_DEFAULT, defaults};
 pub use events::{Event, EventLevel, Requester};
 pub use faults::{FAULT_RULES_MAX, FaultError, FaultId, FaultInfo, FaultKind, FaultRule};
+pub use stats::{CommittedOffset, PartitionSnapshot};
 
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
@@ -227,6 +229,8 @@ pub struct Broker<S: Storage> {
     events: events::Events,
     /// Fault rules and the answers they hold back.
     faults: faults::Faults,
+    /// Counters for the runtime's metrics.
+    stats: stats::Stats,
     now: Instant,
     unix_ms: i64,
 }
@@ -275,6 +279,7 @@ impl<S: Storage> Broker<S> {
         Ok(Broker {
             events: events::Events::new(config.events),
             faults: faults::Faults::new(&config.faults),
+            stats: stats::Stats::new(config.stats),
             config,
             storage,
             outputs: VecDeque::new(),
@@ -586,17 +591,31 @@ impl<S: Storage> Broker<S> {
     }
 
     fn on_frame(&mut self, conn: ConnId, frame: &[u8]) {
-        let reply = self.dispatch(conn, frame);
-        self.deliver(conn, reply);
+        let Ok((api_key, api_version, correlation_id)) = peek_request_header(frame) else {
+            return self.close(conn);
+        };
+        let hdr = Hdr {
+            api_key,
+            api_version,
+            correlation_id,
+        };
+        self.stats.count_request(api_key);
+        let reply = self.dispatch(conn, hdr, frame);
+        let received = self.now;
+        self.deliver(conn, reply, RequestStamp { api_key, received });
     }
 
-    fn deliver(&mut self, conn: ConnId, reply: Reply) {
+    fn deliver(&mut self, conn: ConnId, reply: Reply, stamp: RequestStamp) {
         match reply {
-            Reply::Send(response) => self.outputs.push_back(Output::Send { conn, response }),
+            Reply::Send(mut response) => {
+                response.request = stamp;
+                self.outputs.push_back(Output::Send { conn, response });
+            }
             Reply::Silent => {}
             Reply::Parked => {
                 if let Some(c) = self.conns.get_mut(&conn) {
                     c.parked = true;
+                    c.parked_request = stamp;
                 }
             }
             Reply::Close => self.close(conn),
@@ -605,26 +624,23 @@ impl<S: Storage> Broker<S> {
 
     /// A parked request of `conn` finished with `reply`: send it and let later frames run.
     fn unpark(&mut self, conn: ConnId, reply: Reply) {
+        let mut stamp = RequestStamp::default();
         if let Some(c) = self.conns.get_mut(&conn) {
             c.parked = false;
+            stamp = c.parked_request;
             self.resume.push(conn);
         }
-        self.deliver(conn, reply);
+        self.deliver(conn, reply, stamp);
     }
 
-    fn dispatch(&mut self, conn: ConnId, frame: &[u8]) -> Reply {
-        let Ok((api_key, api_version, correlation_id)) = peek_request_header(frame) else {
-            return Reply::Close;
-        };
-        let hdr = Hdr {
-            api_key,
-            api_version,
-            correlation_id,
-        };
+    fn dispatch(&mut self, conn: ConnId, hdr: Hdr, frame: &[u8]) -> Reply {
+        let api_key = hdr.api_key;
         let key = ApiKey::from_code(api_key);
-        let Some(api) = apis::find(key, api_version) else {
+        let Some(api) = apis::find(key, hdr.api_version) else {
             self.note_refused(conn, hdr, frame, ErrorCode::UnsupportedVersion);
             return if key == ApiKey::ApiVersions {
+                self.stats
+                    .count_error(api_key, ErrorCode::UnsupportedVersion.code());
                 // KIP-511: a version we do not know still gets an answer, in v0, naming our range.
                 api_versions::unsupported_version::<S>(hdr)
             } else {
@@ -676,6 +692,19 @@ impl<S: Storage> Broker<S> {
 
     fn new_topic_id(&mut self) -> Uuid {
         new_topic_id(&mut self.rng)
+    }
+
+    /// [`encode_response`], with the body's error codes counted.
+    pub(crate) fn respond<M: Message>(&mut self, hdr: Hdr, body: &M) -> Reply {
+        self.stats.count_errors(hdr.api_key, body);
+        encode_response(hdr, body)
+    }
+
+    /// A response error code written outside [`Broker::respond`] (Produce and Fetch write
+    /// their responses themselves), counted.
+    #[inline]
+    pub(crate) fn count_error(&mut self, api_key: i16, code: i16) {
+        self.stats.count_error(api_key, code);
     }
 }
 

@@ -8,7 +8,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::{Broker, Hdr, Reply, encode_response};
+use super::{Broker, Hdr, Reply};
 use crate::ErrorCode;
 use crate::codec::Message;
 use crate::codec::messages::{
@@ -68,7 +68,7 @@ impl<S: Storage> Broker<S> {
             replica_election_results,
             ..Default::default()
         };
-        encode_response(hdr, &response)
+        self.respond(hdr, &response)
     }
 
     /// ListPartitionReassignments: none is ever in progress.
@@ -76,7 +76,7 @@ impl<S: Storage> Broker<S> {
         if ListPartitionReassignmentsRequest::decode(body, hdr.api_version).is_err() {
             return Reply::Close;
         }
-        encode_response(hdr, &ListPartitionReassignmentsResponse::default())
+        self.respond(hdr, &ListPartitionReassignmentsResponse::default())
     }
 
     /// AlterPartitionReassignments: this broker alone is the assignment every partition has
@@ -114,7 +114,7 @@ impl<S: Storage> Broker<S> {
             responses,
             ..Default::default()
         };
-        encode_response(hdr, &response)
+        self.respond(hdr, &response)
     }
 
     /// Kafka's checks of one partition's new replicas (`None`: cancel a reassignment).

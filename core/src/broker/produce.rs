@@ -173,6 +173,10 @@ impl<S: Storage> Broker<S> {
                     ),
                     Err(refused) => {
                         any_error = true;
+                        if request.acks != 0 {
+                            // acks=0 gets no response whose errors could be counted.
+                            self.count_error(hdr.api_key, refused.code.code());
+                        }
                         write_refused(&out, &mut w, topic.name, index, &refused)
                     }
                 };

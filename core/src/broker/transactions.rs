@@ -13,7 +13,7 @@ use alloc::vec::Vec;
 use core::time::Duration;
 
 use super::groups::OFFSETS_TOPIC;
-use super::{Broker, Hdr, Reply, encode_response};
+use super::{Broker, Hdr, Reply};
 use crate::ErrorCode;
 use crate::codec::Message;
 use crate::codec::messages::{
@@ -126,7 +126,7 @@ impl<S: Storage> Broker<S> {
                 results_by_topic_v3_and_below: results,
                 ..Default::default()
             };
-            return encode_response(hdr, &response);
+            return self.respond(hdr, &response);
         }
         // v4+ (brokers' batched form): each transaction on its own.
         let results_by_transaction = request
@@ -148,7 +148,7 @@ impl<S: Storage> Broker<S> {
             results_by_transaction,
             ..Default::default()
         };
-        encode_response(hdr, &response)
+        self.respond(hdr, &response)
     }
 
     /// One transaction's partitions added (or, `verify_only`, checked to be in it), answered
@@ -259,7 +259,7 @@ impl<S: Storage> Broker<S> {
             error_code: code.code(),
             ..Default::default()
         };
-        encode_response(hdr, &response)
+        self.respond(hdr, &response)
     }
 
     pub(super) fn end_txn(&mut self, hdr: Hdr, body: &[u8]) -> Reply {
@@ -297,7 +297,7 @@ impl<S: Storage> Broker<S> {
             producer_epoch: -1,
             ..Default::default()
         };
-        encode_response(hdr, &response)
+        self.respond(hdr, &response)
     }
 
     pub(super) fn txn_offset_commit(&mut self, hdr: Hdr, body: &[u8]) -> Reply {
@@ -327,7 +327,7 @@ impl<S: Storage> Broker<S> {
             topics,
             ..Default::default()
         };
-        encode_response(hdr, &response)
+        self.respond(hdr, &response)
     }
 
     /// TxnOffsetCommit's checks, then its offsets held in the transaction (stored with it).
@@ -390,7 +390,7 @@ impl<S: Storage> Broker<S> {
             topics,
             ..Default::default()
         };
-        encode_response(hdr, &response)
+        self.respond(hdr, &response)
     }
 
     fn producers_of(&self, topic: &str, index: i32) -> dpx::PartitionResponse {
@@ -472,7 +472,7 @@ impl<S: Storage> Broker<S> {
             transaction_states,
             ..Default::default()
         };
-        encode_response(hdr, &response)
+        self.respond(hdr, &response)
     }
 
     pub(super) fn list_transactions(&mut self, hdr: Hdr, body: &[u8]) -> Reply {
@@ -512,7 +512,7 @@ impl<S: Storage> Broker<S> {
             transaction_states,
             ..Default::default()
         };
-        encode_response(hdr, &response)
+        self.respond(hdr, &response)
     }
 
     /// Kafka's verification of a transactional batch (KIP-890 part 1): its producer must hold

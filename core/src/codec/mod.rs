@@ -28,7 +28,7 @@ pub use header::{
     response_header_version,
 };
 pub use primitives::{DecodeError, EncodeError, Records, Uuid, Writer};
-pub use response::{Chunk, Response, SegmentRef, Splice};
+pub use response::{Chunk, RequestStamp, Response, SegmentRef, Splice};
 
 /// A request, response or header as Kafka's message spec defines it, at every version it has.
 pub trait Message: Sized {
@@ -71,6 +71,10 @@ pub trait Message: Sized {
     fn is_flexible(version: i16) -> bool {
         version >= Self::FIRST_FLEXIBLE_VERSION
     }
+
+    /// Calls `f` with every error code the message carries, top level and nested (per topic,
+    /// per partition), zeros included. Generated for responses; nothing for other messages.
+    fn visit_error_codes<F: FnMut(i16)>(&self, _f: &mut F) {}
 }
 
 /// Checks `version` against a message's range before decoding it.

@@ -643,6 +643,7 @@ impl Writer {
         Response {
             bytes: self.buf,
             splices: self.splices,
+            request: super::RequestStamp::default(),
         }
     }
 

@@ -2,6 +2,8 @@
 
 use alloc::vec::Vec;
 
+use crate::time::Instant;
+
 /// A byte range of one partition's segment, written to the socket straight from the segment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SegmentRef {
@@ -24,6 +26,26 @@ pub struct Splice {
     pub segment: SegmentRef,
 }
 
+/// The request a response answers, so a runtime can count and time it: its api key and the
+/// `now` of the input that fed its last byte. A parked request keeps its arrival, so its time
+/// includes the wait (Kafka's `TotalTimeMs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RequestStamp {
+    /// The request's api key; -1 on a response not yet handed out by the broker.
+    pub api_key: i16,
+    /// When the request's last byte was fed.
+    pub received: Instant,
+}
+
+impl Default for RequestStamp {
+    fn default() -> Self {
+        RequestStamp {
+            api_key: -1,
+            received: Instant::default(),
+        }
+    }
+}
+
 /// A whole response frame (size prefix included): `bytes` with `splices` inserted.
 ///
 /// Its life, in order: the runtime sends its [`Response::chunks`], resolving each segment chunk
@@ -36,6 +58,8 @@ pub struct Response {
     pub bytes: Vec<u8>,
     /// Segment ranges to insert, ascending by `at`.
     pub splices: Vec<Splice>,
+    /// The request it answers.
+    pub request: RequestStamp,
 }
 
 /// One piece of a response in write order.

@@ -188,6 +188,9 @@ where
 
     /// One request, answered by the routes with the broker between two of its inputs.
     fn serve(&mut self, request: &crate::http::Request<'_>) -> Response {
+        if let Some(response) = crate::metrics::route(request, &self.broker, &self.metrics) {
+            return response;
+        }
         let now = self.now();
         let conn = match self.http.asking {
             Some(conn) => conn,

@@ -15,13 +15,17 @@ pub struct Context {
 }
 
 /// The answer to `req`; `ask` reaches the broker, as a client and directly.
-pub fn route<S: Storage>(
-    req: &Request<'_>,
-    _ask: &mut BrokerAsk<'_, S>,
-    _ctx: &Context,
-) -> Response {
+pub fn route<S: Storage>(req: &Request<'_>, ask: &mut BrokerAsk<'_, S>, ctx: &Context) -> Response {
     if req.method == Method::Other {
         return Response::error(405, "method not allowed");
+    }
+    if ctx.console {
+        let settings = crate::console::ConsoleSettings {
+            write: ctx.console_write,
+        };
+        if let Some(response) = crate::console::route(req, ask, &settings) {
+            return response;
+        }
     }
     Response::not_found()
 }

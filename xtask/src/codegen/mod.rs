@@ -7,6 +7,7 @@
 mod arbitrary;
 mod decode;
 mod encode;
+mod error_codes;
 mod types;
 
 use core::fmt::Write as _;
@@ -15,6 +16,7 @@ use crate::spec::{Field, MessageSpec, StructDef, Ty, Versions};
 use arbitrary::{gen_arbitrary, gen_for_version};
 use decode::gen_decode;
 use encode::gen_encode;
+use error_codes::{gen_visit_error_codes, has_error_codes};
 use types::gen_type;
 
 /// `TransactionalId` -> `transactional_id`; Rust keywords get a trailing `_`.
@@ -135,11 +137,9 @@ fn compact_of(ctx: &Ctx, f: &Field) -> &'static str {
 /// only) and `Arbitrary`. One function per generated item, so each can be read alone.
 fn gen_struct(
     ctx: &Ctx,
+    structs: &[StructItem],
     out: &mut String,
-    name: &str,
-    about: &str,
-    fields: &[Field],
-    top: bool,
+    (name, about, fields): &StructItem,
 ) -> Result<(), String> {
     gen_type(ctx, out, name, about, fields)?;
     let tagged_fields = tagged_fields(ctx, fields);
@@ -147,9 +147,11 @@ fn gen_struct(
     gen_decode(ctx, out, fields, &tagged_fields)?;
     gen_encode(ctx, out, fields, &tagged_fields)?;
     gen_for_version(ctx, out, fields)?;
+    gen_visit_error_codes(ctx.spec, structs, out, fields);
     out.push_str("}\n\n");
-    if top {
-        gen_message_impl(ctx.spec, out, name);
+    if *name == ctx.spec.name {
+        let visits = ctx.spec.kind == "response" && has_error_codes(fields, structs);
+        gen_message_impl(ctx.spec, out, name, visits);
     }
     gen_arbitrary(out, name, fields);
     Ok(())
@@ -189,8 +191,9 @@ fn tagged_compact(f: &Field) -> &'static str {
     if f.never_flexible { "false" } else { "true" }
 }
 
-/// `impl Message` for the top-level struct: the api key and the version range.
-fn gen_message_impl(spec: &MessageSpec, out: &mut String, name: &str) {
+/// `impl Message` for the top-level struct: the api key and the version range, and for a
+/// response that `visits` error codes, its visitor.
+fn gen_message_impl(spec: &MessageSpec, out: &mut String, name: &str, visits: bool) {
     let key = spec.api_key.unwrap_or(-1);
     let ffv = spec
         .flexible
@@ -214,10 +217,16 @@ fn gen_message_impl(spec: &MessageSpec, out: &mut String, name: &str) {
         check_encode_version::<Self>(version)?;
         self.encode_body(w, version)
     }}
-}}
+{visit}}}
 ",
         lo = spec.valid.0,
         hi = spec.valid.1,
+        visit = if visits {
+            "\n    fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {\n        \
+             Self::visit_error_codes(self, f)\n    }\n"
+        } else {
+            ""
+        },
     );
 }
 
@@ -307,10 +316,9 @@ pub fn message_module(spec: &MessageSpec) -> Result<String, String> {
          use crate::codec::{Message, check_decode_version, check_encode_version};\n\
          #[cfg(feature = \"arbitrary\")]\nuse crate::codec::arbitrary as a;\n\n",
     );
-    for (name, about, fields) in collect_structs(spec)? {
-        let top = name == spec.name;
-        gen_struct(&ctx, &mut out, &name, &about, fields, top)
-            .map_err(|e| format!("{}: {e}", spec.file))?;
+    let structs = collect_structs(spec)?;
+    for item in &structs {
+        gen_struct(&ctx, &structs, &mut out, item).map_err(|e| format!("{}: {e}", spec.file))?;
     }
     Ok(out)
 }

@@ -109,6 +109,17 @@ impl AddPartitionsToTxnResponse {
             self.results_by_topic_v3_and_below = Vec::new();
         }
     }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        f(self.error_code);
+        for v in &self.results_by_transaction {
+            v.visit_error_codes(f);
+        }
+        for v in &self.results_by_topic_v3_and_below {
+            v.visit_error_codes(f);
+        }
+    }
 }
 
 impl Message for AddPartitionsToTxnResponse {
@@ -125,6 +136,10 @@ impl Message for AddPartitionsToTxnResponse {
     fn encode(&self, w: &mut Writer, version: i16) -> Result<(), EncodeError> {
         check_encode_version::<Self>(version)?;
         self.encode_body(w, version)
+    }
+
+    fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        Self::visit_error_codes(self, f)
     }
 }
 
@@ -214,6 +229,13 @@ impl AddPartitionsToTxnResult {
             self.topic_results = Vec::new();
         }
     }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        for v in &self.topic_results {
+            v.visit_error_codes(f);
+        }
+    }
 }
 
 #[cfg(feature = "arbitrary")]
@@ -279,6 +301,13 @@ impl AddPartitionsToTxnTopicResult {
             v.for_version(version);
         }
     }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        for v in &self.results_by_partition {
+            v.visit_error_codes(f);
+        }
+    }
 }
 
 #[cfg(feature = "arbitrary")]
@@ -335,6 +364,11 @@ impl AddPartitionsToTxnPartitionResult {
     /// Resets what `version` cannot carry to its default (fields the version lacks, null where it allows none), so that encoding at `version` and decoding gives `self` back.
     #[cfg(feature = "arbitrary")]
     pub fn for_version(&mut self, version: i16) {}
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        f(self.partition_error_code);
+    }
 }
 
 #[cfg(feature = "arbitrary")]

@@ -87,6 +87,14 @@ impl AlterPartitionReassignmentsResponse {
             v.for_version(version);
         }
     }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        f(self.error_code);
+        for v in &self.responses {
+            v.visit_error_codes(f);
+        }
+    }
 }
 
 impl Message for AlterPartitionReassignmentsResponse {
@@ -103,6 +111,10 @@ impl Message for AlterPartitionReassignmentsResponse {
     fn encode(&self, w: &mut Writer, version: i16) -> Result<(), EncodeError> {
         check_encode_version::<Self>(version)?;
         self.encode_body(w, version)
+    }
+
+    fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        Self::visit_error_codes(self, f)
     }
 }
 
@@ -166,6 +178,13 @@ impl ReassignableTopicResponse {
     pub fn for_version(&mut self, version: i16) {
         for v in &mut self.partitions {
             v.for_version(version);
+        }
+    }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        for v in &self.partitions {
+            v.visit_error_codes(f);
         }
     }
 }
@@ -245,6 +264,11 @@ impl ReassignablePartitionResponse {
     /// Resets what `version` cannot carry to its default (fields the version lacks, null where it allows none), so that encoding at `version` and decoding gives `self` back.
     #[cfg(feature = "arbitrary")]
     pub fn for_version(&mut self, version: i16) {}
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        f(self.error_code);
+    }
 }
 
 #[cfg(feature = "arbitrary")]

@@ -173,6 +173,11 @@ impl ApiVersionsResponse {
             self.zk_migration_ready = false;
         }
     }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        f(self.error_code);
+    }
 }
 
 impl Message for ApiVersionsResponse {
@@ -189,6 +194,10 @@ impl Message for ApiVersionsResponse {
     fn encode(&self, w: &mut Writer, version: i16) -> Result<(), EncodeError> {
         check_encode_version::<Self>(version)?;
         self.encode_body(w, version)
+    }
+
+    fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        Self::visit_error_codes(self, f)
     }
 }
 

@@ -59,6 +59,13 @@ impl ConsumerGroupDescribeResponse {
             v.for_version(version);
         }
     }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        for v in &self.groups {
+            v.visit_error_codes(f);
+        }
+    }
 }
 
 impl Message for ConsumerGroupDescribeResponse {
@@ -75,6 +82,10 @@ impl Message for ConsumerGroupDescribeResponse {
     fn encode(&self, w: &mut Writer, version: i16) -> Result<(), EncodeError> {
         check_encode_version::<Self>(version)?;
         self.encode_body(w, version)
+    }
+
+    fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        Self::visit_error_codes(self, f)
     }
 }
 
@@ -197,6 +208,11 @@ impl DescribedGroup {
         for v in &mut self.members {
             v.for_version(version);
         }
+    }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        f(self.error_code);
     }
 }
 

@@ -128,6 +128,11 @@ impl CreateDelegationTokenResponse {
             self.token_requester_principal_name = String::new();
         }
     }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        f(self.error_code);
+    }
 }
 
 impl Message for CreateDelegationTokenResponse {
@@ -144,6 +149,10 @@ impl Message for CreateDelegationTokenResponse {
     fn encode(&self, w: &mut Writer, version: i16) -> Result<(), EncodeError> {
         check_encode_version::<Self>(version)?;
         self.encode_body(w, version)
+    }
+
+    fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        Self::visit_error_codes(self, f)
     }
 }
 

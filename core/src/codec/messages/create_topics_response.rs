@@ -66,6 +66,13 @@ impl CreateTopicsResponse {
             v.for_version(version);
         }
     }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        for v in &self.topics {
+            v.visit_error_codes(f);
+        }
+    }
 }
 
 impl Message for CreateTopicsResponse {
@@ -82,6 +89,10 @@ impl Message for CreateTopicsResponse {
     fn encode(&self, w: &mut Writer, version: i16) -> Result<(), EncodeError> {
         check_encode_version::<Self>(version)?;
         self.encode_body(w, version)
+    }
+
+    fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        Self::visit_error_codes(self, f)
     }
 }
 
@@ -258,6 +269,12 @@ impl CreatableTopicResult {
         } else {
             self.configs = Some(Vec::new());
         }
+    }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        f(self.error_code);
+        f(self.topic_config_error_code);
     }
 }
 

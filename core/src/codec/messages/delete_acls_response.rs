@@ -61,6 +61,13 @@ impl DeleteAclsResponse {
             v.for_version(version);
         }
     }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        for v in &self.filter_results {
+            v.visit_error_codes(f);
+        }
+    }
 }
 
 impl Message for DeleteAclsResponse {
@@ -77,6 +84,10 @@ impl Message for DeleteAclsResponse {
     fn encode(&self, w: &mut Writer, version: i16) -> Result<(), EncodeError> {
         check_encode_version::<Self>(version)?;
         self.encode_body(w, version)
+    }
+
+    fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        Self::visit_error_codes(self, f)
     }
 }
 
@@ -161,6 +172,14 @@ impl DeleteAclsFilterResult {
     pub fn for_version(&mut self, version: i16) {
         for v in &mut self.matching_acls {
             v.for_version(version);
+        }
+    }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        f(self.error_code);
+        for v in &self.matching_acls {
+            v.visit_error_codes(f);
         }
     }
 }
@@ -292,6 +311,11 @@ impl DeleteAclsMatchingAcl {
         if version < 1 {
             self.pattern_type = 3;
         }
+    }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        f(self.error_code);
     }
 }
 

@@ -66,6 +66,13 @@ impl DeleteTopicsResponse {
             v.for_version(version);
         }
     }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        for v in &self.responses {
+            v.visit_error_codes(f);
+        }
+    }
 }
 
 impl Message for DeleteTopicsResponse {
@@ -82,6 +89,10 @@ impl Message for DeleteTopicsResponse {
     fn encode(&self, w: &mut Writer, version: i16) -> Result<(), EncodeError> {
         check_encode_version::<Self>(version)?;
         self.encode_body(w, version)
+    }
+
+    fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        Self::visit_error_codes(self, f)
     }
 }
 
@@ -185,6 +196,11 @@ impl DeletableTopicResult {
         if version < 5 {
             self.error_message = None;
         }
+    }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        f(self.error_code);
     }
 }
 

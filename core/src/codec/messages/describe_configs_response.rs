@@ -59,6 +59,13 @@ impl DescribeConfigsResponse {
             v.for_version(version);
         }
     }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        for v in &self.results {
+            v.visit_error_codes(f);
+        }
+    }
 }
 
 impl Message for DescribeConfigsResponse {
@@ -75,6 +82,10 @@ impl Message for DescribeConfigsResponse {
     fn encode(&self, w: &mut Writer, version: i16) -> Result<(), EncodeError> {
         check_encode_version::<Self>(version)?;
         self.encode_body(w, version)
+    }
+
+    fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        Self::visit_error_codes(self, f)
     }
 }
 
@@ -172,6 +183,11 @@ impl DescribeConfigsResult {
         for v in &mut self.configs {
             v.for_version(version);
         }
+    }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        f(self.error_code);
     }
 }
 

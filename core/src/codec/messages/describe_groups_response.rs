@@ -66,6 +66,13 @@ impl DescribeGroupsResponse {
             v.for_version(version);
         }
     }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        for v in &self.groups {
+            v.visit_error_codes(f);
+        }
+    }
 }
 
 impl Message for DescribeGroupsResponse {
@@ -82,6 +89,10 @@ impl Message for DescribeGroupsResponse {
     fn encode(&self, w: &mut Writer, version: i16) -> Result<(), EncodeError> {
         check_encode_version::<Self>(version)?;
         self.encode_body(w, version)
+    }
+
+    fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        Self::visit_error_codes(self, f)
     }
 }
 
@@ -194,6 +205,11 @@ impl DescribedGroup {
         if version < 3 {
             self.authorized_operations = i32::MIN;
         }
+    }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        f(self.error_code);
     }
 }
 

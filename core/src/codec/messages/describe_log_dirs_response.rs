@@ -72,6 +72,14 @@ impl DescribeLogDirsResponse {
             v.for_version(version);
         }
     }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        f(self.error_code);
+        for v in &self.results {
+            v.visit_error_codes(f);
+        }
+    }
 }
 
 impl Message for DescribeLogDirsResponse {
@@ -88,6 +96,10 @@ impl Message for DescribeLogDirsResponse {
     fn encode(&self, w: &mut Writer, version: i16) -> Result<(), EncodeError> {
         check_encode_version::<Self>(version)?;
         self.encode_body(w, version)
+    }
+
+    fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        Self::visit_error_codes(self, f)
     }
 }
 
@@ -195,6 +207,11 @@ impl DescribeLogDirsResult {
         if version != 4 {
             self.usable_bytes = -1;
         }
+    }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        f(self.error_code);
     }
 }
 

@@ -87,6 +87,14 @@ impl DescribeUserScramCredentialsResponse {
             v.for_version(version);
         }
     }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        f(self.error_code);
+        for v in &self.results {
+            v.visit_error_codes(f);
+        }
+    }
 }
 
 impl Message for DescribeUserScramCredentialsResponse {
@@ -103,6 +111,10 @@ impl Message for DescribeUserScramCredentialsResponse {
     fn encode(&self, w: &mut Writer, version: i16) -> Result<(), EncodeError> {
         check_encode_version::<Self>(version)?;
         self.encode_body(w, version)
+    }
+
+    fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        Self::visit_error_codes(self, f)
     }
 }
 
@@ -197,6 +209,11 @@ impl DescribeUserScramCredentialsResult {
         for v in &mut self.credential_infos {
             v.for_version(version);
         }
+    }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        f(self.error_code);
     }
 }
 

@@ -77,6 +77,14 @@ impl ElectLeadersResponse {
             v.for_version(version);
         }
     }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        f(self.error_code);
+        for v in &self.replica_election_results {
+            v.visit_error_codes(f);
+        }
+    }
 }
 
 impl Message for ElectLeadersResponse {
@@ -93,6 +101,10 @@ impl Message for ElectLeadersResponse {
     fn encode(&self, w: &mut Writer, version: i16) -> Result<(), EncodeError> {
         check_encode_version::<Self>(version)?;
         self.encode_body(w, version)
+    }
+
+    fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        Self::visit_error_codes(self, f)
     }
 }
 
@@ -157,6 +169,13 @@ impl ReplicaElectionResult {
     pub fn for_version(&mut self, version: i16) {
         for v in &mut self.partition_result {
             v.for_version(version);
+        }
+    }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        for v in &self.partition_result {
+            v.visit_error_codes(f);
         }
     }
 }
@@ -233,6 +252,11 @@ impl PartitionResult {
     /// Resets what `version` cannot carry to its default (fields the version lacks, null where it allows none), so that encoding at `version` and decoding gives `self` back.
     #[cfg(feature = "arbitrary")]
     pub fn for_version(&mut self, version: i16) {}
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        f(self.error_code);
+    }
 }
 
 #[cfg(feature = "arbitrary")]

@@ -58,6 +58,11 @@ impl EnvelopeResponse {
     /// Resets what `version` cannot carry to its default (fields the version lacks, null where it allows none), so that encoding at `version` and decoding gives `self` back.
     #[cfg(feature = "arbitrary")]
     pub fn for_version(&mut self, version: i16) {}
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        f(self.error_code);
+    }
 }
 
 impl Message for EnvelopeResponse {
@@ -74,6 +79,10 @@ impl Message for EnvelopeResponse {
     fn encode(&self, w: &mut Writer, version: i16) -> Result<(), EncodeError> {
         check_encode_version::<Self>(version)?;
         self.encode_body(w, version)
+    }
+
+    fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        Self::visit_error_codes(self, f)
     }
 }
 

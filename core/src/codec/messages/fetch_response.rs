@@ -124,6 +124,14 @@ impl FetchResponse {
             self.node_endpoints = Vec::new();
         }
     }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        f(self.error_code);
+        for v in &self.responses {
+            v.visit_error_codes(f);
+        }
+    }
 }
 
 impl Message for FetchResponse {
@@ -140,6 +148,10 @@ impl Message for FetchResponse {
     fn encode(&self, w: &mut Writer, version: i16) -> Result<(), EncodeError> {
         check_encode_version::<Self>(version)?;
         self.encode_body(w, version)
+    }
+
+    fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        Self::visit_error_codes(self, f)
     }
 }
 
@@ -224,6 +236,13 @@ impl FetchableTopicResponse {
         }
         for v in &mut self.partitions {
             v.for_version(version);
+        }
+    }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        for v in &self.partitions {
+            v.visit_error_codes(f);
         }
     }
 }
@@ -445,6 +464,11 @@ impl PartitionData {
         if version < 11 {
             self.preferred_read_replica = -1;
         }
+    }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        f(self.error_code);
     }
 }
 

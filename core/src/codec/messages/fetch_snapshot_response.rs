@@ -95,6 +95,14 @@ impl FetchSnapshotResponse {
             self.node_endpoints = Vec::new();
         }
     }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        f(self.error_code);
+        for v in &self.topics {
+            v.visit_error_codes(f);
+        }
+    }
 }
 
 impl Message for FetchSnapshotResponse {
@@ -111,6 +119,10 @@ impl Message for FetchSnapshotResponse {
     fn encode(&self, w: &mut Writer, version: i16) -> Result<(), EncodeError> {
         check_encode_version::<Self>(version)?;
         self.encode_body(w, version)
+    }
+
+    fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        Self::visit_error_codes(self, f)
     }
 }
 
@@ -171,6 +183,13 @@ impl TopicSnapshot {
     pub fn for_version(&mut self, version: i16) {
         for v in &mut self.partitions {
             v.for_version(version);
+        }
+    }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        for v in &self.partitions {
+            v.visit_error_codes(f);
         }
     }
 }
@@ -278,6 +297,11 @@ impl PartitionSnapshot {
         if self.unaligned_records.is_none() {
             self.unaligned_records = Some(Records::default());
         }
+    }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        f(self.error_code);
     }
 }
 

@@ -171,6 +171,14 @@ impl FindCoordinatorResponse {
             self.coordinators = Vec::new();
         }
     }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        f(self.error_code);
+        for v in &self.coordinators {
+            v.visit_error_codes(f);
+        }
+    }
 }
 
 impl Message for FindCoordinatorResponse {
@@ -187,6 +195,10 @@ impl Message for FindCoordinatorResponse {
     fn encode(&self, w: &mut Writer, version: i16) -> Result<(), EncodeError> {
         check_encode_version::<Self>(version)?;
         self.encode_body(w, version)
+    }
+
+    fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        Self::visit_error_codes(self, f)
     }
 }
 
@@ -341,6 +353,11 @@ impl Coordinator {
         if version < 4 {
             self.error_message = Some(String::new());
         }
+    }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        f(self.error_code);
     }
 }
 

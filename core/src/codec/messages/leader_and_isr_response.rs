@@ -92,6 +92,17 @@ impl LeaderAndIsrResponse {
             self.topics = Vec::new();
         }
     }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        f(self.error_code);
+        for v in &self.partition_errors {
+            v.visit_error_codes(f);
+        }
+        for v in &self.topics {
+            v.visit_error_codes(f);
+        }
+    }
 }
 
 impl Message for LeaderAndIsrResponse {
@@ -108,6 +119,10 @@ impl Message for LeaderAndIsrResponse {
     fn encode(&self, w: &mut Writer, version: i16) -> Result<(), EncodeError> {
         check_encode_version::<Self>(version)?;
         self.encode_body(w, version)
+    }
+
+    fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        Self::visit_error_codes(self, f)
     }
 }
 
@@ -196,6 +211,13 @@ impl LeaderAndIsrTopicError {
             self.partition_errors = Vec::new();
         }
     }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        for v in &self.partition_errors {
+            v.visit_error_codes(f);
+        }
+    }
 }
 
 #[cfg(feature = "arbitrary")]
@@ -265,6 +287,11 @@ impl LeaderAndIsrPartitionError {
         if version > 4 {
             self.topic_name = String::new();
         }
+    }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        f(self.error_code);
     }
 }
 

@@ -82,6 +82,14 @@ impl LeaveGroupResponse {
             self.members = Vec::new();
         }
     }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        f(self.error_code);
+        for v in &self.members {
+            v.visit_error_codes(f);
+        }
+    }
 }
 
 impl Message for LeaveGroupResponse {
@@ -98,6 +106,10 @@ impl Message for LeaveGroupResponse {
     fn encode(&self, w: &mut Writer, version: i16) -> Result<(), EncodeError> {
         check_encode_version::<Self>(version)?;
         self.encode_body(w, version)
+    }
+
+    fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        Self::visit_error_codes(self, f)
     }
 }
 
@@ -202,6 +214,11 @@ impl MemberResponse {
         if version < 3 {
             self.error_code = 0;
         }
+    }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        f(self.error_code);
     }
 }
 

@@ -87,6 +87,11 @@ impl ListPartitionReassignmentsResponse {
             v.for_version(version);
         }
     }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        f(self.error_code);
+    }
 }
 
 impl Message for ListPartitionReassignmentsResponse {
@@ -103,6 +108,10 @@ impl Message for ListPartitionReassignmentsResponse {
     fn encode(&self, w: &mut Writer, version: i16) -> Result<(), EncodeError> {
         check_encode_version::<Self>(version)?;
         self.encode_body(w, version)
+    }
+
+    fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        Self::visit_error_codes(self, f)
     }
 }
 

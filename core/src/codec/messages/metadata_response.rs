@@ -131,6 +131,13 @@ impl MetadataResponse {
             self.cluster_authorized_operations = i32::MIN;
         }
     }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        for v in &self.topics {
+            v.visit_error_codes(f);
+        }
+    }
 }
 
 impl Message for MetadataResponse {
@@ -147,6 +154,10 @@ impl Message for MetadataResponse {
     fn encode(&self, w: &mut Writer, version: i16) -> Result<(), EncodeError> {
         check_encode_version::<Self>(version)?;
         self.encode_body(w, version)
+    }
+
+    fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        Self::visit_error_codes(self, f)
     }
 }
 
@@ -355,6 +366,14 @@ impl MetadataResponseTopic {
             self.topic_authorized_operations = i32::MIN;
         }
     }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        f(self.error_code);
+        for v in &self.partitions {
+            v.visit_error_codes(f);
+        }
+    }
 }
 
 #[cfg(feature = "arbitrary")]
@@ -483,6 +502,11 @@ impl MetadataResponsePartition {
         if version < 5 {
             self.offline_replicas = Vec::new();
         }
+    }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        f(self.error_code);
     }
 }
 

@@ -110,6 +110,17 @@ impl OffsetFetchResponse {
             self.groups = Vec::new();
         }
     }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        for v in &self.topics {
+            v.visit_error_codes(f);
+        }
+        f(self.error_code);
+        for v in &self.groups {
+            v.visit_error_codes(f);
+        }
+    }
 }
 
 impl Message for OffsetFetchResponse {
@@ -126,6 +137,10 @@ impl Message for OffsetFetchResponse {
     fn encode(&self, w: &mut Writer, version: i16) -> Result<(), EncodeError> {
         check_encode_version::<Self>(version)?;
         self.encode_body(w, version)
+    }
+
+    fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        Self::visit_error_codes(self, f)
     }
 }
 
@@ -211,6 +226,13 @@ impl OffsetFetchResponseTopic {
             }
         } else {
             self.partitions = Vec::new();
+        }
+    }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        for v in &self.partitions {
+            v.visit_error_codes(f);
         }
     }
 }
@@ -343,6 +365,11 @@ impl OffsetFetchResponsePartition {
             self.error_code = 0;
         }
     }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        f(self.error_code);
+    }
 }
 
 #[cfg(feature = "arbitrary")]
@@ -439,6 +466,14 @@ impl OffsetFetchResponseGroup {
             self.error_code = 0;
         }
     }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        for v in &self.topics {
+            v.visit_error_codes(f);
+        }
+        f(self.error_code);
+    }
 }
 
 #[cfg(feature = "arbitrary")]
@@ -519,6 +554,13 @@ impl OffsetFetchResponseTopics {
             }
         } else {
             self.partitions = Vec::new();
+        }
+    }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        for v in &self.partitions {
+            v.visit_error_codes(f);
         }
     }
 }
@@ -650,6 +692,11 @@ impl OffsetFetchResponsePartitions {
         if version < 8 {
             self.error_code = 0;
         }
+    }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        f(self.error_code);
     }
 }
 

@@ -66,6 +66,13 @@ impl OffsetForLeaderEpochResponse {
             v.for_version(version);
         }
     }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        for v in &self.topics {
+            v.visit_error_codes(f);
+        }
+    }
 }
 
 impl Message for OffsetForLeaderEpochResponse {
@@ -82,6 +89,10 @@ impl Message for OffsetForLeaderEpochResponse {
     fn encode(&self, w: &mut Writer, version: i16) -> Result<(), EncodeError> {
         check_encode_version::<Self>(version)?;
         self.encode_body(w, version)
+    }
+
+    fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        Self::visit_error_codes(self, f)
     }
 }
 
@@ -143,6 +154,13 @@ impl OffsetForLeaderTopicResult {
     pub fn for_version(&mut self, version: i16) {
         for v in &mut self.partitions {
             v.for_version(version);
+        }
+    }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        for v in &self.partitions {
+            v.visit_error_codes(f);
         }
     }
 }
@@ -228,6 +246,11 @@ impl EpochEndOffset {
         if version < 1 {
             self.leader_epoch = -1;
         }
+    }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        f(self.error_code);
     }
 }
 

@@ -96,6 +96,13 @@ impl ProduceResponse {
             self.node_endpoints = Vec::new();
         }
     }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        for v in &self.responses {
+            v.visit_error_codes(f);
+        }
+    }
 }
 
 impl Message for ProduceResponse {
@@ -112,6 +119,10 @@ impl Message for ProduceResponse {
     fn encode(&self, w: &mut Writer, version: i16) -> Result<(), EncodeError> {
         check_encode_version::<Self>(version)?;
         self.encode_body(w, version)
+    }
+
+    fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        Self::visit_error_codes(self, f)
     }
 }
 
@@ -176,6 +187,13 @@ impl TopicProduceResponse {
     pub fn for_version(&mut self, version: i16) {
         for v in &mut self.partition_responses {
             v.for_version(version);
+        }
+    }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        for v in &self.partition_responses {
+            v.visit_error_codes(f);
         }
     }
 }
@@ -347,6 +365,11 @@ impl PartitionProduceResponse {
         } else {
             self.current_leader = LeaderIdAndEpoch::default();
         }
+    }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        f(self.error_code);
     }
 }
 

@@ -53,6 +53,13 @@ impl ReadShareGroupStateSummaryResponse {
             v.for_version(version);
         }
     }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        for v in &self.results {
+            v.visit_error_codes(f);
+        }
+    }
 }
 
 impl Message for ReadShareGroupStateSummaryResponse {
@@ -69,6 +76,10 @@ impl Message for ReadShareGroupStateSummaryResponse {
     fn encode(&self, w: &mut Writer, version: i16) -> Result<(), EncodeError> {
         check_encode_version::<Self>(version)?;
         self.encode_body(w, version)
+    }
+
+    fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        Self::visit_error_codes(self, f)
     }
 }
 
@@ -129,6 +140,13 @@ impl ReadStateSummaryResult {
     pub fn for_version(&mut self, version: i16) {
         for v in &mut self.partitions {
             v.for_version(version);
+        }
+    }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        for v in &self.partitions {
+            v.visit_error_codes(f);
         }
     }
 }
@@ -207,6 +225,11 @@ impl PartitionResult {
     /// Resets what `version` cannot carry to its default (fields the version lacks, null where it allows none), so that encoding at `version` and decoding gives `self` back.
     #[cfg(feature = "arbitrary")]
     pub fn for_version(&mut self, version: i16) {}
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        f(self.error_code);
+    }
 }
 
 #[cfg(feature = "arbitrary")]

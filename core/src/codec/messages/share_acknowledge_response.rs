@@ -89,6 +89,14 @@ impl ShareAcknowledgeResponse {
             v.for_version(version);
         }
     }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        f(self.error_code);
+        for v in &self.responses {
+            v.visit_error_codes(f);
+        }
+    }
 }
 
 impl Message for ShareAcknowledgeResponse {
@@ -105,6 +113,10 @@ impl Message for ShareAcknowledgeResponse {
     fn encode(&self, w: &mut Writer, version: i16) -> Result<(), EncodeError> {
         check_encode_version::<Self>(version)?;
         self.encode_body(w, version)
+    }
+
+    fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        Self::visit_error_codes(self, f)
     }
 }
 
@@ -169,6 +181,13 @@ impl ShareAcknowledgeTopicResponse {
     pub fn for_version(&mut self, version: i16) {
         for v in &mut self.partitions {
             v.for_version(version);
+        }
+    }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        for v in &self.partitions {
+            v.visit_error_codes(f);
         }
     }
 }
@@ -242,6 +261,11 @@ impl PartitionData {
     #[cfg(feature = "arbitrary")]
     pub fn for_version(&mut self, version: i16) {
         self.current_leader.for_version(version);
+    }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        f(self.error_code);
     }
 }
 

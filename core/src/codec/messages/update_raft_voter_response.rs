@@ -73,6 +73,11 @@ impl UpdateRaftVoterResponse {
     pub fn for_version(&mut self, version: i16) {
         self.current_leader.for_version(version);
     }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        f(self.error_code);
+    }
 }
 
 impl Message for UpdateRaftVoterResponse {
@@ -89,6 +94,10 @@ impl Message for UpdateRaftVoterResponse {
     fn encode(&self, w: &mut Writer, version: i16) -> Result<(), EncodeError> {
         check_encode_version::<Self>(version)?;
         self.encode_body(w, version)
+    }
+
+    fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        Self::visit_error_codes(self, f)
     }
 }
 

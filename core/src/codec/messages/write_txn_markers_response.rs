@@ -53,6 +53,13 @@ impl WriteTxnMarkersResponse {
             v.for_version(version);
         }
     }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        for v in &self.markers {
+            v.visit_error_codes(f);
+        }
+    }
 }
 
 impl Message for WriteTxnMarkersResponse {
@@ -69,6 +76,10 @@ impl Message for WriteTxnMarkersResponse {
     fn encode(&self, w: &mut Writer, version: i16) -> Result<(), EncodeError> {
         check_encode_version::<Self>(version)?;
         self.encode_body(w, version)
+    }
+
+    fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        Self::visit_error_codes(self, f)
     }
 }
 
@@ -129,6 +140,13 @@ impl WritableTxnMarkerResult {
     pub fn for_version(&mut self, version: i16) {
         for v in &mut self.topics {
             v.for_version(version);
+        }
+    }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        for v in &self.topics {
+            v.visit_error_codes(f);
         }
     }
 }
@@ -193,6 +211,13 @@ impl WritableTxnMarkerTopicResult {
             v.for_version(version);
         }
     }
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        for v in &self.partitions {
+            v.visit_error_codes(f);
+        }
+    }
 }
 
 #[cfg(feature = "arbitrary")]
@@ -249,6 +274,11 @@ impl WritableTxnMarkerPartitionResult {
     /// Resets what `version` cannot carry to its default (fields the version lacks, null where it allows none), so that encoding at `version` and decoding gives `self` back.
     #[cfg(feature = "arbitrary")]
     pub fn for_version(&mut self, version: i16) {}
+
+    /// Calls `f` with each error code held here and below.
+    pub fn visit_error_codes<F: FnMut(i16)>(&self, f: &mut F) {
+        f(self.error_code);
+    }
 }
 
 #[cfg(feature = "arbitrary")]
