@@ -12,7 +12,7 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
-use blazemq_core::broker::{CleanupPolicy, defaults};
+use blazemq_core::broker::{CleanupPolicy, FaultRule, defaults};
 use blazemq_core::limits::Limits;
 
 use crate::logging::{Format, Level};
@@ -143,6 +143,9 @@ pub const SETTINGS: &[Setting] = &[
         "BYTES", "65536", "size of the buffer each socket read fills"),
     setting("replication_factor", "replication-factor", "BLAZEMQ_REPLICATION_FACTOR", "N", "1",
         "accepted for compatibility: must be 1 or -1 (one broker)"),
+    setting("faults", "faults", "BLAZEMQ_FAULTS", "RULES", "",
+        "fault rules in force from startup, for client tests, separated by `;`, as \
+         `api=Produce,error=NOT_LEADER_OR_FOLLOWER,count=3` (README: Fault injection) [default: none]"),
     setting("log_level", "log-level", "BLAZEMQ_LOG_LEVEL", "LEVEL", "info",
         "least important lines written to stderr: error, warn, info (startup, topics, groups, \
          shutdown), debug (also connections and refused requests) or trace"),
@@ -219,6 +222,8 @@ pub struct Config {
     pub message_pool_blocks: u32,
     /// `message_pool_block_size` in bytes.
     pub message_pool_block_size_bytes: u32,
+    /// `faults`: fault rules in force from startup.
+    pub faults: Vec<FaultRule>,
     /// `log_level`.
     pub log_level: Level,
     /// `log_format`.

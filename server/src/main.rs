@@ -7,6 +7,8 @@ mod config;
 mod console;
 mod data_dir;
 mod event_loop;
+#[allow(dead_code)] // Wired to the listener's routes.
+mod fault_routes;
 mod frame_cursor;
 #[allow(dead_code)] // Until the routes serve metrics, faults and the console.
 mod http;
@@ -271,6 +273,7 @@ fn broker_config(
         seed: blazemq_platform::random::u64().map_err(|e| RunError::Io("random seed", e))?,
         limits: config.limits(),
         events: event_level(config.log_level),
+        faults: config.faults.clone(),
         // Requests and response errors are counted only for the metrics listener.
         stats: config.metrics_listener.is_some(),
     })

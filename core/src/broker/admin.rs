@@ -141,7 +141,10 @@ impl<S: Storage> Broker<S> {
                         .ok_or(ErrorCode::UnknownTopicOrPartition),
                     None => self.topics.by_id(&id).ok_or(ErrorCode::UnknownTopicId),
                 };
-                let result = found.and_then(|ti| self.delete_topic(ti));
+                let result = found.and_then(|ti| match self.fault_topic(ti) {
+                    Some(code) => Err(code),
+                    None => self.delete_topic(ti),
+                });
                 let (name, id, code) = match result {
                     Ok((n, id)) => (Some(n), id, ErrorCode::None),
                     Err(code) => (name, id, code),

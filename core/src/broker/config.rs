@@ -179,6 +179,10 @@ pub struct BrokerConfig {
     pub limits: Limits,
     /// Which events [`super::Broker::poll_event`] reports (none by default: nothing recorded).
     pub events: super::EventLevel,
+    /// Fault rules in force from the start ([`super::FaultRule`]); rules that
+    /// [`super::FaultRule::check`] refuses, and those past [`super::FAULT_RULES_MAX`], are left
+    /// out, so a runtime parses and counts them first.
+    pub faults: alloc::vec::Vec<super::FaultRule>,
     /// Whether requests and response error codes are counted for a runtime's metrics
     /// ([`super::Broker::request_counts`], [`super::Broker::error_counts`]); off by default.
     pub stats: bool,
@@ -214,6 +218,7 @@ impl Default for BrokerConfig {
             seed: 0,
             limits: Limits::default(),
             events: super::EventLevel::Off,
+            faults: alloc::vec::Vec::new(),
             stats: false,
         }
     }

@@ -33,6 +33,8 @@ pub(super) struct CreateJob {
     client_id: Option<String>,
     /// One per topic of the request done so far, in its order.
     results: Vec<CreatableTopicResult>,
+    /// Topics a fault rule fails, decided while the request is dispatched.
+    faulted: Vec<(String, ErrorCode)>,
 }
 
 impl CreateJob {
@@ -98,6 +100,7 @@ impl<S: Storage> Broker<S> {
             *repeated.entry(t.name.clone()).or_default() += 1;
         }
         repeated.retain(|_, n| *n > 1);
+        let faulted = self.fault_topics(request.topics.iter().map(|t| t.name.as_str()));
         let mut job = CreateJob {
             conn,
             hdr,
@@ -108,6 +111,7 @@ impl<S: Storage> Broker<S> {
             results: Vec::with_capacity(request.topics.len()),
             request,
             repeated,
+            faulted,
         };
         // Requests are worked through in order: this one goes first only if none waits.
         if self.create_jobs.is_empty() && self.work_on(&mut job) {
@@ -186,6 +190,8 @@ impl<S: Storage> Broker<S> {
                         t.name
                     ),
                 ))
+            } else if let Some((_, code)) = job.faulted.iter().find(|(n, _)| *n == t.name) {
+                Err((*code, String::from("Injected by a fault rule.")))
             } else {
                 self.create_one(t, job.request.validate_only)
             };

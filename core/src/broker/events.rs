@@ -82,6 +82,24 @@ pub enum Event {
         /// Why: `UNSUPPORTED_VERSION` or `INVALID_REQUEST`.
         error: ErrorCode,
     },
+    /// A fault rule acted on a request (failed it, delayed it, closed its connection, ...).
+    FaultInjected {
+        /// The rule's id.
+        fault: u64,
+        /// The rule's text.
+        rule: String,
+        /// The request's api key.
+        api_key: i16,
+        /// The request.
+        by: Requester,
+    },
+    /// A fault rule ended by itself: its count used up, its time over, its connection closed.
+    FaultEnded {
+        /// The rule's id.
+        fault: u64,
+        /// The rule's text.
+        rule: String,
+    },
     /// Events lost because the queue was full.
     Dropped {
         /// How many.

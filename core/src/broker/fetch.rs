@@ -216,9 +216,14 @@ impl<S: Storage> Broker<S> {
             out.topic(w, topic.name, topic.topic_id, topic.partition_count())?;
             for fp in topic.partitions() {
                 let pi = ti.and_then(|ti| self.topics.partition_of(ti, fp.partition));
-                let (answer, len) = match pi {
-                    None => (Answer::error(fp.partition, unknown), 0),
-                    Some(pi) => {
+                // From v13 the request names topics by id only.
+                let name = ti.map_or(topic.name, |ti| self.topics.topic(ti).name.as_str());
+                let fault =
+                    pi.and_then(|_| (self.faults).partition_error(self.now, name, fp.partition));
+                let (answer, len) = match (pi, fault) {
+                    (None, _) => (Answer::error(fp.partition, unknown), 0),
+                    (Some(_), Some(code)) => (Answer::error(fp.partition, code), 0),
+                    (Some(pi), None) => {
                         if let Some(list) = partitions.as_deref_mut() {
                             list.push(pi);
                         }

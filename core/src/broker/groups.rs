@@ -142,7 +142,8 @@ impl<S: Storage> Broker<S> {
         let Ok((_, m)) = OffsetCommitRequest::decode(body, hdr.api_version) else {
             return Reply::Close;
         };
-        let request = wire::commit_request(m, hdr.api_version);
+        let mut request = wire::commit_request(m, hdr.api_version);
+        let faulted = self.fault_commit(&mut request);
         let topics = &self.topics;
         let exists = |t: &str, p: i32| {
             topics
@@ -156,6 +157,7 @@ impl<S: Storage> Broker<S> {
             let partitions = answers.iter_mut().flat_map(|t| t.partitions.iter_mut());
             partitions.for_each(|(_, e)| *e = error);
         }
+        super::faults::add_commit_errors(&mut answers, faulted);
         self.respond(hdr, &wire::commit_response(answers))
     }
 
@@ -165,6 +167,7 @@ impl<S: Storage> Broker<S> {
         };
         let (groups, require_stable) = wire::fetch_request(m, hdr.api_version);
         let mut answers: Vec<_> = groups.iter().map(|g| self.groups.fetch(g)).collect();
+        self.fault_offset_fetch(&mut answers);
         if require_stable {
             // An offset an open transaction will commit is not stable yet (KIP-447).
             for answer in &mut answers {

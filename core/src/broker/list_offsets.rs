@@ -40,19 +40,25 @@ impl<S: Storage> Broker<S> {
                             .topics
                             .by_name(&t.name)
                             .and_then(|ti| self.topics.partition_of(ti, p.partition_index));
-                        let answer = match found {
-                            None => Err(ErrorCode::UnknownTopicOrPartition),
-                            Some(_) if v >= 4 && p.current_leader_epoch > LEADER_EPOCH => {
+                        let fault = found.and_then(|_| {
+                            (self.faults).partition_error(self.now, &t.name, p.partition_index)
+                        });
+                        let answer = match (found, fault) {
+                            (None, _) => Err(ErrorCode::UnknownTopicOrPartition),
+                            (Some(_), Some(code)) => Err(code),
+                            (Some(_), None) if v >= 4 && p.current_leader_epoch > LEADER_EPOCH => {
                                 Err(ErrorCode::UnknownLeaderEpoch)
                             }
-                            Some(_)
+                            (Some(_), None)
                                 if v >= 4
                                     && p.current_leader_epoch >= 0
                                     && p.current_leader_epoch < LEADER_EPOCH =>
                             {
                                 Err(ErrorCode::FencedLeaderEpoch)
                             }
-                            Some(pi) => self.lookup(pi, p.timestamp, request.isolation_level == 1),
+                            (Some(pi), None) => {
+                                self.lookup(pi, p.timestamp, request.isolation_level == 1)
+                            }
                         };
                         partition_response(v, p.partition_index, answer)
                     })

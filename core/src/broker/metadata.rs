@@ -35,7 +35,7 @@ impl<S: Storage> Broker<S> {
         let may_create =
             self.config.auto_create_topics && (v < 4 || request.allow_auto_topic_creation);
 
-        let topics = match &request.topics {
+        let mut topics = match &request.topics {
             // v0 asks for every topic with an empty list; v1+ with null.
             None => self.all_topics(v, request.include_topic_authorized_operations),
             Some(list) if v == 0 && list.is_empty() => {
@@ -63,6 +63,7 @@ impl<S: Storage> Broker<S> {
                 })
                 .collect(),
         };
+        self.fault_metadata(&mut topics);
         let response = MetadataResponse {
             brokers: alloc::vec![MetadataResponseBroker {
                 node_id: self.config.broker_id,

@@ -29,6 +29,7 @@ mod describe_cluster;
 mod describe_log_dirs;
 mod dynamic_configs;
 mod events;
+mod faults;
 mod fetch;
 mod groups;
 #[cfg(any(test, feature = "testing"))]
@@ -58,6 +59,7 @@ mod txn_partitions;
 pub use crate::codec::{Chunk, RequestStamp, Response, SegmentRef, Splice};
 pub use config::{BrokerConfig, CleanupPolicy, OPEN_SEGMENTS_MAX_DEFAULT, defaults};
 pub use events::{Event, EventLevel, Requester};
+pub use faults::{FAULT_RULES_MAX, FaultError, FaultId, FaultInfo, FaultKind, FaultRule};
 pub use stats::{CommittedOffset, PartitionSnapshot};
 
 use alloc::collections::{BTreeMap, VecDeque};
@@ -225,6 +227,8 @@ pub struct Broker<S: Storage> {
     parked_body: Vec<u8>,
     /// Events for the runtime's log.
     events: events::Events,
+    /// Fault rules and the answers they hold back.
+    faults: faults::Faults,
     /// Counters for the runtime's metrics.
     stats: stats::Stats,
     now: Instant,
@@ -274,6 +278,7 @@ impl<S: Storage> Broker<S> {
             recover_groups(&config, rng.next_u64(), &mut topics, &mut storage, unix_ms)?;
         Ok(Broker {
             events: events::Events::new(config.events),
+            faults: faults::Faults::new(&config.faults),
             stats: stats::Stats::new(config.stats),
             config,
             storage,
@@ -359,6 +364,7 @@ impl<S: Storage> Broker<S> {
             Input::Timeout { now, unix_ms } => {
                 self.tick(now, unix_ms);
                 self.expire_parked();
+                self.fault_timer();
                 let group_due = self.group_deadline.is_some_and(|d| d <= self.now);
                 self.group_timer();
                 if group_due || self.group_count_changed() {
@@ -392,6 +398,7 @@ impl<S: Storage> Broker<S> {
                     self.checkpoint.deadline,
                     self.producer_expiry,
                     self.cleaner.deadline,
+                    self.faults.next_deadline(),
                     creating,
                 ];
                 let deadline = deadlines.into_iter().flatten().min();
@@ -506,6 +513,7 @@ impl<S: Storage> Broker<S> {
     /// disconnects is expired by its session timeout, as in Kafka); only its answer is dropped.
     fn forget_parked(&mut self, conn: ConnId) {
         self.parked.remove_conn(conn);
+        self.forget_delayed(conn);
         // Topics created so far stay; the rest of the request is dropped with its connection.
         self.create_jobs.retain(|job| job.conn() != conn);
         self.group_waits.retain(|_, w| w.conn != conn);
@@ -651,9 +659,15 @@ impl<S: Storage> Broker<S> {
             body,
         };
         let mark = self.events.mark();
-        let reply = (api.handle)(self, request);
+        let reply = if self.faults.is_empty() {
+            (api.handle)(self, request)
+        } else {
+            self.dispatch_faulty(api.handle, request)
+        };
+        // A close a fault rule asked for is its own event, not a refused request.
+        let closed_by_fault = mem::take(&mut self.faults.closed);
         if self.events.wants(EventLevel::Info) {
-            if matches!(reply, Reply::Close) {
+            if matches!(reply, Reply::Close) && !closed_by_fault {
                 self.note_refused(conn, hdr, frame, ErrorCode::InvalidRequest);
             }
             self.events.attribute_since(mark, conn, request.client_id);

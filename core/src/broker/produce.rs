@@ -156,7 +156,9 @@ impl<S: Storage> Broker<S> {
                     index,
                     transactional_id: request.transactional_id,
                 };
-                let result = match refused {
+                let result = match refused
+                    .or_else(|| (self.faults).partition_error(self.now, topic.name, index))
+                {
                     Some(code) => Err(Refused::from(code)),
                     None => self.append_partition(to, records.unwrap_or_default(), &mut touched),
                 };

@@ -559,3 +559,37 @@ fn log_cleanup_policy_is_a_policy_list() {
         "{e}"
     );
 }
+
+#[test]
+fn faults_are_rules_separated_by_semicolons() {
+    assert!(config(&[], &[]).faults.is_empty());
+    let c = config(
+        &[
+            "--faults",
+            "api=Produce,error=NOT_LEADER_OR_FOLLOWER,count=3; api=Fetch,delay_ms=200;",
+        ],
+        &[],
+    );
+    let texts: Vec<String> = c.faults.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        texts,
+        [
+            "api=Produce,error=NOT_LEADER_OR_FOLLOWER,count=3",
+            "api=Fetch,delay_ms=200"
+        ]
+    );
+    let env = [("BLAZEMQ_FAULTS", "close_after=1")];
+    assert_eq!(config(&[], &env).faults.len(), 1);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = yaml(dir.path(), "faults: \"api=JoinGroup,error=15,count=2\"\n");
+    let file = file.to_str().expect("utf-8 temp path");
+    assert_eq!(config(&["--config", file], &[]).faults.len(), 1);
+    let e = error(
+        &["--faults", "api=Produce,error=6;api=Produce,error=NOPE"],
+        &[],
+    );
+    assert!(
+        e.contains("faults") && e.contains("rule 2") && e.contains("unknown error `NOPE`"),
+        "{e}"
+    );
+}

@@ -4,7 +4,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use blazemq_core::broker::CleanupPolicy;
+use blazemq_core::broker::{CleanupPolicy, FAULT_RULES_MAX, FaultRule};
 use blazemq_core::limits::Limits;
 
 use super::sources::{Layers, parse_bool};
@@ -121,6 +121,7 @@ pub fn build(layers: &Layers) -> Result<Config, ConfigError> {
             size(s, 4096, 64 << 20)
         })
         .map(|n| u32::try_from(n).unwrap_or(u32::MAX))?,
+        faults: get(layers, "faults", parse_faults)?,
         log_level: get(layers, "log_level", Level::parse)?,
         log_format: get(layers, "log_format", Format::parse)?,
         metrics_listener,
@@ -145,6 +146,23 @@ fn get<T>(
         value: raw.to_owned(),
         reason,
     })
+}
+
+/// Fault rules separated by `;` (empty: none), each as `FaultRule::parse` reads it.
+fn parse_faults(s: &str) -> Result<Vec<FaultRule>, String> {
+    let rules = s
+        .split(';')
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .enumerate()
+        .map(|(i, text)| {
+            FaultRule::parse(text).map_err(|e| format!("rule {} `{text}`: {e}", i + 1))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if rules.len() > FAULT_RULES_MAX {
+        return Err(format!("at most {FAULT_RULES_MAX} rules"));
+    }
+    Ok(rules)
 }
 
 /// `host:port` (`[::1]:9644` for IPv6), or empty for none.
