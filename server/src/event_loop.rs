@@ -580,6 +580,22 @@ where
                 version = api_version,
                 error = error.name(),
             ),
+            Event::FaultInjected {
+                fault,
+                rule,
+                api_key,
+                by,
+            } => crate::info!(
+                "fault injected",
+                fault = fault,
+                rule = rule,
+                api = blazemq_core::codec::ApiKey::from_code(api_key).name(),
+                client_id = by.client_id,
+                peer = peer(by.conn),
+            ),
+            Event::FaultEnded { fault, rule } => {
+                crate::info!("fault rule ended", fault = fault, rule = rule)
+            }
             Event::Dropped { count } => {
                 crate::warn!("log events dropped: the queue was full", count = count)
             }

@@ -105,6 +105,7 @@ mod tests {
             path,
             query,
             body: body.as_bytes(),
+            host: None,
         };
         route(&req, b).expect("a /faults path")
     }
@@ -170,6 +171,7 @@ mod tests {
             path,
             query: "",
             body: b"",
+            host: None,
         };
         assert!(route(&req("/metrics"), &mut b).is_none());
         assert!(route(&req("/faultsx"), &mut b).is_none());

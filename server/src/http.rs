@@ -98,15 +98,6 @@ impl Response {
         Response::new(status, "application/json", body.into_bytes())
     }
 
-    /// `body` as plain text.
-    pub fn text(status: u16, body: impl Into<String>) -> Response {
-        Response::new(
-            status,
-            "text/plain; charset=utf-8",
-            body.into().into_bytes(),
-        )
-    }
-
     /// `{"error": message}` with `status`: how every JSON route refuses.
     pub fn error(status: u16, message: &str) -> Response {
         let mut j = crate::json::Json::new();

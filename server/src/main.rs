@@ -7,12 +7,9 @@ mod config;
 mod console;
 mod data_dir;
 mod event_loop;
-#[allow(dead_code)] // Wired to the listener's routes.
 mod fault_routes;
 mod frame_cursor;
-#[allow(dead_code)] // Until the routes serve metrics, faults and the console.
 mod http;
-#[allow(dead_code)]
 mod json;
 mod logging;
 mod metrics;

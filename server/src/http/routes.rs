@@ -28,6 +28,9 @@ pub fn route<S: Storage>(
     if let Some(response) = crate::metrics::route(req, ask.broker, metrics) {
         return response;
     }
+    if let Some(response) = crate::fault_routes::route(req, ask.broker) {
+        return response;
+    }
     if ctx.console {
         let settings = crate::console::ConsoleSettings {
             write: ctx.console_write,

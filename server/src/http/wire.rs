@@ -211,14 +211,24 @@ mod tests {
     #[test]
     fn responses_carry_their_length() {
         let mut out = Vec::new();
-        write(&Response::text(200, "hi"), true, false, &mut out);
+        write(
+            &Response::new(200, "text/plain; charset=utf-8", b"hi".to_vec()),
+            true,
+            false,
+            &mut out,
+        );
         let text = String::from_utf8(out).expect("ASCII");
         assert!(text.starts_with("HTTP/1.1 200 OK\r\n"));
         assert!(text.contains("Content-Length: 2\r\n"));
         assert!(text.contains("Connection: keep-alive\r\n"));
         assert!(text.ends_with("\r\n\r\nhi"));
         let mut head = Vec::new();
-        write(&Response::text(404, "gone"), false, true, &mut head);
+        write(
+            &Response::new(404, "text/plain; charset=utf-8", b"gone".to_vec()),
+            false,
+            true,
+            &mut head,
+        );
         assert!(head.ends_with(b"Content-Length: 4\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n"));
     }
 }
