@@ -47,7 +47,7 @@ class FaultsTest {
                 assertEquals(i, acks.get(i).offset(), "acknowledged at its place");
             }
             long injected = broker.logs().lines()
-                    .filter(l -> l.contains("FaultInjected") && l.contains(RULE)).count();
+                    .filter(l -> l.contains("fault injected") && l.contains(RULE)).count();
             assertEquals(3, injected, "three Produce requests failed:\n" + broker.logs());
             List<ConsumerRecord<String, String>> records = consume(broker, topic, 100);
             for (int i = 0; i < 100; i++) {
