@@ -3,10 +3,10 @@
 # the Python client tests (pytest), the kafkajs tests (node --test), the web console's tests in
 # headless Chromium (node --test in tests/console), the Java client and Kafka tools tests (mvn
 # test in tests/jvm) and the Go client tests (franz-go and sarama: go test in tests/go). Installs
-# what a fresh machine lacks first: kcat from the system's packages, a Python venv at .venv with
-# tests/python/requirements.txt, and tests/js/node_modules and tests/console/node_modules from
-# their package-lock.json; Maven fetches the JVM tests' jars into ~/.m2 and Go its modules
-# (go.sum) from the module proxy. Chromium is the system's (.ci/run installs it).
+# what a fresh machine lacks first: kcat and Chromium from the system's packages, a Python venv at
+# .venv with tests/python/requirements.txt, and tests/js/node_modules and tests/console/node_modules
+# from their package-lock.json; Maven fetches the JVM tests' jars into ~/.m2 and Go its modules
+# (go.sum) from the module proxy. Ends with each suite's time and the total.
 # Exits non-zero if anything fails.
 #
 # `scripts/test.sh --against-kafka` is the reference pass: the Python, JavaScript, Java and Go
@@ -63,6 +63,13 @@ if ! command -v kcat >/dev/null 2>&1; then
     log "installing kcat"
     as_root apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kcat
+fi
+
+# The web console's tests drive Debian's Chromium (headless).
+if [ "$against_kafka" != true ] && ! command -v chromium >/dev/null 2>&1; then
+    log "installing chromium"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 fi
 
 if [ ! -x .venv/bin/python ]; then
