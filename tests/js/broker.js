@@ -16,6 +16,8 @@ const os = require('node:os');
 const path = require('node:path');
 
 const READY_LINE = 'Broker ready';
+// The HTTP listener's address (`--metrics-listener`), as the broker logs it.
+const LISTENER_LINE = /metrics listener .*address=(127\.0\.0\.1:\d+)/;
 const READY_TIMEOUT_MS = 10_000;
 const REPO = path.resolve(__dirname, '..', '..');
 
@@ -60,6 +62,8 @@ class Broker {
     this.port = port;
     this.dir = dir;
     this.output = output;
+    // `http://127.0.0.1:PORT` of the HTTP listener, when one was asked for.
+    this.console = null;
   }
 
   get bootstrap() {
@@ -86,12 +90,16 @@ class Broker {
   }
 }
 
-function spawnOnce(port, dir) {
-  const args = ['--port', String(port), '--log-dir', dir];
+// Resolves once the broker is ready (and, with `--metrics-listener` among `extraArgs`, its
+// listener's address is logged), or with `ready: false` if that does not come in time.
+function spawnOnce(port, dir, extraArgs) {
+  const args = ['--port', String(port), '--log-dir', dir, ...extraArgs];
+  const wantsListener = extraArgs.includes('--metrics-listener');
   // Its own process group (detached), so stop() reaches anything it started.
   const proc = spawn(brokerBinary(), args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(proc);
   const output = [];
+  const broker = new Broker(proc, port, dir, output);
   return new Promise((resolve) => {
     const timer = setTimeout(() => finish(false), READY_TIMEOUT_MS);
     let done = false;
@@ -99,13 +107,17 @@ function spawnOnce(port, dir) {
       if (done) return;
       done = true;
       clearTimeout(timer);
-      resolve({ ready, broker: new Broker(proc, port, dir, output) });
+      resolve({ ready, broker });
     }
-    proc.stdout.on('data', (chunk) => {
+    function onOutput(chunk) {
       output.push(chunk.toString());
-      if (output.join('').includes(READY_LINE)) finish(true);
-    });
-    proc.stderr.on('data', (chunk) => output.push(chunk.toString()));
+      const text = output.join('');
+      const listener = LISTENER_LINE.exec(text);
+      if (listener) broker.console = `http://${listener[1]}`;
+      if (text.includes(READY_LINE) && (!wantsListener || listener)) finish(true);
+    }
+    proc.stdout.on('data', onOutput);
+    proc.stderr.on('data', onOutput);
     proc.once('exit', () => finish(false));
     proc.once('error', () => finish(false));
   });
@@ -130,14 +142,15 @@ function unique(prefix) {
   return `${prefix}-${crypto.randomBytes(4).toString('hex')}`;
 }
 
-// Starts a broker; a port taken between the probe and the bind is retried on a new one.
-async function startBroker() {
+// Starts a broker with `extraArgs` (settings); a port taken between the probe and the bind is
+// retried on a new one.
+async function startBroker(extraArgs = []) {
   const external = (process.env.BLAZEMQ_BOOTSTRAP || '').trim();
   if (external) return new ExternalBroker(external);
   let last;
   for (let attempt = 0; attempt < 3; attempt++) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blazemq-js-'));
-    const { ready, broker } = await spawnOnce(await freePort(), dir);
+    const { ready, broker } = await spawnOnce(await freePort(), dir, extraArgs);
     if (ready) return broker;
     last = broker;
     await broker.stop();

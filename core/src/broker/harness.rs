@@ -21,9 +21,12 @@ use core::time::Duration;
 use super::{Broker, BrokerConfig, ConnId, Input, Output, Response};
 use crate::codec::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use crate::codec::messages::fetch_request::{FetchPartition, FetchTopic};
+use crate::codec::messages::offset_commit_request::{
+    OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+};
 use crate::codec::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use crate::codec::messages::{
-    CreateTopicsRequest, CreateTopicsResponse, FetchRequest, ProduceRequest,
+    CreateTopicsRequest, CreateTopicsResponse, FetchRequest, OffsetCommitRequest, ProduceRequest,
 };
 use crate::codec::{Message, Records, Uuid, decode_response_frame};
 use crate::records::BatchBuilder;
@@ -172,6 +175,26 @@ pub fn create_topics_request(
         }],
         timeout_ms: 1000,
         validate_only: false,
+    }
+}
+
+/// A simple consumer's OffsetCommit (no generation, no metadata) of `offset` for `topic`-0 in
+/// `group`, as AdminClient's alterConsumerGroupOffsets sends it.
+pub fn offset_commit_request(group: &str, topic: &str, offset: i64) -> OffsetCommitRequest {
+    OffsetCommitRequest {
+        group_id: group.into(),
+        generation_id_or_member_epoch: -1,
+        topics: vec![OffsetCommitRequestTopic {
+            name: topic.into(),
+            partitions: vec![OffsetCommitRequestPartition {
+                partition_index: 0,
+                committed_offset: offset,
+                committed_leader_epoch: -1,
+                commit_timestamp: -1,
+                committed_metadata: None,
+            }],
+        }],
+        ..Default::default()
     }
 }
 

@@ -179,12 +179,8 @@ mod tests {
     use super::CommittedOffset;
     use crate::ErrorCode;
     use crate::codec::ApiKey;
-    use crate::codec::messages::offset_commit_request::{
-        OffsetCommitRequestPartition, OffsetCommitRequestTopic,
-    };
     use crate::codec::messages::{
-        CreateTopicsResponse, FetchResponse, OffsetCommitRequest, OffsetCommitResponse,
-        ProduceResponse,
+        CreateTopicsResponse, FetchResponse, OffsetCommitResponse, ProduceResponse,
     };
     use crate::storage::MemoryStorage;
 
@@ -333,21 +329,7 @@ mod tests {
     }
 
     fn commit(d: &mut Driver<MemoryStorage>, group: &str, offset: i64) {
-        let req = OffsetCommitRequest {
-            group_id: group.into(),
-            generation_id_or_member_epoch: -1,
-            topics: vec![OffsetCommitRequestTopic {
-                name: "t".into(),
-                partitions: vec![OffsetCommitRequestPartition {
-                    partition_index: 0,
-                    committed_offset: offset,
-                    committed_leader_epoch: -1,
-                    commit_timestamp: -1,
-                    committed_metadata: None,
-                }],
-            }],
-            ..Default::default()
-        };
+        let req = crate::broker::harness::offset_commit_request(group, "t", offset);
         let resp: OffsetCommitResponse = call(d, 7, &req);
         assert_eq!(resp.topics[0].partitions[0].error_code, 0);
     }

@@ -323,24 +323,7 @@ fn property_compaction_keeps_the_newest_of_each_key() {
 
 /// A simple consumer's commit (no generation) of `offset` for `t`-0 in `group`.
 fn commit(b: &mut B, group: &str, offset: i64) {
-    use crate::codec::messages::offset_commit_request::{
-        OffsetCommitRequestPartition, OffsetCommitRequestTopic,
-    };
-    let req = crate::codec::messages::OffsetCommitRequest {
-        group_id: group.into(),
-        generation_id_or_member_epoch: -1,
-        topics: alloc::vec![OffsetCommitRequestTopic {
-            name: "t".into(),
-            partitions: alloc::vec![OffsetCommitRequestPartition {
-                partition_index: 0,
-                committed_offset: offset,
-                committed_leader_epoch: -1,
-                commit_timestamp: -1,
-                committed_metadata: None,
-            }],
-        }],
-        ..Default::default()
-    };
+    let req = crate::broker::harness::offset_commit_request(group, "t", offset);
     let resp: crate::codec::messages::OffsetCommitResponse = call(b, 7, &req);
     assert_eq!(resp.topics[0].partitions[0].error_code, 0);
 }

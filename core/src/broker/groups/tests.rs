@@ -11,9 +11,6 @@ use crate::ErrorCode;
 use crate::broker::BrokerConfig;
 use crate::broker::harness::{Driver, call, create, driven};
 use crate::codec::messages::join_group_request::JoinGroupRequestProtocol;
-use crate::codec::messages::offset_commit_request::{
-    OffsetCommitRequestPartition, OffsetCommitRequestTopic,
-};
 use crate::codec::messages::offset_fetch_request::OffsetFetchRequestTopic;
 use crate::codec::messages::sync_group_request::SyncGroupRequestAssignment;
 use crate::codec::messages::*;
@@ -191,21 +188,8 @@ fn crash(mut b: Driver<FillingStorage>) -> (FillingStorage, Vec<FoundPartition<S
 
 /// A simple consumer's commit (no generation) of `offset` for `t`-0; the partition's error.
 fn commit(b: &mut Driver<FillingStorage>, offset: i64) -> i16 {
-    let req = OffsetCommitRequest {
-        group_id: "g".into(),
-        generation_id_or_member_epoch: -1,
-        topics: vec![OffsetCommitRequestTopic {
-            name: "t".into(),
-            partitions: vec![OffsetCommitRequestPartition {
-                partition_index: 0,
-                committed_offset: offset,
-                committed_leader_epoch: -1,
-                commit_timestamp: -1,
-                committed_metadata: Some("m".into()),
-            }],
-        }],
-        ..Default::default()
-    };
+    let mut req = crate::broker::harness::offset_commit_request("g", "t", offset);
+    req.topics[0].partitions[0].committed_metadata = Some("m".into());
     let resp: OffsetCommitResponse = call(b, 7, &req);
     resp.topics[0].partitions[0].error_code
 }
