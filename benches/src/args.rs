@@ -596,7 +596,7 @@ mod tests {
     }
 
     #[test]
-    fn every_option() {
+    fn every_run_and_load_option() {
         let o = run(&[
             "--bootstrap",
             "127.0.0.1:1",
@@ -616,12 +616,40 @@ mod tests {
             "4096",
             "--e2e-rate",
             "10",
-            "--idle-secs",
-            "0",
             "--json",
             "out.json",
             "--partitions",
             "1,100",
+            "--create-topics",
+            "500",
+            "--compression",
+            "none, zstd",
+            "--txn-records",
+            "7,700",
+        ])
+        .unwrap();
+        assert_eq!(o.compression, [Codec::None, Codec::Zstd]);
+        assert_eq!(o.txn_records, [7, 700]);
+        assert_eq!(o.partitions, [1, 100]);
+        assert_eq!(o.create_topics, 500);
+        assert_eq!(
+            o.modes,
+            [Mode::Fetch, Mode::Floor, Mode::Txn, Mode::FetchCommitted]
+        );
+        assert_eq!(o.requests, Some(50));
+        assert_eq!((o.value_size, o.inflight, o.batch), (0, 1, 7));
+        assert_eq!(o.connections, [2, 3]);
+        assert_eq!((o.fetch_max_bytes, o.e2e_rate), (4096, 10));
+        assert_eq!(o.json, Some(PathBuf::from("out.json")));
+    }
+
+    #[test]
+    fn every_broker_and_compaction_option() {
+        let o = run(&[
+            "--bootstrap",
+            "127.0.0.1:1",
+            "--idle-secs",
+            "0",
             "--idle-connections",
             "100",
             "--memory-partitions",
@@ -630,12 +658,6 @@ mod tests {
             "20",
             "--restart-partitions",
             "1000",
-            "--create-topics",
-            "500",
-            "--compression",
-            "none, zstd",
-            "--txn-records",
-            "7,700",
             "--compaction-bytes",
             "2MiB",
             "--compaction-keys",
@@ -652,15 +674,11 @@ mod tests {
             "0.1",
         ])
         .unwrap();
-        assert_eq!(o.compression, [Codec::None, Codec::Zstd]);
-        assert_eq!(o.txn_records, [7, 700]);
         assert_eq!((o.compaction_bytes, o.compaction_keys), (2 << 20, 50));
         assert_eq!(o.compaction_duration, Duration::from_millis(1500));
         assert_eq!((o.compaction_rate, o.segment_bytes), (200, Some(4096)));
         assert_eq!(o.cleaner_backoff, Duration::from_millis(1500));
         assert_eq!(o.dirty_ratio, Some(0.1));
-        assert_eq!(o.partitions, [1, 100]);
-        assert_eq!(o.create_topics, 500);
         assert_eq!(
             (
                 o.idle_connections,
@@ -670,16 +688,7 @@ mod tests {
             ),
             (100, 1000, 20, 1000)
         );
-        assert_eq!(
-            o.modes,
-            [Mode::Fetch, Mode::Floor, Mode::Txn, Mode::FetchCommitted]
-        );
-        assert_eq!(o.requests, Some(50));
-        assert_eq!((o.value_size, o.inflight, o.batch), (0, 1, 7));
-        assert_eq!(o.connections, [2, 3]);
-        assert_eq!((o.fetch_max_bytes, o.e2e_rate), (4096, 10));
         assert_eq!(o.idle, Duration::ZERO);
-        assert_eq!(o.json, Some(PathBuf::from("out.json")));
     }
 
     #[test]
