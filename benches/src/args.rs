@@ -270,14 +270,39 @@ fn seconds(flag: &str, v: &str) -> Result<Duration> {
 }
 
 /// Parses the arguments after the program name.
+/// The flags of a command line, in order, each with its value; `--quick` apart.
+#[derive(Debug, Default)]
+struct RawArgs {
+    flags: Vec<(String, String)>,
+    quick: bool,
+}
+
+/// Parses the arguments after the program name.
 pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Parsed> {
+    let Some(raw) = raw_flags(args)? else {
+        return Ok(Parsed::Help);
+    };
+    let mut o = defaults(raw.quick);
+    let mut target = None;
+    for (flag, v) in raw.flags {
+        apply(&mut o, &mut target, &flag, &v)?;
+    }
+    o.target = target.ok_or_else(|| {
+        BenchError::Usage("give --broker-cmd \"CMD\" or --bootstrap HOST:PORT".into())
+    })?;
+    validate(&o)?;
+    Ok(Parsed::Run(Box::new(o)))
+}
+
+/// Splits the command line into flags and values (`--flag value` or `--flag=value`); `None`
+/// when it asks for help.
+fn raw_flags<I: IntoIterator<Item = String>>(args: I) -> Result<Option<RawArgs>> {
     let mut args = args.into_iter();
-    let mut raw: Vec<(String, String)> = Vec::new();
-    let mut quick = false;
+    let mut raw = RawArgs::default();
     while let Some(arg) = args.next() {
         match arg.as_str() {
-            "--help" | "-h" => return Ok(Parsed::Help),
-            "--quick" => quick = true,
+            "--help" | "-h" => return Ok(None),
+            "--quick" => raw.quick = true,
             flag if flag.starts_with("--") => {
                 let (flag, value) = match flag.split_once('=') {
                     Some((f, v)) => (f.to_string(), v.to_string()),
@@ -288,12 +313,17 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Parsed> {
                         (flag.to_string(), v)
                     }
                 };
-                raw.push((flag, value));
+                raw.flags.push((flag, value));
             }
             other => return Err(BenchError::Usage(format!("unexpected argument {other:?}"))),
         }
     }
-    let mut o = Options {
+    Ok(Some(raw))
+}
+
+/// The options before any flag: shorter runs with `--quick`.
+fn defaults(quick: bool) -> Options {
+    Options {
         target: Target::Bootstrap(SocketAddr::from(([127, 0, 0, 1], 9092))),
         modes: Mode::DEFAULT.to_vec(),
         duration: Duration::from_secs(if quick { 2 } else { 10 }),
@@ -325,96 +355,136 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Parsed> {
         rounds: 3,
         json: None,
         quick,
-    };
-    let mut target = None;
-    for (flag, v) in raw {
-        let f = flag.as_str();
-        match f {
-            "--broker-cmd" => target = Some(Target::Command(v)),
-            "--bootstrap" => {
-                let addr = v
-                    .to_socket_addrs()
-                    .ok()
-                    .and_then(|mut a| a.next())
-                    .ok_or_else(|| {
-                        BenchError::Usage(format!("--bootstrap: cannot resolve {v:?}"))
-                    })?;
-                target = Some(Target::Bootstrap(addr));
-            }
-            "--modes" => {
-                o.modes = v
-                    .split(',')
-                    .map(|m| Mode::parse(m.trim()))
-                    .collect::<Result<_>>()?
-            }
-            "--duration" => o.duration = seconds(f, &v)?,
-            "--requests" => o.requests = Some(positive(f, &v)?),
-            "--value-size" => o.value_size = number(f, &v)?,
-            "--connections" => {
-                o.connections = v
-                    .split(',')
-                    .map(|c| positive(f, c.trim()).map(|n| n as usize))
-                    .collect::<Result<_>>()?
-            }
-            "--partitions" => {
-                o.partitions = v
-                    .split(',')
-                    .map(|c| positive(f, c.trim()).map(|n| n as usize))
-                    .collect::<Result<_>>()?
-            }
-            "--txn-records" => {
-                o.txn_records = v
-                    .split(',')
-                    .map(|c| positive(f, c.trim()).map(|n| n as usize))
-                    .collect::<Result<_>>()?
-            }
-            "--compression" => {
-                o.compression = v
-                    .split(',')
-                    .map(|c| Codec::parse(c.trim()))
-                    .collect::<Result<_>>()?
-            }
-            "--idle-connections" => o.idle_connections = number(f, &v)?,
-            "--memory-partitions" => o.memory_partitions = number(f, &v)?,
-            "--starts" => o.starts = number(f, &v)?,
-            "--restart-partitions" => o.restart_partitions = number(f, &v)?,
-            "--create-topics" => o.create_topics = positive(f, &v)? as usize,
-            "--inflight" => o.inflight = positive(f, &v)? as usize,
-            "--batch" => o.batch = positive(f, &v)? as usize,
-            "--fetch-max-bytes" => {
-                o.fetch_max_bytes = i32::try_from(positive(f, &v)?)
-                    .map_err(|_| BenchError::Usage(format!("{f} must fit in an int32")))?
-            }
-            "--e2e-rate" => {
-                o.e2e_rate = u32::try_from(positive(f, &v)?)
-                    .map_err(|_| BenchError::Usage(format!("{f} is too large")))?
-            }
-            "--idle-secs" => o.idle = seconds(f, &v)?,
-            "--compaction-bytes" => o.compaction_bytes = bytes(f, &v)?,
-            "--compaction-keys" => o.compaction_keys = positive(f, &v)? as usize,
-            "--compaction-secs" => o.compaction_duration = seconds(f, &v)?,
-            "--compaction-rate" => {
-                o.compaction_rate = u32::try_from(positive(f, &v)?)
-                    .map_err(|_| BenchError::Usage(format!("{f} is too large")))?
-            }
-            "--segment-bytes" => o.segment_bytes = Some(bytes(f, &v)?),
-            "--min-cleanable-dirty-ratio" => match number::<f64>(f, &v)? {
-                r if (0.0..=1.0).contains(&r) => o.dirty_ratio = Some(r),
-                _ => return Err(BenchError::Usage(format!("{f} is between 0 and 1"))),
-            },
-            "--cleaner-backoff-ms" => match positive(f, &v)? {
-                ms @ ..=3_600_000 => o.cleaner_backoff = Duration::from_millis(ms),
-                _ => return Err(BenchError::Usage(format!("{f} is at most 3600000"))),
-            },
-            "--versus-cmd" => o.versus = Some(v),
-            "--rounds" => o.rounds = positive(f, &v)?.min(1_000) as usize,
-            "--json" => o.json = Some(PathBuf::from(v)),
-            other => return Err(BenchError::Usage(format!("unknown option {other}"))),
-        }
     }
-    o.target = target.ok_or_else(|| {
-        BenchError::Usage("give --broker-cmd \"CMD\" or --bootstrap HOST:PORT".into())
-    })?;
+}
+
+/// Sets the option of `flag` to `v`, or the target for `--broker-cmd` and `--bootstrap`.
+fn apply(o: &mut Options, target: &mut Option<Target>, flag: &str, v: &str) -> Result<()> {
+    if let Some(t) = target_flag(flag, v)? {
+        *target = Some(t);
+        return Ok(());
+    }
+    let known = run_flag(o, flag, v)?
+        || load_flag(o, flag, v)?
+        || broker_flag(o, flag, v)?
+        || compaction_flag(o, flag, v)?;
+    if known {
+        Ok(())
+    } else {
+        Err(BenchError::Usage(format!("unknown option {flag}")))
+    }
+}
+
+/// `--broker-cmd` and `--bootstrap`: the broker measured; `None` for another flag.
+fn target_flag(f: &str, v: &str) -> Result<Option<Target>> {
+    Ok(match f {
+        "--broker-cmd" => Some(Target::Command(v.to_string())),
+        "--bootstrap" => {
+            let addr = v
+                .to_socket_addrs()
+                .ok()
+                .and_then(|mut a| a.next())
+                .ok_or_else(|| BenchError::Usage(format!("--bootstrap: cannot resolve {v:?}")))?;
+            Some(Target::Bootstrap(addr))
+        }
+        _ => None,
+    })
+}
+
+/// What runs, for how long, and where its results go; `false` for another flag.
+fn run_flag(o: &mut Options, f: &str, v: &str) -> Result<bool> {
+    match f {
+        "--modes" => {
+            o.modes = v
+                .split(',')
+                .map(|m| Mode::parse(m.trim()))
+                .collect::<Result<_>>()?
+        }
+        "--duration" => o.duration = seconds(f, v)?,
+        "--requests" => o.requests = Some(positive(f, v)?),
+        "--versus-cmd" => o.versus = Some(v.to_string()),
+        "--rounds" => o.rounds = positive(f, v)?.min(1_000) as usize,
+        "--json" => o.json = Some(PathBuf::from(v)),
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+/// The shape of the load: connections, partitions, batches, sizes and rates; `false` for
+/// another flag.
+fn load_flag(o: &mut Options, f: &str, v: &str) -> Result<bool> {
+    let counts = |v: &str| -> Result<Vec<usize>> {
+        v.split(',')
+            .map(|c| positive(f, c.trim()).map(|n| n as usize))
+            .collect()
+    };
+    match f {
+        "--value-size" => o.value_size = number(f, v)?,
+        "--connections" => o.connections = counts(v)?,
+        "--partitions" => o.partitions = counts(v)?,
+        "--txn-records" => o.txn_records = counts(v)?,
+        "--compression" => {
+            o.compression = v
+                .split(',')
+                .map(|c| Codec::parse(c.trim()))
+                .collect::<Result<_>>()?
+        }
+        "--create-topics" => o.create_topics = positive(f, v)? as usize,
+        "--inflight" => o.inflight = positive(f, v)? as usize,
+        "--batch" => o.batch = positive(f, v)? as usize,
+        "--fetch-max-bytes" => {
+            o.fetch_max_bytes = i32::try_from(positive(f, v)?)
+                .map_err(|_| BenchError::Usage(format!("{f} must fit in an int32")))?
+        }
+        "--e2e-rate" => {
+            o.e2e_rate = u32::try_from(positive(f, v)?)
+                .map_err(|_| BenchError::Usage(format!("{f} is too large")))?
+        }
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+/// The broker's own costs: idle CPU, memory per unit, starts and restarts; `false` for another
+/// flag.
+fn broker_flag(o: &mut Options, f: &str, v: &str) -> Result<bool> {
+    match f {
+        "--idle-connections" => o.idle_connections = number(f, v)?,
+        "--memory-partitions" => o.memory_partitions = number(f, v)?,
+        "--starts" => o.starts = number(f, v)?,
+        "--restart-partitions" => o.restart_partitions = number(f, v)?,
+        "--idle-secs" => o.idle = seconds(f, v)?,
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+/// The compaction runs and the settings of their topics; `false` for another flag.
+fn compaction_flag(o: &mut Options, f: &str, v: &str) -> Result<bool> {
+    match f {
+        "--compaction-bytes" => o.compaction_bytes = bytes(f, v)?,
+        "--compaction-keys" => o.compaction_keys = positive(f, v)? as usize,
+        "--compaction-secs" => o.compaction_duration = seconds(f, v)?,
+        "--compaction-rate" => {
+            o.compaction_rate = u32::try_from(positive(f, v)?)
+                .map_err(|_| BenchError::Usage(format!("{f} is too large")))?
+        }
+        "--segment-bytes" => o.segment_bytes = Some(bytes(f, v)?),
+        "--min-cleanable-dirty-ratio" => match number::<f64>(f, v)? {
+            r if (0.0..=1.0).contains(&r) => o.dirty_ratio = Some(r),
+            _ => return Err(BenchError::Usage(format!("{f} is between 0 and 1"))),
+        },
+        "--cleaner-backoff-ms" => match positive(f, v)? {
+            ms @ ..=3_600_000 => o.cleaner_backoff = Duration::from_millis(ms),
+            _ => return Err(BenchError::Usage(format!("{f} is at most 3600000"))),
+        },
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+/// The limits the options must keep, across flags.
+fn validate(o: &Options) -> Result<()> {
     if o.versus.is_some() && !matches!(o.target, Target::Command(_)) {
         return Err(BenchError::Usage(
             "--versus-cmd compares with --broker-cmd's broker: give both".into(),
@@ -462,7 +532,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Parsed> {
             "--idle-connections and --starts are at most 10000".into(),
         ));
     }
-    Ok(Parsed::Run(Box::new(o)))
+    Ok(())
 }
 
 #[cfg(test)]
@@ -526,7 +596,7 @@ mod tests {
     }
 
     #[test]
-    fn every_option() {
+    fn every_run_and_load_option() {
         let o = run(&[
             "--bootstrap",
             "127.0.0.1:1",
@@ -546,12 +616,40 @@ mod tests {
             "4096",
             "--e2e-rate",
             "10",
-            "--idle-secs",
-            "0",
             "--json",
             "out.json",
             "--partitions",
             "1,100",
+            "--create-topics",
+            "500",
+            "--compression",
+            "none, zstd",
+            "--txn-records",
+            "7,700",
+        ])
+        .unwrap();
+        assert_eq!(o.compression, [Codec::None, Codec::Zstd]);
+        assert_eq!(o.txn_records, [7, 700]);
+        assert_eq!(o.partitions, [1, 100]);
+        assert_eq!(o.create_topics, 500);
+        assert_eq!(
+            o.modes,
+            [Mode::Fetch, Mode::Floor, Mode::Txn, Mode::FetchCommitted]
+        );
+        assert_eq!(o.requests, Some(50));
+        assert_eq!((o.value_size, o.inflight, o.batch), (0, 1, 7));
+        assert_eq!(o.connections, [2, 3]);
+        assert_eq!((o.fetch_max_bytes, o.e2e_rate), (4096, 10));
+        assert_eq!(o.json, Some(PathBuf::from("out.json")));
+    }
+
+    #[test]
+    fn every_broker_and_compaction_option() {
+        let o = run(&[
+            "--bootstrap",
+            "127.0.0.1:1",
+            "--idle-secs",
+            "0",
             "--idle-connections",
             "100",
             "--memory-partitions",
@@ -560,12 +658,6 @@ mod tests {
             "20",
             "--restart-partitions",
             "1000",
-            "--create-topics",
-            "500",
-            "--compression",
-            "none, zstd",
-            "--txn-records",
-            "7,700",
             "--compaction-bytes",
             "2MiB",
             "--compaction-keys",
@@ -582,15 +674,11 @@ mod tests {
             "0.1",
         ])
         .unwrap();
-        assert_eq!(o.compression, [Codec::None, Codec::Zstd]);
-        assert_eq!(o.txn_records, [7, 700]);
         assert_eq!((o.compaction_bytes, o.compaction_keys), (2 << 20, 50));
         assert_eq!(o.compaction_duration, Duration::from_millis(1500));
         assert_eq!((o.compaction_rate, o.segment_bytes), (200, Some(4096)));
         assert_eq!(o.cleaner_backoff, Duration::from_millis(1500));
         assert_eq!(o.dirty_ratio, Some(0.1));
-        assert_eq!(o.partitions, [1, 100]);
-        assert_eq!(o.create_topics, 500);
         assert_eq!(
             (
                 o.idle_connections,
@@ -600,16 +688,7 @@ mod tests {
             ),
             (100, 1000, 20, 1000)
         );
-        assert_eq!(
-            o.modes,
-            [Mode::Fetch, Mode::Floor, Mode::Txn, Mode::FetchCommitted]
-        );
-        assert_eq!(o.requests, Some(50));
-        assert_eq!((o.value_size, o.inflight, o.batch), (0, 1, 7));
-        assert_eq!(o.connections, [2, 3]);
-        assert_eq!((o.fetch_max_bytes, o.e2e_rate), (4096, 10));
         assert_eq!(o.idle, Duration::ZERO);
-        assert_eq!(o.json, Some(PathBuf::from("out.json")));
     }
 
     #[test]

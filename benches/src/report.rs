@@ -153,6 +153,21 @@ impl Report {
                 s.as_secs_f64() * 1e3
             );
         }
+        Self::resource_lines(b, out);
+        if let Some(code) = b.exit_code {
+            let code = code.map_or("killed by a signal".to_string(), |c| c.to_string());
+            let after = b.exit_after.map_or(String::new(), |d| {
+                format!(" in {:.1} ms", d.as_secs_f64() * 1e3)
+            });
+            let _ = writeln!(out, "  exit after SIGTERM: {code}{after}");
+        }
+        if let Some(l) = &b.lifecycle {
+            Self::lifecycle_lines(l, out);
+        }
+    }
+
+    /// Idle CPU, memory and binary size.
+    fn resource_lines(b: &BrokerReport, out: &mut String) {
         for (when, idle) in [("start", b.idle_cpu), ("load", b.idle_cpu_after_load)] {
             if let Some(i) = idle {
                 let _ = writeln!(
@@ -196,48 +211,43 @@ impl Report {
                 n as f64 / 1048576.0
             );
         }
-        if let Some(code) = b.exit_code {
-            let code = code.map_or("killed by a signal".to_string(), |c| c.to_string());
-            let after = b.exit_after.map_or(String::new(), |d| {
-                format!(" in {:.1} ms", d.as_secs_f64() * 1e3)
-            });
-            let _ = writeln!(out, "  exit after SIGTERM: {code}{after}");
+    }
+
+    /// Startup and exit times over repeated restarts.
+    fn lifecycle_lines(l: &Lifecycle, out: &mut String) {
+        let ms = |s: &Spread| {
+            format!(
+                "median {:.2} ms, min {:.2}, max {:.2} over {}",
+                s.median.as_secs_f64() * 1e3,
+                s.min.as_secs_f64() * 1e3,
+                s.max.as_secs_f64() * 1e3,
+                s.n
+            )
+        };
+        if let Some(s) = &l.startup_empty {
+            let _ = writeln!(out, "  startup, empty data dir: {}", ms(s));
         }
-        if let Some(l) = &b.lifecycle {
-            let ms = |s: &Spread| {
-                format!(
-                    "median {:.2} ms, min {:.2}, max {:.2} over {}",
-                    s.median.as_secs_f64() * 1e3,
-                    s.min.as_secs_f64() * 1e3,
-                    s.max.as_secs_f64() * 1e3,
-                    s.n
-                )
-            };
-            if let Some(s) = &l.startup_empty {
-                let _ = writeln!(out, "  startup, empty data dir: {}", ms(s));
-            }
-            if let Some(s) = &l.exit {
-                let _ = writeln!(out, "  SIGTERM to exit, idle: {}", ms(s));
-            }
-            if let Some(s) = &l.startup_with_data {
-                let _ = writeln!(
-                    out,
-                    "  startup, {} partitions with data: {}",
-                    l.restart_partitions,
-                    ms(s)
-                );
-            }
-            if let Some(s) = &l.exit_with_data {
-                let _ = writeln!(
-                    out,
-                    "  SIGTERM to exit, a batch just written to each of {} partitions: {}",
-                    l.restart_partitions,
-                    ms(s)
-                );
-            }
-            if l.unclean_exits > 0 {
-                let _ = writeln!(out, "  exits other than 0: {}", l.unclean_exits);
-            }
+        if let Some(s) = &l.exit {
+            let _ = writeln!(out, "  SIGTERM to exit, idle: {}", ms(s));
+        }
+        if let Some(s) = &l.startup_with_data {
+            let _ = writeln!(
+                out,
+                "  startup, {} partitions with data: {}",
+                l.restart_partitions,
+                ms(s)
+            );
+        }
+        if let Some(s) = &l.exit_with_data {
+            let _ = writeln!(
+                out,
+                "  SIGTERM to exit, a batch just written to each of {} partitions: {}",
+                l.restart_partitions,
+                ms(s)
+            );
+        }
+        if l.unclean_exits > 0 {
+            let _ = writeln!(out, "  exits other than 0: {}", l.unclean_exits);
         }
     }
 

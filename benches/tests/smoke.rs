@@ -7,7 +7,7 @@
 // The workspace lint steers no_std-capable code to `core`; this code is std by nature.
 #![allow(clippy::std_instead_of_core)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn workspace_root() -> PathBuf {
@@ -54,6 +54,14 @@ fn quick_run_against_the_debug_broker() {
         eprintln!("skipped: {} is not built", broker.display());
         return;
     }
+    let (stdout, json) = quick_run(&broker);
+    check_runs(&stdout, &json);
+    check_broker_facts(&json);
+}
+
+/// Runs `blazemq-bench --quick` briefly against `broker`, which must succeed; returns its table
+/// and its JSON report.
+fn quick_run(broker: &Path) -> (String, String) {
     let json_path =
         std::env::temp_dir().join(format!("blazemq-bench-smoke-{}.json", std::process::id()));
     let out = Command::new(env!("CARGO_BIN_EXE_blazemq-bench"))
@@ -78,13 +86,20 @@ fn quick_run_against_the_debug_broker() {
         .arg(&json_path)
         .output()
         .expect("blazemq-bench runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success(),
         "exit {:?}\n{stdout}\n{stderr}",
         out.status
     );
+    let json = std::fs::read_to_string(&json_path).expect("the JSON report is written");
+    let _ = std::fs::remove_file(&json_path);
+    (stdout, json)
+}
+
+/// Every mode ran, checked its counts, and reported sane figures, with ratios to the floor.
+fn check_runs(stdout: &str, json: &str) {
     for mode in ["floor", "produce", "throughput", "fetch", "e2e"] {
         assert!(
             stdout.contains(&format!("== {mode} ==")),
@@ -93,45 +108,30 @@ fn quick_run_against_the_debug_broker() {
     }
     assert!(stdout.contains("x floor"), "ratios to the floor:\n{stdout}");
     assert!(stdout.contains("count checked"), "{stdout}");
-
-    let json = std::fs::read_to_string(&json_path).expect("the JSON report is written");
-    let _ = std::fs::remove_file(&json_path);
-    assert_eq!(field(&json, "mode").len(), 5, "one run per mode:\n{json}");
-    for requests in numbers(&json, "requests") {
+    assert_eq!(field(json, "mode").len(), 5, "one run per mode:\n{json}");
+    for requests in numbers(json, "requests") {
         assert!(requests >= 1.0, "every run made requests:\n{json}");
     }
     for key in ["p50", "p99", "max"] {
         // Latencies of every run, plus the floor ratios of the four broker runs.
-        let values = numbers(&json, key);
+        let values = numbers(json, key);
         assert_eq!(values.len(), 5 + 4, "{key}:\n{json}");
         assert!(values.iter().all(|v| *v > 0.0), "{key} positive:\n{json}");
     }
-    let (p50, max) = (numbers(&json, "p50"), numbers(&json, "max"));
+    let (p50, max) = (numbers(json, "p50"), numbers(json, "max"));
     assert!(p50[0] <= max[0], "p50 at most max:\n{json}");
     assert!(
-        numbers(&json, "records_per_s")
+        numbers(json, "records_per_s")
             .iter()
             .skip(1)
             .all(|r| *r > 0.0)
     );
-    assert!(numbers(&json, "startup_ms")[0] > 0.0);
-    assert!(numbers(&json, "anonymous_kib").iter().all(|k| *k > 0.0));
-    assert!(numbers(&json, "binary_bytes")[0] > 0.0);
-    assert_eq!(field(&json, "exit_code"), ["0"], "a clean exit on SIGTERM");
-    assert_eq!(numbers(&json, "exit_ms").len(), 1, "{json}");
-    for part in [
-        r#""idle_connections":{"count":2,"#,
-        r#""startup_empty":{"n":1,"#,
-        r#""idle_cpu_after_load":{"#,
-    ] {
-        assert!(json.contains(part), "{part} in:\n{json}");
-    }
     assert!(
         stdout.contains(", 3 part"),
         "the partition count:\n{stdout}"
     );
     assert_eq!(
-        numbers(&json, "broker_cpu_us_per_request").len(),
+        numbers(json, "broker_cpu_us_per_request").len(),
         2,
         "the floor reports its echo server's CPU and the produce run the broker's"
     );
@@ -139,6 +139,22 @@ fn quick_run_against_the_debug_broker() {
         stdout.contains("echo server CPU per request") && stdout.contains("x the echo server's"),
         "CPU per request against the floor's:\n{stdout}"
     );
+}
+
+/// The facts of the broker the tool started: startup, memory, size, a clean exit, idle CPU.
+fn check_broker_facts(json: &str) {
+    assert!(numbers(json, "startup_ms")[0] > 0.0);
+    assert!(numbers(json, "anonymous_kib").iter().all(|k| *k > 0.0));
+    assert!(numbers(json, "binary_bytes")[0] > 0.0);
+    assert_eq!(field(json, "exit_code"), ["0"], "a clean exit on SIGTERM");
+    assert_eq!(numbers(json, "exit_ms").len(), 1, "{json}");
+    for part in [
+        r#""idle_connections":{"count":2,"#,
+        r#""startup_empty":{"n":1,"#,
+        r#""idle_cpu_after_load":{"#,
+    ] {
+        assert!(json.contains(part), "{part} in:\n{json}");
+    }
 }
 
 #[test]

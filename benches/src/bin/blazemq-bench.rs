@@ -75,6 +75,45 @@ fn run(o: &Options, report: &mut Report) -> Result<()> {
         report.broker.memory_after_start = Some(procfs::memory(b.pid())?);
     }
     // Held open until the end, so the idle measurements see them too.
+    let idle_conns = memory_per_unit(o, addr, pid, report)?;
+    if let Some(pid) = pid {
+        report.broker.idle_cpu = Some(idle_cpu(pid, o.idle)?);
+    }
+    let bounds = Bounds {
+        duration: o.duration,
+        count: o.requests,
+    };
+    let warmup = Bounds {
+        duration: o.warmup,
+        count: o.requests.map(|n| (n / 10).max(1)),
+    };
+    for &mode in &o.modes {
+        eprintln!("running {}...", mode.name());
+        for result in run_mode(mode, o, addr, &warmup, &bounds, pid, dir.as_deref())? {
+            report.runs.push(result);
+        }
+    }
+    if let Some(b) = spawned.as_mut() {
+        report.broker.idle_cpu_after_load = Some(idle_cpu(b.pid(), o.idle)?);
+        report.broker.memory_after_load = Some(procfs::memory(b.pid())?);
+        drop(idle_conns);
+        let exit = b.stop()?;
+        report.broker.exit_code = Some(exit.code);
+        report.broker.exit_after = Some(exit.after);
+    }
+    lifecycle_runs(o, report)?;
+    Ok(())
+}
+
+/// Opens `--idle-connections` connections and creates `--memory-partitions` partitions,
+/// reporting the broker's memory per unit of each when the tool started it; returns the
+/// connections.
+fn memory_per_unit(
+    o: &Options,
+    addr: std::net::SocketAddr,
+    pid: Option<u32>,
+    report: &mut Report,
+) -> Result<Vec<Conn>> {
     let mut idle_conns = Vec::with_capacity(o.idle_connections);
     if o.idle_connections > 0 {
         let before = pid.map(procfs::memory).transpose()?;
@@ -101,31 +140,12 @@ fn run(o: &Options, report: &mut Report) -> Result<()> {
             });
         }
     }
-    if let Some(pid) = pid {
-        report.broker.idle_cpu = Some(idle_cpu(pid, o.idle)?);
-    }
-    let bounds = Bounds {
-        duration: o.duration,
-        count: o.requests,
-    };
-    let warmup = Bounds {
-        duration: o.warmup,
-        count: o.requests.map(|n| (n / 10).max(1)),
-    };
-    for &mode in &o.modes {
-        eprintln!("running {}...", mode.name());
-        for result in run_mode(mode, o, addr, &warmup, &bounds, pid, dir.as_deref())? {
-            report.runs.push(result);
-        }
-    }
-    if let Some(b) = spawned.as_mut() {
-        report.broker.idle_cpu_after_load = Some(idle_cpu(b.pid(), o.idle)?);
-        report.broker.memory_after_load = Some(procfs::memory(b.pid())?);
-        drop(idle_conns);
-        let exit = b.stop()?;
-        report.broker.exit_code = Some(exit.code);
-        report.broker.exit_after = Some(exit.after);
-    }
+    Ok(idle_conns)
+}
+
+/// `--starts` and `--restart-partitions`: the broker started again, empty and with data, when
+/// the tool starts it.
+fn lifecycle_runs(o: &Options, report: &mut Report) -> Result<()> {
     if let Target::Command(template) = &o.target {
         let mut l = Lifecycle::default();
         if o.starts > 0 {

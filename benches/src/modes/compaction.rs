@@ -309,6 +309,67 @@ struct Phases {
     ticks: [Option<u64>; 4],
 }
 
+impl Phases {
+    /// Microseconds of broker CPU from tick sample `from` to `to`, if the tool started it.
+    fn cpu_us(&self, from: usize, to: usize) -> Option<f64> {
+        match (self.ticks[from], self.ticks[to]) {
+            (Some(a), Some(b)) => {
+                Some(b.saturating_sub(a) as f64 * 1e6 / crate::procfs::ticks_per_second() as f64)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The two topics of [`run`] once their backlogs are written.
+#[derive(Debug)]
+struct Backlogs {
+    /// Cleaning held off throughout; produced to while measuring.
+    held: String,
+    /// Cleaning allowed when the measured part begins.
+    cleaned: String,
+    /// What was written to each.
+    written: Written,
+    /// The cleaned topic's size before its cleaning.
+    before: i64,
+    /// The held topic's size then.
+    held_before: i64,
+}
+
+/// What the threads of [`measure`] share.
+#[derive(Debug, Default)]
+struct Signals {
+    abort: AtomicBool,
+    finished: AtomicBool,
+    /// The cleaning window's length in nanoseconds once known, 0 until then.
+    window_ns: AtomicU64,
+    done: AtomicU64,
+}
+
+/// What [`measure`] saw.
+#[derive(Debug)]
+struct Measured {
+    phases: Phases,
+    /// The cleaned topic's sizes.
+    samples: Vec<Sample>,
+    /// When the cleaner looks, since the settings change.
+    look: Duration,
+    /// From the look until the cleaning's last shrink.
+    window: Duration,
+}
+
+/// When the samples of [`measure`] show the cleaning.
+#[derive(Debug)]
+struct Cleaning {
+    /// The window's end: its last shrink.
+    last: Duration,
+    first_shrink: Duration,
+    /// The cleaned topic's size at the window's end.
+    after: i64,
+    /// A shrink after the window: cleaning the window did not cover.
+    later_shrink: Option<Duration>,
+}
+
 /// Fills two compacted topics with the same backlog of old versions, cleaning held off in both
 /// by `min.compaction.lag.ms`; waits until the broker's cleaner is idle, then allows the
 /// cleaning of one (`min.compaction.lag.ms` 0). Its cleaner looks `cleaner_backoff` later, as
@@ -325,6 +386,30 @@ pub fn run(
     broker_pid: Option<u32>,
 ) -> Result<Vec<RunResult>> {
     let mut conn = Conn::connect(addr)?;
+    let backlogs = fill_backlogs(&mut conn, shape)?;
+    let record = keyed_batch(0, 1, shape.value_size);
+    let record_len = record.len() as u64;
+    let mut producer = Producer::new(addr, &backlogs.held, 1, 0, record)?;
+    let mut sampler = Conn::connect(addr)?;
+    go_quiet(shape.cleaner_backoff);
+    let measured = measure(
+        &mut conn,
+        &mut producer,
+        &mut sampler,
+        &backlogs,
+        shape.cleaner_backoff,
+        bounds,
+        broker_pid,
+    )?;
+    let cleaning = cleaning(&measured, &backlogs)?;
+    let held_run = held_run(shape, &backlogs, &measured, record_len);
+    let cleaned_run = cleaned_run(&backlogs, &measured, &cleaning, &held_run, record_len);
+    Ok(vec![held_run, cleaned_run])
+}
+
+/// Creates the held and the cleaned topic, cleaning held off in both, and writes the same
+/// backlog to each.
+fn fill_backlogs(conn: &mut Conn, shape: &CompactionShape) -> Result<Backlogs> {
     let mut configs = shape.topic_configs();
     configs.push(("min.compaction.lag.ms", HOLD_OFF_LAG_MS.to_string()));
     let configs: Vec<(&str, &str)> = configs.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -340,101 +425,77 @@ pub fn run(
             count: Some(shape.backlog_bytes),
         };
         written = super::watched("compaction: backlog", "bytes", &fill, |done| {
-            backlog(
-                &mut conn,
-                &mut cycle,
-                shape.inflight,
-                shape.backlog_bytes,
-                done,
-            )
+            backlog(conn, &mut cycle, shape.inflight, shape.backlog_bytes, done)
         })?;
     }
     let before = conn.partition_size(&cleaned, 0)?.unwrap_or(0);
     let held_before = conn.partition_size(&held, 0)?.unwrap_or(0);
-    let record = keyed_batch(0, 1, shape.value_size);
-    let record_len = record.len() as u64;
-    let mut producer = Producer::new(addr, &held, 1, 0, record)?;
-    let mut sampler = Conn::connect(addr)?;
-    // The backlog's dirty pages written back now, not during the measured part; and no request
-    // for longer than the backoff, so the cleaner's next look comes exactly one backoff after
-    // the settings change (a look is due one backoff after the first request that follows the
-    // previous look).
+    Ok(Backlogs {
+        held,
+        cleaned,
+        written,
+        before,
+        held_before,
+    })
+}
+
+/// Writes the backlog's dirty pages back now, not during the measured part; and sends no
+/// request for longer than the backoff, so the cleaner's next look comes exactly one backoff
+/// after the settings change (a look is due one backoff after the first request that follows
+/// the previous look).
+fn go_quiet(cleaner_backoff: Duration) {
     rustix::fs::sync();
-    let quiet = shape.cleaner_backoff + Duration::from_secs(1);
+    let quiet = cleaner_backoff + Duration::from_secs(1);
     eprintln!(
         "compaction: {:.0} s without requests, for the cleaner to go idle",
         quiet.as_secs_f64()
     );
     std::thread::sleep(quiet);
+}
 
+/// Allows the cleaning of the cleaned topic, then produces to the held one phase by phase
+/// while another connection samples the cleaned one's size, until the cleaning window is known
+/// and as long again.
+fn measure(
+    conn: &mut Conn,
+    producer: &mut Producer,
+    sampler: &mut Conn,
+    backlogs: &Backlogs,
+    look: Duration,
+    bounds: &Bounds,
+    broker_pid: Option<u32>,
+) -> Result<Measured> {
     let limit = bounds.hard_limit().max(Duration::from_secs(600));
-    let look = shape.cleaner_backoff;
-    let abort = AtomicBool::new(false);
-    let finished = AtomicBool::new(false);
-    // The cleaning window's length in nanoseconds once known, 0 until then.
-    let window_ns = AtomicU64::new(0);
-    let done = AtomicU64::new(0);
+    let sig = Signals::default();
     let progress_bounds = Bounds {
         duration: limit,
         count: None,
     };
     let mut progress = Progress::new("compaction", "requests", &progress_bounds);
     let started = Instant::now();
-    conn.set_topic_config(&cleaned, "min.compaction.lag.ms", "0")?;
+    let cleaned = &backlogs.cleaned;
+    conn.set_topic_config(cleaned, "min.compaction.lag.ms", "0")?;
     let outcome = std::thread::scope(|s| {
         let worker = s.spawn(|| {
-            let r = (|| -> Result<Phases> {
-                let mut p = Phases::default();
-                p.ticks[0] = ticks(broker_pid)?;
-                p.before =
-                    timed_round_trips(&mut producer, started, &abort, |at| at >= look, &done)?;
-                p.ticks[1] = ticks(broker_pid)?;
-                p.during = timed_round_trips(
-                    &mut producer,
-                    started,
-                    &abort,
-                    |at| window_ns.load(Ordering::Relaxed) != 0 || at > limit,
-                    &done,
-                )?;
-                p.ticks[2] = ticks(broker_pid)?;
-                let from = started.elapsed();
-                let window = Duration::from_nanos(window_ns.load(Ordering::Relaxed));
-                p.after = timed_round_trips(
-                    &mut producer,
-                    started,
-                    &abort,
-                    |at| at >= from + window,
-                    &done,
-                )?;
-                p.ticks[3] = ticks(broker_pid)?;
-                Ok(p)
-            })();
-            finished.store(true, Ordering::Relaxed);
+            let r = produce_phases(producer, started, look, limit, &sig, broker_pid);
+            sig.finished.store(true, Ordering::Relaxed);
             r
         });
         let sampling = s.spawn(|| {
-            let r = sample_sizes(&mut sampler, &cleaned, None, started, |samples| {
-                if window_ns.load(Ordering::Relaxed) == 0 {
-                    if let Some(last) = cleaning_over(samples, before) {
-                        let window = last.saturating_sub(look).max(Duration::from_nanos(1));
-                        window_ns.store(window.as_nanos() as u64, Ordering::Relaxed);
-                    }
-                }
-                finished.load(Ordering::Relaxed)
-            });
+            let r = sample_cleaning(sampler, cleaned, backlogs.before, look, started, &sig);
             if r.is_err() {
-                abort.store(true, Ordering::Relaxed);
+                sig.abort.store(true, Ordering::Relaxed);
             }
             r
         });
-        progress.watch(&done, || finished.load(Ordering::Relaxed));
+        progress.watch(&sig.done, || sig.finished.load(Ordering::Relaxed));
         (worker.join(), sampling.join())
     });
     let (phases, samples) = match outcome {
         (Ok(p), Ok(s)) => (p?, s?),
         _ => return Err(worker_panicked()),
     };
-    let window = Duration::from_nanos(window_ns.load(Ordering::Relaxed));
+    let window = Duration::from_nanos(sig.window_ns.load(Ordering::Relaxed));
     if window.is_zero() {
         return Err(BenchError::Protocol(format!(
             "{cleaned}-0 did not shrink within {limit:?} of min.compaction.lag.ms=0 (is the \
@@ -442,57 +503,143 @@ pub fn run(
              segment?)"
         )));
     }
-    let last = look + window;
-    let first_shrink = samples
+    Ok(Measured {
+        phases,
+        samples,
+        look,
+        window,
+    })
+}
+
+/// The producing thread of [`measure`]: until the cleaner's `look`, then until the cleaning
+/// window is known (or `limit`), then for as long as that window.
+fn produce_phases(
+    producer: &mut Producer,
+    started: Instant,
+    look: Duration,
+    limit: Duration,
+    sig: &Signals,
+    broker_pid: Option<u32>,
+) -> Result<Phases> {
+    let (abort, done) = (&sig.abort, &sig.done);
+    let mut p = Phases::default();
+    p.ticks[0] = ticks(broker_pid)?;
+    p.before = timed_round_trips(producer, started, abort, |at| at >= look, done)?;
+    p.ticks[1] = ticks(broker_pid)?;
+    p.during = timed_round_trips(
+        producer,
+        started,
+        abort,
+        |at| sig.window_ns.load(Ordering::Relaxed) != 0 || at > limit,
+        done,
+    )?;
+    p.ticks[2] = ticks(broker_pid)?;
+    let from = started.elapsed();
+    let window = Duration::from_nanos(sig.window_ns.load(Ordering::Relaxed));
+    p.after = timed_round_trips(producer, started, abort, |at| at >= from + window, done)?;
+    p.ticks[3] = ticks(broker_pid)?;
+    Ok(p)
+}
+
+/// The sampling thread of [`measure`]: samples the cleaned topic's size, sets the window once
+/// the cleaning of its `before` bytes is over, and stops when the producing thread does.
+fn sample_cleaning(
+    sampler: &mut Conn,
+    cleaned: &str,
+    before: i64,
+    look: Duration,
+    started: Instant,
+    sig: &Signals,
+) -> Result<Vec<Sample>> {
+    sample_sizes(sampler, cleaned, None, started, |samples| {
+        if sig.window_ns.load(Ordering::Relaxed) == 0 {
+            if let Some(last) = cleaning_over(samples, before) {
+                let window = last.saturating_sub(look).max(Duration::from_nanos(1));
+                sig.window_ns
+                    .store(window.as_nanos() as u64, Ordering::Relaxed);
+            }
+        }
+        sig.finished.load(Ordering::Relaxed)
+    })
+}
+
+/// Where the samples of `m` show the cleaning; an error if it started before the cleaner's
+/// look, which the window would miss.
+fn cleaning(m: &Measured, backlogs: &Backlogs) -> Result<Cleaning> {
+    let before = backlogs.before;
+    let last = m.look + m.window;
+    let first_shrink = m
+        .samples
         .iter()
         .find(|s| s.log_bytes < before)
         .map_or(last, |s| s.at);
-    if first_shrink < look {
+    if first_shrink < m.look {
         return Err(BenchError::Protocol(format!(
-            "{cleaned}-0 shrank {:.2} s after min.compaction.lag.ms=0, before the cleaner's look \
+            "{}-0 shrank {:.2} s after min.compaction.lag.ms=0, before the cleaner's look \
              at {:.2} s (--cleaner-backoff-ms): the window would miss part of the cleaning",
+            backlogs.cleaned,
             first_shrink.as_secs_f64(),
-            look.as_secs_f64()
+            m.look.as_secs_f64()
         )));
     }
-    let after = samples
+    let after = m
+        .samples
         .iter()
         .rev()
         .find(|s| s.at <= last)
         .map_or(before, |s| s.log_bytes);
-    // Shrinks after the window: cleaning the window did not cover.
-    let later_shrink = last_shrink(&samples).filter(|&t| t > last);
+    Ok(Cleaning {
+        last,
+        first_shrink,
+        after,
+        later_shrink: last_shrink(&m.samples).filter(|&t| t > last),
+    })
+}
 
+/// A result of [`run`]: one-record requests of `record_len` bytes, and `cpu` the broker's CPU
+/// over `n` requests.
+fn compaction_result(
+    label: String,
+    latencies: &Latencies,
+    elapsed: Duration,
+    cpu: Option<f64>,
+    n: u64,
+    record_len: u64,
+) -> RunResult {
+    let requests = latencies.count();
+    RunResult {
+        mode: Mode::Compaction,
+        label,
+        elapsed,
+        requests,
+        records: requests,
+        bytes: requests * record_len,
+        latency: latencies.summary(),
+        broker_cpu_us_per_request: cpu.map(|us| us / n.max(1) as f64),
+        notes: Vec::new(),
+    }
+}
+
+/// The requests while the cleaner is idle: before its look (after a warm-up) and after the
+/// cleaning.
+fn held_run(
+    shape: &CompactionShape,
+    backlogs: &Backlogs,
+    m: &Measured,
+    record_len: u64,
+) -> RunResult {
+    let (phases, look, window) = (&m.phases, m.look, m.window);
     let warmup = Duration::from_secs(1).min(look / 2);
     let held_before_phase = latencies_within(&phases.before, warmup, look);
     let held_after_phase = latencies_within(&phases.after, Duration::ZERO, Duration::MAX);
     let mut held_latencies = held_before_phase.clone();
     held_latencies.merge(&held_after_phase);
-    let cleaning = latencies_within(&phases.during, look, last);
-
-    let cpu_us = |from: usize, to: usize| match (phases.ticks[from], phases.ticks[to]) {
-        (Some(a), Some(b)) => {
-            Some(b.saturating_sub(a) as f64 * 1e6 / crate::procfs::ticks_per_second() as f64)
-        }
-        _ => None,
-    };
-    let held_cpu = cpu_us(0, 1).zip(cpu_us(2, 3)).map(|(a, b)| a + b);
+    let held_cpu = phases
+        .cpu_us(0, 1)
+        .zip(phases.cpu_us(2, 3))
+        .map(|(a, b)| a + b);
     let held_requests = (phases.before.len() + phases.after.len()) as u64;
-    let result =
-        |label: String, latencies: &Latencies, elapsed: Duration, cpu: Option<f64>, n: u64| {
-            let requests = latencies.count();
-            RunResult {
-                mode: Mode::Compaction,
-                label,
-                elapsed,
-                requests,
-                records: requests,
-                bytes: requests * record_len,
-                latency: latencies.summary(),
-                broker_cpu_us_per_request: cpu.map(|us| us / n.max(1) as f64),
-                notes: Vec::new(),
-            }
-        };
+    let written = backlogs.written;
     let backlog_label = format!(
         "{:.0} MB of {} keys x {} B",
         mb(written.bytes as f64),
@@ -501,12 +648,13 @@ pub fn run(
     );
     let p999 = |l: &Latencies| l.summary().quantiles_us[3];
     let held_elapsed = look.saturating_sub(warmup) + window;
-    let mut held_run = result(
+    let mut held_run = compaction_result(
         format!("cleaner idle, {backlog_label} per topic"),
         &held_latencies,
         held_elapsed,
         held_cpu,
         held_requests,
+        record_len,
     );
     held_run.notes.push(format!(
         "backlog: {} records in {} batches per topic ({:.1} MB logged); produced to the held \
@@ -515,20 +663,35 @@ pub fn run(
          after",
         written.records,
         written.requests,
-        mb(held_before as f64),
+        mb(backlogs.held_before as f64),
         warmup.as_secs_f64(),
         look.as_secs_f64(),
         window.as_secs_f64(),
         p999(&held_before_phase),
         p999(&held_after_phase),
     ));
+    held_run
+}
+
+/// The requests within the cleaning window, with the cleaner's throughput and CPU, and their
+/// latencies against those of `held_run`.
+fn cleaned_run(
+    backlogs: &Backlogs,
+    m: &Measured,
+    c: &Cleaning,
+    held_run: &RunResult,
+    record_len: u64,
+) -> RunResult {
+    let (before, look, window) = (backlogs.before, m.look, m.window);
+    let cleaning = latencies_within(&m.phases.during, look, c.last);
     // The CPU of the cleaning phase covers the settle time too, as do its requests.
-    let mut cleaned_run = result(
+    let mut cleaned_run = compaction_result(
         "while the cleaner compacts the other topic".to_string(),
         &cleaning,
         window,
-        cpu_us(1, 2),
-        phases.during.len() as u64,
+        m.phases.cpu_us(1, 2),
+        m.phases.during.len() as u64,
+        record_len,
     );
     let secs = window.as_secs_f64().max(1e-9);
     cleaned_run.notes.push(format!(
@@ -536,36 +699,49 @@ pub fn run(
          first shrink {:.2} s, last {:.2} s (sampled every {} ms): {:.0} MB/s of log cleaned \
          (from the look to the last shrink)",
         mb(before as f64),
-        mb(after as f64),
+        mb(c.after as f64),
         look.as_secs_f64(),
-        first_shrink.as_secs_f64(),
-        last.as_secs_f64(),
+        c.first_shrink.as_secs_f64(),
+        c.last.as_secs_f64(),
         SAMPLE_EVERY.as_millis(),
         mb(before as f64) / secs,
     ));
-    if let Some(cpu) = cpu_us(1, 2) {
-        let phase = phases
-            .during
-            .last()
-            .map_or(window, |&(at, latency)| (at + latency).saturating_sub(look));
-        cleaned_run.notes.push(format!(
-            "broker CPU from the look until the phase's last request (the window and \
-             {} s of settling): {:.2} s in {:.2} s, {:.1} s of CPU per GB of log",
-            SETTLE.as_secs(),
-            cpu / 1e6,
-            phase.as_secs_f64(),
-            cpu / 1e6 / (before.max(1) as f64 / 1e9),
-        ));
+    if let Some(cpu) = m.phases.cpu_us(1, 2) {
+        cleaned_run.notes.push(cleaner_cpu_note(m, cpu, before));
     }
-    if let Some(t) = later_shrink {
+    if let Some(t) = c.later_shrink {
         cleaned_run.notes.push(format!(
             "the log shrank again at {:.2} s, after the window: the figures miss that cleaning",
             t.as_secs_f64()
         ));
     }
+    cleaned_run
+        .notes
+        .push(ratios_note(&cleaning, &held_run.latency));
+    cleaned_run
+}
+
+/// The broker's `cpu` microseconds from the cleaner's look until the cleaning phase's last
+/// request, per GB of the `before` bytes of log.
+fn cleaner_cpu_note(m: &Measured, cpu: f64, before: i64) -> String {
+    let phase = m.phases.during.last().map_or(m.window, |&(at, latency)| {
+        (at + latency).saturating_sub(m.look)
+    });
+    format!(
+        "broker CPU from the look until the phase's last request (the window and \
+         {} s of settling): {:.2} s in {:.2} s, {:.1} s of CPU per GB of log",
+        SETTLE.as_secs(),
+        cpu / 1e6,
+        phase.as_secs_f64(),
+        cpu / 1e6 / (before.max(1) as f64 / 1e9),
+    )
+}
+
+/// The quantiles of `cleaning` against those of `idle`.
+fn ratios_note(cleaning: &Latencies, idle: &crate::stats::Summary) -> String {
     let ratios: Vec<String> = cleaning
         .summary()
-        .ratios_to(&held_run.latency)
+        .ratios_to(idle)
         .iter()
         .zip(
             crate::stats::QUANTILES
@@ -575,10 +751,7 @@ pub fn run(
         )
         .map(|(r, name)| format!("{name} {}", r.map_or("-".into(), |r| format!("{r:.3}"))))
         .collect();
-    cleaned_run
-        .notes
-        .push(format!("x cleaner idle: {}", ratios.join(", ")));
-    Ok(vec![held_run, cleaned_run])
+    format!("x cleaner idle: {}", ratios.join(", "))
 }
 
 /// Updates `shape.keys` keys of a compacted topic in turn, `rate` records a second in batches
@@ -634,6 +807,25 @@ pub fn disk(
         (Ok(l), Ok(s)) => (l?, s?),
         _ => return Err(worker_panicked()),
     };
+    let notes = disk_notes(shape, live, w, &samples);
+    Ok(RunResult {
+        mode: Mode::CompactionDisk,
+        label: format!(
+            "{} keys, {rate} records/s in batches of {per_batch}, {} B values",
+            shape.keys, shape.value_size
+        ),
+        elapsed: started.elapsed(),
+        requests: w.requests,
+        records: w.records,
+        bytes: w.bytes,
+        latency: latencies.summary(),
+        broker_cpu_us_per_request: None,
+        notes,
+    })
+}
+
+/// What the samples of [`disk`] show against the `live` bytes of `shape`, after `w` was written.
+fn disk_notes(shape: &CompactionShape, live: u64, w: Written, samples: &[Sample]) -> Vec<String> {
     let max = samples.iter().map(|s| s.log_bytes).max().unwrap_or(0);
     let last = samples.last().map_or(0, |s| s.log_bytes);
     let mut sizes: Vec<i64> = samples.iter().map(|s| s.log_bytes).collect();
@@ -666,20 +858,7 @@ pub fn disk(
             of_live(disk_max as f64)
         ));
     }
-    Ok(RunResult {
-        mode: Mode::CompactionDisk,
-        label: format!(
-            "{} keys, {rate} records/s in batches of {per_batch}, {} B values",
-            shape.keys, shape.value_size
-        ),
-        elapsed: started.elapsed(),
-        requests: w.requests,
-        records: w.records,
-        bytes: w.bytes,
-        latency: latencies.summary(),
-        broker_cpu_us_per_request: None,
-        notes,
-    })
+    notes
 }
 
 /// One batch every `interval` (late ones sent at once, not skipped), one in flight, for

@@ -95,6 +95,39 @@ fn median(mut passes: Vec<Consumed>) -> Option<Consumed> {
     passes.get(passes.len() / 2).copied()
 }
 
+/// Fills `topic` with committed transactions for half of `bounds`, and waits until they are all
+/// stable; returns the transactions, their records, and the partition's end offset.
+fn fill(
+    addr: SocketAddr,
+    topic: &str,
+    shape: &TxnShape,
+    bounds: &Bounds,
+) -> Result<(u64, u64, i64)> {
+    let mut producer = TxnProducer::new(addr, topic, shape)?;
+    let fill = Bounds {
+        duration: bounds.duration / 2,
+        count: bounds.count,
+    };
+    let (txns, _, _) = watched("fetch-committed: fill", "records", &fill, |done| {
+        producer.run(&fill, done)
+    })?;
+    let records = txns * shape.txn_records as u64;
+    // One partition: each transaction's records and its one COMMIT marker.
+    let end = i64::try_from(records + txns).unwrap_or(i64::MAX);
+    wait_stable(&mut Conn::connect(addr)?, topic, end, bounds.hard_limit())?;
+    Ok((txns, records, end))
+}
+
+/// The records per second of `passes`, slowest first.
+fn sorted_rates(passes: &[Consumed]) -> Vec<f64> {
+    let mut rates: Vec<f64> = passes
+        .iter()
+        .map(|c| c.records as f64 / c.elapsed.as_secs_f64().max(1e-9))
+        .collect();
+    rates.sort_by(f64::total_cmp);
+    rates
+}
+
 /// Fills a partition with committed transactions of `shape.txn_records` records, reads it with
 /// READ_UNCOMMITTED once untimed (every segment opened and its pages touched), then reads it
 /// nine times at each level, alternately; each level's median pass is its result.
@@ -110,18 +143,7 @@ pub fn run(
         ..*shape
     };
     let topic = topic_name("fetch-committed");
-    let mut producer = TxnProducer::new(addr, &topic, &shape)?;
-    let fill = Bounds {
-        duration: bounds.duration / 2,
-        count: bounds.count,
-    };
-    let (txns, _, _) = watched("fetch-committed: fill", "records", &fill, |done| {
-        producer.run(&fill, done)
-    })?;
-    let records = txns * shape.txn_records as u64;
-    // One partition: each transaction's records and its one COMMIT marker.
-    let end = i64::try_from(records + txns).unwrap_or(i64::MAX);
-    wait_stable(&mut Conn::connect(addr)?, &topic, end, bounds.hard_limit())?;
+    let (txns, records, end) = fill(addr, &topic, &shape, bounds)?;
     let (warm, _) = pass(addr, &topic, end, max_bytes, READ_UNCOMMITTED, bounds)?;
     check("read_uncommitted (warm-up)", &warm, records, txns, end)?;
     let levels = [
@@ -142,14 +164,7 @@ pub fn run(
     }
     let mut runs = Vec::new();
     for ((_, name), (done, latencies, cpu)) in levels.into_iter().zip(passes) {
-        let spread = {
-            let mut rates: Vec<f64> = done
-                .iter()
-                .map(|c| c.records as f64 / c.elapsed.as_secs_f64().max(1e-9))
-                .collect();
-            rates.sort_by(f64::total_cmp);
-            rates
-        };
+        let spread = sorted_rates(&done);
         let m = median(done).ok_or_else(|| BenchError::Protocol("no pass ran".into()))?;
         let mut result = RunResult {
             mode: Mode::FetchCommitted,
