@@ -12,7 +12,7 @@ pub mod text;
 use std::borrow::Cow;
 
 use blazemq_core::ErrorCode;
-use blazemq_core::broker::{Broker, RequestStamp};
+use blazemq_core::broker::{Broker, CommittedOffset, RequestStamp};
 use blazemq_core::codec::ApiKey;
 use blazemq_core::storage::Storage;
 use blazemq_platform::Clock;
@@ -232,36 +232,31 @@ fn render_logs<S: Storage>(broker: &Broker<S>, w: &mut Exposition) {
 }
 
 fn render_lag<S: Storage>(broker: &Broker<S>, w: &mut Exposition) {
-    let name = "blazemq_consumer_group_committed_offset";
-    w.family(
-        name,
-        "A group's committed offset of a partition.",
-        Kind::Gauge,
-    );
-    for c in broker.committed_offsets() {
-        let partition = c.partition.to_string();
-        let labels = [
-            ("group", c.group),
-            ("topic", c.topic),
-            ("partition", &partition),
-        ];
-        w.sample(name, &labels, c.committed_offset);
-    }
-    let name = "blazemq_consumer_group_lag";
-    w.family(
-        name,
-        "Records a group has yet to consume: high watermark minus committed offset.",
-        Kind::Gauge,
-    );
-    for c in broker.committed_offsets() {
-        let Some(lag) = c.lag() else { continue };
-        let partition = c.partition.to_string();
-        let labels = [
-            ("group", c.group),
-            ("topic", c.topic),
-            ("partition", &partition),
-        ];
-        w.sample(name, &labels, lag);
+    type Value = fn(&CommittedOffset<'_>) -> Option<i64>;
+    let families: [(&str, &str, Value); 2] = [
+        (
+            "blazemq_consumer_group_committed_offset",
+            "A group's committed offset of a partition.",
+            |c| Some(c.committed_offset),
+        ),
+        (
+            "blazemq_consumer_group_lag",
+            "Records a group has yet to consume: high watermark minus committed offset.",
+            |c| c.lag(),
+        ),
+    ];
+    for (name, help, value) in families {
+        w.family(name, help, Kind::Gauge);
+        for c in broker.committed_offsets() {
+            let Some(v) = value(&c) else { continue };
+            let partition = c.partition.to_string();
+            let labels = [
+                ("group", c.group),
+                ("topic", c.topic),
+                ("partition", &partition),
+            ];
+            w.sample(name, &labels, v);
+        }
     }
 }
 

@@ -79,14 +79,7 @@ fn run(o: &Options, report: &mut Report) -> Result<()> {
     if let Some(pid) = pid {
         report.broker.idle_cpu = Some(idle_cpu(pid, o.idle)?);
     }
-    let bounds = Bounds {
-        duration: o.duration,
-        count: o.requests,
-    };
-    let warmup = Bounds {
-        duration: o.warmup,
-        count: o.requests.map(|n| (n / 10).max(1)),
-    };
+    let (bounds, warmup) = run_bounds(o);
     for &mode in &o.modes {
         eprintln!("running {}...", mode.name());
         for result in run_mode(mode, o, addr, &warmup, &bounds, pid, dir.as_deref())? {
@@ -181,14 +174,7 @@ fn run_versus(o: &Options) -> Result<()> {
             "--versus-cmd needs --broker-cmd".into(),
         ));
     };
-    let bounds = Bounds {
-        duration: o.duration,
-        count: o.requests,
-    };
-    let warmup = Bounds {
-        duration: o.warmup,
-        count: o.requests.map(|n| (n / 10).max(1)),
-    };
+    let (bounds, warmup) = run_bounds(o);
     let mut versus = Versus::default();
     for round in 0..o.rounds {
         // A then B in even rounds, B then A in odd ones.
@@ -328,4 +314,17 @@ fn idle_cpu(pid: u32, secs: Duration) -> Result<IdleCpu> {
         ticks,
         percent,
     })
+}
+
+/// How long each mode measures, and its warm-up (a tenth of a request count, at least one).
+fn run_bounds(o: &Options) -> (Bounds, Bounds) {
+    let bounds = Bounds {
+        duration: o.duration,
+        count: o.requests,
+    };
+    let warmup = Bounds {
+        duration: o.warmup,
+        count: o.requests.map(|n| (n / 10).max(1)),
+    };
+    (bounds, warmup)
 }
