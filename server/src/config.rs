@@ -148,7 +148,7 @@ pub const SETTINGS: &[Setting] = &[
          `api=Produce,error=NOT_LEADER_OR_FOLLOWER,count=3` (README: Fault injection) [default: none]"),
     setting("log_level", "log-level", "BLAZEMQ_LOG_LEVEL", "LEVEL", "info",
         "least important lines written to stderr: error, warn, info (startup, topics, groups, \
-         shutdown), debug (also connections and refused requests) or trace"),
+         shutdown), debug (also connections, refused requests and answers with errors) or trace"),
     setting("log_format", "log-format", "BLAZEMQ_LOG_FORMAT", "FORMAT", "text",
         "stderr lines as text (time, level, message, key=value) or json (one object a line)"),
     setting("metrics_listener", "metrics-listener", "BLAZEMQ_METRICS_LISTENER", "ADDR:PORT", "",

@@ -566,6 +566,21 @@ where
                 to = to,
                 generation = generation,
             ),
+            Event::FaultEnded { fault, rule } => {
+                crate::info!("fault rule ended", fault = fault, rule = rule)
+            }
+            Event::Dropped { count } => {
+                crate::warn!("log events dropped: the queue was full", count = count)
+            }
+            other => self.log_request_event(other),
+        }
+    }
+
+    /// An event about one request, with its client's id and address.
+    fn log_request_event(&self, event: Event) {
+        let peer =
+            |conn: ConnId| peer_addr_text(self.connections.get(&conn.0).and_then(|c| c.peer));
+        match event {
             Event::RequestRefused {
                 by,
                 api_key,
@@ -580,6 +595,21 @@ where
                 version = api_version,
                 error = error.name(),
             ),
+            Event::RequestErrors {
+                by,
+                api_key,
+                api_version,
+                error,
+                errors,
+            } => crate::debug!(
+                "request answered with errors",
+                client_id = by.client_id,
+                peer = peer(by.conn),
+                api = blazemq_core::codec::ApiKey::from_code(api_key).name(),
+                version = api_version,
+                error = error.name(),
+                errors = errors,
+            ),
             Event::FaultInjected {
                 fault,
                 rule,
@@ -593,12 +623,6 @@ where
                 client_id = by.client_id,
                 peer = peer(by.conn),
             ),
-            Event::FaultEnded { fault, rule } => {
-                crate::info!("fault rule ended", fault = fault, rule = rule)
-            }
-            Event::Dropped { count } => {
-                crate::warn!("log events dropped: the queue was full", count = count)
-            }
             other => crate::debug!("broker event", event = format!("{other:?}")),
         }
     }

@@ -131,3 +131,37 @@ fn json_log_names_startup_connections_topics_refusals_and_shutdown() {
         );
     }
 }
+
+#[test]
+fn answers_with_errors_are_logged_at_debug() {
+    let broker = Broker::start_with(
+        BrokerOptions::default()
+            .arg("--log-level")
+            .arg("debug")
+            .arg("--log-format")
+            .arg("json"),
+    );
+    let mut stream = broker.connect();
+    let local_port = stream.local_addr().expect("connected").port();
+    for (id, expected) in [(1, error_code::NONE), (2, error_code::TOPIC_ALREADY_EXISTS)] {
+        let request = wire::create_topics_request(id, b"twice", 1);
+        let answer = wire::round_trip(&mut stream, &request, id)
+            .unwrap_or_else(|e| panic!("CreateTopics: {e}\n{}", broker.output()));
+        assert_eq!(wire::create_topics_response_error(&answer), Some(expected));
+    }
+    let line = wait_for_line(&broker, "request answered with errors", |line| {
+        line["api"] == "CreateTopics"
+    });
+    has_envelope(&line, "DEBUG");
+    assert_eq!(line["error"], "TOPIC_ALREADY_EXISTS", "{line}");
+    assert_eq!(line["errors"], 1, "{line}");
+    assert_eq!(line["client_id"], CLIENT_ID, "{line}");
+    assert_eq!(line["peer"], format!("127.0.0.1:{local_port}"), "{line}");
+    // The first, answered without errors, left no such line.
+    let lines = json_lines(&broker);
+    let with_errors = lines
+        .iter()
+        .filter(|l| l["msg"] == "request answered with errors")
+        .count();
+    assert_eq!(with_errors, 1, "{}", broker.output());
+}

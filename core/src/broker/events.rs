@@ -82,6 +82,20 @@ pub enum Event {
         /// Why: `UNSUPPORTED_VERSION` or `INVALID_REQUEST`.
         error: ErrorCode,
     },
+    /// A request answered with errors: its top-level error or those of some of its topics,
+    /// partitions or groups (answered at once; a long-poll Fetch answered later is not seen).
+    RequestErrors {
+        /// The request.
+        by: Requester,
+        /// Its api key.
+        api_key: i16,
+        /// Its version.
+        api_version: i16,
+        /// The first error code of the answer.
+        error: ErrorCode,
+        /// How many error codes the answer carries (one per failed partition, topic or group).
+        errors: u32,
+    },
     /// A fault rule acted on a request (failed it, delayed it, closed its connection, ...).
     FaultInjected {
         /// The rule's id.
@@ -111,8 +125,28 @@ impl Event {
     /// The least [`EventLevel`] that records it.
     pub fn level(&self) -> EventLevel {
         match self {
-            Event::RequestRefused { .. } => EventLevel::Debug,
+            Event::RequestRefused { .. } | Event::RequestErrors { .. } => EventLevel::Debug,
             _ => EventLevel::Info,
+        }
+    }
+}
+
+/// The error codes of one answer: how many, and the first.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct AnswerErrors {
+    pub(super) count: u32,
+    pub(super) first: i16,
+}
+
+impl AnswerErrors {
+    /// `code` is in the answer; `NONE` is not an error.
+    #[inline]
+    pub(super) fn note(&mut self, code: i16) {
+        if code != 0 {
+            if self.count == 0 {
+                self.first = code;
+            }
+            self.count = self.count.saturating_add(1);
         }
     }
 }
@@ -411,6 +445,45 @@ mod tests {
             d.feed(CONN, &frame);
             d.drain().expect("drains");
             assert_eq!(drain(&mut d), []);
+        }
+
+        #[test]
+        fn errors_in_an_answer_are_recorded_at_debug_only() {
+            use crate::broker::harness::{batch, produce_request};
+            for (level, expected) in [(EventLevel::Info, 0), (EventLevel::Debug, 1)] {
+                let mut d = started(level);
+                create(&mut d, "orders", 1, &[]);
+                drain(&mut d);
+                // Partition 0 exists, 5 and 6 do not: two errors in one answer.
+                let mut req = produce_request("orders", 0, batch(0, &[b"x"]));
+                let data = req.topic_data[0].partition_data[0].clone();
+                for index in [5, 6] {
+                    let mut other = data.clone();
+                    other.index = index;
+                    req.topic_data[0].partition_data.push(other);
+                }
+                let resp: ProduceResponse = call(&mut d, 9, &req);
+                assert_eq!(resp.responses[0].partition_responses[0].error_code, 0);
+                let events = drain(&mut d);
+                assert_eq!(events.len(), expected, "{level:?}: {events:?}");
+                if let Some(event) = events.first() {
+                    assert_eq!(
+                        *event,
+                        Event::RequestErrors {
+                            by: requester(CONN, Some(CLIENT_ID)),
+                            api_key: 0,
+                            api_version: 9,
+                            error: ErrorCode::UnknownTopicOrPartition,
+                            errors: 2,
+                        }
+                    );
+                }
+                // An answer without errors records nothing.
+                let ok: ProduceResponse =
+                    call(&mut d, 9, &produce_request("orders", 0, batch(1, &[b"y"])));
+                assert_eq!(ok.responses[0].partition_responses[0].error_code, 0);
+                assert_eq!(drain(&mut d), []);
+            }
         }
 
         #[test]

@@ -227,6 +227,8 @@ pub struct Broker<S: Storage> {
     parked_body: Vec<u8>,
     /// Events for the runtime's log.
     events: events::Events,
+    /// The error codes of the answer to the request being handled, for the log.
+    answer_errors: events::AnswerErrors,
     /// Fault rules and the answers they hold back.
     faults: faults::Faults,
     /// Counters for the runtime's metrics.
@@ -278,6 +280,7 @@ impl<S: Storage> Broker<S> {
             recover_groups(&config, rng.next_u64(), &mut topics, &mut storage, unix_ms)?;
         Ok(Broker {
             events: events::Events::new(config.events),
+            answer_errors: events::AnswerErrors::default(),
             faults: faults::Faults::new(&config.faults),
             stats: stats::Stats::new(config.stats),
             config,
@@ -659,6 +662,7 @@ impl<S: Storage> Broker<S> {
             body,
         };
         let mark = self.events.mark();
+        self.answer_errors = events::AnswerErrors::default();
         let reply = if self.faults.is_empty() {
             (api.handle)(self, request)
         } else {
@@ -671,11 +675,26 @@ impl<S: Storage> Broker<S> {
                 self.note_refused(conn, hdr, frame, ErrorCode::InvalidRequest);
             }
             self.events.attribute_since(mark, conn, request.client_id);
+            self.note_answer_errors(conn, hdr, request.client_id);
             if events::may_change_group_state(api_key) || self.group_count_changed() {
                 self.note_group_states();
             }
         }
         reply
+    }
+
+    /// Record the errors the request's answer carries, for the runtime's log at debug.
+    fn note_answer_errors(&mut self, conn: ConnId, hdr: Hdr, client_id: Option<&str>) {
+        let errors = mem::take(&mut self.answer_errors);
+        if errors.count > 0 && self.events.wants(EventLevel::Debug) {
+            self.events.push(Event::RequestErrors {
+                by: events::requester(conn, client_id),
+                api_key: hdr.api_key,
+                api_version: hdr.api_version,
+                error: ErrorCode::from_code(errors.first),
+                errors: errors.count,
+            });
+        }
     }
 
     /// Record a request refused whole, for the runtime's log at debug.
@@ -694,9 +713,13 @@ impl<S: Storage> Broker<S> {
         new_topic_id(&mut self.rng)
     }
 
-    /// [`encode_response`], with the body's error codes counted.
+    /// [`encode_response`], with the body's error codes counted (and noted for the log).
     pub(crate) fn respond<M: Message>(&mut self, hdr: Hdr, body: &M) -> Reply {
         self.stats.count_errors(hdr.api_key, body);
+        if self.events.wants(EventLevel::Debug) {
+            let errors = &mut self.answer_errors;
+            body.visit_error_codes(&mut |code| errors.note(code));
+        }
         encode_response(hdr, body)
     }
 
@@ -705,6 +728,7 @@ impl<S: Storage> Broker<S> {
     #[inline]
     pub(crate) fn count_error(&mut self, api_key: i16, code: i16) {
         self.stats.count_error(api_key, code);
+        self.answer_errors.note(code);
     }
 }
 
