@@ -10,6 +10,7 @@
 //! - [`memory`]: freed heap memory handed back to the OS.
 //! - [`crc`]: the CPU's CRC-32C instruction, where it has one.
 //! - [`syncer`]: fsyncs of new files and directories on a thread of their own.
+//! - [`wake`]: another thread waking the event loop; background threads' priority.
 #![warn(missing_docs)]
 // The workspace lint steers no_std-capable code to `core`; this crate is std by nature.
 #![allow(clippy::std_instead_of_core)]
@@ -24,6 +25,7 @@ pub mod poll;
 pub mod random;
 pub mod signal;
 pub mod syncer;
+pub mod wake;
 
 pub use clock::{Clock, unix_ms};
 pub use mapped_file::MappedFile;

@@ -14,10 +14,12 @@ use blazemq_core::Instant;
 use blazemq_core::broker::{Broker, ConnId, Event, Input, Output};
 use blazemq_core::storage::Storage;
 use blazemq_platform::net::ReadOutcome;
+use blazemq_platform::wake::WakeUp;
 use blazemq_platform::{
     Clock, Interest, Listener, Poller, Readiness, Registered, ShutdownSignal, Stream, unix_ms,
 };
 
+use crate::cleaner_thread::CleanerThread;
 use crate::frame_cursor::FrameCursor;
 use crate::http::routes;
 use crate::metrics::ServerMetrics;
@@ -31,8 +33,10 @@ const LISTENER_KEY: usize = 0;
 const SIGNAL_KEY: usize = 1;
 /// Poller key of the HTTP listener (`metrics_listener`).
 const HTTP_LISTENER_KEY: usize = 2;
+/// Poller key of the log cleaner thread's wake-ups.
+const CLEANER_KEY: usize = 3;
 /// Connection ids (and their poller keys), Kafka's and HTTP's alike, start here.
-const FIRST_CONN_ID: u64 = 3;
+const FIRST_CONN_ID: u64 = 4;
 /// Connections accepted per turn, so a burst of connects cannot starve served clients.
 const ACCEPTS_PER_TURN_MAX: usize = 64;
 /// Reads from one connection per turn, for the same fairness.
@@ -175,6 +179,8 @@ pub struct EventLoop<S: Storage> {
     http: http_conns::HttpSide,
     /// What `GET /metrics` reports of the loop (counts nothing when the listener is off).
     metrics: ServerMetrics,
+    /// The thread that runs the log cleaner's passes, and its wake-ups.
+    cleaner: Option<(CleanerThread<S::Segment>, Registered<WakeUp>)>,
 }
 
 impl<S: Storage> EventLoop<S>
@@ -215,7 +221,22 @@ where
             stop_requested: None,
             http: http_conns::HttpSide::new(http_listener, listeners.http_context),
             metrics: ServerMetrics::off(),
+            cleaner: None,
         })
+    }
+
+    /// Run the log cleaner's passes on `thread`, which wakes `wake_up` when it has progress
+    /// (the broker must be configured with `cleaner_jobs`).
+    pub fn with_cleaner(
+        mut self,
+        thread: CleanerThread<S::Segment>,
+        wake_up: WakeUp,
+    ) -> io::Result<Self> {
+        let wake_up = self
+            .poller
+            .register(wake_up, CLEANER_KEY, Interest::READABLE)?;
+        self.cleaner = Some((thread, wake_up));
+        Ok(self)
     }
 
     /// Count for `GET /metrics` with `metrics` (off until this is called).
@@ -270,6 +291,7 @@ where
                 LISTENER_KEY => self.accept(),
                 HTTP_LISTENER_KEY => self.accept_http(),
                 key if self.http.serves(key as u64) => self.on_http_ready(key as u64, event),
+                CLEANER_KEY => self.on_cleaner_progress(),
                 SIGNAL_KEY => {
                     if self.signal.source().take() && !self.stopping {
                         self.stopping = true;
@@ -491,6 +513,28 @@ where
         }
         while let Some(event) = self.broker.poll_event() {
             self.log_event(event);
+        }
+        if let Some((thread, _)) = &self.cleaner {
+            if let Some(job) = self.broker.take_clean_job() {
+                thread.start(job);
+            }
+        }
+    }
+
+    /// The cleaner thread woke the loop: hand the broker what it did.
+    fn on_cleaner_progress(&mut self) {
+        let Some((thread, wake_up)) = &self.cleaner else {
+            return;
+        };
+        wake_up.source().take();
+        let mut progress = Vec::new();
+        while let Some(p) = thread.take_progress() {
+            progress.push(p);
+        }
+        for p in progress {
+            let now = self.now();
+            self.broker.cleaned(now, unix_ms(), p);
+            self.drain_outputs();
         }
     }
 

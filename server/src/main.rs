@@ -3,6 +3,7 @@
 #![allow(clippy::std_instead_of_core)]
 
 mod banner;
+mod cleaner_thread;
 mod config;
 mod console;
 mod data_dir;
@@ -21,9 +22,11 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use blazemq_core::broker::{Broker, BrokerConfig, EventLevel, StartError};
+use blazemq_platform::wake;
 use blazemq_platform::{Clock, Listener, ShutdownSignal, unix_ms};
 
 use crate::banner::Banner;
+use crate::cleaner_thread::CleanerThread;
 use crate::config::{Command, Config};
 use crate::data_dir::{DataDir, new_cluster_id};
 use crate::event_loop::{EventLoop, Listeners, LoopConfig};
@@ -105,6 +108,7 @@ fn run(config: &Config) -> Result<(), RunError> {
     let data_dir = DataDir::open(&config.log_dir, new_cluster_id).map_err(RunError::DataDir)?;
     let clean = data_dir.previous_run == data_dir::PreviousRun::Clean;
     let storage = FileStorage::new(config.log_dir.clone(), clean);
+    let cleaning = storage.cleaning_files();
     let broker_config = broker_config(config, listening, &data_dir)?;
     let loop_config = LoopConfig {
         read_buffer_bytes: config.message_pool_block_size_bytes as usize,
@@ -141,6 +145,12 @@ fn run(config: &Config) -> Result<(), RunError> {
     let event_loop = EventLoop::new(broker, listeners, signal, Clock::new(), loop_config)
         .map_err(|e| RunError::Io("event loop", e))?
         .with_metrics(metrics);
+    let (waker, wake_up) = wake::pair().map_err(|e| RunError::Io("log cleaner", e))?;
+    let cleaner = CleanerThread::spawn(move |plan| cleaning.for_plan(plan), waker)
+        .map_err(|e| RunError::Io("log cleaner", e))?;
+    let event_loop = event_loop
+        .with_cleaner(cleaner, wake_up)
+        .map_err(|e| RunError::Io("event loop", e))?;
     announce(config, listening, http_listening, &data_dir, partitions);
 
     let (mut broker, stopped) = event_loop
@@ -267,6 +277,8 @@ fn broker_config(
         producer_id_expiration_ms: config.producer_id_expiration_ms,
         log_cleaner_dedupe_buffer_size: config.log_cleaner_dedupe_buffer_size,
         log_cleaner_backoff_ms: config.log_cleaner_backoff_ms,
+        // Passes run on the cleaner's thread, off the event loop.
+        cleaner_jobs: true,
         seed: blazemq_platform::random::u64().map_err(|e| RunError::Io("random seed", e))?,
         limits: config.limits(),
         events: event_level(config.log_level),

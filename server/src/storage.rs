@@ -50,6 +50,8 @@ pub struct SegmentFile {
     /// Its last write failed and was logged: a full disk fails every append until space
     /// returns, and one line says so, not one per request.
     failing: bool,
+    /// A cleaner's rewrite already trimmed and synced on the cleaner's thread.
+    durable: bool,
 }
 
 impl SegmentFile {
@@ -59,6 +61,7 @@ impl SegmentFile {
             capacity_bytes: file.capacity(),
             file: Some(file),
             failing: false,
+            durable: false,
         }
     }
 
@@ -69,6 +72,7 @@ impl SegmentFile {
             file: None,
             capacity_bytes,
             failing: false,
+            durable: false,
         }
     }
 
@@ -142,6 +146,9 @@ pub struct FileStorage {
     /// A checkpoint was handed to the flusher after the last path was handed to the syncer:
     /// the file-system sync before it covers every path queued.
     checkpoint_after_sync_later: bool,
+    /// Held while a partition's directory is deleted, and by a cleaner thread creating a file
+    /// in one.
+    dirs: Arc<Mutex<()>>,
 }
 
 /// The checkpoint waiting for the flusher thread.
@@ -270,6 +277,15 @@ impl FileStorage {
             clean,
             flusher: None,
             checkpoint_after_sync_later: false,
+            dirs: Arc::default(),
+        }
+    }
+
+    /// What a cleaner thread needs to run the broker's cleaning jobs.
+    pub fn cleaning_files(&self) -> cleaning::CleaningFiles {
+        cleaning::CleaningFiles {
+            log_dir: self.log_dir.clone(),
+            dirs: Arc::clone(&self.dirs),
         }
     }
 
@@ -423,12 +439,14 @@ impl Storage for FileStorage {
         cleaned: &mut SegmentFile,
         len_bytes: usize,
     ) -> Result<(), StorageError> {
-        self.seal_segment(cleaned, len_bytes)?;
         let path = cleaned.path.display().to_string();
-        cleaned
-            .open_file()?
-            .sync()
-            .map_err(|e| io_error(&e, format!("cannot sync {path}")))?;
+        if !cleaned.durable {
+            self.seal_segment(cleaned, len_bytes)?;
+            cleaned
+                .open_file()?
+                .sync()
+                .map_err(|e| io_error(&e, format!("cannot sync {path}")))?;
+        }
         std::fs::rename(&cleaned.path, &old.path).map_err(|e| {
             io_error(
                 &e,
@@ -525,7 +543,11 @@ impl Storage for FileStorage {
 
     fn delete_partition(&mut self, topic: &str, partition: i32) -> Result<(), StorageError> {
         let dir = self.partition_dir(topic, partition)?;
-        match std::fs::remove_dir_all(&dir) {
+        let removed = {
+            let _dirs = self.dirs.lock().unwrap_or_else(PoisonError::into_inner);
+            std::fs::remove_dir_all(&dir)
+        };
+        match removed {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(io_error(&e, format!("cannot remove {}", dir.display()))),
@@ -538,13 +560,7 @@ impl Storage for FileStorage {
     /// brings back is below the recorded log start offset, or still past its retention, and is
     /// deleted again after the restart.
     fn delete_segment(&mut self, segment: SegmentFile) -> Result<(), StorageError> {
-        let path = segment.path.clone();
-        drop(segment);
-        match std::fs::remove_file(&path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(io_error(&e, format!("cannot remove {}", path.display()))),
-        }
+        remove_segment_file(segment)
     }
 
     fn write_log_start_offset(
@@ -787,6 +803,17 @@ fn scan_partition(
 
 /// `what` failed with the OS error `e`: its kind, and both for the log, where it is written
 /// rate-limited ([`log_storage_error`]).
+/// Unmap and close a segment's file, then unlink it.
+fn remove_segment_file(segment: SegmentFile) -> Result<(), StorageError> {
+    let path = segment.path.clone();
+    drop(segment);
+    match std::fs::remove_file(&path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io_error(&e, format!("cannot remove {}", path.display()))),
+    }
+}
+
 fn io_error(e: &io::Error, what: String) -> StorageError {
     let kind = match e.kind() {
         io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => StorageErrorKind::NoSpace,
@@ -883,5 +910,6 @@ pub fn log_suppressed_errors() {
     }
 }
 
+pub mod cleaning;
 #[cfg(test)]
 mod tests;

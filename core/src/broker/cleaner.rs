@@ -1,19 +1,22 @@
 //! The log cleaner: compaction of topics whose `cleanup.policy` includes `compact`, and of the
-//! offsets log, as Kafka's log cleaner does it, in bounded steps on the event loop.
+//! offsets log, as Kafka's log cleaner does it.
 //!
 //! A pass over one partition (the dirtiest whose dirty ratio reaches
 //! `min.cleanable.dirty.ratio`, or whose oldest dirty segment is older than
-//! `max.compaction.lag.ms`) first maps each key of the dirty range to its newest offset
-//! ([`KeyMap`], at most `log_cleaner_dedupe_buffer_size` bytes: a log with more keys is cleaned
-//! in several passes), then rewrites each sealed segment up to the end of that range, oldest
-//! first, keeping what [`filter_batch`] keeps. A segment that changed is replaced by its rewrite
-//! through [`Storage::replace_segment`] (atomic: a crash leaves one or the other); one that did
-//! not is left alone. The dirty range ends before the active segment, before the first open
-//! transaction, and before the first segment with records newer than `min.compaction.lag.ms`.
+//! `max.compaction.lag.ms`) is a [`Job`]: it maps each key of the dirty range to its newest
+//! offset (within `log_cleaner_dedupe_buffer_size` bytes: a log with more keys is cleaned in
+//! several passes), then rewrites each sealed segment up to the end of that range, oldest first.
+//! A segment that changed is replaced by its rewrite here, through [`Storage::replace_segment`]
+//! (atomic: a crash leaves one or the other). The dirty range ends before the active segment,
+//! before the first open transaction, and before the first segment with records newer than
+//! `min.compaction.lag.ms`.
 //!
-//! Each step reads at most [`STEP_BYTES`]; while a pass runs the cleaner's deadline is now, so
-//! the runtime serves clients between steps, and after a pass the next is looked for at once.
-//! Otherwise a log to clean is looked for `log_cleaner_backoff_ms` after client bytes (Kafka's
+//! Where a job runs is the runtime's choice ([`super::BrokerConfig::cleaner_jobs`]): on a thread
+//! of its own, as Kafka's cleaner threads, taking it with [`Broker::take_clean_job`] and handing
+//! back what it did with [`Broker::cleaned`]; or here, in steps of at most [`STEP_BYTES`] between
+//! inputs (the cleaner's deadline is then now while a pass runs, and each step delays the
+//! requests that arrive during it). After a pass the next is looked for at once; otherwise a
+//! log to clean is looked for `log_cleaner_backoff_ms` after client bytes (Kafka's
 //! `log.cleaner.backoff.ms`): an idle broker never wakes for the cleaner.
 //!
 //! What the cleaner has done lives in memory: after a restart every compacted log is dirty
@@ -21,38 +24,41 @@
 //! that pass.
 
 use alloc::collections::BTreeMap;
+use alloc::string::String;
 use alloc::vec::Vec;
 use core::time::Duration;
 
 use super::Broker;
 use crate::codec::primitives::Uuid;
-use crate::log::cleaner::{Filtered, Keep, KeyMap, Scratch, each_key, filter_batch};
-use crate::records::RecordBatch;
+use crate::log::cleaner::job::{Aborted, Job, JobIo, Plan, Progress, Rewritten, Span};
 use crate::records::validate::decompressed_bytes_max;
-use crate::storage::{SegmentBuffer, Storage};
+use crate::storage::{Storage, StorageError, StorageErrorKind};
 use crate::time::Instant;
 
-/// Bytes a step reads at most: a step runs between two turns of the runtime's loop, so a
-/// request that arrives during one waits for it. 64 KiB takes a fraction of a millisecond;
-/// 1 MiB took 3-7 ms, which a producer saw as its latency (docs/performance.md).
+/// Bytes a step run here reads at most: a step runs between two turns of the runtime's loop,
+/// so a request that arrives during one waits for it. 64 KiB takes a fraction of a
+/// millisecond; 1 MiB took 3-7 ms, which a producer saw as its latency (docs/performance.md).
 pub(super) const STEP_BYTES: usize = 64 << 10;
 /// Cleaning passes remembered per partition for their tombstones: more are merged, which only
 /// keeps tombstones longer.
 const PASSES_KEPT: usize = 16;
+/// How soon a rewrite is tried again while a response still sends its segment's old bytes.
+const HELD_RETRY: Duration = Duration::from_millis(10);
 
 /// The cleaner's state.
 #[derive(Debug)]
 pub(super) struct Cleaner<T> {
-    /// When the cleaner acts next: now while a pass runs.
+    /// When the cleaner acts next: now while a pass runs here.
     pub deadline: Option<Instant>,
-    pass: Option<Pass<T>>,
+    /// The pass under way.
+    running: Option<Running<T>>,
+    /// Rewrites done but not yet in place: a response still sends the old segment's bytes.
+    held: Vec<(u32, Uuid, Rewritten<T>)>,
     /// Per partition, the first offset no pass has cleaned (Kafka's cleaner checkpoint).
     first_dirty: BTreeMap<u32, i64>,
     /// Per partition, `(end of a pass, unix ms it ended)`, oldest first: tombstones below an
     /// end are removed once `delete.retention.ms` has passed since.
     passes: BTreeMap<u32, Vec<(i64, i64)>>,
-    scratch: Scratch,
-    out: Vec<u8>,
     /// Rewrites of abandoned passes that could not be deleted (removed at the next start).
     pub rewrites_left: u64,
     /// Whether any topic is compacted, as of [`super::topics::Topics::changes`]: client bytes
@@ -64,52 +70,24 @@ impl<T> Default for Cleaner<T> {
     fn default() -> Self {
         Cleaner {
             deadline: None,
-            pass: None,
+            running: None,
+            held: Vec::new(),
             first_dirty: BTreeMap::new(),
             passes: BTreeMap::new(),
-            scratch: Scratch::default(),
-            out: Vec::new(),
             rewrites_left: 0,
             compacted: None,
         }
     }
 }
 
-/// One pass over one partition.
+/// The pass under way.
 #[derive(Debug)]
-struct Pass<T> {
+struct Running<T> {
     pi: u32,
     /// The topic's id when the pass began: a topic deleted and created again is another log.
     topic_id: Uuid,
-    /// The dirty range ends here (a batch boundary).
-    end: i64,
-    map: KeyMap,
-    stage: Stage<T>,
-}
-
-#[derive(Debug)]
-enum Stage<T> {
-    /// Mapping the dirty range; the next batch at or after `next`.
-    Mapping { next: i64 },
-    /// Rewriting sealed segments below `end`, oldest first.
-    Rewriting {
-        keep: Keep,
-        /// The segment being rewritten, or `None` before the next one.
-        current: Option<Rewrite<T>>,
-        /// Base offset of the next segment to rewrite.
-        next_segment: i64,
-    },
-}
-
-/// A segment being rewritten.
-#[derive(Debug)]
-struct Rewrite<T> {
-    base: i64,
-    /// The next batch to read, at or after this offset.
-    next: i64,
-    out: T,
-    written: usize,
-    changed: bool,
+    /// The job while it is here (`None` while the runtime runs it).
+    job: Option<Job<T>>,
 }
 
 /// What a topic's configs say of compaction.
@@ -146,22 +124,61 @@ impl<S: Storage> Broker<S> {
         }
     }
 
-    /// If the cleaner's deadline has come: one step of the running pass, or the choice of the
-    /// next one.
+    /// If the cleaner's deadline has come: rewrites held back tried again, and one step of the
+    /// pass run here, or the choice of the next pass.
     pub(super) fn cleaner_check(&mut self) {
         if self.cleaner.deadline.is_none_or(|d| d > self.now) {
             return;
         }
         self.cleaner.deadline = None;
-        if self.cleaner.pass.is_none() {
-            self.cleaner.pass = self.dirtiest();
+        self.retry_held();
+        if self.cleaner.running.is_none() {
+            self.cleaner.running = self.dirtiest();
         }
-        if self.cleaner.pass.is_some() {
+        if !self.config.cleaner_jobs {
             self.cleaner_step();
         }
-        if self.cleaner.pass.is_some() {
+        if self
+            .cleaner
+            .running
+            .as_ref()
+            .is_some_and(|r| r.job.is_some() && !self.config.cleaner_jobs)
+        {
             self.cleaner.deadline = Some(self.now);
         }
+        if !self.cleaner.held.is_empty() {
+            let retry = self.now + HELD_RETRY;
+            self.cleaner.deadline = Some(self.cleaner.deadline.map_or(retry, |d| d.min(retry)));
+        }
+    }
+
+    /// The pass to run, for a runtime that runs passes on a thread of its own
+    /// ([`super::BrokerConfig::cleaner_jobs`]): each step's [`Progress`] comes back through
+    /// [`Broker::cleaned`], in order. Look after each drain of outputs.
+    pub fn take_clean_job(&mut self) -> Option<Job<S::Segment>> {
+        if !self.config.cleaner_jobs {
+            return None;
+        }
+        self.cleaner.running.as_mut()?.job.take()
+    }
+
+    /// What a step of the job taken with [`Broker::take_clean_job`] came to: a rewrite put in
+    /// place of its segment, or the pass ended. Drain [`Broker::poll_output`] afterwards.
+    pub fn cleaned(&mut self, now: Instant, unix_ms: i64, progress: Progress<S::Segment>) {
+        self.tick(now, unix_ms);
+        if self
+            .cleaner
+            .running
+            .as_ref()
+            .is_some_and(|r| r.job.is_none())
+        {
+            self.on_progress(progress);
+        } else if let Progress::Rewritten(rewritten) = progress {
+            // No job is away: nothing of this may be used.
+            self.discard(rewritten.out);
+        }
+        self.continue_create_jobs();
+        self.run_resumed();
     }
 
     /// The compaction settings of topic `ti`, if its `cleanup.policy` includes `compact`, or
@@ -180,7 +197,7 @@ impl<S: Storage> Broker<S> {
     }
 
     /// A pass over the partition most worth cleaning, if one is.
-    fn dirtiest(&mut self) -> Option<Pass<S::Segment>> {
+    fn dirtiest(&mut self) -> Option<Running<S::Segment>> {
         let mut best: Option<(f64, u32, i64)> = None;
         for (ti, topic) in self.topics.iter() {
             let Some(c) = self.compaction(ti) else {
@@ -195,24 +212,70 @@ impl<S: Storage> Broker<S> {
             }
         }
         let (_, pi, end) = best?;
+        let plan = self.plan(pi, end)?;
+        let topic_id = self.topics.topic(self.topics.partition(pi)?.topic).id;
+        Some(Running {
+            pi,
+            topic_id,
+            job: Some(Job::new(plan)),
+        })
+    }
+
+    /// The plan of a pass over partition `pi` whose dirty range ends at `end`.
+    fn plan(&self, pi: u32, end: i64) -> Option<Plan> {
         let p = self.topics.partition(pi)?;
         let topic = self.topics.topic(p.topic);
         let start = p.log.log_start_offset();
-        let from = self
+        let first_dirty = self
             .cleaner
             .first_dirty
             .get(&pi)
             .map_or(start, |&d| d.max(start));
-        let budget =
-            usize::try_from(self.config.log_cleaner_dedupe_buffer_size).unwrap_or(usize::MAX);
-        let max_message = topic.settings.max_message_bytes;
-        self.cleaner.scratch.decompressed_bytes_max = decompressed_bytes_max(max_message);
-        Some(Pass {
-            pi,
-            topic_id: topic.id,
+        let sealed = &p.log.segments()[..p.log.segment_count() - 1];
+        let segments: Vec<Span> = sealed
+            .iter()
+            .take_while(|s| s.base_offset() < end)
+            .map(|s| Span {
+                base: s.base_offset(),
+                next_offset: s.next_offset(),
+                len: s.len_bytes(),
+            })
+            .collect();
+        let mut aborted: Vec<Aborted> = p
+            .txns
+            .aborted_overlapping(segments.first().map_or(end, |s| s.base), end)
+            .map(|a| Aborted {
+                producer_id: a.producer_id,
+                first_offset: a.first_offset,
+                last_offset: a.last_offset,
+            })
+            .collect();
+        aborted.sort_unstable_by_key(|a| a.first_offset);
+        Some(Plan {
+            topic: topic.name.clone(),
+            partition: p.index,
+            segments,
+            first_dirty,
             end,
-            map: KeyMap::new(budget),
-            stage: Stage::Mapping { next: from },
+            tombstones_before: self.tombstones_before(pi, topic.settings.delete_retention_ms),
+            aborted,
+            map_budget_bytes: usize::try_from(self.config.log_cleaner_dedupe_buffer_size)
+                .unwrap_or(usize::MAX),
+            decompressed_bytes_max: decompressed_bytes_max(topic.settings.max_message_bytes),
+        })
+    }
+
+    /// Tombstones below this offset of partition `pi` were passed by a pass at least
+    /// `retention_ms` ago: a pass removes them.
+    fn tombstones_before(&self, pi: u32, retention_ms: i64) -> i64 {
+        let now_ms = self.unix_ms;
+        self.cleaner.passes.get(&pi).map_or(i64::MIN, |passes| {
+            passes
+                .iter()
+                .filter(|&&(_, at)| at.saturating_add(retention_ms) <= now_ms)
+                .map(|&(end, _)| end)
+                .max()
+                .unwrap_or(i64::MIN)
         })
     }
 
@@ -259,322 +322,147 @@ impl<S: Storage> Broker<S> {
         (ratio >= c.min_dirty_ratio || forced).then_some((ratio, end))
     }
 
-    /// One bounded step of the running pass.
+    /// One bounded step of the pass, run here.
     fn cleaner_step(&mut self) {
-        let Some(pass) = self.cleaner.pass.take() else {
+        let Some(running) = self.cleaner.running.as_mut() else {
             return;
         };
-        let live = self
-            .topics
-            .partition(pass.pi)
-            .is_some_and(|p| self.topics.topic(p.topic).id == pass.topic_id);
-        if !live {
-            self.abandon(pass);
+        let (pi, topic_id) = (running.pi, running.topic_id);
+        let Some(mut job) = running.job.take() else {
+            return;
+        };
+        let (topic, partition) = (job.plan().topic.clone(), job.plan().partition);
+        let mut io = BrokerIo {
+            broker: self,
+            pi,
+            topic,
+            partition,
+        };
+        if !io.broker.is_live(pi, topic_id) {
+            if !job.cancel(&mut io) {
+                self.cleaner.rewrites_left += 1;
+            }
+            self.cleaner.running = None;
             return;
         }
-        match self.advance(pass) {
-            Ok(Some(pass)) => self.cleaner.pass = Some(pass),
-            Ok(None) => {}
-            Err(pass) => self.abandon(pass),
+        let progress = job.step(&mut io, STEP_BYTES);
+        if let Some(running) = self.cleaner.running.as_mut() {
+            running.job = Some(job);
         }
+        self.on_progress(progress);
     }
 
-    /// The pass one step further; `Ok(None)` when it is done, `Err` to abandon it.
-    fn advance(
-        &mut self,
-        mut pass: Pass<S::Segment>,
-    ) -> Result<Option<Pass<S::Segment>>, Pass<S::Segment>> {
-        match &mut pass.stage {
-            Stage::Mapping { next } => {
-                let from = *next;
-                match self.map_step(&mut pass.map, pass.pi, from, pass.end) {
-                    Some((next_offset, end)) => {
-                        pass.end = end;
-                        if next_offset < end {
-                            pass.stage = Stage::Mapping { next: next_offset };
-                        } else {
-                            pass.stage = self.rewriting(pass.pi, end);
-                        }
-                        Ok(Some(pass))
-                    }
-                    None => Err(pass),
-                }
-            }
-            Stage::Rewriting { .. } => self.rewrite_step(pass),
-        }
-    }
-
-    /// Map the keys of the batches from `from`, [`STEP_BYTES`] at most: `(next offset to map,
-    /// end of the range)`, the end moved down when the map is full. `None` on a read error.
-    fn map_step(&mut self, map: &mut KeyMap, pi: u32, from: i64, end: i64) -> Option<(i64, i64)> {
-        let slice = self.read_log(pi, |log| log.read(from, STEP_BYTES))?.ok()?;
-        let Some(slice) = slice else {
-            return Some((end, end));
-        };
-        let p = self.topics.partition(pi)?;
-        let mut bytes = p
-            .log
-            .segment_bytes(slice.segment_base_offset, slice.start, slice.len)?;
-        let mut next = from;
-        let mut keys: Vec<(Vec<u8>, i64)> = Vec::new();
-        while let Ok(batch) = RecordBatch::new_checked(bytes) {
-            if batch.base_offset() >= end {
-                return Some((end, end));
-            }
-            let aborted = is_aborted(p, &batch);
-            keys.clear();
-            let read = each_key(&batch, aborted, &mut self.cleaner.scratch, &mut |k, o| {
-                keys.push((k.to_vec(), o));
-            });
-            if read.is_ok() {
-                if !map.fits(keys.iter().map(|(k, _)| k.as_slice())) {
-                    // Full: this pass cleans what it mapped, the next one the rest.
-                    return (batch.base_offset() > from || !map.is_empty())
-                        .then_some((batch.base_offset(), batch.base_offset()));
-                }
-                for (k, o) in &keys {
-                    map.put(k, *o);
-                }
-            }
-            next = batch.last_offset() + 1;
-            bytes = &bytes[batch.total_len()..];
-        }
-        Some((next.max(slice.next_offset), end))
-    }
-
-    /// The rewriting stage for a dirty range ending at `end`.
-    fn rewriting(&mut self, pi: u32, end: i64) -> Stage<S::Segment> {
-        let now_ms = self.unix_ms;
-        let retention = self.topics.partition(pi).map_or(i64::MAX, |p| {
-            self.topics.topic(p.topic).settings.delete_retention_ms
-        });
-        let tombstones_before = self.cleaner.passes.get(&pi).map_or(i64::MIN, |passes| {
-            passes
-                .iter()
-                .filter(|&&(_, at)| at.saturating_add(retention) <= now_ms)
-                .map(|&(end, _)| end)
-                .max()
-                .unwrap_or(i64::MIN)
-        });
-        let next_segment = self
-            .topics
+    /// Whether partition `pi` is still the log of topic `topic_id`.
+    fn is_live(&self, pi: u32, topic_id: Uuid) -> bool {
+        self.topics
             .partition(pi)
-            .map_or(end, |p| p.log.log_start_offset());
-        Stage::Rewriting {
-            keep: Keep {
-                mapped_end: end,
-                tombstones_before,
-            },
-            current: None,
-            next_segment,
-        }
+            .is_some_and(|p| self.topics.topic(p.topic).id == topic_id)
     }
 
-    /// One step of rewriting: start the next segment, or go on with the current one, or
-    /// finish it. `Ok(None)` when every segment below the end is done.
-    fn rewrite_step(
-        &mut self,
-        mut pass: Pass<S::Segment>,
-    ) -> Result<Option<Pass<S::Segment>>, Pass<S::Segment>> {
-        let pi = pass.pi;
-        let Stage::Rewriting {
-            keep,
-            current,
-            next_segment,
-        } = &mut pass.stage
-        else {
-            return Ok(Some(pass));
+    /// Act on what a step of the running pass came to.
+    fn on_progress(&mut self, progress: Progress<S::Segment>) {
+        let Some((pi, topic_id)) = self.cleaner.running.as_ref().map(|r| (r.pi, r.topic_id)) else {
+            return;
         };
-        let keep = *keep;
-        let Some(mut rewrite) = current.take() else {
-            // The next sealed segment below the end, from `next_segment` on.
-            let segment = self.topics.partition(pi).and_then(|p| {
-                let sealed = &p.log.segments()[..p.log.segment_count() - 1];
-                sealed
-                    .iter()
-                    .find(|s| s.base_offset() >= *next_segment)
-                    .filter(|s| s.base_offset() < pass.end)
-                    .map(|s| (s.base_offset(), s.len_bytes()))
-            });
-            let Some((base, len)) = segment else {
-                self.pass_done(pi, pass.end);
-                return Ok(None);
-            };
-            let Some((name, index)) = self.partition_name(pi).map(|(_, n, i)| (n, i)) else {
-                return Err(pass);
-            };
-            let Ok(out) = self.storage.create_cleaned_segment(&name, index, base, len) else {
-                return Err(pass);
-            };
-            *current = Some(Rewrite {
-                base,
-                next: base,
-                out,
-                written: 0,
-                changed: false,
-            });
-            return Ok(Some(pass));
-        };
-        match self.rewrite_some(pi, &pass.map, keep, &mut rewrite) {
-            Err(()) => {
-                *current = Some(rewrite);
-                Err(pass)
-            }
-            Ok(false) => {
-                *current = Some(rewrite);
-                Ok(Some(pass))
-            }
-            Ok(true) => {
-                let base = rewrite.base;
-                match self.finish_rewrite(pi, rewrite) {
-                    Ok(()) => {
-                        *next_segment = base + 1;
-                        Ok(Some(pass))
-                    }
-                    Err(Some(rewrite)) => {
-                        // Still sent by a response: tried again at the next step.
-                        *current = Some(rewrite);
-                        Ok(Some(pass))
-                    }
-                    Err(None) => Err(pass),
+        match progress {
+            Progress::Working => {}
+            Progress::Rewritten(rewritten) => {
+                if let Err(rewritten) = self.put_in_place(pi, topic_id, rewritten) {
+                    self.cleaner.held.push((pi, topic_id, rewritten));
+                    let retry = self.now + HELD_RETRY;
+                    self.cleaner.deadline =
+                        Some(self.cleaner.deadline.map_or(retry, |d| d.min(retry)));
                 }
             }
+            Progress::Done { end } => {
+                self.cleaner.running = None;
+                if self.is_live(pi, topic_id) {
+                    self.pass_done(pi, end);
+                } else {
+                    self.cleaner.deadline = Some(self.now);
+                }
+            }
+            Progress::Failed { rewrite_left, .. } => {
+                self.cleaner.running = None;
+                if rewrite_left {
+                    self.cleaner.rewrites_left += 1;
+                }
+                // Not tried again at once, the cause may last: after the backoff that the next
+                // client bytes start.
+                self.cleaner.deadline = None;
+            }
         }
     }
 
-    /// Filter the next batches of the segment being rewritten, [`STEP_BYTES`] at most;
-    /// `Ok(true)` once the segment is read to its end.
-    fn rewrite_some(
+    /// Rewrites held back, tried again.
+    fn retry_held(&mut self) {
+        for (pi, topic_id, rewritten) in core::mem::take(&mut self.cleaner.held) {
+            if let Err(rewritten) = self.put_in_place(pi, topic_id, rewritten) {
+                self.cleaner.held.push((pi, topic_id, rewritten));
+            }
+        }
+    }
+
+    /// Put a rewrite in place of its segment; `Err` gives it back while a response still sends
+    /// the old segment's bytes. A rewrite that cannot be used (its log or segment gone, a
+    /// storage error) is removed.
+    fn put_in_place(
         &mut self,
         pi: u32,
-        map: &KeyMap,
-        keep: Keep,
-        rewrite: &mut Rewrite<S::Segment>,
-    ) -> Result<bool, ()> {
-        let base = rewrite.base;
-        let seg_end = self
-            .topics
-            .partition(pi)
-            .and_then(|p| p.log.segment(base))
-            .map(|s| s.next_offset())
-            .ok_or(())?;
-        if rewrite.next >= seg_end {
-            return Ok(true);
-        }
-        let from = rewrite.next;
-        let slice = self
-            .read_log(pi, |log| log.read(from, STEP_BYTES))
-            .ok_or(())?
-            .map_err(|_| ())?;
-        let Some(slice) = slice.filter(|s| s.segment_base_offset == base) else {
-            return Ok(true);
+        topic_id: Uuid,
+        rewritten: Rewritten<S::Segment>,
+    ) -> Result<(), Rewritten<S::Segment>> {
+        let base = rewritten.base;
+        let segment = self
+            .is_live(pi, topic_id)
+            .then(|| self.topics.partition(pi).and_then(|p| p.log.segment(base)))
+            .flatten();
+        let Some(segment) = segment else {
+            self.discard(rewritten.out);
+            return Ok(());
         };
-        let p = self.topics.partition(pi).ok_or(())?;
-        let mut bytes = p
-            .log
-            .segment_bytes(slice.segment_base_offset, slice.start, slice.len)
-            .ok_or(())?;
-        let cleaner = &mut self.cleaner;
-        while let Ok(batch) = RecordBatch::new_checked(bytes) {
-            let aborted = is_aborted(p, &batch);
-            cleaner.out.clear();
-            let kept: &[u8] = match filter_batch(
-                &batch,
-                map,
-                keep,
-                aborted,
-                &mut cleaner.scratch,
-                &mut cleaner.out,
-            ) {
-                Filtered::Whole => batch.as_bytes(),
-                Filtered::Removed => &[],
-                Filtered::Rewritten => cleaner.out.as_slice(),
-            };
-            if kept.len() != batch.total_len() {
-                rewrite.changed = true;
-            }
-            if !kept.is_empty() {
-                rewrite
-                    .out
-                    .write_at(rewrite.written, kept, &[])
-                    .map_err(|_| ())?;
-                rewrite.written += kept.len();
-            }
-            rewrite.next = batch.last_offset() + 1;
-            bytes = &bytes[batch.total_len()..];
-        }
-        Ok(rewrite.next >= seg_end)
-    }
-
-    /// Put a finished rewrite in place of its segment if it changed anything, else drop it.
-    /// `Err(Some)`: a response still sends the old segment's bytes, try later; `Err(None)`: the
-    /// pass is to be abandoned (the rewrite is dropped here).
-    fn finish_rewrite(
-        &mut self,
-        pi: u32,
-        rewrite: Rewrite<S::Segment>,
-    ) -> Result<(), Option<Rewrite<S::Segment>>> {
-        if !rewrite.changed {
-            return self.drop_rewrite(rewrite.out).map_err(|()| None);
-        }
-        let held = self
-            .topics
-            .partition(pi)
-            .and_then(|p| p.log.segment(rewrite.base))
-            .is_some_and(|s| s.refs() > 0);
-        if held {
-            return Err(Some(rewrite));
+        if segment.refs() > 0 {
+            return Err(rewritten);
         }
         let Some(p) = self.topics.partition_mut(pi) else {
-            return self.drop_rewrite(rewrite.out).map_err(|()| None);
+            self.discard(rewritten.out);
+            return Ok(());
         };
-        let base = rewrite.base;
-        if rewrite.written == 0 && p.log.log_start_offset() < base {
+        if rewritten.len == 0 && p.log.log_start_offset() < base {
             // Emptied, and not the first: removed, so reads do not step through empty files.
-            return match p.log.remove_emptied(&mut self.storage, base) {
-                Ok(_) => self.drop_rewrite(rewrite.out).map_err(|()| None),
-                Err(_) => Err(None),
-            };
+            if p.log.remove_emptied(&mut self.storage, base).is_err() {
+                self.cleaner.deadline = None;
+            }
+            self.discard(rewritten.out);
+            return Ok(());
         }
         // The old segment may be closed: its file is what is replaced, its bytes are not read.
         match p
             .log
-            .replace_sealed(&mut self.storage, base, rewrite.out, rewrite.written)
+            .replace_sealed(&mut self.storage, base, rewritten.out, rewritten.len)
         {
             Ok(true) => {
                 // The rewrite comes open; closed like the segments the cap did not open.
                 if let Some(segment) = p.log.segment_mut(base) {
-                    segment.close(&mut self.storage).map_err(|_| None)?;
+                    if segment.close(&mut self.storage).is_err() {
+                        self.cleaner.deadline = None;
+                    }
                 }
-                Ok(())
             }
             // Gone meanwhile (retention): nothing to replace, the rewrite is left as a file that
             // the next start removes.
-            Ok(false) => Ok(()),
-            Err(_) => Err(None),
+            Ok(false) => self.cleaner.rewrites_left += 1,
+            Err(_) => self.cleaner.rewrites_left += 1,
         }
+        Ok(())
     }
 
-    /// Remove a rewrite that will not be used.
-    fn drop_rewrite(&mut self, out: S::Segment) -> Result<(), ()> {
-        self.storage.delete_segment(out).map_err(|_| ())
-    }
-
-    /// Stop a pass: its rewrite in progress is deleted, the log is as before it.
-    fn abandon(&mut self, pass: Pass<S::Segment>) {
-        if let Stage::Rewriting {
-            current: Some(rewrite),
-            ..
-        } = pass.stage
-        {
-            // A rewrite that cannot be deleted now is a file the next start removes.
-            if self.drop_rewrite(rewrite.out).is_err() {
-                self.cleaner.rewrites_left += 1;
-            }
+    /// Remove a rewrite that will not be used; one that cannot be is a file the next start
+    /// removes.
+    fn discard(&mut self, out: S::Segment) {
+        if self.storage.delete_segment(out).is_err() {
+            self.cleaner.rewrites_left += 1;
         }
-        // Not tried again at once, the cause may last: after the backoff that the next client
-        // bytes start.
-        self.cleaner.deadline = None;
     }
 
     /// A pass over partition `pi` cleaned everything below `end`: look for the next at once,
@@ -591,21 +479,54 @@ impl<S: Storage> Broker<S> {
     }
 }
 
+/// A job run here reads the partition's segments and writes rewrites through the broker's
+/// storage.
+struct BrokerIo<'a, S: Storage> {
+    broker: &'a mut Broker<S>,
+    pi: u32,
+    topic: String,
+    partition: i32,
+}
+
+impl<S: Storage> JobIo for BrokerIo<'_, S> {
+    type Out = S::Segment;
+
+    fn segment(&mut self, base: i64, len: usize) -> Result<&[u8], StorageError> {
+        self.broker.use_segment(self.pi, base)?;
+        let len = u32::try_from(len).map_err(|_| gone(base))?;
+        self.broker
+            .topics
+            .partition(self.pi)
+            .and_then(|p| p.log.segment_bytes(base, 0, len))
+            .ok_or_else(|| gone(base))
+    }
+
+    fn create(&mut self, base: i64, capacity_bytes: usize) -> Result<S::Segment, StorageError> {
+        let (topic, partition) = (&self.topic, self.partition);
+        self.broker
+            .storage
+            .create_cleaned_segment(topic, partition, base, capacity_bytes)
+    }
+
+    fn discard(&mut self, out: S::Segment) -> Result<(), StorageError> {
+        self.broker.storage.delete_segment(out)
+    }
+}
+
+/// A segment a job reads is gone (retention took it).
+fn gone(base: i64) -> StorageError {
+    StorageError::new(
+        StorageErrorKind::NotFound,
+        alloc::format!("segment {base} is gone"),
+    )
+}
+
 impl<T> Cleaner<T> {
     /// Forget what the cleaner knows of a partition that was deleted.
     pub(super) fn forget(&mut self, pi: u32) {
         self.first_dirty.remove(&pi);
         self.passes.remove(&pi);
     }
-}
-
-/// Whether `batch` belongs to a transaction that was aborted on partition `p`.
-fn is_aborted<T>(p: &super::topics::Partition<T>, batch: &RecordBatch<&[u8]>) -> bool {
-    batch.is_transactional()
-        && !batch.is_control()
-        && p.txns
-            .aborted_overlapping(batch.base_offset(), batch.base_offset() + 1)
-            .any(|a| a.producer_id == batch.producer_id())
 }
 
 #[cfg(test)]

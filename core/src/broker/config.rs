@@ -173,6 +173,10 @@ pub struct BrokerConfig {
     /// How long after client bytes the log cleaner looks for a log to clean
     /// (`log.cleaner.backoff.ms`).
     pub log_cleaner_backoff_ms: u32,
+    /// Whether the runtime runs the log cleaner's passes on a thread of its own, as Kafka's
+    /// cleaner threads ([`super::Broker::take_clean_job`]); otherwise the broker runs them in
+    /// bounded steps between inputs, which delays the requests that arrive during a step.
+    pub cleaner_jobs: bool,
     /// Seed for producer ids, member ids and topic ids, so a run replays exactly.
     pub seed: u64,
     /// The bounds.
@@ -215,6 +219,7 @@ impl Default for BrokerConfig {
             producer_id_expiration_ms: PRODUCER_ID_EXPIRATION_MS_DEFAULT,
             log_cleaner_dedupe_buffer_size: LOG_CLEANER_DEDUPE_BUFFER_SIZE_DEFAULT,
             log_cleaner_backoff_ms: LOG_CLEANER_BACKOFF_MS_DEFAULT,
+            cleaner_jobs: false,
             seed: 0,
             limits: Limits::default(),
             events: super::EventLevel::Off,

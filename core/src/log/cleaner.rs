@@ -21,6 +21,8 @@ use crate::records::compression::decompress_into;
 use crate::records::crc::crc32c;
 use crate::records::{Compression, Record, RecordBatch, RecordsError, TimestampType};
 
+pub mod job;
+
 /// Bytes a key costs in the map beside its own: the offset and the tree's bookkeeping.
 const KEY_OVERHEAD_BYTES: usize = 48;
 /// The compression and timestamp-type bits of a batch's attributes.

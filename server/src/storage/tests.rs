@@ -396,3 +396,64 @@ fn a_checkpoint_that_cannot_be_written_is_an_error_at_close() {
     let e = storage.close().expect_err("no directory to sync");
     assert_eq!(e.kind, StorageErrorKind::NotFound, "{e}");
 }
+
+/// A plan over segment 0 of `t-0`, for a cleaner thread's files.
+fn plan_of_t0() -> blazemq_core::log::cleaner::job::Plan {
+    use blazemq_core::log::cleaner::job::{Plan, Span};
+    Plan {
+        topic: "t".into(),
+        partition: 0,
+        segments: vec![Span {
+            base: 0,
+            next_offset: 1,
+            len: 9,
+        }],
+        first_dirty: 0,
+        end: 1,
+        tombstones_before: i64::MIN,
+        aborted: Vec::new(),
+        map_budget_bytes: 1 << 20,
+        decompressed_bytes_max: 1 << 20,
+    }
+}
+
+#[test]
+fn a_cleaner_thread_reads_segments_and_leaves_rewrites_durable_for_a_rename() {
+    use blazemq_core::log::cleaner::job::JobIo;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut storage = FileStorage::new(dir.path().to_path_buf(), false);
+    let mut old = storage.create_segment("t", 0, 0, 64).expect("create");
+    old.write_at(0, b"old bytes", b"").expect("write");
+    storage.seal_segment(&mut old, 9).expect("seal");
+    let files = storage.cleaning_files();
+    let mut cleaned = std::thread::spawn(move || {
+        let mut io = files.for_plan(&plan_of_t0());
+        assert_eq!(io.segment(0, 9).expect("read"), b"old bytes");
+        assert!(io.segment(0, 10).is_err(), "not past its end");
+        let mut out = io.create(0, 64).expect("create");
+        out.write_at(0, b"new", b"").expect("write");
+        io.finish(&mut out, 3).expect("finish");
+        out
+    })
+    .join()
+    .expect("thread");
+    assert!(cleaned.durable);
+    storage
+        .replace_segment(&mut old, &mut cleaned, 3)
+        .expect("replace");
+    let bytes = std::fs::read(dir.path().join("t-0").join(segment_file_name(0))).expect("read");
+    assert_eq!(bytes, b"new");
+}
+
+#[test]
+fn a_cleaner_thread_creates_no_rewrite_in_a_deleted_partition() {
+    use blazemq_core::log::cleaner::job::JobIo;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut storage = FileStorage::new(dir.path().to_path_buf(), false);
+    storage.create_segment("t", 0, 0, 64).expect("create");
+    let mut io = storage.cleaning_files().for_plan(&plan_of_t0());
+    storage.delete_partition("t", 0).expect("delete");
+    let refused = io.create(0, 64).expect_err("no directory");
+    assert_eq!(refused.kind, StorageErrorKind::NotFound);
+    assert!(!dir.path().join("t-0").exists(), "nothing recreated it");
+}

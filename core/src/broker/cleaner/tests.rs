@@ -13,6 +13,8 @@ use crate::codec::messages::{FetchResponse, ProduceRequest, ProduceResponse};
 use crate::records::{BatchBuilder, RecordBatch, Records as RecordIter};
 use crate::storage::MemoryStorage;
 
+mod jobs;
+
 type B = Driver<MemoryStorage>;
 
 /// `(offset, key, value)` as read back.
