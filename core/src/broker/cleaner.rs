@@ -1,7 +1,8 @@
 //! The log cleaner: compaction of topics whose `cleanup.policy` includes `compact`, and of the
 //! offsets log, as Kafka's log cleaner does it.
 //!
-//! A pass over one partition (the dirtiest whose dirty ratio reaches
+//! The offsets log and the transaction log are compacted too, as Kafka's are. A pass over one
+//! partition (the dirtiest whose dirty ratio reaches
 //! `min.cleanable.dirty.ratio`, or whose oldest dirty segment is older than
 //! `max.compaction.lag.ms`) is a [`Job`]: it maps each key of the dirty range to its newest
 //! offset (within `log_cleaner_dedupe_buffer_size` bytes: a log with more keys is cleaned in
@@ -182,14 +183,16 @@ impl<S: Storage> Broker<S> {
     }
 
     /// The compaction settings of topic `ti`, if its `cleanup.policy` includes `compact`, or
-    /// it is the offsets log: compacted as Kafka's `__consumer_offsets` is, whatever it was
-    /// created with, so its size and the replay at startup follow the groups and offsets held,
-    /// not every commit ever made (the newest record of each key is the state replayed).
+    /// it is the offsets log or the transaction log: compacted as Kafka's `__consumer_offsets`
+    /// and `__transaction_state` are, whatever they were created with, so their size and the
+    /// replay at startup follow the groups, offsets and transactional ids held, not every change
+    /// ever made (the newest record of each key is the state replayed).
     fn compaction(&self, ti: u32) -> Option<Compaction> {
         let topic = self.topics.topic(ti);
         let s = &topic.settings;
-        let offsets_log = topic.name == super::groups::OFFSETS_TOPIC;
-        (s.compact || offsets_log).then_some(Compaction {
+        let state_log = topic.name == super::groups::OFFSETS_TOPIC
+            || topic.name == crate::txn::TRANSACTION_STATE_TOPIC;
+        (s.compact || state_log).then_some(Compaction {
             min_dirty_ratio: s.min_cleanable_dirty_ratio,
             min_lag_ms: s.min_compaction_lag_ms,
             max_lag_ms: s.max_compaction_lag_ms,

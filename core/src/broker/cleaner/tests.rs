@@ -347,7 +347,12 @@ fn committed(b: &mut B, group: &str) -> i64 {
 
 /// Bytes of batches the offsets log holds.
 fn offsets_log_bytes(b: &B) -> usize {
-    let ti = b.topics.by_name("__consumer_offsets").expect("created");
+    log_bytes(b, "__consumer_offsets")
+}
+
+/// Bytes of batches partition 0 of `topic` holds.
+fn log_bytes(b: &B, topic: &str) -> usize {
+    let ti = b.topics.by_name(topic).expect("created");
     let pi = b.topics.partition_of(ti, 0).expect("partition 0");
     let log = &b.topics.partition(pi).expect("live").log;
     log.segments().iter().map(|s| s.len_bytes()).sum()
@@ -447,4 +452,35 @@ fn the_offsets_log_is_compacted_to_the_offsets_held_and_replays_the_same() {
         Vec::<bool>::new()
     );
     assert!(offsets_log_bytes(&b) * 2 < written);
+}
+
+/// InitProducerId for transactional id `id`: `(error, producer id, epoch)`.
+fn init_producer(b: &mut B, id: &str) -> (i16, i64, i16) {
+    let req = crate::codec::messages::InitProducerIdRequest {
+        transactional_id: Some(id.into()),
+        transaction_timeout_ms: 60_000,
+        producer_id: -1,
+        producer_epoch: -1,
+    };
+    let r: crate::codec::messages::InitProducerIdResponse = call(b, 4, &req);
+    (r.error_code, r.producer_id, r.producer_epoch)
+}
+
+#[test]
+fn the_transaction_log_is_compacted_to_the_ids_held_and_replays_the_same() {
+    let mut b = start();
+    let mut last = (0, 0, 0);
+    for _ in 0..40 {
+        last = init_producer(&mut b, "app-1");
+        assert_eq!(last.0, 0);
+    }
+    assert_eq!(init_producer(&mut b, "app-2").0, 0);
+    let written = log_bytes(&b, "__transaction_state");
+    clean(&mut b);
+    let cleaned = log_bytes(&b, "__transaction_state");
+    assert!(cleaned * 4 < written, "{cleaned} of {written} bytes");
+    // The newest state of each id is what a restart replays: the next epoch follows on.
+    let mut b = restarted(b);
+    let (error, producer_id, epoch) = init_producer(&mut b, "app-1");
+    assert_eq!((error, producer_id, epoch), (0, last.1, last.2 + 1));
 }
