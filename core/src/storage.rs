@@ -380,6 +380,17 @@ pub trait Storage {
     /// The dynamic settings as last written, if any (read once, at startup).
     fn read_broker_configs(&mut self) -> Result<Option<Vec<u8>>, StorageError>;
 
+    /// Replace the log cleaner's checkpoint (what its passes have cleaned) with `bytes`. Losing
+    /// it costs only cleaning again: no sync is needed. Kept nowhere by default.
+    fn write_cleaner_checkpoint(&mut self, _bytes: &[u8]) -> Result<(), StorageError> {
+        Ok(())
+    }
+
+    /// The log cleaner's checkpoint as last written, if any (read once, at startup).
+    fn read_cleaner_checkpoint(&mut self) -> Result<Option<Vec<u8>>, StorageError> {
+        Ok(None)
+    }
+
     /// The broker stops: finish background work, so that every checkpoint handed to
     /// [`Storage::write_recovery_checkpoint`] is written (or its failure returned).
     fn close(&mut self) -> Result<(), StorageError> {
@@ -408,6 +419,8 @@ pub struct MemoryStorage {
     pub segments_replaced: usize,
     /// The dynamic broker settings last written.
     pub broker_configs: Option<Vec<u8>>,
+    /// The log cleaner's checkpoint last written.
+    pub cleaner_checkpoint: Option<Vec<u8>>,
     /// Every transaction index, by `(topic, partition)`.
     pub transaction_indexes: alloc::collections::BTreeMap<(String, i32), Vec<u8>>,
 }
@@ -555,5 +568,14 @@ impl Storage for MemoryStorage {
 
     fn read_broker_configs(&mut self) -> Result<Option<Vec<u8>>, StorageError> {
         Ok(self.broker_configs.clone())
+    }
+
+    fn write_cleaner_checkpoint(&mut self, bytes: &[u8]) -> Result<(), StorageError> {
+        self.cleaner_checkpoint = Some(bytes.to_vec());
+        Ok(())
+    }
+
+    fn read_cleaner_checkpoint(&mut self) -> Result<Option<Vec<u8>>, StorageError> {
+        Ok(self.cleaner_checkpoint.clone())
     }
 }

@@ -30,6 +30,8 @@ pub const TRANSACTION_INDEX_FILE: &str = "transaction-index";
 pub const RECOVERY_CHECKPOINT_FILE: &str = "recovery-point-offset-checkpoint";
 /// Name of the file in the data directory holding the dynamic broker settings.
 pub const BROKER_CONFIGS_FILE: &str = "broker-configs";
+/// The log cleaner's progress, under the data directory (Kafka's name for it).
+pub const CLEANER_CHECKPOINT_FILE: &str = "cleaner-offset-checkpoint";
 /// Extension of segment files.
 const SEGMENT_EXTENSION: &str = "log";
 /// Extension of a segment's rewrite by the log cleaner, before it replaces the segment.
@@ -674,12 +676,19 @@ impl Storage for FileStorage {
     }
 
     fn read_broker_configs(&mut self) -> Result<Option<Vec<u8>>, StorageError> {
-        let path = self.log_dir.join(BROKER_CONFIGS_FILE);
-        match std::fs::read(&path) {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io_error(&e, format!("cannot read {}", path.display()))),
-        }
+        read_if_there(&self.log_dir.join(BROKER_CONFIGS_FILE))
+    }
+
+    /// Replaced without a sync, on the event loop: a small file, written once a pass, whose
+    /// loss costs only cleaning again.
+    fn write_cleaner_checkpoint(&mut self, bytes: &[u8]) -> Result<(), StorageError> {
+        let path = self.log_dir.join(CLEANER_CHECKPOINT_FILE);
+        write_replace(&path, bytes)
+            .map_err(|e| io_error(&e, format!("cannot write {}", path.display())))
+    }
+
+    fn read_cleaner_checkpoint(&mut self) -> Result<Option<Vec<u8>>, StorageError> {
+        read_if_there(&self.log_dir.join(CLEANER_CHECKPOINT_FILE))
     }
 
     /// The pending checkpoint is written (after a file-system sync) and the threads joined.
@@ -803,6 +812,15 @@ fn scan_partition(
 
 /// `what` failed with the OS error `e`: its kind, and both for the log, where it is written
 /// rate-limited ([`log_storage_error`]).
+/// The bytes of the file at `path`, `None` if there is none.
+fn read_if_there(path: &Path) -> Result<Option<Vec<u8>>, StorageError> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_error(&e, format!("cannot read {}", path.display()))),
+    }
+}
+
 /// Unmap and close a segment's file, then unlink it.
 fn remove_segment_file(segment: SegmentFile) -> Result<(), StorageError> {
     let path = segment.path.clone();

@@ -20,9 +20,8 @@
 //! log to clean is looked for `log_cleaner_backoff_ms` after client bytes (Kafka's
 //! `log.cleaner.backoff.ms`): an idle broker never wakes for the cleaner.
 //!
-//! What the cleaner has done lives in memory: after a restart every compacted log is dirty
-//! from its start, so it is cleaned once more, and tombstones wait `delete.retention.ms` after
-//! that pass.
+//! What the passes have cleaned is kept across restarts ([`checkpoint`]), written after each
+//! pass.
 
 use alloc::collections::BTreeMap;
 use alloc::string::String;
@@ -62,6 +61,9 @@ pub(super) struct Cleaner<T> {
     passes: BTreeMap<u32, Vec<(i64, i64)>>,
     /// Rewrites of abandoned passes that could not be deleted (removed at the next start).
     pub rewrites_left: u64,
+    /// Writes of the cleaner's checkpoint that failed (the storage logs why; the next pass
+    /// writes it again).
+    pub checkpoint_write_failures: u64,
     /// Whether any topic is compacted, as of [`super::topics::Topics::changes`]: client bytes
     /// wake the cleaner only then.
     compacted: Option<(u64, bool)>,
@@ -76,6 +78,7 @@ impl<T> Default for Cleaner<T> {
             first_dirty: BTreeMap::new(),
             passes: BTreeMap::new(),
             rewrites_left: 0,
+            checkpoint_write_failures: 0,
             compacted: None,
         }
     }
@@ -87,8 +90,11 @@ struct Running<T> {
     pi: u32,
     /// The topic's id when the pass began: a topic deleted and created again is another log.
     topic_id: Uuid,
-    /// The job while it is here (`None` while the runtime runs it).
+    /// The job while it is here (`None` while the runtime runs it, or once it ended).
     job: Option<Job<T>>,
+    /// The job ended, cleaning below this offset, but rewrites of it are still held: the
+    /// pass is recorded once they are in place.
+    ended: Option<i64>,
 }
 
 /// What a topic's configs say of compaction.
@@ -221,6 +227,7 @@ impl<S: Storage> Broker<S> {
             pi,
             topic_id,
             job: Some(Job::new(plan)),
+            ended: None,
         })
     }
 
@@ -378,12 +385,10 @@ impl<S: Storage> Broker<S> {
                 }
             }
             Progress::Done { end } => {
-                self.cleaner.running = None;
-                if self.is_live(pi, topic_id) {
-                    self.pass_done(pi, end);
-                } else {
-                    self.cleaner.deadline = Some(self.now);
+                if let Some(running) = self.cleaner.running.as_mut() {
+                    running.ended = Some(end);
                 }
+                self.end_pass();
             }
             Progress::Failed { rewrite_left, .. } => {
                 self.cleaner.running = None;
@@ -397,6 +402,32 @@ impl<S: Storage> Broker<S> {
         }
     }
 
+    /// The running pass's job ended: the pass is recorded (and the next looked for) once none
+    /// of its rewrites is held back, so the checkpoint never claims a segment still uncleaned.
+    fn end_pass(&mut self) {
+        let Some(running) = self.cleaner.running.as_ref() else {
+            return;
+        };
+        let (pi, topic_id) = (running.pi, running.topic_id);
+        let Some(end) = running.ended else {
+            return;
+        };
+        if self
+            .cleaner
+            .held
+            .iter()
+            .any(|(p, id, _)| *p == pi && *id == topic_id)
+        {
+            return;
+        }
+        self.cleaner.running = None;
+        if self.is_live(pi, topic_id) {
+            self.pass_done(pi, end);
+        } else {
+            self.cleaner.deadline = Some(self.now);
+        }
+    }
+
     /// Rewrites held back, tried again.
     fn retry_held(&mut self) {
         for (pi, topic_id, rewritten) in core::mem::take(&mut self.cleaner.held) {
@@ -404,6 +435,7 @@ impl<S: Storage> Broker<S> {
                 self.cleaner.held.push((pi, topic_id, rewritten));
             }
         }
+        self.end_pass();
     }
 
     /// Put a rewrite in place of its segment; `Err` gives it back while a response still sends
@@ -479,6 +511,62 @@ impl<S: Storage> Broker<S> {
             // Merged into the later one: its tombstones wait as long as the later pass's.
             passes.remove(0);
         }
+        self.write_cleaner_checkpoint();
+    }
+
+    /// Record what the passes have cleaned, for the next start.
+    fn write_cleaner_checkpoint(&mut self) {
+        let entries: Vec<checkpoint::Entry> = self
+            .cleaner
+            .first_dirty
+            .iter()
+            .filter_map(|(&pi, &first_dirty)| {
+                let p = self.topics.partition(pi)?;
+                let topic = self.topics.topic(p.topic);
+                Some(checkpoint::Entry {
+                    topic: topic.name.clone(),
+                    partition: p.index,
+                    topic_id: topic.id,
+                    first_dirty,
+                    passes: self.cleaner.passes.get(&pi).cloned().unwrap_or_default(),
+                })
+            })
+            .collect();
+        if self
+            .storage
+            .write_cleaner_checkpoint(&checkpoint::encode(&entries))
+            .is_err()
+        {
+            self.cleaner.checkpoint_write_failures += 1;
+        }
+    }
+
+    /// At startup: what the passes of the previous run cleaned, of the logs still there. A
+    /// checkpoint that cannot be read (the storage logs why) only means cleaning again.
+    pub(super) fn recover_cleaner(&mut self) {
+        let Ok(Some(bytes)) = self.storage.read_cleaner_checkpoint() else {
+            return;
+        };
+        for entry in checkpoint::parse(&bytes) {
+            let pi = self.topics.by_name(&entry.topic).and_then(|ti| {
+                (self.topics.topic(ti).id == entry.topic_id)
+                    .then(|| self.topics.partition_of(ti, entry.partition))
+                    .flatten()
+            });
+            let Some(p) = pi.and_then(|pi| self.topics.partition(pi).map(|p| (pi, p))) else {
+                continue;
+            };
+            let (pi, log) = (p.0, &p.1.log);
+            // Never past the sealed segments: the active one is not cleaned.
+            let first_dirty = entry
+                .first_dirty
+                .min(log.active_base_offset())
+                .max(log.log_start_offset());
+            self.cleaner.first_dirty.insert(pi, first_dirty);
+            let mut passes = entry.passes;
+            passes.drain(..passes.len().saturating_sub(PASSES_KEPT));
+            self.cleaner.passes.insert(pi, passes);
+        }
     }
 }
 
@@ -532,5 +620,6 @@ impl<T> Cleaner<T> {
     }
 }
 
+mod checkpoint;
 #[cfg(test)]
 mod tests;

@@ -278,7 +278,7 @@ impl<S: Storage> Broker<S> {
         let max_txn_producer_id = txns.max_producer_id();
         let group_coordinator =
             recover_groups(&config, rng.next_u64(), &mut topics, &mut storage, unix_ms)?;
-        Ok(Broker {
+        let mut broker = Broker {
             events: events::Events::new(config.events),
             answer_errors: events::AnswerErrors::default(),
             faults: faults::Faults::new(&config.faults),
@@ -319,7 +319,9 @@ impl<S: Storage> Broker<S> {
             next_producer_id: first_producer_id(unix_ms, max_txn_producer_id),
             now: Instant::default(),
             unix_ms,
-        })
+        };
+        broker.recover_cleaner();
+        Ok(broker)
     }
 
     /// The configuration the broker runs with.

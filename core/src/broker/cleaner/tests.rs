@@ -388,12 +388,18 @@ fn of_group(records: &[(Vec<u8>, bool)], group: &str) -> Vec<bool> {
 
 /// The broker after a crash: what its storage holds, replayed, its clocks where they were.
 fn restarted(b: B) -> B {
+    restarted_with(b, None)
+}
+
+/// [`restarted`], with `cleaner_checkpoint` as the cleaner's checkpoint it finds.
+fn restarted_with(b: B, cleaner_checkpoint: Option<Vec<u8>>) -> B {
     let metadata = b.storage.metadata.clone();
     let found = b.found_after_crash(|t, p| metadata.get(&(String::from(t), p)).cloned());
     let clock = b.clock;
     let config = b.config.clone();
     let mut storage = MemoryStorage {
         found,
+        cleaner_checkpoint,
         ..MemoryStorage::default()
     };
     storage.metadata = metadata;
@@ -483,4 +489,88 @@ fn the_transaction_log_is_compacted_to_the_ids_held_and_replays_the_same() {
     let mut b = restarted(b);
     let (error, producer_id, epoch) = init_producer(&mut b, "app-1");
     assert_eq!((error, producer_id, epoch), (0, last.1, last.2 + 1));
+}
+
+#[test]
+fn a_restart_keeps_what_the_passes_cleaned_and_when() {
+    let mut b = start();
+    create(&mut b, "t", 1, &[("cleanup.policy", "compact")]);
+    for round in 0..10 {
+        for k in 0..4 {
+            put(
+                &mut b,
+                &alloc::format!("k{k}"),
+                Some(&alloc::format!("v{round}")),
+            );
+        }
+    }
+    let tombstone = put(&mut b, "k0", None);
+    for round in 0..10 {
+        for k in 1..4 {
+            put(
+                &mut b,
+                &alloc::format!("k{k}"),
+                Some(&alloc::format!("u{round}")),
+            );
+        }
+    }
+    clean(&mut b);
+    let first_dirty = b.cleaner.first_dirty.get(&0).copied().expect("cleaned");
+    assert!(first_dirty > tombstone, "the pass went past the tombstone");
+    let passes = b.cleaner.passes.get(&0).cloned().expect("a pass");
+    let rows = read_all(&mut b);
+    assert!(
+        rows.iter().any(|r| r.1 == "k0" && r.2.is_none()),
+        "the tombstone is kept"
+    );
+    // After a crash: the same progress, so the next look finds nothing to clean.
+    let checkpoint = b.storage.cleaner_checkpoint.clone();
+    assert!(checkpoint.is_some());
+    let mut b = restarted_with(b, checkpoint);
+    assert_eq!(b.cleaner.first_dirty.get(&0), Some(&first_dirty));
+    assert_eq!(b.cleaner.passes.get(&0), Some(&passes));
+    clean(&mut b);
+    assert_eq!(b.storage.segments_replaced, 0, "nothing cleaned again");
+    assert_eq!(read_all(&mut b), rows);
+    // The tombstone goes a day (delete.retention.ms) after the pass before the restart passed
+    // it, at the first pass after that day (without the checkpoint it would wait a day after
+    // a pass of this run).
+    b.advance_ms(86_400_000);
+    for round in 0..10 {
+        for k in 1..4 {
+            put(
+                &mut b,
+                &alloc::format!("k{k}"),
+                Some(&alloc::format!("w{round}")),
+            );
+        }
+    }
+    clean(&mut b);
+    assert!(b.storage.segments_replaced > 0, "a pass ran");
+    assert!(
+        !read_all(&mut b).iter().any(|r| r.1 == "k0"),
+        "the tombstone went"
+    );
+}
+
+#[test]
+fn a_checkpoint_of_a_deleted_topic_is_not_applied_to_a_new_one_of_its_name() {
+    let mut b = start();
+    create(&mut b, "t", 1, &[("cleanup.policy", "compact")]);
+    for round in 0..10 {
+        put(&mut b, "k", Some(&alloc::format!("v{round}")));
+    }
+    clean(&mut b);
+    let checkpoint = b.storage.cleaner_checkpoint.clone();
+    let mut b = restarted_with(b, None);
+    let req = crate::codec::messages::DeleteTopicsRequest {
+        topic_names: alloc::vec!["t".into()],
+        timeout_ms: 1000,
+        ..Default::default()
+    };
+    let deleted: crate::codec::messages::DeleteTopicsResponse = call(&mut b, 4, &req);
+    assert_eq!(deleted.responses[0].error_code, 0);
+    create(&mut b, "t", 1, &[("cleanup.policy", "compact")]);
+    let b = restarted_with(b, checkpoint);
+    assert!(b.cleaner.first_dirty.is_empty(), "another topic id");
 }
