@@ -14,6 +14,7 @@ use crate::records::{BatchBuilder, RecordBatch, Records as RecordIter};
 use crate::storage::MemoryStorage;
 
 mod jobs;
+mod markers;
 
 type B = Driver<MemoryStorage>;
 

@@ -6,15 +6,19 @@
 //! place ([`Progress`]). Either way the steps are the same.
 //!
 //! A job first maps the keys of the dirty range to their newest offsets, then rewrites every
-//! segment of the plan, oldest first, keeping what [`filter_batch`] keeps. A segment is read
+//! segment of the plan, oldest first, keeping what [`filter_batch`] keeps, and the transaction
+//! markers a record of whose transaction is left or that a pass passed too recently (as
+//! Kafka's cleaner: a producer's records come before its marker). A segment is read
 //! from its start, batch by batch; the plan's lengths are of sealed segments, whose bytes do not
 //! change while the job reads them.
 
+use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::{Filtered, Keep, KeyMap, Scratch, each_key, filter_batch};
 use crate::records::RecordBatch;
+use crate::records::control::read_marker;
 use crate::storage::{SegmentBuffer, StorageError, StorageErrorKind};
 
 /// A sealed segment of a plan.
@@ -126,6 +130,8 @@ pub struct Job<T> {
     scratch: Scratch,
     out: Vec<u8>,
     stage: Stage<T>,
+    /// Per producer, while rewriting: whether its transaction being read has kept a record.
+    txn_kept: BTreeMap<i64, bool>,
 }
 
 #[derive(Debug)]
@@ -167,6 +173,7 @@ impl<T: SegmentBuffer> Job<T> {
                 segment: 0,
                 position: 0,
             },
+            txn_kept: BTreeMap::new(),
             plan,
         }
     }
@@ -359,24 +366,43 @@ impl<T: SegmentBuffer> Job<T> {
     ) -> Result<(), StorageError> {
         let aborted = self.is_aborted(batch);
         self.out.clear();
-        let kept: &[u8] = match filter_batch(
-            batch,
-            &self.map,
-            keep,
-            aborted,
-            &mut self.scratch,
-            &mut self.out,
-        ) {
-            Filtered::Whole => batch.as_bytes(),
-            Filtered::Removed => &[],
-            Filtered::Rewritten => self.out.as_slice(),
+        let kept: &[u8] = if self.marker_goes(batch, keep) {
+            &[]
+        } else {
+            match filter_batch(
+                batch,
+                &self.map,
+                keep,
+                aborted,
+                &mut self.scratch,
+                &mut self.out,
+            ) {
+                Filtered::Whole => batch.as_bytes(),
+                Filtered::Removed => &[],
+                Filtered::Rewritten => self.out.as_slice(),
+            }
         };
+        if batch.is_transactional() && !batch.is_control() {
+            *self.txn_kept.entry(batch.producer_id()).or_default() |= !kept.is_empty();
+        }
         rewrite.changed |= kept.len() != batch.total_len();
         if !kept.is_empty() {
             rewrite.out.write_at(rewrite.written, kept, &[])?;
             rewrite.written += kept.len();
         }
         Ok(())
+    }
+
+    /// Whether `batch` is a transaction marker to remove, as Kafka's cleaner removes one: no
+    /// record of its transaction is left (every one was cleaned away, or it was aborted), and
+    /// a pass passed it `delete.retention.ms` ago, so readers had that long to see it. The
+    /// producer's next transaction starts after it.
+    fn marker_goes(&mut self, batch: &RecordBatch<&[u8]>, keep: Keep) -> bool {
+        if !batch.is_control() || read_marker(batch).is_none() {
+            return false;
+        }
+        let kept = self.txn_kept.remove(&batch.producer_id()).unwrap_or(false);
+        !kept && batch.last_offset() < keep.tombstones_before
     }
 
     /// Whether `batch` belongs to a transaction aborted on the partition.
