@@ -8,10 +8,12 @@ use std::os::unix::net::UnixStream;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::low_level::pipe;
 
+use crate::wake::WakeUp;
+
 /// The read end of the shutdown-signal pipe: readable once SIGINT or SIGTERM arrived.
 #[derive(Debug)]
 pub struct ShutdownSignal {
-    read: UnixStream,
+    read: WakeUp,
 }
 
 impl ShutdownSignal {
@@ -25,23 +27,14 @@ impl ShutdownSignal {
         let second_write = write.try_clone()?;
         pipe::register(SIGINT, write)?;
         pipe::register(SIGTERM, second_write)?;
-        Ok(ShutdownSignal { read })
+        Ok(ShutdownSignal {
+            read: WakeUp::from_read_end(read),
+        })
     }
 
     /// Consume pending notifications; true if any signal arrived since the last call.
     pub fn take(&self) -> bool {
-        let mut buf = [0u8; 64];
-        let mut arrived = false;
-        // Bounded: the pipe holds a few bytes per signal and nothing refills it this fast.
-        for _ in 0..64 {
-            match io::Read::read(&mut &self.read, &mut buf) {
-                Ok(0) => break,
-                Ok(_) => arrived = true,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => break,
-            }
-        }
-        arrived
+        self.read.take()
     }
 }
 

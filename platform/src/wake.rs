@@ -41,11 +41,16 @@ impl Waker {
 }
 
 impl WakeUp {
+    /// The read end of a pair made elsewhere (the signal handlers' pipe), non-blocking.
+    pub(crate) fn from_read_end(read: UnixStream) -> WakeUp {
+        WakeUp { read }
+    }
+
     /// Consume pending wake-ups; true if there was one.
     pub fn take(&self) -> bool {
         let mut buf = [0u8; 256];
         let mut woken = false;
-        // Bounded: each wake-up is a byte, and a thread wakes once per thing it leaves.
+        // Bounded: each wake-up is a byte, and nothing refills the pipe this fast.
         for _ in 0..64 {
             match (&self.read).read(&mut buf) {
                 Ok(0) => break,

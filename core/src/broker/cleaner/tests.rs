@@ -45,6 +45,16 @@ fn put(b: &mut B, key: &str, value: Option<&str>) -> i64 {
     p.base_offset
 }
 
+/// `rounds` versions of keys `k<n>` for each n of `keys`, the values `<prefix><round>`.
+fn versions(b: &mut B, keys: core::ops::Range<usize>, rounds: usize, prefix: &str) {
+    for round in 0..rounds {
+        for k in keys.clone() {
+            let value = alloc::format!("{prefix}{round}");
+            put(b, &alloc::format!("k{k}"), Some(&value));
+        }
+    }
+}
+
 /// Every record of `t-0` read through Fetch from offset 0, batch after batch.
 fn read_all(b: &mut B) -> Vec<Row> {
     let mut rows = Vec::new();
@@ -98,15 +108,7 @@ fn newest(rows: &[Row]) -> BTreeMap<String, Row> {
 fn only_the_newest_record_of_each_key_is_left_in_sealed_segments() {
     let mut b = start();
     create(&mut b, "t", 1, &[("cleanup.policy", "compact")]);
-    for round in 0..10 {
-        for k in 0..4 {
-            put(
-                &mut b,
-                &alloc::format!("k{k}"),
-                Some(&alloc::format!("v{round}")),
-            );
-        }
-    }
+    versions(&mut b, 0..4, 10, "v");
     let before = read_all(&mut b);
     let end = b.topics.partition(0).expect("p").log.log_end_offset();
     assert!(b.topics.partition(0).expect("p").log.segment_count() > 3);
@@ -140,15 +142,7 @@ fn only_the_newest_record_of_each_key_is_left_in_sealed_segments() {
 fn a_topic_without_compact_is_never_cleaned() {
     let mut b = start();
     create(&mut b, "t", 1, &[]);
-    for round in 0..6 {
-        for k in 0..4 {
-            put(
-                &mut b,
-                &alloc::format!("k{k}"),
-                Some(&alloc::format!("v{round}")),
-            );
-        }
-    }
+    versions(&mut b, 0..4, 6, "v");
     let before = read_all(&mut b);
     clean(&mut b);
     assert_eq!(
@@ -207,15 +201,7 @@ fn records_newer_than_the_minimum_lag_are_not_cleaned() {
             ("min.compaction.lag.ms", "600000"),
         ],
     );
-    for round in 0..6 {
-        for k in 0..4 {
-            put(
-                &mut b,
-                &alloc::format!("k{k}"),
-                Some(&alloc::format!("v{round}")),
-            );
-        }
-    }
+    versions(&mut b, 0..4, 6, "v");
     let before = read_all(&mut b);
     clean(&mut b);
     assert_eq!(read_all(&mut b), before, "all within the lag");
@@ -239,15 +225,7 @@ fn a_small_key_map_cleans_in_several_passes() {
             ("min.cleanable.dirty.ratio", "0.01"),
         ],
     );
-    for round in 0..5 {
-        for k in 0..6 {
-            put(
-                &mut b,
-                &alloc::format!("k{k}"),
-                Some(&alloc::format!("v{round}")),
-            );
-        }
-    }
+    versions(&mut b, 0..6, 5, "v");
     let before = read_all(&mut b);
     clean(&mut b);
     let after = read_all(&mut b);
@@ -496,25 +474,9 @@ fn the_transaction_log_is_compacted_to_the_ids_held_and_replays_the_same() {
 fn a_restart_keeps_what_the_passes_cleaned_and_when() {
     let mut b = start();
     create(&mut b, "t", 1, &[("cleanup.policy", "compact")]);
-    for round in 0..10 {
-        for k in 0..4 {
-            put(
-                &mut b,
-                &alloc::format!("k{k}"),
-                Some(&alloc::format!("v{round}")),
-            );
-        }
-    }
+    versions(&mut b, 0..4, 10, "v");
     let tombstone = put(&mut b, "k0", None);
-    for round in 0..10 {
-        for k in 1..4 {
-            put(
-                &mut b,
-                &alloc::format!("k{k}"),
-                Some(&alloc::format!("u{round}")),
-            );
-        }
-    }
+    versions(&mut b, 1..4, 10, "u");
     clean(&mut b);
     let first_dirty = b.cleaner.first_dirty.get(&0).copied().expect("cleaned");
     assert!(first_dirty > tombstone, "the pass went past the tombstone");
@@ -537,15 +499,7 @@ fn a_restart_keeps_what_the_passes_cleaned_and_when() {
     // it, at the first pass after that day (without the checkpoint it would wait a day after
     // a pass of this run).
     b.advance_ms(86_400_000);
-    for round in 0..10 {
-        for k in 1..4 {
-            put(
-                &mut b,
-                &alloc::format!("k{k}"),
-                Some(&alloc::format!("w{round}")),
-            );
-        }
-    }
+    versions(&mut b, 1..4, 10, "w");
     clean(&mut b);
     assert!(b.storage.segments_replaced > 0, "a pass ran");
     assert!(

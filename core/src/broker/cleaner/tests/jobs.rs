@@ -4,7 +4,7 @@
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
-use super::{B, clean, newest, put, read_all, start};
+use super::{B, clean, newest, put, read_all, start, versions};
 use crate::broker::harness::{call, create};
 use crate::codec::messages::{DeleteTopicsRequest, DeleteTopicsResponse};
 use crate::log::cleaner::job::{Job, JobIo, Progress};
@@ -94,16 +94,9 @@ fn clean_on_a_thread(b: &mut B) {
 /// Ten versions of four keys, and a tombstone, in small segments of a compacted topic.
 fn fill(b: &mut B) {
     create(b, "t", 1, &[("cleanup.policy", "compact")]);
-    for round in 0..10 {
-        for k in 0..4 {
-            let value = alloc::format!("v{round}");
-            put(b, &alloc::format!("k{k}"), Some(&value));
-        }
-    }
+    versions(b, 0..4, 10, "v");
     put(b, "k1", None);
-    for k in 0..4 {
-        put(b, &alloc::format!("k{k}"), Some("last"));
-    }
+    versions(b, 0..4, 1, "last");
 }
 
 fn with_jobs() -> B {
