@@ -224,6 +224,8 @@ impl<T: SegmentBuffer> Job<T> {
     ) -> Result<Progress<T>, Failure<T>> {
         let mut read = 0usize;
         let mut keys: Vec<(Vec<u8>, i64)> = Vec::new();
+        // The range is mapped to its end (or the map is full).
+        let mut mapped_all = false;
         while let Some(&span) = self.plan.segments.get(segment) {
             if span.base >= self.plan.end || read >= budget {
                 break;
@@ -246,6 +248,7 @@ impl<T: SegmentBuffer> Job<T> {
                 continue;
             }
             if batch.base_offset() >= self.plan.end {
+                mapped_all = true;
                 break;
             }
             let aborted = self.is_aborted(&batch);
@@ -262,13 +265,14 @@ impl<T: SegmentBuffer> Job<T> {
                     return Err((full_map(), None));
                 }
                 self.plan.end = batch.base_offset();
+                mapped_all = true;
                 break;
             }
             for (k, o) in &keys {
                 self.map.put(k, *o);
             }
         }
-        let mapped_all = self
+        mapped_all |= self
             .plan
             .segments
             .get(segment)
