@@ -87,6 +87,14 @@ pub const SETTINGS: &[Setting] = &[
     setting("log_segment_ms", "log-segment-ms", "BLAZEMQ_LOG_SEGMENT_MS", "MS", defaults::SEGMENT_MS,
         "the log rolls at an append whose records are this much newer than the segment's first, the \
          default segment.ms of topics (Kafka's log.roll.ms)"),
+    setting("offsets_topic_segment_bytes", "offsets-topic-segment-bytes",
+        "BLAZEMQ_OFFSETS_TOPIC_SEGMENT_BYTES", "BYTES", "104857600",
+        "segment size of the offsets log (Kafka's offsets.topic.segment.bytes), smaller than other \
+         logs' so that it is compacted early; bounds and suffixes of segment_size"),
+    setting("transaction_state_log_segment_bytes", "transaction-state-log-segment-bytes",
+        "BLAZEMQ_TRANSACTION_STATE_LOG_SEGMENT_BYTES", "BYTES", "104857600",
+        "segment size of the transaction log (Kafka's transaction.state.log.segment.bytes); bounds \
+         and suffixes of segment_size"),
     setting("offsets_retention_minutes", "offsets-retention-minutes",
         "BLAZEMQ_OFFSETS_RETENTION_MINUTES", "MIN", "10080",
         "committed offsets of a group empty this long expire, and the group with them (Kafka's \
@@ -174,6 +182,10 @@ pub struct Config {
     pub log_dir: PathBuf,
     /// `segment_size` in bytes.
     pub segment_size_bytes: u64,
+    /// `offsets_topic_segment_bytes`.
+    pub offsets_topic_segment_bytes: u64,
+    /// `transaction_state_log_segment_bytes`.
+    pub transaction_state_log_segment_bytes: u64,
     /// `broker_id`.
     pub broker_id: i32,
     /// `num_partitions`.

@@ -257,6 +257,8 @@ fn broker_config(
             .display()
             .to_string(),
         segment_size_bytes: config.segment_size_bytes,
+        offsets_topic_segment_bytes: config.offsets_topic_segment_bytes,
+        transaction_state_log_segment_bytes: config.transaction_state_log_segment_bytes,
         num_partitions: config.num_partitions,
         auto_create_topics: config.auto_create_topics,
         retention_ms: config.retention_ms,

@@ -9,6 +9,9 @@ use crate::limits::Limits;
 /// files. Partitions beyond it that are all in use reopen their segments as they take turns.
 pub const OPEN_SEGMENTS_MAX_DEFAULT: u32 = 512;
 
+/// Kafka's `offsets.topic.segment.bytes` and `transaction.state.log.segment.bytes` default:
+/// 100 MiB.
+pub const INTERNAL_LOG_SEGMENT_BYTES_DEFAULT: u64 = 100 << 20;
 /// Kafka's `log.cleaner.dedupe.buffer.size` default: 128 MiB.
 pub const LOG_CLEANER_DEDUPE_BUFFER_SIZE_DEFAULT: u64 = 128 << 20;
 
@@ -125,6 +128,13 @@ pub struct BrokerConfig {
     /// Capacity of a new segment in bytes (`segment_size`, Kafka's `log.segment.bytes`): the
     /// `segment.bytes` of topics that set none.
     pub segment_size_bytes: u64,
+    /// `segment.bytes` of the offsets log, set when the broker creates it (Kafka's
+    /// `offsets.topic.segment.bytes`): smaller than other logs' so it rolls, and is compacted,
+    /// early (the active segment never is).
+    pub offsets_topic_segment_bytes: u64,
+    /// `segment.bytes` of the transaction log, set when the broker creates it (Kafka's
+    /// `transaction.state.log.segment.bytes`).
+    pub transaction_state_log_segment_bytes: u64,
     /// How old a segment's first record may be before the next append rolls the log
     /// (`log_segment_ms`, Kafka's `log.roll.ms`): the `segment.ms` of topics that set none.
     pub segment_ms: i64,
@@ -201,6 +211,8 @@ impl Default for BrokerConfig {
             cluster_id: String::from("blazemq-cluster"),
             log_dir: String::from("/tmp/blazemq/data"),
             segment_size_bytes: SEGMENT_BYTES_DEFAULT,
+            offsets_topic_segment_bytes: INTERNAL_LOG_SEGMENT_BYTES_DEFAULT,
+            transaction_state_log_segment_bytes: INTERNAL_LOG_SEGMENT_BYTES_DEFAULT,
             segment_ms: SEGMENT_MS_DEFAULT,
             retention_bytes: RETENTION_BYTES_DEFAULT,
             log_cleanup_policy: CleanupPolicy::Delete,

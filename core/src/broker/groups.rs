@@ -316,7 +316,22 @@ impl<S: Storage> Broker<S> {
     pub(super) fn append_internal(&mut self, topic: &str, bytes: &[u8]) -> Result<(), ErrorCode> {
         let ti = match self.topics.by_name(topic) {
             Some(ti) => ti,
-            None => self.create_topic(topic, 1, Vec::new())?,
+            None => {
+                // As Kafka creates its own: compacted, in smaller segments than other logs.
+                let segment_bytes = if topic == OFFSETS_TOPIC {
+                    self.config.offsets_topic_segment_bytes
+                } else {
+                    self.config.transaction_state_log_segment_bytes
+                };
+                let configs = alloc::vec![
+                    (String::from("cleanup.policy"), String::from("compact")),
+                    (
+                        String::from("segment.bytes"),
+                        alloc::format!("{segment_bytes}")
+                    ),
+                ];
+                self.create_topic(topic, 1, configs)?
+            }
         };
         let pi = self
             .topics

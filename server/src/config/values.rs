@@ -54,6 +54,14 @@ pub fn build(layers: &Layers) -> Result<Config, ConfigError> {
         segment_size_bytes: get(layers, "segment_size", |s| {
             size(s, SEGMENT_SIZE_BYTES_MIN, SEGMENT_SIZE_BYTES_MAX)
         })?,
+        offsets_topic_segment_bytes: get(layers, "offsets_topic_segment_bytes", |s| {
+            size(s, SEGMENT_SIZE_BYTES_MIN, SEGMENT_SIZE_BYTES_MAX)
+        })?,
+        transaction_state_log_segment_bytes: get(
+            layers,
+            "transaction_state_log_segment_bytes",
+            |s| size(s, SEGMENT_SIZE_BYTES_MIN, SEGMENT_SIZE_BYTES_MAX),
+        )?,
         broker_id: get(layers, "broker_id", |s| int(s, 0, i32::MAX))?,
         num_partitions: get(layers, "num_partitions", |s| int(s, 1, partitions_max))?,
         auto_create_topics: get(layers, "auto_create_topics", parse_bool)?,

@@ -24,6 +24,8 @@ type Row = (i64, String, Option<String>);
 fn start() -> B {
     let config = BrokerConfig {
         segment_size_bytes: 600,
+        offsets_topic_segment_bytes: 600,
+        transaction_state_log_segment_bytes: 600,
         ..BrokerConfig::default()
     };
     driven(config, MemoryStorage::default())
@@ -528,4 +530,18 @@ fn a_checkpoint_of_a_deleted_topic_is_not_applied_to_a_new_one_of_its_name() {
     create(&mut b, "t", 1, &[("cleanup.policy", "compact")]);
     let b = restarted_with(b, checkpoint);
     assert!(b.cleaner.first_dirty.is_empty(), "another topic id");
+}
+
+#[test]
+fn the_broker_creates_its_logs_compacted_in_kafkas_smaller_segments() {
+    let mut b = driven(BrokerConfig::default(), MemoryStorage::default());
+    create(&mut b, "t", 1, &[]);
+    commit(&mut b, "g", 1);
+    assert_eq!(init_producer(&mut b, "app").0, 0);
+    for log in ["__consumer_offsets", "__transaction_state"] {
+        let ti = b.topics.by_name(log).expect("created");
+        let settings = &b.topics.topic(ti).settings;
+        assert!(settings.compact, "{log}");
+        assert_eq!(settings.segment_bytes, 100 << 20, "{log}");
+    }
 }
