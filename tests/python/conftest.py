@@ -174,9 +174,15 @@ def pytest_configure(config):
         "blazemq_only(reason): tests what only BlazeMQ's binary has (a restart, a kill -9, its "
         "flags); left out when BLAZEMQ_BOOTSTRAP names a broker started elsewhere",
     )
+    config.addinivalue_line(
+        "markers",
+        "long_wait: waits out a fixed interval of a minute or more; runs first, so that with "
+        "several workers (pytest -n) the other tests run meanwhile instead of after it",
+    )
 
 
 def pytest_collection_modifyitems(config, items):
+    items.sort(key=lambda item: item.get_closest_marker("long_wait") is None)
     if external_bootstrap() is None:
         return
     for item in items:

@@ -29,6 +29,7 @@ def committed_offsets(admin, group):
 
 
 @pytest.mark.blazemq_only("starts its own broker with a one-minute offsets retention")
+@pytest.mark.long_wait
 @pytest.mark.timeout(RETENTION_S + 90)
 def test_offsets_of_an_empty_group_and_a_standalone_consumer_expire_and_stay_expired(tmp_path, topic_name):
     broker = Broker(tmp_path, args=[

@@ -1,6 +1,7 @@
 //! What the binary's end-to-end tests share: starting `blazemq` on a free port and waiting for
 //! it, and one blocking request-response call over the Kafka protocol.
 #![allow(dead_code)] // Each test crate uses its own part of this module.
+#![allow(clippy::std_instead_of_core)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};

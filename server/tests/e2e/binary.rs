@@ -2,15 +2,13 @@
 //! hand-built ApiVersions request, stop on SIGTERM, refuse bad configuration.
 #![allow(clippy::std_instead_of_core)]
 
-mod support;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{BIN, Broker, READY_LINE, connect, free_port};
+use crate::support::{self, BIN, Broker, READY_LINE, connect, free_port};
 
 fn command(dir: &Path, port: u16) -> Command {
     let mut command = Command::new(BIN);

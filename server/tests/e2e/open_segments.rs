@@ -3,8 +3,6 @@
 //! after a clean stop) opens none until used, and every record comes back.
 #![allow(clippy::std_instead_of_core)]
 
-mod support;
-
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::Command;
@@ -18,7 +16,8 @@ use blazemq_core::codec::messages::{
     CreateTopicsRequest, CreateTopicsResponse, FetchRequest, FetchResponse,
 };
 use blazemq_core::records::{BatchBuilder, RecordBatch, Records as RecordIter};
-use support::{Broker, call, connect, produce_at};
+
+use crate::support::{self, Broker, call, connect, produce_at};
 
 const TOPIC: &str = "lazy";
 const PARTITIONS: i32 = 2_000;
