@@ -1,7 +1,8 @@
 //! The log cleaner's thread, as Kafka's cleaner threads: it runs the passes the broker hands out
 //! ([`Broker::take_clean_job`](blazemq_core::broker::Broker::take_clean_job)) off the event loop,
-//! at a lower scheduling priority than the loop, and hands each rewritten segment and the pass's end back
-//! through a channel, waking the loop, which puts rewrites in place (a rename) between requests.
+//! at a lower scheduling priority than the loop, and hands each rewritten segment and the pass's
+//! end back through a channel, waking the loop, which puts rewrites in place (a rename) between
+//! requests.
 
 use std::io;
 use std::sync::Arc;
